@@ -1,0 +1,82 @@
+{#- Which UTC days an incremental build recomputes, and what it remembers for the next one. -#}
+
+{% macro utc_date(column) -%}
+({{ column }} at time zone 'UTC')::date
+{%- endmacro %}
+
+
+{% macro utc_today() -%}
+(now() at time zone 'UTC')::date
+{%- endmacro %}
+
+
+{% macro utc_day_start(day) -%}
+(({{ day }})::timestamp at time zone 'UTC')
+{%- endmacro %}
+
+
+{% macro days_to_rebuild(runs_relation) %}
+{#-
+    A subquery of UTC days: on a first build or full refresh, every day; with
+    --vars backfill_from/backfill_to, exactly that range; otherwise the late-event lookback
+    up to today, plus the start day of every run changed since this model's last build.
+-#}
+{%- if var('backfill_from') and var('backfill_to') -%}
+    select generate_series(
+        '{{ var("backfill_from") }}'::date, '{{ var("backfill_to") }}'::date, interval '1 day'
+    )::date as day
+{%- elif is_incremental() -%}
+    select generate_series(
+        {{ utc_today() }} - {{ var('lookback_days') }}, {{ utc_today() }}, interval '1 day'
+    )::date as day
+    union
+    select distinct {{ utc_date('changed_runs.started_at') }} as day
+    from {{ runs_relation }} as changed_runs
+    where changed_runs.updated_at > coalesce(
+        (
+            select w.runs_updated_at from {{ this.schema }}.build_watermarks as w
+            where w.model_name = '{{ this.identifier }}'
+        ),
+        '-infinity'
+    ) - interval '{{ var("run_update_margin") }}'
+{%- else -%}
+    select null::date as day where false
+{%- endif -%}
+{% endmacro %}
+
+
+{% macro rebuilt_days(runs_relation) -%}
+{#- The days subquery for this build, or none when every day is rebuilt. -#}
+{%- if is_incremental() or (var('backfill_from') and var('backfill_to')) -%}
+    {{ return(days_to_rebuild(runs_relation)) }}
+{%- else -%}
+    {{ return(none) }}
+{%- endif -%}
+{%- endmacro %}
+
+
+{% macro in_days(column, days, is_date=false) -%}
+{#- True for rows whose UTC day is one of `days` (a subquery); every row when days is none. -#}
+{%- if days is none -%}
+    true
+{%- elif is_date -%}
+    {{ column }} in ({{ days }})
+{%- else -%}
+    {#- the range lets the planner prune partitions and use the time indexes -#}
+    {{ column }} >= (select {{ utc_day_start('min(d.day)') }} from ({{ days }}) as d)
+    and {{ utc_date(column) }} in ({{ days }})
+{%- endif -%}
+{%- endmacro %}
+
+
+{% macro in_rebuilt_days(column, runs_relation) -%}
+{{ in_days(column, rebuilt_days(runs_relation)) }}
+{%- endmacro %}
+
+
+{% macro record_runs_watermark(runs_relation) %}
+insert into {{ this.schema }}.build_watermarks (model_name, runs_updated_at, built_at)
+select '{{ this.identifier }}', max(updated_at), now() from {{ runs_relation }}
+on conflict (model_name) do update
+set runs_updated_at = excluded.runs_updated_at, built_at = excluded.built_at
+{% endmacro %}

@@ -1,0 +1,290 @@
+{% macro daily_metrics_rows(days) %}
+{#-
+    The rows of analytics.daily_metrics for `days` (a subquery of UTC days; none: all days),
+    one per workspace with activity that day plus the platform row (workspace_id NULL).
+    Shared by the model and by analytics.aggregate_daily_metrics(), so both give one answer.
+    Definitions: metrics.md.
+-#}
+with runs as (
+    select * from {{ ref('stg_app__agent_runs') }}
+    where {{ in_days('started_at', days) }}
+),
+
+error_events as (
+    select * from {{ ref('stg_analytics__user_activity') }}
+    where event_type = 'error' and {{ in_days('created_at', days) }}
+),
+
+activity as (
+    select * from {{ ref('int_user_activity_days') }}
+    where {{ in_days('activity_date', days, is_date=true) }}
+),
+
+sessions as (
+    select * from {{ ref('int_sessions') }}
+    where {{ in_days('session_start_at', days) }}
+),
+
+first_seen as (
+    select * from {{ ref('int_user_first_seen') }}
+),
+
+members as (
+    select * from {{ ref('stg_app__workspace_members') }}
+),
+
+users as (
+    select * from {{ ref('stg_app__users') }}
+),
+
+agents as (
+    select * from {{ ref('stg_app__agents') }}
+),
+
+{#- every fact once for its workspace and once for the platform row -#}
+scoped_activity as (
+    select activity_date, workspace_id as scope_id, user_id from activity where workspace_id is not null
+    union
+    select activity_date, {{ platform_scope_id() }}, user_id from activity
+),
+
+scoped_runs as (
+    select {{ utc_date('started_at') }} as metric_date, workspace_id as scope_id, runs.* from runs
+    union all
+    select {{ utc_date('started_at') }}, {{ platform_scope_id() }}, runs.* from runs
+),
+
+scoped_sessions as (
+    select {{ utc_date('session_start_at') }} as metric_date, workspace_id as scope_id, sessions.*
+    from sessions where workspace_id is not null
+    union all
+    select {{ utc_date('session_start_at') }}, {{ platform_scope_id() }}, sessions.* from sessions
+),
+
+scoped_error_events as (
+    select {{ utc_date('created_at') }} as metric_date, workspace_id as scope_id, error_type
+    from error_events where workspace_id is not null
+    union all
+    select {{ utc_date('created_at') }}, {{ platform_scope_id() }}, error_type from error_events
+),
+
+buckets as (
+    select activity_date as metric_date, scope_id from scoped_activity
+    union
+    select metric_date, scope_id from scoped_sessions
+),
+
+user_counts as (
+    select
+        scoped_activity.activity_date as metric_date,
+        scoped_activity.scope_id,
+        count(*) as active_users,
+        count(*) filter (where first_seen.first_seen_date = scoped_activity.activity_date) as new_users
+    from scoped_activity
+    left join first_seen
+        on first_seen.scope_id = scoped_activity.scope_id and first_seen.user_id = scoped_activity.user_id
+    group by 1, 2
+),
+
+session_stats as (
+    select
+        metric_date,
+        scope_id,
+        count(*) as total_sessions,
+        avg(extract(epoch from session_end_at - session_start_at)) as avg_session_duration_seconds,
+        100.0 * count(*) filter (where is_bounce)
+        / nullif(count(*) filter (where page_view_count > 0), 0) as bounce_rate
+    from scoped_sessions
+    group by 1, 2
+),
+
+run_stats as (
+    select
+        metric_date,
+        scope_id,
+        count(*) as total_runs,
+        count(*) filter (where status = 'completed') as successful_runs,
+        count(*) filter (where status = 'failed') as failed_runs,
+        count(*) filter (where status = 'cancelled') as cancelled_runs,
+        avg(runtime_seconds) as avg_runtime_seconds,
+        percentile_cont(0.5) within group (order by runtime_seconds) as median_runtime_seconds,
+        percentile_cont(0.95) within group (order by runtime_seconds) as p95_runtime_seconds,
+        percentile_cont(0.99) within group (order by runtime_seconds) as p99_runtime_seconds,
+        sum(credits_consumed) as total_credits_consumed,
+        count(distinct agent_id) as unique_agents_run
+    from scoped_runs
+    group by 1, 2
+),
+
+credits_by_model as (
+    select metric_date, scope_id, jsonb_object_agg(model, credits order by model) as credits_by_model
+    from (
+        select metric_date, scope_id, model, sum(credits_consumed) as credits
+        from scoped_runs
+        group by 1, 2, 3
+    ) as per_model
+    group by 1, 2
+),
+
+agent_ranks as (
+    select
+        per_agent.*,
+        row_number() over (
+            partition by per_agent.metric_date, per_agent.scope_id
+            order by per_agent.runs desc, per_agent.agent_id
+        ) as agent_rank
+    from (
+        select metric_date, scope_id, agent_id, count(*) as runs, sum(credits_consumed) as credits
+        from scoped_runs
+        group by 1, 2, 3
+    ) as per_agent
+),
+
+top_agents as (
+    select
+        agent_ranks.metric_date,
+        agent_ranks.scope_id,
+        jsonb_agg(
+            jsonb_build_object(
+                'agent_id', agent_ranks.agent_id,
+                'agent_name', agents.agent_name,
+                'runs', agent_ranks.runs,
+                'credits', agent_ranks.credits
+            )
+            order by agent_ranks.agent_rank
+        ) as top_agents
+    from agent_ranks
+    left join agents on agents.agent_id = agent_ranks.agent_id
+    where agent_ranks.agent_rank <= 5
+    group by 1, 2
+),
+
+error_occurrences as (
+    select metric_date, scope_id, coalesce(error_type, 'unknown') as error_type
+    from scoped_runs where status = 'failed'
+    union all
+    select metric_date, scope_id, error_type from scoped_error_events
+),
+
+error_stats as (
+    select metric_date, scope_id, sum(errors) as total_errors,
+        jsonb_object_agg(error_type, errors order by error_type) as errors_by_type
+    from (
+        select metric_date, scope_id, error_type, count(*) as errors
+        from error_occurrences
+        group by 1, 2, 3
+    ) as per_type
+    group by 1, 2
+),
+
+final as (
+    select
+        {{ row_id(['buckets.metric_date', workspace_from_scope('buckets.scope_id')]) }} as id,
+        buckets.metric_date,
+        {{ workspace_from_scope('buckets.scope_id') }} as workspace_id,
+        (
+            case
+                when buckets.scope_id = {{ platform_scope_id() }}
+                    then (
+                        select count(*) from users
+                        where users.created_at < {{ utc_day_start('buckets.metric_date + 1') }}
+                    )
+                else (
+                    select count(*) from members
+                    where members.workspace_id = buckets.scope_id
+                      and members.joined_at < {{ utc_day_start('buckets.metric_date + 1') }}
+                )
+            end
+        )::integer as total_users,
+        coalesce(user_counts.active_users, 0)::integer as active_users,
+        coalesce(user_counts.new_users, 0)::integer as new_users,
+        coalesce(user_counts.active_users - user_counts.new_users, 0)::integer as returning_users,
+        coalesce(session_stats.total_sessions, 0)::integer as total_sessions,
+        session_stats.avg_session_duration_seconds::numeric(10, 2) as avg_session_duration_seconds,
+        session_stats.bounce_rate::numeric(5, 2) as bounce_rate,
+        coalesce(run_stats.total_runs, 0)::integer as total_runs,
+        coalesce(run_stats.successful_runs, 0)::integer as successful_runs,
+        coalesce(run_stats.failed_runs, 0)::integer as failed_runs,
+        coalesce(run_stats.cancelled_runs, 0)::integer as cancelled_runs,
+        run_stats.avg_runtime_seconds::numeric(10, 2) as avg_runtime_seconds,
+        run_stats.median_runtime_seconds::numeric(10, 2) as median_runtime_seconds,
+        run_stats.p95_runtime_seconds::numeric(10, 2) as p95_runtime_seconds,
+        run_stats.p99_runtime_seconds::numeric(10, 2) as p99_runtime_seconds,
+        coalesce(run_stats.total_credits_consumed, 0)::numeric(15, 2) as total_credits_consumed,
+        (run_stats.total_credits_consumed / nullif(run_stats.total_runs, 0))::numeric(10, 2) as avg_credits_per_run,
+        coalesce(credits_by_model.credits_by_model, '{}'::jsonb) as credits_by_model,
+        coalesce(run_stats.unique_agents_run, 0)::integer as unique_agents_run,
+        coalesce(top_agents.top_agents, '[]'::jsonb) as top_agents,
+        coalesce(error_stats.total_errors, 0)::integer as total_errors,
+        (100.0 * run_stats.failed_runs / nullif(run_stats.total_runs, 0))::numeric(5, 2) as error_rate,
+        coalesce(error_stats.errors_by_type, '{}'::jsonb) as errors_by_type,
+        {{ rollup_timestamps() }}
+    from buckets
+    left join user_counts using (metric_date, scope_id)
+    left join session_stats using (metric_date, scope_id)
+    left join run_stats using (metric_date, scope_id)
+    left join credits_by_model using (metric_date, scope_id)
+    left join top_agents using (metric_date, scope_id)
+    left join error_stats using (metric_date, scope_id)
+)
+
+select * from final
+{% endmacro %}
+
+
+{% macro create_aggregate_daily_metrics_function() %}
+{#-
+    The spec's aggregate_daily_metrics(), computing the same rows as the model for one day
+    (F3: the spec's body referenced a missing column and filled 9 of 30 columns).
+    With a workspace, only that workspace's row is written.
+-#}
+create or replace function {{ this.schema }}.aggregate_daily_metrics(
+    target_date date,
+    target_workspace_id uuid default null
+)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $function$
+begin
+    if target_date is null then
+        raise exception 'aggregate_daily_metrics: target_date must not be null';
+    end if;
+    create temporary table if not exists pg_temp.daily_metrics_for_day
+        (like {{ this }}) on commit drop;
+    truncate pg_temp.daily_metrics_for_day;
+    insert into pg_temp.daily_metrics_for_day
+    {{ daily_metrics_rows('select target_date as day') | indent(4) }};
+
+    delete from {{ this }} as t
+    where t.metric_date = target_date
+      and (target_workspace_id is null or t.workspace_id = target_workspace_id)
+      and not exists (select from pg_temp.daily_metrics_for_day as s where s.id = t.id);
+
+    insert into {{ this }}
+    select * from pg_temp.daily_metrics_for_day as s
+    where target_workspace_id is null or s.workspace_id = target_workspace_id
+    on conflict (id) do update set
+    {%- for column in daily_metrics_value_columns() %}
+        {{ column }} = excluded.{{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+    where ({% for column in daily_metrics_value_columns() %}{{ this.identifier }}.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
+        is distinct from
+        ({% for column in daily_metrics_value_columns() %}excluded.{{ column }}{{ ', ' if not loop.last }}{% endfor %});
+end
+$function$;
+revoke all on function {{ this.schema }}.aggregate_daily_metrics(date, uuid) from public;
+grant execute on function {{ this.schema }}.aggregate_daily_metrics(date, uuid) to service_role
+{% endmacro %}
+
+
+{% macro daily_metrics_value_columns() %}
+{{ return([
+    'total_users', 'active_users', 'new_users', 'returning_users', 'total_sessions',
+    'avg_session_duration_seconds', 'bounce_rate', 'total_runs', 'successful_runs', 'failed_runs',
+    'cancelled_runs', 'avg_runtime_seconds', 'median_runtime_seconds', 'p95_runtime_seconds',
+    'p99_runtime_seconds', 'total_credits_consumed', 'avg_credits_per_run', 'credits_by_model',
+    'unique_agents_run', 'top_agents', 'total_errors', 'error_rate', 'errors_by_type',
+]) }}
+{% endmacro %}

@@ -1,0 +1,104 @@
+{#-
+    Tables that hold what the app writes. They are dbt sources, not models, so no build,
+    --full-refresh included, can drop or empty them. Every statement is idempotent.
+-#}
+
+{% macro create_user_activity_table() %}
+{% set s = target.schema %}
+create table if not exists {{ s }}.user_activity (
+    id uuid not null default gen_random_uuid(),
+    user_id uuid not null references public.users (id) on delete cascade,
+    workspace_id uuid references public.workspaces (id) on delete cascade,
+    event_type varchar(50) not null,
+    event_name varchar(100),
+    page_path varchar(255),
+    session_id uuid,
+    ip_address inet,
+    user_agent text,
+    referrer text,
+    metadata jsonb default '{}',
+    created_at timestamptz not null default now(),
+    constraint user_activity_pkey primary key (id, created_at),
+    constraint valid_event_type check (
+        event_type in (
+            'page_view', 'agent_run', 'login', 'logout',
+            'workspace_switch', 'feature_use', 'error',
+            'api_call', 'export', 'report_view'
+        )
+    )
+) partition by range (created_at);
+
+{#- Events whose day has no partition yet land here and move out when it is created. #}
+create table if not exists {{ s }}.user_activity_default
+    partition of {{ s }}.user_activity default;
+
+create index if not exists idx_user_activity_user_time on {{ s }}.user_activity (user_id, created_at desc);
+create index if not exists idx_user_activity_workspace_time on {{ s }}.user_activity (workspace_id, created_at desc);
+create index if not exists idx_user_activity_event_type on {{ s }}.user_activity (event_type, created_at desc);
+create index if not exists idx_user_activity_session on {{ s }}.user_activity (session_id);
+create index if not exists idx_user_activity_metadata on {{ s }}.user_activity using gin (metadata);
+create index if not exists idx_user_activity_created_at_brin on {{ s }}.user_activity using brin (created_at);
+create index if not exists idx_user_activity_composite
+    on {{ s }}.user_activity (workspace_id, user_id, created_at desc);
+{% endmacro %}
+
+
+{% macro create_alert_tables() %}
+{% set s = target.schema %}
+create table if not exists {{ s }}.alert_rules (
+    id uuid primary key default gen_random_uuid(),
+    workspace_id uuid references public.workspaces (id) on delete cascade,
+    name varchar(255) not null,
+    description text,
+    is_active boolean default true,
+    metric_type varchar(50) not null,
+    condition varchar(20) not null,
+    threshold_value numeric(10, 2) not null,
+    evaluation_window_minutes integer default 5,
+    notification_channels jsonb default '[]',
+    notification_recipients jsonb default '[]',
+    last_triggered_at timestamptz,
+    trigger_count integer default 0,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    created_by uuid references public.users (id) on delete set null,
+    constraint alert_rules_condition_check check (condition in ('greater_than', 'less_than', 'equals')),
+    constraint alert_rules_evaluation_window_check check (evaluation_window_minutes > 0)
+);
+create index if not exists idx_alert_rules_workspace on {{ s }}.alert_rules (workspace_id);
+create index if not exists idx_alert_rules_active on {{ s }}.alert_rules (is_active) where is_active = true;
+create index if not exists idx_alert_rules_created_by on {{ s }}.alert_rules (created_by);
+
+create table if not exists {{ s }}.alert_history (
+    id uuid primary key default gen_random_uuid(),
+    alert_rule_id uuid references {{ s }}.alert_rules (id) on delete cascade,
+    workspace_id uuid references public.workspaces (id) on delete cascade,
+    triggered_at timestamptz not null default now(),
+    metric_value numeric(10, 2),
+    threshold_value numeric(10, 2),
+    notifications_sent jsonb default '[]',
+    notification_status varchar(20) default 'pending',
+    acknowledged_by uuid references public.users (id) on delete set null,
+    acknowledged_at timestamptz,
+    notes text,
+    constraint alert_history_notification_status_check
+        check (notification_status in ('pending', 'sent', 'failed', 'acknowledged'))
+);
+create index if not exists idx_alert_history_rule on {{ s }}.alert_history (alert_rule_id, triggered_at desc);
+create index if not exists idx_alert_history_workspace on {{ s }}.alert_history (workspace_id, triggered_at desc);
+create index if not exists idx_alert_history_acknowledged_by on {{ s }}.alert_history (acknowledged_by);
+
+create or replace trigger update_alert_rules_updated_at
+    before update on {{ s }}.alert_rules
+    for each row execute function {{ s }}.update_updated_at();
+{% endmacro %}
+
+
+{% macro create_build_watermarks_table() %}
+{#- What each incremental model has read of the runs, so the next build reads only what changed. #}
+create table if not exists {{ target.schema }}.build_watermarks (
+    model_name text primary key,
+    runs_updated_at timestamptz,
+    built_at timestamptz not null default now()
+)
+{% endmacro %}

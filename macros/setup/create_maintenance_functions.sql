@@ -1,0 +1,128 @@
+{#- Functions that need no dbt model; created before the tables that use them. -#}
+
+{% macro create_maintenance_functions() %}
+{% set s = target.schema %}
+create or replace function {{ s }}.update_updated_at()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    new.updated_at := now();
+    return new;
+end
+$$;
+
+{#- F1 and F2: "values" is reserved, and an aggregate cannot take unnest() directly. #}
+create or replace function {{ s }}.calculate_percentiles("values" numeric[], percentiles numeric[])
+returns numeric[]
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select array_agg(
+        (select percentile_cont(p::double precision) within group (order by v)
+         from unnest("values") as v)::numeric
+        order by ordinality
+    )
+    from unnest(percentiles) with ordinality as p
+$$;
+
+{#- The membership list for RLS, read once per statement, past RLS on workspace_members. #}
+create or replace function {{ s }}.member_workspace_ids()
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select workspace_id from public.workspace_members where user_id = (select auth.uid())
+$$;
+revoke all on function {{ s }}.member_workspace_ids() from public;
+grant execute on function {{ s }}.member_workspace_ids() to authenticated, service_role;
+
+create or replace function {{ s }}.ensure_user_activity_partitions(first_day date, last_day date)
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    day date;
+    partition_name text;
+    lower_bound timestamptz;
+    upper_bound timestamptz;
+    created integer := 0;
+begin
+    if first_day is null or last_day is null or last_day < first_day then
+        raise exception 'ensure_user_activity_partitions: need first_day <= last_day, got % and %', first_day, last_day;
+    end if;
+    for day in select generate_series(first_day, last_day, interval '1 day')::date loop
+        partition_name := 'user_activity_p' || to_char(day, 'YYYYMMDD');
+        continue when to_regclass(format('{{ s }}.%I', partition_name)) is not null;
+        lower_bound := day::timestamp at time zone 'UTC';
+        upper_bound := (day + 1)::timestamp at time zone 'UTC';
+        -- Rows that reached the default partition before this day had one move into it.
+        create temporary table if not exists pg_temp.user_activity_moving
+            (like {{ s }}.user_activity) on commit drop;
+        with moved as (
+            delete from {{ s }}.user_activity_default
+            where created_at >= lower_bound and created_at < upper_bound
+            returning *
+        )
+        insert into pg_temp.user_activity_moving select * from moved;
+        execute format(
+            'create table {{ s }}.%I partition of {{ s }}.user_activity for values from (%L) to (%L)',
+            partition_name, lower_bound, upper_bound
+        );
+        insert into {{ s }}.user_activity select * from pg_temp.user_activity_moving;
+        truncate pg_temp.user_activity_moving;
+        created := created + 1;
+    end loop;
+    return created;
+end
+$$;
+revoke all on function {{ s }}.ensure_user_activity_partitions(date, date) from public;
+grant execute on function {{ s }}.ensure_user_activity_partitions(date, date) to service_role;
+
+{#- S12: retention drops whole daily partitions instead of one huge DELETE. #}
+create or replace function {{ s }}.cleanup_old_data()
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    event_cutoff timestamptz := now() - make_interval(days => {{ var('raw_event_retention_days') }});
+    hourly_cutoff timestamptz := now() - make_interval(days => {{ var('hourly_retention_days') }});
+    part record;
+begin
+    for part in
+        select c.oid::regclass as partition, pg_get_expr(c.relpartbound, c.oid) as bound
+        from pg_catalog.pg_inherits as i
+        inner join pg_catalog.pg_class as c on c.oid = i.inhrelid
+        where i.inhparent = '{{ s }}.user_activity'::regclass
+          and c.relname ~ '^user_activity_p[0-9]{8}$'
+          and to_date(substring(c.relname from '[0-9]{8}$'), 'YYYYMMDD') + 1
+              <= (event_cutoff at time zone 'UTC')::date
+    loop
+        execute format('drop table %s', part.partition);
+    end loop;
+    -- The partition that straddles the cutoff, and the default partition, lose only old rows.
+    delete from {{ s }}.user_activity where created_at < event_cutoff;
+    delete from {{ s }}.hourly_metrics where metric_hour < hourly_cutoff;
+end
+$$;
+revoke all on function {{ s }}.cleanup_old_data() from public;
+grant execute on function {{ s }}.cleanup_old_data() to service_role;
+{% endmacro %}
+
+
+{% macro ensure_default_partitions() %}
+{#- Partitions from the late-event lookback to a week ahead, so scheduled builds keep them ready. #}
+select {{ target.schema }}.ensure_user_activity_partitions(
+    (now() at time zone 'UTC')::date - {{ var('lookback_days') }},
+    (now() at time zone 'UTC')::date + {{ var('partitions_ahead_days') }}
+)
+{% endmacro %}

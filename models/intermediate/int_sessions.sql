@@ -1,0 +1,56 @@
+-- depends_on: {{ ref('stg_app__agent_runs') }}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key='session_id',
+        post_hook=[
+            "{{ drop_swapped_out_backup() }}",
+            "{{ ensure_table_ddl(constraints={'int_sessions_pkey': 'primary key (session_id)'}) }}",
+            "{{ ensure_index('int_sessions_start_idx', '(session_start_at)') }}",
+            "{{ record_runs_watermark(ref('stg_app__agent_runs')) }}",
+        ],
+    )
+}}
+
+{#-
+    One row per session id. A session belongs to the workspace of its first event that has
+    one, and to the UTC day of its first event. Sessions touched by newly arrived events are
+    recomputed from all of their events.
+-#}
+with events as (
+    select * from {{ ref('stg_analytics__user_activity') }}
+    where session_id is not null
+),
+
+touched_sessions as (
+    select distinct session_id
+    from events
+    {% if is_incremental() %}
+        where {{ in_rebuilt_days('created_at', ref('stg_app__agent_runs')) }}
+    {% endif %}
+),
+
+session_events as (
+    select events.*
+    from events
+    inner join touched_sessions on touched_sessions.session_id = events.session_id
+),
+
+final as (
+    select
+        session_id,
+        (array_agg(user_id order by created_at, event_id))[1] as user_id,
+        (array_agg(workspace_id order by created_at, event_id)
+            filter (where workspace_id is not null))[1] as workspace_id,
+        min(created_at) as session_start_at,
+        max(created_at) as session_end_at,
+        count(*)::integer as event_count,
+        (count(*) filter (where event_type = 'page_view'))::integer as page_view_count,
+        count(*) = 1 and bool_and(event_type = 'page_view') as is_bounce
+    from session_events
+    group by session_id
+)
+
+select * from final

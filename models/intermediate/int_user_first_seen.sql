@@ -1,0 +1,60 @@
+-- depends_on: {{ ref('stg_app__agent_runs') }}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key='id',
+        post_hook=[
+            "{{ drop_swapped_out_backup() }}",
+            "{{ ensure_table_ddl(constraints={'int_user_first_seen_pkey': 'primary key (id)'}) }}",
+            "{{ ensure_index('int_user_first_seen_scope_idx', '(scope_id, first_seen_date)') }}",
+            "{{ record_runs_watermark(ref('stg_app__agent_runs')) }}",
+        ],
+    )
+}}
+
+{#-
+    The first UTC day each user was active in each workspace, and platform-wide (scope_id
+    = the platform id). Kept here because raw events are purged after 90 days.
+-#}
+with activity as (
+    select * from {{ ref('int_user_activity_days') }}
+    {% if is_incremental() %}
+        where activity_date >= (
+            select coalesce(min(day), {{ utc_today() }})
+            from ({{ days_to_rebuild(ref('stg_app__agent_runs')) }}) as rebuilt
+        )
+    {% endif %}
+),
+
+scoped as (
+    select workspace_id as scope_id, user_id, activity_date from activity where workspace_id is not null
+    union all
+    select {{ platform_scope_id() }} as scope_id, user_id, activity_date from activity
+),
+
+first_seen as (
+    select scope_id, user_id, min(activity_date) as first_seen_date
+    from scoped
+    group by scope_id, user_id
+),
+
+final as (
+    select
+        {{ row_id(['first_seen.scope_id', 'first_seen.user_id']) }} as id,
+        first_seen.scope_id,
+        first_seen.user_id,
+        {% if is_incremental() %}
+            least(first_seen.first_seen_date, existing.first_seen_date) as first_seen_date
+        {% else %}
+            first_seen.first_seen_date
+        {% endif %}
+    from first_seen
+    {% if is_incremental() %}
+        left join {{ this }} as existing
+            on existing.scope_id = first_seen.scope_id and existing.user_id = first_seen.user_id
+    {% endif %}
+)
+
+select * from final

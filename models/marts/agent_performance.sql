@@ -1,0 +1,142 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='upsert_changed',
+        unique_key='id',
+        bucket_column='metric_date',
+        post_hook=[
+            "{{ drop_swapped_out_backup() }}",
+            "{{ ensure_table_ddl(
+                not_null=['agent_id', 'metric_date', 'created_at', 'updated_at'],
+                defaults={
+                    'id': 'gen_random_uuid()', 'created_at': 'now()', 'updated_at': 'now()', 'total_runs': '0',
+                    'successful_runs': '0', 'failed_runs': '0', 'cancelled_runs': '0', 'total_credits': '0',
+                    'total_tokens_used': '0', 'unique_users': '0', 'total_feedback_count': '0',
+                    'error_types': \"'{}'::jsonb\", 'common_failure_reasons': \"'[]'::jsonb\",
+                },
+                constraints={
+                    'agent_performance_pkey': 'primary key (id)',
+                    'unique_agent_performance': 'unique (agent_id, metric_date)',
+                    'agent_performance_agent_id_fkey': 'foreign key (agent_id) references public.agents (id) on delete cascade',
+                    'agent_performance_workspace_id_fkey': 'foreign key (workspace_id) references public.workspaces (id) on delete cascade',
+                    'agent_performance_rating_check': 'check (avg_user_rating between 1 and 5)',
+                },
+            ) }}",
+            "{{ ensure_index('idx_agent_performance_agent', '(agent_id, metric_date desc)') }}",
+            "{{ ensure_index('idx_agent_performance_date', '(metric_date desc)') }}",
+            "{{ ensure_index('idx_agent_performance_workspace', '(workspace_id, metric_date desc)') }}",
+            "{{ ensure_index('idx_agent_performance_composite', '(workspace_id, metric_date desc, total_runs desc)') }}",
+            "{{ ensure_updated_at_trigger() }}",
+            "{{ enable_workspace_rls() }}",
+            "{{ record_runs_watermark(ref('stg_app__agent_runs')) }}",
+        ],
+    )
+}}
+
+{#- One row per agent and UTC day on which it ran. #}
+with runs as (
+    select * from {{ ref('stg_app__agent_runs') }}
+    where {{ in_rebuilt_days('started_at', ref('stg_app__agent_runs')) }}
+),
+
+agents as (
+    select * from {{ ref('stg_app__agents') }}
+),
+
+daily_runs as (
+    select {{ utc_date('started_at') }} as metric_date, runs.* from runs
+),
+
+run_stats as (
+    select
+        agent_id,
+        metric_date,
+        count(*) as total_runs,
+        count(*) filter (where status = 'completed') as successful_runs,
+        count(*) filter (where status = 'failed') as failed_runs,
+        count(*) filter (where status = 'cancelled') as cancelled_runs,
+        avg(runtime_seconds) as avg_runtime_seconds,
+        min(runtime_seconds) as min_runtime_seconds,
+        max(runtime_seconds) as max_runtime_seconds,
+        percentile_cont(0.5) within group (order by runtime_seconds) as p50_runtime_seconds,
+        percentile_cont(0.75) within group (order by runtime_seconds) as p75_runtime_seconds,
+        percentile_cont(0.95) within group (order by runtime_seconds) as p95_runtime_seconds,
+        percentile_cont(0.99) within group (order by runtime_seconds) as p99_runtime_seconds,
+        sum(credits_consumed) as total_credits,
+        sum(tokens_used) as total_tokens_used,
+        count(distinct user_id) as unique_users,
+        avg(user_rating) as avg_user_rating,
+        count(*) filter (where user_rating is not null or feedback is not null) as total_feedback_count
+    from daily_runs
+    group by 1, 2
+),
+
+error_types as (
+    select agent_id, metric_date, jsonb_object_agg(error_type, failures order by error_type) as error_types
+    from (
+        select agent_id, metric_date, coalesce(error_type, 'unknown') as error_type, count(*) as failures
+        from daily_runs
+        where status = 'failed'
+        group by 1, 2, 3
+    ) as per_type
+    group by 1, 2
+),
+
+failure_reasons as (
+    select
+        agent_id,
+        metric_date,
+        jsonb_agg(jsonb_build_object('reason', error_message, 'count', failures)
+            order by failures desc, error_message) filter (where reason_rank <= 5) as common_failure_reasons
+    from (
+        select
+            agent_id,
+            metric_date,
+            error_message,
+            count(*) as failures,
+            row_number() over (
+                partition by agent_id, metric_date order by count(*) desc, error_message
+            ) as reason_rank
+        from daily_runs
+        where status = 'failed' and error_message is not null
+        group by 1, 2, 3
+    ) as per_reason
+    group by 1, 2
+),
+
+final as (
+    select
+        {{ row_id(['run_stats.agent_id', 'run_stats.metric_date']) }} as id,
+        run_stats.agent_id,
+        run_stats.metric_date,
+        agents.workspace_id,
+        run_stats.total_runs::integer as total_runs,
+        run_stats.successful_runs::integer as successful_runs,
+        run_stats.failed_runs::integer as failed_runs,
+        run_stats.cancelled_runs::integer as cancelled_runs,
+        run_stats.avg_runtime_seconds::numeric(10, 2) as avg_runtime_seconds,
+        run_stats.min_runtime_seconds::numeric(10, 2) as min_runtime_seconds,
+        run_stats.max_runtime_seconds::numeric(10, 2) as max_runtime_seconds,
+        run_stats.p50_runtime_seconds::numeric(10, 2) as p50_runtime_seconds,
+        run_stats.p75_runtime_seconds::numeric(10, 2) as p75_runtime_seconds,
+        run_stats.p95_runtime_seconds::numeric(10, 2) as p95_runtime_seconds,
+        run_stats.p99_runtime_seconds::numeric(10, 2) as p99_runtime_seconds,
+        run_stats.total_credits::numeric(15, 2) as total_credits,
+        (run_stats.total_credits / run_stats.total_runs)::numeric(10, 2) as avg_credits_per_run,
+        run_stats.total_tokens_used::bigint as total_tokens_used,
+        round(run_stats.total_tokens_used::numeric / run_stats.total_runs)::integer as avg_tokens_per_run,
+        run_stats.unique_users::integer as unique_users,
+        run_stats.avg_user_rating::numeric(3, 2) as avg_user_rating,
+        run_stats.total_feedback_count::integer as total_feedback_count,
+        coalesce(error_types.error_types, '{}'::jsonb) as error_types,
+        coalesce(failure_reasons.common_failure_reasons, '[]'::jsonb) as common_failure_reasons,
+        {{ rollup_timestamps() }}
+    from run_stats
+    inner join agents on agents.agent_id = run_stats.agent_id
+    left join error_types
+        on error_types.agent_id = run_stats.agent_id and error_types.metric_date = run_stats.metric_date
+    left join failure_reasons
+        on failure_reasons.agent_id = run_stats.agent_id and failure_reasons.metric_date = run_stats.metric_date
+)
+
+select * from final

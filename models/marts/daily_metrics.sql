@@ -1,0 +1,38 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='upsert_changed',
+        unique_key='id',
+        bucket_column='metric_date',
+        post_hook=[
+            "{{ drop_swapped_out_backup() }}",
+            "{{ ensure_table_ddl(
+                not_null=['metric_date', 'created_at', 'updated_at'],
+                defaults={
+                    'id': 'gen_random_uuid()', 'created_at': 'now()', 'updated_at': 'now()',
+                    'total_users': '0', 'active_users': '0', 'new_users': '0', 'returning_users': '0',
+                    'total_sessions': '0', 'total_runs': '0', 'successful_runs': '0', 'failed_runs': '0',
+                    'cancelled_runs': '0', 'total_credits_consumed': '0', 'credits_by_model': \"'{}'::jsonb\",
+                    'unique_agents_run': '0', 'top_agents': \"'[]'::jsonb\", 'total_errors': '0',
+                    'errors_by_type': \"'{}'::jsonb\",
+                },
+                constraints={
+                    'daily_metrics_pkey': 'primary key (id)',
+                    'unique_daily_metric': 'unique nulls not distinct (metric_date, workspace_id)',
+                    'daily_metrics_workspace_id_fkey': 'foreign key (workspace_id) references public.workspaces (id) on delete cascade',
+                    'daily_metrics_bounce_rate_check': 'check (bounce_rate between 0 and 100)',
+                    'daily_metrics_error_rate_check': 'check (error_rate between 0 and 100)',
+                },
+            ) }}",
+            "{{ ensure_index('idx_daily_metrics_date', '(metric_date desc)') }}",
+            "{{ ensure_index('idx_daily_metrics_workspace', '(workspace_id, metric_date desc)') }}",
+            "{{ ensure_index('idx_daily_metrics_date_brin', 'using brin (metric_date)') }}",
+            "{{ ensure_updated_at_trigger() }}",
+            "{{ enable_workspace_rls() }}",
+            "{{ create_aggregate_daily_metrics_function() }}",
+            "{{ record_runs_watermark(ref('stg_app__agent_runs')) }}",
+        ],
+    )
+}}
+
+{{ daily_metrics_rows(rebuilt_days(ref('stg_app__agent_runs'))) }}

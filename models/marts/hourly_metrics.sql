@@ -1,0 +1,120 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='upsert_changed',
+        unique_key='id',
+        bucket_column='metric_hour',
+        post_hook=[
+            "{{ drop_swapped_out_backup() }}",
+            "{{ ensure_table_ddl(
+                not_null=['metric_hour', 'created_at'],
+                defaults={
+                    'id': 'gen_random_uuid()', 'created_at': 'now()', 'active_users': '0', 'total_runs': '0',
+                    'successful_runs': '0', 'failed_runs': '0', 'total_credits': '0',
+                },
+                constraints={
+                    'hourly_metrics_pkey': 'primary key (id)',
+                    'unique_hourly_metric': 'unique nulls not distinct (metric_hour, workspace_id)',
+                    'hourly_metrics_workspace_id_fkey': 'foreign key (workspace_id) references public.workspaces (id) on delete cascade',
+                },
+            ) }}",
+            "{{ ensure_index('idx_hourly_metrics_hour', '(metric_hour desc)') }}",
+            "{{ ensure_index('idx_hourly_metrics_workspace', '(workspace_id, metric_hour desc)') }}",
+            "{{ enable_workspace_rls() }}",
+            "{{ record_runs_watermark(ref('stg_app__agent_runs')) }}",
+        ],
+    )
+}}
+
+{#- One row per UTC hour with activity, per workspace and for the platform; the open hour too. #}
+with events as (
+    select * from {{ ref('stg_analytics__user_activity') }}
+    where {{ in_rebuilt_days('created_at', ref('stg_app__agent_runs')) }}
+),
+
+runs as (
+    select * from {{ ref('stg_app__agent_runs') }}
+    where {{ in_rebuilt_days('started_at', ref('stg_app__agent_runs')) }}
+),
+
+hourly_events as (
+    select date_trunc('hour', created_at at time zone 'UTC') at time zone 'UTC' as metric_hour, events.*
+    from events
+),
+
+hourly_runs as (
+    select date_trunc('hour', started_at at time zone 'UTC') at time zone 'UTC' as metric_hour, runs.*
+    from runs
+),
+
+scoped_activity as (
+    select metric_hour, workspace_id as scope_id, user_id from hourly_events where workspace_id is not null
+    union
+    select metric_hour, {{ platform_scope_id() }}, user_id from hourly_events
+    union
+    select metric_hour, workspace_id, user_id from hourly_runs
+    union
+    select metric_hour, {{ platform_scope_id() }}, user_id from hourly_runs
+),
+
+scoped_runs as (
+    select metric_hour, workspace_id as scope_id, status, credits_consumed from hourly_runs
+    union all
+    select metric_hour, {{ platform_scope_id() }}, status, credits_consumed from hourly_runs
+),
+
+scoped_api_calls as (
+    select metric_hour, workspace_id as scope_id, response_time_ms
+    from hourly_events where event_type = 'api_call' and workspace_id is not null
+    union all
+    select metric_hour, {{ platform_scope_id() }}, response_time_ms
+    from hourly_events where event_type = 'api_call'
+),
+
+user_counts as (
+    select metric_hour, scope_id, count(*) as active_users
+    from scoped_activity
+    group by 1, 2
+),
+
+run_stats as (
+    select
+        metric_hour,
+        scope_id,
+        count(*) as total_runs,
+        count(*) filter (where status = 'completed') as successful_runs,
+        count(*) filter (where status = 'failed') as failed_runs,
+        sum(credits_consumed) as total_credits
+    from scoped_runs
+    group by 1, 2
+),
+
+response_times as (
+    select
+        metric_hour,
+        scope_id,
+        avg(response_time_ms) as avg_response_time_ms,
+        percentile_cont(0.95) within group (order by response_time_ms) as p95_response_time_ms
+    from scoped_api_calls
+    group by 1, 2
+),
+
+final as (
+    select
+        {{ row_id(['user_counts.metric_hour', workspace_from_scope('user_counts.scope_id')]) }} as id,
+        user_counts.metric_hour,
+        {{ workspace_from_scope('user_counts.scope_id') }} as workspace_id,
+        user_counts.active_users::integer as active_users,
+        coalesce(run_stats.total_runs, 0)::integer as total_runs,
+        coalesce(run_stats.successful_runs, 0)::integer as successful_runs,
+        coalesce(run_stats.failed_runs, 0)::integer as failed_runs,
+        coalesce(run_stats.total_credits, 0)::numeric(10, 2) as total_credits,
+        round(response_times.avg_response_time_ms)::integer as avg_response_time_ms,
+        round(response_times.p95_response_time_ms::numeric)::integer as p95_response_time_ms,
+        {{ rollup_timestamps(updated=false) }}
+    from user_counts
+    left join run_stats using (metric_hour, scope_id)
+    left join response_times using (metric_hour, scope_id)
+)
+
+select * from final

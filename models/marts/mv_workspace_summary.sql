@@ -1,0 +1,64 @@
+{{
+    config(
+        materialized='materialized_view',
+        indexes=[{'columns': ['workspace_id'], 'unique': true}],
+        post_hook=[
+            "{{ drop_swapped_out_backup('materialized view') }}",
+            "{{ name_index('idx_mv_workspace_summary', ['workspace_id']) }}",
+        ],
+    )
+}}
+
+{#- Every workspace; each figure aggregated on its own, so no join multiplies another (S3). #}
+with workspaces as (
+    select * from {{ ref('stg_app__workspaces') }}
+),
+
+member_counts as (
+    select workspace_id, count(*) as total_members
+    from {{ ref('stg_app__workspace_members') }}
+    group by workspace_id
+),
+
+agent_counts as (
+    select workspace_id, count(*) as total_agents
+    from {{ ref('stg_app__agents') }}
+    group by workspace_id
+),
+
+run_stats as (
+    select
+        workspace_id,
+        count(*) as total_runs,
+        sum(credits_consumed) as total_credits,
+        avg(runtime_seconds) as avg_runtime
+    from {{ ref('stg_app__agent_runs') }}
+    where started_at >= {{ utc_day_start(utc_today() ~ ' - 29') }}
+    group by workspace_id
+),
+
+active_users as (
+    select workspace_id, count(distinct user_id) as active_users
+    from {{ ref('int_user_activity_days') }}
+    where workspace_id is not null and activity_date >= {{ utc_today() }} - 29
+    group by workspace_id
+),
+
+final as (
+    select
+        workspaces.workspace_id,
+        workspaces.workspace_name,
+        coalesce(member_counts.total_members, 0)::integer as total_members,
+        coalesce(agent_counts.total_agents, 0)::integer as total_agents,
+        coalesce(run_stats.total_runs, 0)::integer as total_runs_30d,
+        coalesce(run_stats.total_credits, 0) as total_credits_30d,
+        run_stats.avg_runtime as avg_runtime_30d,
+        coalesce(active_users.active_users, 0)::integer as active_users_30d
+    from workspaces
+    left join member_counts on member_counts.workspace_id = workspaces.workspace_id
+    left join agent_counts on agent_counts.workspace_id = workspaces.workspace_id
+    left join run_stats on run_stats.workspace_id = workspaces.workspace_id
+    left join active_users on active_users.workspace_id = workspaces.workspace_id
+)
+
+select * from final

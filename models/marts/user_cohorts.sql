@@ -1,0 +1,215 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='upsert_changed',
+        unique_key='id',
+        bucket_column='cohort_period',
+        post_hook=[
+            "{{ drop_swapped_out_backup() }}",
+            "{{ ensure_table_ddl(
+                not_null=['cohort_period', 'cohort_date', 'initial_users', 'retention_data', 'created_at', 'updated_at'],
+                defaults={'id': 'gen_random_uuid()', 'created_at': 'now()', 'updated_at': 'now()'},
+                constraints={
+                    'user_cohorts_pkey': 'primary key (id)',
+                    'unique_cohort': 'unique nulls not distinct (cohort_period, cohort_date, workspace_id)',
+                    'user_cohorts_workspace_id_fkey': 'foreign key (workspace_id) references public.workspaces (id) on delete cascade',
+                    'user_cohorts_cohort_period_check': \"check (cohort_period in ('daily', 'weekly', 'monthly'))\",
+                    'user_cohorts_churn_rate_check': 'check (churn_rate between 0 and 100)',
+                },
+            ) }}",
+            "{{ ensure_index('idx_user_cohorts_date', '(cohort_date desc)') }}",
+            "{{ ensure_index('idx_user_cohorts_workspace', '(workspace_id, cohort_date desc)') }}",
+            "{{ ensure_updated_at_trigger() }}",
+            "{{ enable_workspace_rls() }}",
+        ],
+    )
+}}
+
+{#-
+    Daily, weekly (ISO, from Monday) and monthly cohorts of users by first-seen day, per
+    workspace and platform-wide. Every figure moves with "today" (the last complete UTC day),
+    so every cohort is recomputed; only rows whose figures changed are written.
+-#}
+with report_day as (
+    select {{ utc_today() }} - 1 as today
+),
+
+first_seen as (
+    select first_seen.*
+    from {{ ref('int_user_first_seen') }} as first_seen
+    cross join report_day
+    where first_seen.first_seen_date <= report_day.today
+),
+
+activity as (
+    select activity.*
+    from {{ ref('int_user_activity_days') }} as activity
+    cross join report_day
+    where activity.activity_date <= report_day.today
+),
+
+user_days as (
+    select scope_id, user_id, activity_date, sum(run_credits) as credits
+    from (
+        select workspace_id as scope_id, user_id, activity_date, run_credits
+        from activity where workspace_id is not null
+        union all
+        select {{ platform_scope_id() }}, user_id, activity_date, run_credits from activity
+    ) as scoped
+    group by 1, 2, 3
+),
+
+periods as (
+    select period.cohort_period
+    from (values ('daily'), ('weekly'), ('monthly')) as period (cohort_period)
+),
+
+cohort_members as (
+    select
+        periods.cohort_period,
+        first_seen.scope_id,
+        first_seen.user_id,
+        case periods.cohort_period
+            when 'daily' then first_seen.first_seen_date
+            when 'weekly' then date_trunc('week', first_seen.first_seen_date::timestamp)::date
+            else date_trunc('month', first_seen.first_seen_date::timestamp)::date
+        end as cohort_date
+    from first_seen
+    cross join periods
+),
+
+{#- (period, key, offset): the Nth period after the cohort's own -#}
+retention_keys as (
+    select keys.cohort_period, keys.retention_key, keys.period_offset
+    from (
+        values
+            ('daily', 'day_1', 1), ('daily', 'day_7', 7), ('daily', 'day_14', 14), ('daily', 'day_30', 30),
+            ('weekly', 'week_1', 1), ('weekly', 'week_2', 2), ('weekly', 'week_3', 3), ('weekly', 'week_4', 4),
+            ('weekly', 'week_5', 5), ('weekly', 'week_6', 6), ('weekly', 'week_7', 7), ('weekly', 'week_8', 8),
+            ('weekly', 'week_9', 9), ('weekly', 'week_10', 10), ('weekly', 'week_11', 11),
+            ('weekly', 'week_12', 12),
+            ('monthly', 'month_1', 1), ('monthly', 'month_2', 2), ('monthly', 'month_3', 3),
+            ('monthly', 'month_4', 4), ('monthly', 'month_5', 5), ('monthly', 'month_6', 6)
+    ) as keys (cohort_period, retention_key, period_offset)
+),
+
+member_activity as (
+    select
+        cohort_members.cohort_period,
+        cohort_members.scope_id,
+        cohort_members.cohort_date,
+        cohort_members.user_id,
+        user_days.activity_date,
+        user_days.credits,
+        case cohort_members.cohort_period
+            when 'daily' then user_days.activity_date - cohort_members.cohort_date
+            when 'weekly' then (user_days.activity_date - cohort_members.cohort_date) / 7
+            else (extract(year from user_days.activity_date) * 12 + extract(month from user_days.activity_date))::integer
+                - (extract(year from cohort_members.cohort_date) * 12 + extract(month from cohort_members.cohort_date))::integer
+        end as period_index
+    from cohort_members
+    inner join user_days
+        on user_days.scope_id = cohort_members.scope_id and user_days.user_id = cohort_members.user_id
+),
+
+cohorts as (
+    select
+        cohort_members.cohort_period,
+        cohort_members.scope_id,
+        cohort_members.cohort_date,
+        count(*) as initial_users
+    from cohort_members
+    group by 1, 2, 3
+),
+
+cohort_figures as (
+    select
+        member_activity.cohort_period,
+        member_activity.scope_id,
+        member_activity.cohort_date,
+        sum(member_activity.credits) as credits,
+        count(distinct member_activity.user_id) filter (
+            where member_activity.activity_date > report_day.today - 30
+        ) as active_last_30_days
+    from member_activity
+    cross join report_day
+    group by 1, 2, 3
+),
+
+complete_keys as (
+    select cohorts.cohort_period, cohorts.scope_id, cohorts.cohort_date, retention_keys.retention_key,
+        retention_keys.period_offset
+    from cohorts
+    inner join retention_keys on retention_keys.cohort_period = cohorts.cohort_period
+    cross join report_day
+    where case cohorts.cohort_period
+        when 'daily' then cohorts.cohort_date + retention_keys.period_offset
+        when 'weekly' then cohorts.cohort_date + 7 * retention_keys.period_offset + 6
+        else (cohorts.cohort_date + make_interval(months => retention_keys.period_offset + 1))::date - 1
+    end <= report_day.today
+),
+
+returning_members as (
+    select cohort_period, scope_id, cohort_date, period_index, count(distinct user_id) as returned
+    from member_activity
+    where period_index > 0
+    group by 1, 2, 3, 4
+),
+
+retention as (
+    select
+        complete_keys.cohort_period,
+        complete_keys.scope_id,
+        complete_keys.cohort_date,
+        jsonb_object_agg(
+            complete_keys.retention_key,
+            round(100.0 * coalesce(returning_members.returned, 0) / cohorts.initial_users, 2)
+            order by complete_keys.period_offset
+        ) as retention_data
+    from complete_keys
+    inner join cohorts using (cohort_period, scope_id, cohort_date)
+    left join returning_members
+        on returning_members.cohort_period = complete_keys.cohort_period
+        and returning_members.scope_id = complete_keys.scope_id
+        and returning_members.cohort_date = complete_keys.cohort_date
+        and returning_members.period_index = complete_keys.period_offset
+    group by 1, 2, 3
+),
+
+measured as (
+    select
+        cohorts.*,
+        coalesce(retention.retention_data, '{}'::jsonb) as retention_data,
+        report_day.today - cohorts.cohort_date as age_days,
+        coalesce(cohort_figures.credits, 0) * {{ var('credit_price_usd') }} / cohorts.initial_users
+            as avg_revenue_per_user,
+        case
+            when report_day.today - cohorts.cohort_date >= 30
+                then 100.0 * (cohorts.initial_users - coalesce(cohort_figures.active_last_30_days, 0))
+                / cohorts.initial_users
+        end as churn_rate
+    from cohorts
+    cross join report_day
+    left join retention using (cohort_period, scope_id, cohort_date)
+    left join cohort_figures using (cohort_period, scope_id, cohort_date)
+),
+
+final as (
+    select
+        {{ row_id(['cohort_period', 'cohort_date', workspace_from_scope('scope_id')]) }} as id,
+        cohort_period::varchar(20) as cohort_period,
+        cohort_date,
+        {{ workspace_from_scope('scope_id') }} as workspace_id,
+        initial_users::integer as initial_users,
+        retention_data,
+        (
+            avg_revenue_per_user / greatest(1, age_days / 30.0)
+            * case when coalesce(churn_rate, 0) = 0 then 36 else least(36, 100 / churn_rate) end
+        )::numeric(10, 2) as ltv_estimate,
+        avg_revenue_per_user::numeric(10, 2) as avg_revenue_per_user,
+        churn_rate::numeric(5, 2) as churn_rate,
+        {{ rollup_timestamps() }}
+    from measured
+)
+
+select * from final

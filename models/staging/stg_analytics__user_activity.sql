@@ -1,0 +1,31 @@
+with source as (
+    select * from {{ source('analytics', 'user_activity') }}
+),
+
+renamed as (
+    select
+        id as event_id,
+        user_id,
+        workspace_id,
+        event_type,
+        event_name,
+        page_path,
+        session_id,
+        ip_address,
+        user_agent,
+        referrer,
+        coalesce(metadata, '{}'::jsonb) as metadata,
+        created_at,
+        {#- a malformed value yields NULL instead of failing the build #}
+        case
+            when event_type = 'api_call' and jsonb_typeof(metadata -> 'response_time_ms') = 'number'
+                then (metadata ->> 'response_time_ms')::numeric
+        end as response_time_ms,
+        case
+            when event_type = 'error'
+                then coalesce(nullif(btrim(metadata ->> 'error_type'), ''), 'unknown')
+        end as error_type
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,14 @@
+with source as (
+    select * from {{ source('app', 'workspaces') }}
+),
+
+renamed as (
+    select
+        id as workspace_id,
+        name as workspace_name,
+        plan,
+        created_at
+    from source
+)
+
+select * from renamed

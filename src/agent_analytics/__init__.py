@@ -1,0 +1,1 @@
+"""Analytics for a Supabase agent platform: a dbt project plus the tools that run it."""

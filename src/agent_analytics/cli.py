@@ -1,0 +1,207 @@
+"""agent-analytics: set up, build and inspect the analytics schema."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.table import Table
+
+from agent_analytics import bootstrap, db, dbt, generate, report
+
+
+def _parse_end(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"--end must be an ISO timestamp such as 2026-11-24T12:00:00Z, not {text!r}") from error
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agent-analytics",
+        description="Build and run the analytics schema of a Supabase agent platform. "
+        "Uses the database the PG* variables name, else an embedded PostgreSQL in .pgdata/.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="set up everything and build (the README's first command)")
+    up.add_argument("--scale", choices=sorted(generate.SCALES), default="small", help="demo data size")
+    up.add_argument("--seed", type=int, default=42, help="demo data seed")
+
+    commands.add_parser("bootstrap", help="create the Supabase and app stand-ins, the build role and the landing tables")
+
+    gen = commands.add_parser("generate", help="fill the stand-in app and user_activity with generated data")
+    gen.add_argument("--scale", choices=sorted(generate.SCALES), default="small")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--days", type=_positive, help="days of data (default: the scale's)")
+    gen.add_argument("--end", type=_parse_end, help="last moment of data (default: now)")
+    gen.add_argument("--allow-real-app", action="store_true", help="generate even into a database with a real app")
+
+    build = commands.add_parser("build", help="run dbt build (extra arguments after -- go to dbt)")
+    build.add_argument("dbt_args", nargs=argparse.REMAINDER)
+
+    commands.add_parser("status", help="list the analytics objects and their row counts")
+    commands.add_parser("env", help="print the PG* variables that reach the database (for dbt and psql)")
+    commands.add_parser("stop", help="stop the embedded PostgreSQL (its data stays in .pgdata/)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console()
+    try:
+        return COMMANDS[args.command](args, console)
+    except (db.DatabaseUnavailable, dbt.DbtFailed, bootstrap.RefusedRealApp, FileNotFoundError) as error:
+        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        return 1
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return 130
+
+
+def _up(args: argparse.Namespace, console: Console) -> int:
+    started = time.monotonic()
+    target = _target(console)
+    real_app = _prepare(target, console)
+    with db.connect(target) as conn:
+        if not real_app and bootstrap.app_row_count(conn) == 0:
+            _generate(conn, generate.GenerateOptions(scale=generate.SCALES[args.scale], seed=args.seed), console)
+    console.print("[bold]dbt build[/] (models, tests, functions, RLS, grants)")
+    dbt.run_dbt(["build"], target)
+    _print_status(target, console)
+    _print_next_steps(target, console)
+    console.print(f"done in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+def _bootstrap(args: argparse.Namespace, console: Console) -> int:
+    _prepare(_target(console), console)
+    return 0
+
+
+def _generate_command(args: argparse.Namespace, console: Console) -> int:
+    target = _target(console)
+    options = generate.GenerateOptions(
+        scale=generate.SCALES[args.scale], seed=args.seed, days=args.days,
+        end=args.end or datetime.now(UTC), allow_real_app=args.allow_real_app,
+    )
+    with db.connect(target) as conn:
+        _generate(conn, options, console)
+    return 0
+
+
+def _build(args: argparse.Namespace, console: Console) -> int:
+    extra = [arg for arg in args.dbt_args if arg != "--"]
+    dbt.run_dbt(["build", *extra], _target(console))
+    return 0
+
+
+def _status(args: argparse.Namespace, console: Console) -> int:
+    _print_status(_target(console), console)
+    return 0
+
+
+def _env(args: argparse.Namespace, console: Console) -> int:
+    target = _target(console, quiet=True)
+    for name, value in target.env().items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+def _stop(args: argparse.Namespace, console: Console) -> int:
+    stopped = db.stop_embedded(dbt.project_dir())
+    console.print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+    return 0
+
+
+def _target(console: Console, quiet: bool = False) -> db.Connection:
+    target = db.resolve(dbt.project_dir())
+    if not quiet:
+        console.print(f"using {target.describe()}", highlight=False)
+    with db.connect(target):
+        pass
+    return target
+
+
+def _prepare(target: db.Connection, console: Console) -> bool:
+    """Stand-ins where needed, the build role and the landing tables; True when the app is real."""
+    with db.connect(target) as conn:
+        real_app = bootstrap.has_app_tables(conn) and not bootstrap.is_standin_app(conn)
+        bootstrap.install_supabase_standin(conn)
+        if real_app:
+            console.print("public has a real app: leaving it untouched, no demo data")
+        else:
+            bootstrap.install_app_standin(conn)
+    dbt.run_dbt(["run-operation", "create_build_role", "--target", "owner"], target, capture=True)
+    dbt.run_dbt(["run-operation", "setup_analytics_tables"], target, capture=True)
+    console.print("Supabase stand-ins, build role analytics_builder and landing tables are in place")
+    return real_app
+
+
+def _generate(conn, options: generate.GenerateOptions, console: Console) -> generate.Counts:
+    from rich.progress import Progress
+
+    started = time.monotonic()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("generating", total=None)
+
+        def update(stage: str, rows: int) -> None:
+            elapsed = max(time.monotonic() - started, 1e-6)
+            progress.update(task, description=f"{stage}: {rows:,} rows ({rows / elapsed:,.0f} rows/s overall)")
+
+        counts = generate.generate(conn, options, update)
+    seconds = time.monotonic() - started
+    console.print(
+        f"generated {counts.workspaces} workspaces, {counts.users} users, {counts.agents} agents, "
+        f"{counts.runs:,} runs and {counts.events:,} events in {seconds:.1f} s"
+    )
+    return counts
+
+
+def _print_status(target: db.Connection, console: Console) -> None:
+    with db.connect(target) as conn:
+        objects = report.analytics_objects(conn)
+        functions = report.function_names(conn)
+    table = Table(title="analytics schema")
+    table.add_column("object")
+    table.add_column("kind")
+    table.add_column("rows", justify="right")
+    for item in objects:
+        table.add_row(item.name, item.kind, "" if item.rows is None else f"{item.rows:,}")
+    console.print(table)
+    console.print("functions: " + ", ".join(functions))
+
+
+def _print_next_steps(target: db.Connection, console: Console) -> None:
+    psql = str(db.embedded_psql()) if target.embedded else "psql"
+    console.print("\nLook at it:")
+    console.print(f"  eval \"$(agent-analytics env)\" && {psql} -c 'select * from analytics.daily_metrics limit 5'", highlight=False)
+    console.print("  eval \"$(agent-analytics env)\" && dbt docs generate && dbt docs serve", highlight=False)
+
+
+COMMANDS = {
+    "up": _up,
+    "bootstrap": _bootstrap,
+    "generate": _generate_command,
+    "build": _build,
+    "status": _status,
+    "env": _env,
+    "stop": _stop,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

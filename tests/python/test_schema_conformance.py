@@ -1,0 +1,136 @@
+"""After dbt build, pg_catalog holds every object of the spec (with the documented deviations)."""
+
+from __future__ import annotations
+
+import pytest
+
+import spec_schema
+
+
+@pytest.mark.parametrize("table", sorted(spec_schema.COLUMNS))
+def test_table_has_the_spec_columns_types_and_defaults(built, table):
+    actual = built.rows(
+        """
+        select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef
+        from pg_attribute as a
+        where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped
+        order by a.attnum
+        """,
+        (f"analytics.{table}",),
+    )
+    assert sorted(actual) == sorted(spec_schema.COLUMNS[table])
+
+
+@pytest.mark.parametrize("table", sorted(spec_schema.CONSTRAINTS))
+def test_table_has_the_spec_constraints(built, table):
+    actual = dict(
+        (name, (kind, definition))
+        for name, kind, definition in built.rows(
+            "select conname, contype::text, pg_get_constraintdef(oid) from pg_constraint where conrelid = %s::regclass",
+            (f"analytics.{table}",),
+        )
+    )
+    for name, (kind, fragment) in spec_schema.CONSTRAINTS[table].items():
+        assert name in actual, f"{table} lacks constraint {name}"
+        assert actual[name][0] == kind
+        assert fragment in actual[name][1], f"{name}: {actual[name][1]}"
+
+
+@pytest.mark.parametrize("table", sorted(spec_schema.INDEXES))
+def test_table_has_the_spec_indexes(built, table):
+    actual = dict(
+        built.rows("select indexname, indexdef from pg_indexes where schemaname = 'analytics' and tablename = %s", (table,))
+    )
+    for name, fragment in spec_schema.INDEXES[table].items():
+        assert name in actual, f"{table} lacks index {name}; has {sorted(actual)}"
+        assert fragment in actual[name], f"{name}: {actual[name]}"
+
+
+def test_user_activity_is_partitioned_by_created_at_with_daily_partitions(built):
+    strategy, key = built.rows(
+        "select partstrat::text, pg_get_partkeydef(partrelid) from pg_partitioned_table "
+        "where partrelid = 'analytics.user_activity'::regclass"
+    )[0]
+    assert (strategy, key) == ("r", "RANGE (created_at)")
+    partitions = [
+        name for (name,) in built.rows(
+            "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+            "where i.inhparent = 'analytics.user_activity'::regclass"
+        )
+    ]
+    assert "user_activity_default" in partitions
+    today = built.value("select to_char((now() at time zone 'UTC')::date + 7, 'YYYYMMDD')")
+    assert f"user_activity_p{today}" in partitions, "partitions are created a week ahead"
+
+
+@pytest.mark.parametrize("view", sorted(spec_schema.MATERIALIZED_VIEW_COLUMNS))
+def test_materialized_view_exists_populated_with_spec_columns(built, view):
+    populated = built.value(
+        "select ispopulated from pg_matviews where schemaname = 'analytics' and matviewname = %s", (view,)
+    )
+    assert populated is True
+    columns = [
+        name for (name,) in built.rows(
+            "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 order by attnum",
+            (f"analytics.{view}",),
+        )
+    ]
+    assert columns == spec_schema.MATERIALIZED_VIEW_COLUMNS[view]
+
+
+@pytest.mark.parametrize("function", sorted(spec_schema.FUNCTIONS))
+def test_function_exists_with_pinned_search_path(built, function):
+    rows = built.rows(
+        """
+        select pg_get_function_arguments(p.oid), coalesce(array_to_string(p.proconfig, ','), '')
+        from pg_proc p where p.pronamespace = 'analytics'::regnamespace and p.proname = %s
+        """,
+        (function,),
+    )
+    assert len(rows) == 1, f"{function}: {rows}"
+    arguments, config = rows[0]
+    assert arguments == spec_schema.FUNCTIONS[function]
+    assert "search_path=" in config
+
+
+@pytest.mark.parametrize("table, trigger", sorted(spec_schema.UPDATED_AT_TRIGGERS.items()))
+def test_every_table_with_updated_at_has_its_trigger(built, table, trigger):
+    rows = built.rows(
+        "select tgname, tgfoid::regproc::text from pg_trigger where tgrelid = %s::regclass and not tgisinternal",
+        (f"analytics.{table}",),
+    )
+    assert (trigger, "analytics.update_updated_at") in rows
+
+
+def test_every_table_with_an_updated_at_column_is_covered(built):
+    with_column = {
+        name for (name,) in built.rows(
+            "select c.relname from pg_attribute a join pg_class c on c.oid = a.attrelid "
+            "where c.relnamespace = 'analytics'::regnamespace and c.relkind in ('r', 'p') and a.attname = 'updated_at'"
+        )
+    }
+    assert with_column == set(spec_schema.UPDATED_AT_TRIGGERS)
+
+
+@pytest.mark.parametrize("table", spec_schema.RLS_TABLES)
+def test_rls_is_on_with_one_select_policy_for_authenticated(built, table):
+    assert built.value("select relrowsecurity from pg_class where oid = %s::regclass", (f"analytics.{table}",))
+    policies = built.rows(
+        "select cmd, roles::text[], qual from pg_policies where schemaname = 'analytics' and tablename = %s", (table,)
+    )
+    assert len(policies) == 1
+    command, roles, qual = policies[0]
+    assert (command, roles) == ("SELECT", ["authenticated"])
+    assert "member_workspace_ids()" in qual and "ARRAY(" in qual
+
+
+def test_every_table_with_workspace_id_has_rls(built):
+    unprotected = built.rows(
+        """
+        select c.relname from pg_class c join pg_attribute a on a.attrelid = c.oid
+        where c.relnamespace = 'analytics'::regnamespace and c.relkind in ('r', 'p')
+          and a.attname = 'workspace_id' and not c.relrowsecurity and not c.relispartition
+          and c.relname not like 'int\\_%%'
+        """
+    )
+    assert unprotected == []
