@@ -11,6 +11,7 @@ nullif({{ scope_column }}, {{ platform_scope_id() }})
 
 
 {% macro row_id(columns) -%}
-{#- A stable uuid from the row's natural key, NULLs included, so rebuilds keep the same id. -#}
+{#- A stable uuid from the row's natural key, NULLs included, so rebuilds keep the same id.
+    Pass timestamps as epochs: their text depends on the session TimeZone. -#}
 md5(concat_ws('|', {% for column in columns %}coalesce({{ column }}::text, '∅'){{ ', ' if not loop.last }}{% endfor %}))::uuid
 {%- endmacro %}

@@ -101,7 +101,8 @@ response_times as (
 
 final as (
     select
-        {{ row_id(['user_counts.metric_hour', workspace_from_scope('user_counts.scope_id')]) }} as id,
+        {#- the epoch, not the text of the hour, which would depend on TimeZone #}
+        {{ row_id(['extract(epoch from user_counts.metric_hour)', workspace_from_scope('user_counts.scope_id')]) }} as id,
         user_counts.metric_hour,
         {{ workspace_from_scope('user_counts.scope_id') }} as workspace_id,
         user_counts.active_users::integer as active_users,

@@ -1,0 +1,132 @@
+"""Who can read and write what, acting as PostgREST does for anon and signed-in members."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+import spec_schema
+from conftest import acting_as
+
+
+@pytest.fixture(scope="module")
+def members(built):
+    """A user in exactly one workspace and a user in two, with their workspaces."""
+    rows = built.rows(
+        "select user_id, array_agg(workspace_id order by workspace_id) from public.workspace_members group by 1"
+    )
+    one = next((user, set(spaces)) for user, spaces in rows if len(spaces) == 1)
+    two = next(((user, set(spaces)) for user, spaces in rows if len(spaces) == 2), None)
+    if two is None:  # make one: the generator's tiny scale may have none
+        user, spaces = one
+        other = built.value("select id from public.workspaces where id <> all(%s) limit 1", (list(spaces),))
+        with built.connect() as conn:
+            conn.execute(
+                "insert into public.workspace_members (workspace_id, user_id, role) values (%s, %s, 'member')",
+                (other, rows[-1][0]),
+            )
+        two = (rows[-1][0], set(rows[-1][1]) | {other})
+    return {"one": one, "two": two}
+
+
+@pytest.mark.parametrize("who", ["one", "two"])
+@pytest.mark.parametrize("table", spec_schema.RLS_TABLES)
+def test_member_sees_exactly_their_workspaces_rows(built, members, who, table):
+    user_id, spaces = members[who]
+    expected = built.value(f"select count(*) from analytics.{table} where workspace_id = any(%s)", (list(spaces),))
+    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+        visible = conn.execute(f"select workspace_id from analytics.{table}").fetchall()
+    assert len(visible) == expected
+    assert {workspace for (workspace,) in visible} <= spaces
+
+
+@pytest.mark.parametrize("table", spec_schema.RLS_TABLES)
+def test_signed_in_user_of_no_workspace_sees_nothing(built, table):
+    with built.connect() as conn, acting_as(conn, "authenticated", uuid.uuid4()):
+        assert conn.execute(f"select count(*) from analytics.{table}").fetchone()[0] == 0
+
+
+def test_platform_rows_exist_but_members_never_see_them(built, members):
+    assert built.value("select count(*) from analytics.daily_metrics where workspace_id is null") > 0
+    user_id, _ = members["two"]
+    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+        assert conn.execute("select count(*) from analytics.daily_metrics where workspace_id is null").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("relation", [*spec_schema.RLS_TABLES, *spec_schema.MATERIALIZED_VIEW_COLUMNS])
+def test_anon_is_refused_everything(built, relation):
+    with built.connect() as conn, acting_as(conn, "anon"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"select 1 from analytics.{relation} limit 1")
+
+
+@pytest.mark.parametrize(
+    "relation",
+    [*spec_schema.MATERIALIZED_VIEW_COLUMNS, "int_user_activity_days", "int_sessions", "stg_app__agent_runs",
+     "user_activity_default"],
+)
+def test_members_cannot_read_relations_without_rls(built, members, relation):
+    user_id, _ = members["one"]
+    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"select 1 from analytics.{relation} limit 1")
+
+
+@pytest.mark.parametrize("table", spec_schema.RLS_TABLES)
+@pytest.mark.parametrize("statement", [
+    "delete from analytics.{table}",
+    "update analytics.{table} set workspace_id = workspace_id",
+])
+def test_members_cannot_write_any_table(built, members, table, statement):
+    user_id, _ = members["one"]
+    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement.format(table=table))
+
+
+@pytest.mark.parametrize("function", [
+    "cleanup_old_data()", "refresh_all_materialized_views()", "aggregate_daily_metrics(current_date)",
+    "ensure_user_activity_partitions(current_date, current_date)",
+])
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+def test_api_roles_cannot_run_maintenance(built, function, role):
+    with built.connect() as conn, acting_as(conn, role, uuid.uuid4()):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"select analytics.{function}")
+
+
+def test_service_role_ingests_refreshes_and_reads_everything(built):
+    user_id = built.value("select id from public.users limit 1")
+    with built.connect() as conn, acting_as(conn, "service_role"):
+        conn.execute(
+            "insert into analytics.user_activity (user_id, event_type) values (%s, 'page_view')", (user_id,)
+        )
+        conn.execute("select analytics.refresh_all_materialized_views()")
+        total = conn.execute("select count(*) from analytics.daily_metrics").fetchone()[0]
+    assert total == built.value("select count(*) from analytics.daily_metrics")
+
+
+@pytest.mark.parametrize("statement", [
+    "insert into public.workspaces (name, plan) values ('x', 'free')",
+    "update public.agent_runs set status = status",
+    "delete from public.users",
+    "create table public.analytics_was_here (id int)",
+    "truncate public.agent_runs",
+])
+def test_build_role_cannot_write_to_public(built, statement):
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        conn.execute("set local role analytics_builder")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+
+
+def test_build_role_reads_public_and_owns_analytics(built):
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        conn.execute("set local role analytics_builder")
+        assert conn.execute("select count(*) from public.agent_runs").fetchone()[0] >= 0
+    owners = built.rows(
+        "select distinct pg_get_userbyid(relowner) from pg_class where relnamespace = 'analytics'::regnamespace"
+    )
+    assert owners == [("analytics_builder",)]

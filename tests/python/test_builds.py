@@ -1,0 +1,109 @@
+"""Builds are repeatable: a second build, a full refresh and the session TimeZone change nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+ROLLUPS = ("daily_metrics", "hourly_metrics", "agent_performance", "user_cohorts")
+MATERIALIZED_VIEWS = ("mv_active_users", "mv_top_agents", "mv_workspace_summary")
+BOOKKEEPING = {"created_at", "updated_at"}
+
+
+def snapshot(project_db, relation: str, *, with_bookkeeping: bool = True) -> list[tuple]:
+    columns = [
+        name for (name,) in project_db.rows(
+            "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
+            "order by attnum",
+            (f"analytics.{relation}",),
+        )
+        if with_bookkeeping or name not in BOOKKEEPING
+    ]
+    listed = ", ".join(f'"{name}"' for name in columns)
+    return project_db.rows(f"select {listed} from analytics.{relation} order by {listed}")
+
+
+def snapshot_all(project_db, *, with_bookkeeping: bool = True) -> dict[str, list[tuple]]:
+    return {
+        relation: snapshot(project_db, relation, with_bookkeeping=with_bookkeeping)
+        for relation in (*ROLLUPS, *MATERIALIZED_VIEWS)
+    }
+
+
+@pytest.fixture(scope="module")
+def rebuilt(make_database):
+    project_db = make_database(seed=21)
+    project_db.build()
+    return project_db
+
+
+def test_rollups_are_not_empty_after_a_build(rebuilt):
+    for relation in (*ROLLUPS, *MATERIALIZED_VIEWS):
+        assert rebuilt.value(f"select count(*) from analytics.{relation}") > 0, relation
+
+
+def test_second_build_changes_nothing_not_even_updated_at(rebuilt):
+    before = snapshot_all(rebuilt)
+    rebuilt.build()
+    assert snapshot_all(rebuilt) == before
+
+
+def test_full_refresh_keeps_app_written_data_and_recomputes_the_same_rollups(make_database):
+    project_db = make_database(seed=22)
+    project_db.build()
+    workspace_id, user_id = project_db.rows("select workspace_id, user_id from public.workspace_members limit 1")[0]
+    with project_db.connect() as conn:
+        rule_id = conn.execute(
+            "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value, created_by) "
+            "values (%s, 'High error rate', 'error_rate', 'greater_than', 5, %s) returning id",
+            (workspace_id, user_id),
+        ).fetchone()[0]
+        conn.execute(
+            "insert into analytics.alert_history (alert_rule_id, workspace_id, metric_value, threshold_value) "
+            "values (%s, %s, 7.5, 5)",
+            (rule_id, workspace_id),
+        )
+    events = project_db.rows("select * from analytics.user_activity order by id")
+    rules = project_db.rows("select * from analytics.alert_rules order by id")
+    history = project_db.rows("select * from analytics.alert_history order by id")
+    rollups = snapshot_all(project_db, with_bookkeeping=False)
+
+    project_db.build("--full-refresh")
+
+    assert project_db.rows("select * from analytics.user_activity order by id") == events
+    assert project_db.rows("select * from analytics.alert_rules order by id") == rules
+    assert project_db.rows("select * from analytics.alert_history order by id") == history
+    assert snapshot_all(project_db, with_bookkeeping=False) == rollups
+
+
+def test_session_timezone_changes_no_result_and_runs_stay_on_their_utc_day(make_database):
+    project_db = make_database(seed=23)
+    agent_id, workspace_id, user_id = project_db.rows(
+        "select a.id, a.workspace_id, m.user_id from public.agents a "
+        "join public.workspace_members m on m.workspace_id = a.workspace_id limit 1"
+    )[0]
+    day = (datetime.now(UTC) - timedelta(days=2)).date()
+    # 02:30 UTC is still the previous day in Los Angeles.
+    started = datetime(day.year, day.month, day.day, 2, 30, tzinfo=UTC)
+    with project_db.connect() as conn:
+        conn.execute(
+            "insert into public.agents (id, workspace_id, name, created_at) values (gen_random_uuid(), %s, 'tz', now()) "
+            "returning id",
+            (workspace_id,),
+        )
+        agent_id = conn.execute("select id from public.agents where name = 'tz'").fetchone()[0]
+        conn.execute(
+            "insert into public.agent_runs (agent_id, workspace_id, user_id, status, started_at, completed_at, "
+            "runtime_seconds, credits_consumed, model, updated_at) "
+            "values (%s, %s, %s, 'completed', %s, %s, 12, 1.5, 'gpt-4o', now())",
+            (agent_id, workspace_id, user_id, started, started + timedelta(seconds=12)),
+        )
+    project_db.build(env={"PGTZ": "America/Los_Angeles"})
+    in_los_angeles = snapshot_all(project_db, with_bookkeeping=False)
+    assert project_db.rows(
+        "select metric_date from analytics.agent_performance where agent_id = %s", (agent_id,)
+    ) == [(day,)]
+
+    project_db.build("--full-refresh", env={"PGTZ": "Pacific/Kiritimati"})
+    assert snapshot_all(project_db, with_bookkeeping=False) == in_los_angeles

@@ -1,0 +1,177 @@
+"""The spec's functions work (F1-F3, S12) and the updated_at trigger fires (S10)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from test_builds import snapshot
+
+
+def test_calculate_percentiles_gives_continuous_percentiles(built):
+    result = built.value("select analytics.calculate_percentiles('{1,2,3,4,5}', '{0.5,0.95,0.99}')")
+    assert result == [Decimal("3"), Decimal("4.8"), Decimal("4.96")]
+
+
+def test_calculate_percentiles_of_no_values_is_null_per_percentile(built):
+    assert built.value("select analytics.calculate_percentiles('{}', '{0.5,0.9}')") == [None, None]
+
+
+def test_calculate_percentiles_ignores_nulls_and_keeps_percentile_order(built):
+    result = built.value("select analytics.calculate_percentiles('{10,null,20,30}', '{1,0,0.5}')")
+    assert result == [Decimal("30"), Decimal("10"), Decimal("20")]
+
+
+def test_aggregate_daily_metrics_writes_the_models_rows_whatever_the_timezone(make_database):
+    project_db = make_database(seed=31)
+    project_db.build()
+    day = project_db.value(
+        "select metric_date from analytics.daily_metrics group by 1 order by count(*) desc, 1 limit 1"
+    )
+    expected = [row for row in snapshot(project_db, "daily_metrics", with_bookkeeping=False) if row[1] == day]
+    assert len(expected) > 1
+    with project_db.connect() as conn:
+        conn.execute("delete from analytics.daily_metrics where metric_date = %s", (day,))
+        conn.execute("set timezone = 'Asia/Tokyo'")
+        conn.execute("set role service_role")
+        conn.execute("select analytics.aggregate_daily_metrics(%s)", (day,))
+    actual = [row for row in snapshot(project_db, "daily_metrics", with_bookkeeping=False) if row[1] == day]
+    assert actual == expected
+
+
+def test_aggregate_daily_metrics_for_one_workspace_touches_only_its_row(make_database):
+    project_db = make_database(seed=32)
+    project_db.build()
+    day, workspace_id = project_db.rows(
+        "select metric_date, workspace_id from analytics.daily_metrics where workspace_id is not null limit 1"
+    )[0]
+    with project_db.connect() as conn:
+        conn.execute("update analytics.daily_metrics set total_runs = total_runs + 1000 where metric_date = %s", (day,))
+        conn.execute("select analytics.aggregate_daily_metrics(%s, %s)", (day, workspace_id))
+    inflated = project_db.rows(
+        "select workspace_id, total_runs >= 1000 from analytics.daily_metrics where metric_date = %s", (day,)
+    )
+    assert {ws: big for ws, big in inflated} == {ws: ws != workspace_id for ws, _ in inflated}
+
+
+def test_aggregate_daily_metrics_twice_keeps_one_platform_row(built):
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        day = conn.execute("select max(metric_date) from analytics.daily_metrics").fetchone()[0]
+        for _ in range(3):
+            conn.execute("select analytics.aggregate_daily_metrics(%s)", (day,))
+        platform_rows = conn.execute(
+            "select count(*) from analytics.daily_metrics where metric_date = %s and workspace_id is null", (day,)
+        ).fetchone()[0]
+    assert platform_rows == 1
+
+
+@pytest.mark.parametrize("table", ["daily_metrics", "agent_performance", "user_cohorts"])
+def test_updated_at_moves_when_a_rollup_row_changes(built, table):
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        row_id, before = conn.execute(f"select id, updated_at from analytics.{table} limit 1").fetchone()
+        after = conn.execute(
+            f"update analytics.{table} set created_at = created_at where id = %s returning updated_at", (row_id,)
+        ).fetchone()[0]
+        now = conn.execute("select now()").fetchone()[0]
+    assert before < after == now
+
+
+def test_updated_at_moves_when_an_alert_rule_changes(built):
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        workspace_id = conn.execute("select id from public.workspaces limit 1").fetchone()[0]
+        rule_id = conn.execute(
+            "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value, updated_at) "
+            "values (%s, 'r', 'error_rate', 'greater_than', 1, '2000-01-01') returning id",
+            (workspace_id,),
+        ).fetchone()[0]
+        updated = conn.execute(
+            "update analytics.alert_rules set threshold_value = 2 where id = %s returning updated_at", (rule_id,)
+        ).fetchone()[0]
+    assert updated.year > 2000
+
+
+def test_cleanup_old_data_drops_whole_old_partitions_and_keeps_recent_rows(built):
+    user_id, workspace_id = built.rows("select user_id, workspace_id from public.workspace_members limit 1")[0]
+    today = datetime.now(UTC).date()
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        conn.execute("select analytics.ensure_user_activity_partitions(%s, %s)", (today - timedelta(days=120), today))
+        for days_ago in (120, 100, 91, 89, 10):
+            conn.execute(
+                "insert into analytics.user_activity (user_id, workspace_id, event_type, created_at) "
+                "values (%s, %s, 'login', now() - make_interval(days => %s))",
+                (user_id, workspace_id, days_ago),
+            )
+        conn.execute(
+            "insert into analytics.hourly_metrics (id, metric_hour, workspace_id, created_at) "
+            "values (gen_random_uuid(), date_trunc('hour', now()) - interval '40 days', %s, now())",
+            (workspace_id,),
+        )
+        conn.execute("set local role service_role")
+        conn.execute("select analytics.cleanup_old_data()")
+        conn.execute("reset role")
+        partitions = {
+            name for (name,) in conn.execute(
+                "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+                "where i.inhparent = 'analytics.user_activity'::regclass"
+            ).fetchall()
+        }
+        kept = conn.execute(
+            "select (now() - created_at) > interval '90 days' as old, count(*) from analytics.user_activity "
+            "where user_id = %s and event_type = 'login' and created_at < now() - interval '85 days' group by 1",
+            (user_id,),
+        ).fetchall()
+        old_hourly = conn.execute(
+            "select count(*) from analytics.hourly_metrics where metric_hour < now() - interval '30 days'"
+        ).fetchone()[0]
+    assert f"user_activity_p{(today - timedelta(days=120)):%Y%m%d}" not in partitions
+    assert f"user_activity_p{(today - timedelta(days=100)):%Y%m%d}" not in partitions
+    assert f"user_activity_p{(today - timedelta(days=89)):%Y%m%d}" in partitions
+    assert kept == [(False, 1)]
+    assert old_hourly == 0
+
+
+def test_event_far_outside_partitions_is_stored_and_moves_into_its_partition(built):
+    user_id = built.value("select id from public.users limit 1")
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        for moment in ("2100-01-01 12:00+00", "1990-06-01 00:00+00"):
+            conn.execute(
+                "insert into analytics.user_activity (user_id, event_type, created_at) values (%s, 'login', %s)",
+                (user_id, moment),
+            )
+        in_default = conn.execute("select count(*) from analytics.user_activity_default").fetchone()[0]
+        conn.execute("select analytics.ensure_user_activity_partitions('2100-01-01', '2100-01-01')")
+        moved = conn.execute("select count(*) from analytics.user_activity_p21000101").fetchone()[0]
+        left = conn.execute("select count(*) from analytics.user_activity_default").fetchone()[0]
+    assert (in_default, moved, left) == (2, 1, 1)
+
+
+def test_ensure_partitions_rejects_a_backwards_range(built):
+    with built.connect() as conn, pytest.raises(psycopg.errors.RaiseException, match="first_day <= last_day"):
+        conn.execute("select analytics.ensure_user_activity_partitions('2026-02-01', '2026-01-01')")
+
+
+def test_app_can_delete_a_user_and_a_workspace_that_have_analytics_rows(built):
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        user_id = conn.execute(
+            "select user_id from analytics.user_activity group by 1 order by count(*) desc limit 1"
+        ).fetchone()[0]
+        workspace_id = conn.execute(
+            "select workspace_id from analytics.daily_metrics where workspace_id is not null limit 1"
+        ).fetchone()[0]
+        conn.execute(
+            "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value, created_by) "
+            "values (%s, 'r', 'error_rate', 'greater_than', 1, %s)",
+            (workspace_id, user_id),
+        )
+        conn.execute("delete from public.users where id = %s", (user_id,))
+        conn.execute("delete from public.workspaces where id = %s", (workspace_id,))
+        left = conn.execute(
+            "select (select count(*) from analytics.user_activity where user_id = %(u)s), "
+            "(select count(*) from analytics.daily_metrics where workspace_id = %(w)s), "
+            "(select count(*) from analytics.alert_rules where workspace_id = %(w)s)",
+            {"u": user_id, "w": workspace_id},
+        ).fetchone()
+    assert left == (0, 0, 0)
