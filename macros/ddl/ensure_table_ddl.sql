@@ -82,3 +82,11 @@ begin
 end
 $rename$
 {% endmacro %}
+
+
+{% macro cascade_to_app(column, app_table) -%}
+{#- A foreign key into the app that never blocks the app from deleting the parent (S11).
+    Named through the relation API, not source(), so marts do not read the app directly. -#}
+{%- set parent = api.Relation.create(database=target.database, schema=var('app_schema'), identifier=app_table) -%}
+foreign key ({{ column }}) references {{ parent }} (id) on delete cascade
+{%- endmacro %}

@@ -15,8 +15,8 @@ begin
         missing := missing || 'function auth.uid()'::text;
     end if;
     foreach table_name in array array['users', 'workspaces', 'workspace_members', 'agents', 'agent_runs'] loop
-        if to_regclass(format('public.%I', table_name)) is null then
-            missing := missing || format('table public.%s', table_name);
+        if to_regclass(format('{{ var("app_schema") }}.%I', table_name)) is null then
+            missing := missing || format('table {{ var("app_schema") }}.%s', table_name);
         end if;
     end loop;
     if cardinality(missing) > 0 then

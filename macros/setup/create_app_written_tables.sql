@@ -7,8 +7,8 @@
 {% set s = target.schema %}
 create table if not exists {{ s }}.user_activity (
     id uuid not null default gen_random_uuid(),
-    user_id uuid not null references public.users (id) on delete cascade,
-    workspace_id uuid references public.workspaces (id) on delete cascade,
+    user_id uuid not null references {{ var('app_schema') }}.users (id) on delete cascade,
+    workspace_id uuid references {{ var('app_schema') }}.workspaces (id) on delete cascade,
     event_type varchar(50) not null,
     event_name varchar(100),
     page_path varchar(255),
@@ -47,7 +47,7 @@ create index if not exists idx_user_activity_composite
 {% set s = target.schema %}
 create table if not exists {{ s }}.alert_rules (
     id uuid primary key default gen_random_uuid(),
-    workspace_id uuid references public.workspaces (id) on delete cascade,
+    workspace_id uuid references {{ var('app_schema') }}.workspaces (id) on delete cascade,
     name varchar(255) not null,
     description text,
     is_active boolean default true,
@@ -61,7 +61,7 @@ create table if not exists {{ s }}.alert_rules (
     trigger_count integer default 0,
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now(),
-    created_by uuid references public.users (id) on delete set null,
+    created_by uuid references {{ var('app_schema') }}.users (id) on delete set null,
     constraint alert_rules_condition_check check (condition in ('greater_than', 'less_than', 'equals')),
     constraint alert_rules_evaluation_window_check check (evaluation_window_minutes > 0)
 );
@@ -72,13 +72,13 @@ create index if not exists idx_alert_rules_created_by on {{ s }}.alert_rules (cr
 create table if not exists {{ s }}.alert_history (
     id uuid primary key default gen_random_uuid(),
     alert_rule_id uuid references {{ s }}.alert_rules (id) on delete cascade,
-    workspace_id uuid references public.workspaces (id) on delete cascade,
+    workspace_id uuid references {{ var('app_schema') }}.workspaces (id) on delete cascade,
     triggered_at timestamptz not null default now(),
     metric_value numeric(10, 2),
     threshold_value numeric(10, 2),
     notifications_sent jsonb default '[]',
     notification_status varchar(20) default 'pending',
-    acknowledged_by uuid references public.users (id) on delete set null,
+    acknowledged_by uuid references {{ var('app_schema') }}.users (id) on delete set null,
     acknowledged_at timestamptz,
     notes text,
     constraint alert_history_notification_status_check

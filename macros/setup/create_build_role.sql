@@ -17,9 +17,9 @@ begin
 end
 $role$;
 grant {{ role_name }} to current_user;
-grant usage on schema public to {{ role_name }};
-grant select on all tables in schema public to {{ role_name }};
-grant references on public.users, public.workspaces, public.agents to {{ role_name }};
+grant usage on schema {{ var('app_schema') }} to {{ role_name }};
+grant select on all tables in schema {{ var('app_schema') }} to {{ role_name }};
+grant references on {{ var('app_schema') }}.users, {{ var('app_schema') }}.workspaces, {{ var('app_schema') }}.agents to {{ role_name }};
 grant usage on schema auth to {{ role_name }};
 grant execute on all functions in schema auth to {{ role_name }};
 create schema if not exists {{ schema_name }} authorization {{ role_name }};

@@ -37,7 +37,7 @@ stable
 security definer
 set search_path = ''
 as $$
-    select workspace_id from public.workspace_members where user_id = (select auth.uid())
+    select workspace_id from {{ var('app_schema') }}.workspace_members where user_id = (select auth.uid())
 $$;
 revoke all on function {{ s }}.member_workspace_ids() from public;
 grant execute on function {{ s }}.member_workspace_ids() to authenticated, service_role;

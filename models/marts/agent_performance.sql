@@ -17,8 +17,8 @@
                 constraints={
                     'agent_performance_pkey': 'primary key (id)',
                     'unique_agent_performance': 'unique (agent_id, metric_date)',
-                    'agent_performance_agent_id_fkey': 'foreign key (agent_id) references public.agents (id) on delete cascade',
-                    'agent_performance_workspace_id_fkey': 'foreign key (workspace_id) references public.workspaces (id) on delete cascade',
+                    'agent_performance_agent_id_fkey': cascade_to_app('agent_id', 'agents'),
+                    'agent_performance_workspace_id_fkey': cascade_to_app('workspace_id', 'workspaces'),
                     'agent_performance_rating_check': 'check (avg_user_rating between 1 and 5)',
                 },
             ) }}",

@@ -19,7 +19,7 @@
                 constraints={
                     'daily_metrics_pkey': 'primary key (id)',
                     'unique_daily_metric': 'unique nulls not distinct (metric_date, workspace_id)',
-                    'daily_metrics_workspace_id_fkey': 'foreign key (workspace_id) references public.workspaces (id) on delete cascade',
+                    'daily_metrics_workspace_id_fkey': cascade_to_app('workspace_id', 'workspaces'),
                     'daily_metrics_bounce_rate_check': 'check (bounce_rate between 0 and 100)',
                     'daily_metrics_error_rate_check': 'check (error_rate between 0 and 100)',
                 },

@@ -15,7 +15,7 @@
                 constraints={
                     'hourly_metrics_pkey': 'primary key (id)',
                     'unique_hourly_metric': 'unique nulls not distinct (metric_hour, workspace_id)',
-                    'hourly_metrics_workspace_id_fkey': 'foreign key (workspace_id) references public.workspaces (id) on delete cascade',
+                    'hourly_metrics_workspace_id_fkey': cascade_to_app('workspace_id', 'workspaces'),
                 },
             ) }}",
             "{{ ensure_index('idx_hourly_metrics_hour', '(metric_hour desc)') }}",

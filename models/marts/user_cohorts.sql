@@ -12,7 +12,7 @@
                 constraints={
                     'user_cohorts_pkey': 'primary key (id)',
                     'unique_cohort': 'unique nulls not distinct (cohort_period, cohort_date, workspace_id)',
-                    'user_cohorts_workspace_id_fkey': 'foreign key (workspace_id) references public.workspaces (id) on delete cascade',
+                    'user_cohorts_workspace_id_fkey': cascade_to_app('workspace_id', 'workspaces'),
                     'user_cohorts_cohort_period_check': \"check (cohort_period in ('daily', 'weekly', 'monthly'))\",
                     'user_cohorts_churn_rate_check': 'check (churn_rate between 0 and 100)',
                 },
