@@ -35,15 +35,18 @@ touched_sessions as (
 session_events as (
     select events.*
     from events
-    inner join touched_sessions on touched_sessions.session_id = events.session_id
+    inner join touched_sessions on events.session_id = touched_sessions.session_id
 ),
 
 final as (
     select
         session_id,
         (array_agg(user_id order by created_at, event_id))[1] as user_id,
-        (array_agg(workspace_id order by created_at, event_id)
-            filter (where workspace_id is not null))[1] as workspace_id,
+        (
+            array_agg(workspace_id order by created_at, event_id)
+            filter (where workspace_id is not null)
+        )[1
+        ] as workspace_id,
         min(created_at) as session_start_at,
         max(created_at) as session_end_at,
         count(*)::integer as event_count,

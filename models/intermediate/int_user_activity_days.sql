@@ -63,7 +63,7 @@ final as (
         union all
         select * from run_days
     ) as activity
-    group by activity_date, workspace_id, user_id
+    group by 2, 3, 4
 )
 
 select * from final

@@ -29,13 +29,25 @@ with activity as (
 ),
 
 scoped as (
-    select workspace_id as scope_id, user_id, activity_date from activity where workspace_id is not null
+    select
+        workspace_id as scope_id,
+        user_id,
+        activity_date
+    from activity
+    where workspace_id is not null
     union all
-    select {{ platform_scope_id() }} as scope_id, user_id, activity_date from activity
+    select
+        {{ platform_scope_id() }} as scope_id,
+        user_id,
+        activity_date
+    from activity
 ),
 
 first_seen as (
-    select scope_id, user_id, min(activity_date) as first_seen_date
+    select
+        scope_id,
+        user_id,
+        min(activity_date) as first_seen_date
     from scoped
     group by scope_id, user_id
 ),
@@ -53,7 +65,7 @@ final as (
     from first_seen
     {% if is_incremental() %}
         left join {{ this }} as existing
-            on existing.scope_id = first_seen.scope_id and existing.user_id = first_seen.user_id
+            on first_seen.scope_id = existing.scope_id and first_seen.user_id = existing.user_id
     {% endif %}
 )
 

@@ -44,7 +44,10 @@ agents as (
 ),
 
 daily_runs as (
-    select {{ utc_date('started_at') }} as metric_date, runs.* from runs
+    select
+        {{ utc_date('started_at') }} as metric_date,
+        *
+    from runs
 ),
 
 run_stats as (
@@ -72,9 +75,16 @@ run_stats as (
 ),
 
 error_types as (
-    select agent_id, metric_date, jsonb_object_agg(error_type, failures order by error_type) as error_types
+    select
+        agent_id,
+        metric_date,
+        jsonb_object_agg(error_type, failures order by error_type) as error_types
     from (
-        select agent_id, metric_date, coalesce(error_type, 'unknown') as error_type, count(*) as failures
+        select
+            agent_id,
+            metric_date,
+            coalesce(error_type, 'unknown') as error_type,
+            count(*) as failures
         from daily_runs
         where status = 'failed'
         group by 1, 2, 3
@@ -86,8 +96,11 @@ failure_reasons as (
     select
         agent_id,
         metric_date,
-        jsonb_agg(jsonb_build_object('reason', error_message, 'count', failures)
-            order by failures desc, error_message) filter (where reason_rank <= 5) as common_failure_reasons
+        jsonb_agg(
+            jsonb_build_object('reason', error_message, 'count', failures)
+            order by failures desc, error_message asc
+        ) filter (where reason_rank <= 5
+        ) as common_failure_reasons
     from (
         select
             agent_id,
@@ -132,11 +145,11 @@ final as (
         coalesce(failure_reasons.common_failure_reasons, '[]'::jsonb) as common_failure_reasons,
         {{ rollup_timestamps() }}
     from run_stats
-    inner join agents on agents.agent_id = run_stats.agent_id
+    inner join agents on run_stats.agent_id = agents.agent_id
     left join error_types
-        on error_types.agent_id = run_stats.agent_id and error_types.metric_date = run_stats.metric_date
+        on run_stats.agent_id = error_types.agent_id and run_stats.metric_date = error_types.metric_date
     left join failure_reasons
-        on failure_reasons.agent_id = run_stats.agent_id and failure_reasons.metric_date = run_stats.metric_date
+        on run_stats.agent_id = failure_reasons.agent_id and run_stats.metric_date = failure_reasons.metric_date
 )
 
 select * from final

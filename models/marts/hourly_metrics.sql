@@ -38,41 +38,83 @@ runs as (
 ),
 
 hourly_events as (
-    select date_trunc('hour', created_at at time zone 'UTC') at time zone 'UTC' as metric_hour, events.*
+    select
+        date_trunc('hour', events.created_at at time zone 'UTC') at time zone 'UTC' as metric_hour,
+        events.*
     from events
 ),
 
 hourly_runs as (
-    select date_trunc('hour', started_at at time zone 'UTC') at time zone 'UTC' as metric_hour, runs.*
+    select
+        date_trunc('hour', runs.started_at at time zone 'UTC') at time zone 'UTC' as metric_hour,
+        runs.*
     from runs
 ),
 
 scoped_activity as (
-    select metric_hour, workspace_id as scope_id, user_id from hourly_events where workspace_id is not null
+    select
+        metric_hour,
+        workspace_id as scope_id,
+        user_id
+    from hourly_events
+    where workspace_id is not null
     union
-    select metric_hour, {{ platform_scope_id() }}, user_id from hourly_events
+    select
+        metric_hour,
+        {{ platform_scope_id() }},
+        user_id
+    from hourly_events
     union
-    select metric_hour, workspace_id, user_id from hourly_runs
+    select
+        metric_hour,
+        workspace_id,
+        user_id
+    from hourly_runs
     union
-    select metric_hour, {{ platform_scope_id() }}, user_id from hourly_runs
+    select
+        metric_hour,
+        {{ platform_scope_id() }},
+        user_id
+    from hourly_runs
 ),
 
 scoped_runs as (
-    select metric_hour, workspace_id as scope_id, status, credits_consumed from hourly_runs
+    select
+        metric_hour,
+        workspace_id as scope_id,
+        status,
+        credits_consumed
+    from hourly_runs
     union all
-    select metric_hour, {{ platform_scope_id() }}, status, credits_consumed from hourly_runs
+    select
+        metric_hour,
+        {{ platform_scope_id() }},
+        status,
+        credits_consumed
+    from hourly_runs
 ),
 
 scoped_api_calls as (
-    select metric_hour, workspace_id as scope_id, response_time_ms
-    from hourly_events where event_type = 'api_call' and workspace_id is not null
+    select
+        metric_hour,
+        workspace_id as scope_id,
+        response_time_ms
+    from hourly_events
+    where event_type = 'api_call' and workspace_id is not null
     union all
-    select metric_hour, {{ platform_scope_id() }}, response_time_ms
-    from hourly_events where event_type = 'api_call'
+    select
+        metric_hour,
+        {{ platform_scope_id() }},
+        response_time_ms
+    from hourly_events
+    where event_type = 'api_call'
 ),
 
 user_counts as (
-    select metric_hour, scope_id, count(*) as active_users
+    select
+        metric_hour,
+        scope_id,
+        count(*) as active_users
     from scoped_activity
     group by 1, 2
 ),
@@ -101,8 +143,8 @@ response_times as (
 
 final as (
     select
-        {#- the epoch, not the text of the hour, which would depend on TimeZone #}
-        {{ row_id(['extract(epoch from user_counts.metric_hour)', workspace_from_scope('user_counts.scope_id')]) }} as id,
+        {# the epoch, not the text of the hour, which depends on TimeZone #}
+        {{ row_id(['extract(epoch from user_counts.metric_hour)', 'user_counts.scope_id']) }} as id,
         user_counts.metric_hour,
         {{ workspace_from_scope('user_counts.scope_id') }} as workspace_id,
         user_counts.active_users::integer as active_users,

@@ -16,7 +16,9 @@
     on, so the distinct counts come from a running sum instead of a 30-fold join.
 -#}
 with window_days as (
-    select {{ utc_today() }} - 89 as first_day, {{ utc_today() }} as last_day
+    select
+        {{ utc_today() }} - 89 as first_day,
+        {{ utc_today() }} as last_day
 ),
 
 activity as (
@@ -27,9 +29,18 @@ activity as (
 ),
 
 user_days as (
-    select workspace_id as scope_id, user_id, activity_date from activity where workspace_id is not null
+    select
+        workspace_id as scope_id,
+        user_id,
+        activity_date
+    from activity
+    where workspace_id is not null
     union
-    select {{ platform_scope_id() }}, user_id, activity_date from activity
+    select
+        {{ platform_scope_id() }},
+        user_id,
+        activity_date
+    from activity
 ),
 
 user_spans as (
@@ -41,29 +52,40 @@ user_spans as (
     from user_days
 ),
 
-{#- +1 where a user starts counting toward a window, -1 the day after they stop -#}
+{# Each user-day starts counting toward DAU, WAU and MAU on its day and stops the day after
+   it, 7 days on, 30 days on, or at the user's next active day, whichever is first. #}
 changes as (
-    select scope_id, activity_date as change_date, 1 as dau, 0 as wau, 0 as mau from user_spans
-    union all
-    select scope_id, activity_date + 1, -1, 0, 0 from user_spans
-    union all
-    select scope_id, activity_date, 0, 1, 0 from user_spans
-    union all
-    select scope_id, least(activity_date + 7, next_active_date), 0, -1, 0 from user_spans
-    union all
-    select scope_id, activity_date, 0, 0, 1 from user_spans
-    union all
-    select scope_id, least(activity_date + 30, next_active_date), 0, 0, -1 from user_spans
+    select
+        user_spans.scope_id,
+        change.change_date,
+        change.dau,
+        change.wau,
+        change.mau
+    from user_spans
+    cross join lateral (
+        values
+        (user_spans.activity_date, 1, 1, 1),
+        (user_spans.activity_date + 1, -1, 0, 0),
+        (least(user_spans.activity_date + 7, user_spans.next_active_date), 0, -1, 0),
+        (least(user_spans.activity_date + 30, user_spans.next_active_date), 0, 0, -1)
+    ) as change (change_date, dau, wau, mau)
 ),
 
 daily_changes as (
-    select scope_id, change_date, sum(dau) as dau, sum(wau) as wau, sum(mau) as mau
+    select
+        scope_id,
+        change_date,
+        sum(dau) as dau,
+        sum(wau) as wau,
+        sum(mau) as mau
     from changes
     group by 1, 2
 ),
 
 calendar as (
-    select scopes.scope_id, day::date as activity_date
+    select
+        scopes.scope_id,
+        day::date as activity_date
     from (select distinct scope_id from user_days) as scopes
     cross join window_days
     cross join generate_series(window_days.first_day - 29, window_days.last_day, interval '1 day') as day
@@ -78,7 +100,7 @@ running as (
         sum(coalesce(daily_changes.mau, 0)) over scope_days as monthly_active_users
     from calendar
     left join daily_changes
-        on daily_changes.scope_id = calendar.scope_id and daily_changes.change_date = calendar.activity_date
+        on calendar.scope_id = daily_changes.scope_id and calendar.activity_date = daily_changes.change_date
     window scope_days as (partition by calendar.scope_id order by calendar.activity_date)
 ),
 

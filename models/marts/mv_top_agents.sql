@@ -51,7 +51,7 @@ final as (
         coalesce(run_stats.unique_users, 0)::integer as unique_users_30d,
         run_stats.last_run_at
     from agents
-    left join run_stats on run_stats.agent_id = agents.agent_id
+    left join run_stats on agents.agent_id = run_stats.agent_id
 )
 
 select * from final

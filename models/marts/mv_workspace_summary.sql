@@ -15,13 +15,17 @@ with workspaces as (
 ),
 
 member_counts as (
-    select workspace_id, count(*) as total_members
+    select
+        workspace_id,
+        count(*) as total_members
     from {{ ref('stg_app__workspace_members') }}
     group by workspace_id
 ),
 
 agent_counts as (
-    select workspace_id, count(*) as total_agents
+    select
+        workspace_id,
+        count(*) as total_agents
     from {{ ref('stg_app__agents') }}
     group by workspace_id
 ),
@@ -38,7 +42,9 @@ run_stats as (
 ),
 
 active_users as (
-    select workspace_id, count(distinct user_id) as active_users
+    select
+        workspace_id,
+        count(distinct user_id) as active_users
     from {{ ref('int_user_activity_days') }}
     where workspace_id is not null and activity_date >= {{ utc_today() }} - 29
     group by workspace_id
@@ -55,10 +61,10 @@ final as (
         run_stats.avg_runtime as avg_runtime_30d,
         coalesce(active_users.active_users, 0)::integer as active_users_30d
     from workspaces
-    left join member_counts on member_counts.workspace_id = workspaces.workspace_id
-    left join agent_counts on agent_counts.workspace_id = workspaces.workspace_id
-    left join run_stats on run_stats.workspace_id = workspaces.workspace_id
-    left join active_users on active_users.workspace_id = workspaces.workspace_id
+    left join member_counts on workspaces.workspace_id = member_counts.workspace_id
+    left join agent_counts on workspaces.workspace_id = agent_counts.workspace_id
+    left join run_stats on workspaces.workspace_id = run_stats.workspace_id
+    left join active_users on workspaces.workspace_id = active_users.workspace_id
 )
 
 select * from final

@@ -49,12 +49,26 @@ activity as (
 ),
 
 user_days as (
-    select scope_id, user_id, activity_date, sum(run_credits) as credits
+    select
+        scope_id,
+        user_id,
+        activity_date,
+        sum(run_credits) as credits
     from (
-        select workspace_id as scope_id, user_id, activity_date, run_credits
-        from activity where workspace_id is not null
+        select
+            workspace_id as scope_id,
+            user_id,
+            activity_date,
+            run_credits
+        from activity
+        where workspace_id is not null
         union all
-        select {{ platform_scope_id() }}, user_id, activity_date, run_credits from activity
+        select
+            {{ platform_scope_id() }},
+            user_id,
+            activity_date,
+            run_credits
+        from activity
     ) as scoped
     group by 1, 2, 3
 ),
@@ -78,18 +92,21 @@ cohort_members as (
     cross join periods
 ),
 
-{#- (period, key, offset): the Nth period after the cohort's own -#}
+{# (period, key, offset): the Nth period after the cohort's own #}
 retention_keys as (
-    select keys.cohort_period, keys.retention_key, keys.period_offset
+    select
+        keys.cohort_period,
+        keys.retention_key,
+        keys.period_offset
     from (
         values
-            ('daily', 'day_1', 1), ('daily', 'day_7', 7), ('daily', 'day_14', 14), ('daily', 'day_30', 30),
-            ('weekly', 'week_1', 1), ('weekly', 'week_2', 2), ('weekly', 'week_3', 3), ('weekly', 'week_4', 4),
-            ('weekly', 'week_5', 5), ('weekly', 'week_6', 6), ('weekly', 'week_7', 7), ('weekly', 'week_8', 8),
-            ('weekly', 'week_9', 9), ('weekly', 'week_10', 10), ('weekly', 'week_11', 11),
-            ('weekly', 'week_12', 12),
-            ('monthly', 'month_1', 1), ('monthly', 'month_2', 2), ('monthly', 'month_3', 3),
-            ('monthly', 'month_4', 4), ('monthly', 'month_5', 5), ('monthly', 'month_6', 6)
+        ('daily', 'day_1', 1), ('daily', 'day_7', 7), ('daily', 'day_14', 14), ('daily', 'day_30', 30),
+        ('weekly', 'week_1', 1), ('weekly', 'week_2', 2), ('weekly', 'week_3', 3), ('weekly', 'week_4', 4),
+        ('weekly', 'week_5', 5), ('weekly', 'week_6', 6), ('weekly', 'week_7', 7), ('weekly', 'week_8', 8),
+        ('weekly', 'week_9', 9), ('weekly', 'week_10', 10), ('weekly', 'week_11', 11),
+        ('weekly', 'week_12', 12),
+        ('monthly', 'month_1', 1), ('monthly', 'month_2', 2), ('monthly', 'month_3', 3),
+        ('monthly', 'month_4', 4), ('monthly', 'month_5', 5), ('monthly', 'month_6', 6)
     ) as keys (cohort_period, retention_key, period_offset)
 ),
 
@@ -104,12 +121,15 @@ member_activity as (
         case cohort_members.cohort_period
             when 'daily' then user_days.activity_date - cohort_members.cohort_date
             when 'weekly' then (user_days.activity_date - cohort_members.cohort_date) / 7
-            else (extract(year from user_days.activity_date) * 12 + extract(month from user_days.activity_date))::integer
-                - (extract(year from cohort_members.cohort_date) * 12 + extract(month from cohort_members.cohort_date))::integer
+            else
+                (extract(year from user_days.activity_date) * 12 + extract(month from user_days.activity_date))::integer
+                - (
+                    extract(year from cohort_members.cohort_date) * 12 + extract(month from cohort_members.cohort_date)
+                )::integer
         end as period_index
     from cohort_members
     inner join user_days
-        on user_days.scope_id = cohort_members.scope_id and user_days.user_id = cohort_members.user_id
+        on cohort_members.scope_id = user_days.scope_id and cohort_members.user_id = user_days.user_id
 ),
 
 cohorts as (
@@ -137,10 +157,14 @@ cohort_figures as (
 ),
 
 complete_keys as (
-    select cohorts.cohort_period, cohorts.scope_id, cohorts.cohort_date, retention_keys.retention_key,
+    select
+        cohorts.cohort_period,
+        cohorts.scope_id,
+        cohorts.cohort_date,
+        retention_keys.retention_key,
         retention_keys.period_offset
     from cohorts
-    inner join retention_keys on retention_keys.cohort_period = cohorts.cohort_period
+    inner join retention_keys on cohorts.cohort_period = retention_keys.cohort_period
     cross join report_day
     where case cohorts.cohort_period
         when 'daily' then cohorts.cohort_date + retention_keys.period_offset
@@ -150,7 +174,12 @@ complete_keys as (
 ),
 
 returning_members as (
-    select cohort_period, scope_id, cohort_date, period_index, count(distinct user_id) as returned
+    select
+        cohort_period,
+        scope_id,
+        cohort_date,
+        period_index,
+        count(distinct user_id) as returned
     from member_activity
     where period_index > 0
     group by 1, 2, 3, 4
@@ -169,10 +198,11 @@ retention as (
     from complete_keys
     inner join cohorts using (cohort_period, scope_id, cohort_date)
     left join returning_members
-        on returning_members.cohort_period = complete_keys.cohort_period
-        and returning_members.scope_id = complete_keys.scope_id
-        and returning_members.cohort_date = complete_keys.cohort_date
-        and returning_members.period_index = complete_keys.period_offset
+        on
+            complete_keys.cohort_period = returning_members.cohort_period
+            and complete_keys.scope_id = returning_members.scope_id
+            and complete_keys.cohort_date = returning_members.cohort_date
+            and complete_keys.period_offset = returning_members.period_index
     group by 1, 2, 3
 ),
 
@@ -185,8 +215,9 @@ measured as (
             as avg_revenue_per_user,
         case
             when report_day.today - cohorts.cohort_date >= 30
-                then 100.0 * (cohorts.initial_users - coalesce(cohort_figures.active_last_30_days, 0))
-                / cohorts.initial_users
+                then
+                    100.0 * (cohorts.initial_users - coalesce(cohort_figures.active_last_30_days, 0))
+                    / cohorts.initial_users
         end as churn_rate
     from cohorts
     cross join report_day

@@ -1,3 +1,33 @@
+{#- SQL building blocks of the rollups: UTC days, the platform scope, stable ids and the
+    days an incremental build recomputes. One file, so that macros calling each other also
+    render in sqlfluff's offline templater. -#}
+
+{% macro platform_scope_id() -%}
+{#- Intermediate models key platform-wide rows by this id so joins need no NULL handling;
+    marts turn it back into the spec's NULL workspace_id. -#}
+'00000000-0000-0000-0000-000000000000'::uuid
+{%- endmacro %}
+
+
+{% macro workspace_from_scope(scope_column) -%}
+nullif({{ scope_column }}, {{ platform_scope_id() }})
+{%- endmacro %}
+
+
+{% macro row_id(columns) -%}
+{#- A stable uuid from the row's natural key, NULLs included, so rebuilds keep the same id.
+    Pass timestamps as epochs: their text depends on the session TimeZone. -#}
+md5(concat_ws('|', {% for column in columns %}coalesce({{ column }}::text, '∅'){{ ', ' if not loop.last }}{% endfor %}))::uuid
+{%- endmacro %}
+
+
+{% macro rollup_timestamps(updated=true) -%}
+{#- Bookkeeping columns: set when a row is inserted; updated_at moves (by trigger) when it changes. -#}
+now() as created_at{% if updated %},
+        now() as updated_at{% endif %}
+{%- endmacro %}
+
+
 {#- Which UTC days an incremental build recomputes, and what it remembers for the next one. -#}
 
 {% macro utc_date(column) -%}
@@ -46,18 +76,16 @@
 
 
 {% macro rebuilt_days(runs_relation) -%}
-{#- The days subquery for this build, or none when every day is rebuilt. -#}
+{#- The days subquery for this build; empty when every day is rebuilt. -#}
 {%- if is_incremental() or (var('backfill_from') and var('backfill_to')) -%}
-    {{ return(days_to_rebuild(runs_relation)) }}
-{%- else -%}
-    {{ return(none) }}
+    {{ days_to_rebuild(runs_relation) }}
 {%- endif -%}
 {%- endmacro %}
 
 
 {% macro in_days(column, days, is_date=false) -%}
-{#- True for rows whose UTC day is one of `days` (a subquery); every row when days is none. -#}
-{%- if days is none -%}
+{#- True for rows whose UTC day is one of `days` (a subquery); every row when days is empty. -#}
+{%- if not (days | trim) -%}
     true
 {%- elif is_date -%}
     {{ column }} in ({{ days }})

@@ -1,6 +1,6 @@
 {% macro daily_metrics_rows(days) %}
 {#-
-    The rows of analytics.daily_metrics for `days` (a subquery of UTC days; none: all days),
+    The rows of analytics.daily_metrics for `days` (a subquery of UTC days; empty: all days),
     one per workspace with activity that day plus the platform row (workspace_id NULL).
     Shared by the model and by analytics.aggregate_daily_metrics(), so both give one answer.
     Definitions: metrics.md.

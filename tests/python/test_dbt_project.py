@@ -1,0 +1,97 @@
+"""The dbt project keeps its conventions: docs, lineage, key tests, layers, lint."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT
+
+
+@pytest.fixture(scope="module")
+def docs(built):
+    """dbt docs generate against the built database: (manifest, catalog)."""
+    built.dbt("docs", "generate")
+    manifest = json.loads((built.target_path / "manifest.json").read_text())
+    catalog = json.loads((built.target_path / "catalog.json").read_text())
+    return manifest, catalog
+
+
+def project_nodes(manifest: dict, resource_type: str) -> dict[str, dict]:
+    return {
+        key: node for key, node in manifest["nodes"].items()
+        if node["resource_type"] == resource_type and node["package_name"] == "agent_analytics"
+    }
+
+
+def test_every_model_and_every_built_column_is_described(docs):
+    manifest, catalog = docs
+    for key, model in project_nodes(manifest, "model").items():
+        assert model["description"].strip(), f"{key} has no description"
+        built_columns = set(catalog["nodes"][key]["columns"])
+        documented = {name for name, column in model["columns"].items() if column["description"].strip()}
+        assert built_columns == documented, f"{key}: undocumented {built_columns - documented}, stale {documented - built_columns}"
+
+
+def test_lineage_runs_from_the_sources_to_every_model(docs):
+    manifest, _ = docs
+    nodes = manifest["nodes"]
+
+    def reaches_a_source(key: str) -> bool:
+        depends = nodes[key]["depends_on"]["nodes"]
+        return any(d.startswith("source.") for d in depends) or any(
+            reaches_a_source(d) for d in depends if d in nodes and nodes[d]["resource_type"] == "model"
+        )
+
+    for key in project_nodes(manifest, "model"):
+        assert reaches_a_source(key), f"{key} does not descend from a source"
+
+
+def test_only_staging_reads_sources_and_staging_reads_nothing_downstream(docs):
+    manifest, _ = docs
+    for key, model in project_nodes(manifest, "model").items():
+        layer = Path(model["original_file_path"]).parts[1]
+        depends = model["depends_on"]["nodes"]
+        if layer == "staging":
+            assert all(d.startswith("source.") for d in depends), f"{key} depends on {depends}"
+        else:
+            assert not any(d.startswith("source.") for d in depends), f"{key} reads a source directly"
+        assert model["name"].startswith({"staging": "stg_", "intermediate": "int_"}.get(layer, "")), key
+
+
+def test_every_model_has_a_key_test(docs):
+    manifest, _ = docs
+    tests = project_nodes(manifest, "test")
+    keyed = set()
+    for test in tests.values():
+        name = test.get("test_metadata", {}).get("name")
+        if name in {"unique", "unique_combination_of_columns"}:
+            keyed.update(test["depends_on"]["nodes"])
+    for key in project_nodes(manifest, "model"):
+        assert key in keyed, f"{key} has no unique key test"
+
+
+def test_sources_that_grow_have_freshness(docs):
+    manifest, _ = docs
+    for name in ("source.agent_analytics.app.agent_runs", "source.agent_analytics.analytics.user_activity"):
+        source = manifest["sources"][name]
+        assert source["loaded_at_field"] and source["freshness"]["error_after"]["count"], name
+
+
+def test_models_name_no_relation_by_hand():
+    for path in (PROJECT / "models").rglob("*.sql"):
+        text = path.read_text()
+        assert not re.search(r"\b(public|analytics)\.\w+", text), f"{path} hard-codes a relation"
+
+
+def test_sqlfluff_finds_nothing_in_the_models():
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("sqlfluff")), "lint", "models"],
+        cwd=PROJECT, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
