@@ -33,6 +33,7 @@ def snapshot_all(project_db, *, with_bookkeeping: bool = True) -> dict[str, list
 
 @pytest.fixture(scope="module")
 def rebuilt(make_database):
+    """A database of this module's own: each test here builds it again and compares."""
     project_db = make_database(seed=21)
     project_db.build()
     return project_db
@@ -49,9 +50,8 @@ def test_second_build_changes_nothing_not_even_updated_at(rebuilt):
     assert snapshot_all(rebuilt) == before
 
 
-def test_full_refresh_keeps_app_written_data_and_recomputes_the_same_rollups(make_database):
-    project_db = make_database(seed=22)
-    project_db.build()
+def test_full_refresh_keeps_app_written_data_and_recomputes_the_same_rollups(rebuilt):
+    project_db = rebuilt
     workspace_id, user_id = project_db.rows("select workspace_id, user_id from public.workspace_members limit 1")[0]
     with project_db.connect() as conn:
         rule_id = conn.execute(
@@ -77,8 +77,8 @@ def test_full_refresh_keeps_app_written_data_and_recomputes_the_same_rollups(mak
     assert snapshot_all(project_db, with_bookkeeping=False) == rollups
 
 
-def test_session_timezone_changes_no_result_and_runs_stay_on_their_utc_day(make_database):
-    project_db = make_database(seed=23)
+def test_session_timezone_changes_no_result_and_runs_stay_on_their_utc_day(rebuilt):
+    project_db = rebuilt
     agent_id, workspace_id, user_id = project_db.rows(
         "select a.id, a.workspace_id, m.user_id from public.agents a "
         "join public.workspace_members m on m.workspace_id = a.workspace_id limit 1"
@@ -88,8 +88,7 @@ def test_session_timezone_changes_no_result_and_runs_stay_on_their_utc_day(make_
     started = datetime(day.year, day.month, day.day, 2, 30, tzinfo=UTC)
     with project_db.connect() as conn:
         conn.execute(
-            "insert into public.agents (id, workspace_id, name, created_at) values (gen_random_uuid(), %s, 'tz', now()) "
-            "returning id",
+            "insert into public.agents (workspace_id, name, created_at) values (%s, 'tz', now()) returning id",
             (workspace_id,),
         )
         agent_id = conn.execute("select id from public.agents where name = 'tz'").fetchone()[0]

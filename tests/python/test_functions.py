@@ -8,7 +8,6 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from test_builds import snapshot
 
 
 def test_calculate_percentiles_gives_continuous_percentiles(built):
@@ -25,35 +24,42 @@ def test_calculate_percentiles_ignores_nulls_and_keeps_percentile_order(built):
     assert result == [Decimal("30"), Decimal("10"), Decimal("20")]
 
 
-def test_aggregate_daily_metrics_writes_the_models_rows_whatever_the_timezone(make_database):
-    project_db = make_database(seed=31)
-    project_db.build()
-    day = project_db.value(
-        "select metric_date from analytics.daily_metrics group by 1 order by count(*) desc, 1 limit 1"
-    )
-    expected = [row for row in snapshot(project_db, "daily_metrics", with_bookkeeping=False) if row[1] == day]
-    assert len(expected) > 1
-    with project_db.connect() as conn:
+def daily_rows(conn, day) -> list[tuple]:
+    columns = ", ".join(c for c in spec_schema_columns("daily_metrics") if c not in ("created_at", "updated_at"))
+    return conn.execute(f"select {columns} from analytics.daily_metrics where metric_date = %s order by id", (day,)).fetchall()
+
+
+def spec_schema_columns(table: str) -> list[str]:
+    import spec_schema
+
+    return [name for name, *_ in spec_schema.COLUMNS[table]]
+
+
+def test_aggregate_daily_metrics_writes_the_models_rows_whatever_the_timezone(built):
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        day = conn.execute(
+            "select metric_date from analytics.daily_metrics group by 1 order by count(*) desc, 1 limit 1"
+        ).fetchone()[0]
+        expected = daily_rows(conn, day)
         conn.execute("delete from analytics.daily_metrics where metric_date = %s", (day,))
-        conn.execute("set timezone = 'Asia/Tokyo'")
-        conn.execute("set role service_role")
+        conn.execute("set local timezone = 'Asia/Tokyo'")
+        conn.execute("set local role service_role")
         conn.execute("select analytics.aggregate_daily_metrics(%s)", (day,))
-    actual = [row for row in snapshot(project_db, "daily_metrics", with_bookkeeping=False) if row[1] == day]
+        actual = daily_rows(conn, day)
+    assert len(expected) > 1
     assert actual == expected
 
 
-def test_aggregate_daily_metrics_for_one_workspace_touches_only_its_row(make_database):
-    project_db = make_database(seed=32)
-    project_db.build()
-    day, workspace_id = project_db.rows(
-        "select metric_date, workspace_id from analytics.daily_metrics where workspace_id is not null limit 1"
-    )[0]
-    with project_db.connect() as conn:
+def test_aggregate_daily_metrics_for_one_workspace_touches_only_its_row(built):
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        day, workspace_id = conn.execute(
+            "select metric_date, workspace_id from analytics.daily_metrics where workspace_id is not null limit 1"
+        ).fetchone()
         conn.execute("update analytics.daily_metrics set total_runs = total_runs + 1000 where metric_date = %s", (day,))
         conn.execute("select analytics.aggregate_daily_metrics(%s, %s)", (day, workspace_id))
-    inflated = project_db.rows(
-        "select workspace_id, total_runs >= 1000 from analytics.daily_metrics where metric_date = %s", (day,)
-    )
+        inflated = conn.execute(
+            "select workspace_id, total_runs >= 1000 from analytics.daily_metrics where metric_date = %s", (day,)
+        ).fetchall()
     assert {ws: big for ws, big in inflated} == {ws: ws != workspace_id for ws, _ in inflated}
 
 
