@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -50,17 +52,24 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--end", type=_parse_end, help="last moment of data (default: now)")
     gen.add_argument("--allow-real-app", action="store_true", help="generate even into a database with a real app")
 
-    build = commands.add_parser("build", help="run dbt build (extra arguments after -- go to dbt)")
-    build.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    commands.add_parser("build", help="run dbt build (further arguments go to dbt)")
 
     commands.add_parser("status", help="list the analytics objects and their row counts")
     commands.add_parser("env", help="print the PG* variables that reach the database (for dbt and psql)")
+    commands.add_parser("psql", help="run psql on the database in use (further arguments go to psql)")
     commands.add_parser("stop", help="stop the embedded PostgreSQL (its data stays in .pgdata/)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] in PASSTHROUGH:
+        # Everything after `build` or `psql` belongs to dbt or psql, options included.
+        args = parser.parse_args(argv[:1])
+        setattr(args, PASSTHROUGH[argv[0]], [arg for arg in argv[1:] if arg != "--"])
+    else:
+        args = parser.parse_args(argv)
     console = Console()
     try:
         return COMMANDS[args.command](args, console)
@@ -104,8 +113,7 @@ def _generate_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def _build(args: argparse.Namespace, console: Console) -> int:
-    extra = [arg for arg in args.dbt_args if arg != "--"]
-    dbt.run_dbt(["build", *extra], _target(console))
+    dbt.run_dbt(["build", *args.dbt_args], _target(console))
     return 0
 
 
@@ -119,6 +127,13 @@ def _env(args: argparse.Namespace, console: Console) -> int:
     for name, value in target.env().items():
         print(f"export {name}={shlex.quote(value)}")
     return 0
+
+
+def _psql(args: argparse.Namespace, console: Console) -> int:
+    target = _target(console, quiet=True)
+    executable = shutil.which("psql") or str(db.embedded_psql())
+    os.execvpe(executable, [executable, *args.psql_args], {**os.environ, **target.env()})
+    return 0  # not reached: psql replaces this process
 
 
 def _stop(args: argparse.Namespace, console: Console) -> int:
@@ -192,6 +207,9 @@ def _print_next_steps(target: db.Connection, console: Console) -> None:
     console.print("  eval \"$(agent-analytics env)\" && dbt docs generate && dbt docs serve", highlight=False)
 
 
+# Commands whose unknown options belong to the program they run.
+PASSTHROUGH = {"build": "dbt_args", "psql": "psql_args"}
+
 COMMANDS = {
     "up": _up,
     "bootstrap": _bootstrap,
@@ -199,6 +217,7 @@ COMMANDS = {
     "build": _build,
     "status": _status,
     "env": _env,
+    "psql": _psql,
     "stop": _stop,
 }
 

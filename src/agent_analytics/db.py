@@ -133,8 +133,8 @@ def connect(target: Connection, *, autocommit: bool = True) -> psycopg.Connectio
     except psycopg.OperationalError as error:
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
         raise DatabaseUnavailable(
-            f"cannot connect to {target.describe()}: {reason}. "
-            "Check the PG* variables, or unset them all to use the embedded server."
+            f"cannot connect to {target.describe()}: {reason.rstrip('.')} "
+            "(check the PG* variables, or unset them all to use the embedded server)"
         ) from error
 
 

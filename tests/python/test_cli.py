@@ -1,0 +1,79 @@
+"""The CLI answers user mistakes with one clear line and a non-zero exit, and loses nothing."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from agent_analytics import bootstrap, cli, db, generate
+
+
+@pytest.fixture
+def empty_database(admin_target):
+    name = f"aa_test_{os.getpid()}_empty"
+    target = db.create_database(admin_target, name)
+    yield target
+    db.drop_database(admin_target, name)
+
+
+def test_unknown_scale_is_refused_before_anything_runs(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["generate", "--scale", "huge"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'huge'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["generate", "--days", "0"], "must be a positive whole number"),
+    (["generate", "--end", "yesterday"], "--end must be an ISO timestamp"),
+    (["status", "--verbose"], "unrecognized arguments: --verbose"),
+])
+def test_bad_arguments_get_one_line_errors(capsys, arguments, message):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(arguments)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_database_is_named_without_a_traceback(monkeypatch, capsys):
+    for name in db.LIBPQ_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PGHOST", "127.0.0.1")
+    monkeypatch.setenv("PGPORT", "1")
+    monkeypatch.setenv("PGDATABASE", "nowhere")
+    assert cli.main(["status"]) == 1
+    output = capsys.readouterr().out
+    assert "cannot connect to database 'nowhere'" in output
+    assert "Traceback" not in output
+
+
+def test_generate_refuses_a_database_with_a_real_app(empty_database):
+    with db.connect(empty_database) as conn:
+        conn.execute("create table public.users (id uuid primary key, email text)")
+        conn.execute("insert into public.users values (gen_random_uuid(), 'real@customer.com')")
+        with pytest.raises(bootstrap.RefusedRealApp, match="real app"):
+            generate.generate(conn, generate.GenerateOptions(scale=generate.SCALES["tiny"]))
+        with pytest.raises(bootstrap.RefusedRealApp):
+            bootstrap.install_app_standin(conn)
+        assert conn.execute("select email from public.users").fetchall() == [("real@customer.com",)]
+
+
+def test_build_on_a_database_without_the_app_says_what_is_missing(empty_database, tmp_path):
+    from agent_analytics import dbt
+
+    with db.connect(empty_database) as conn:
+        bootstrap.install_supabase_standin(conn)
+    with pytest.raises(dbt.DbtFailed) as failure:
+        dbt.run_dbt(
+            ["run-operation", "setup_analytics_tables", "--target", "owner", "--target-path", str(tmp_path)],
+            empty_database,
+            capture=True,
+        )
+    assert "missing table public.users" in str(failure.value)
+
+
+def test_remote_hosts_default_to_encrypted_connections():
+    assert db.from_environment({"PGHOST": "db.example.supabase.co"}).sslmode == "require"
+    assert db.from_environment({"PGHOST": "127.0.0.1"}).sslmode == "prefer"
+    assert db.from_environment({"PGHOST": "db.example.com", "PGSSLMODE": "verify-full"}).sslmode == "verify-full"
