@@ -103,8 +103,13 @@ now() as created_at{% if updated %},
 
 
 {% macro record_runs_watermark(runs_relation) %}
+{#- A backfill rebuilds chosen days only; runs changed elsewhere still wait for the next build. -#}
+{%- if var('backfill_from') and var('backfill_to') %}
+select 'backfill: watermark of {{ this.identifier }} left as it was'
+{%- else %}
 insert into {{ this.schema }}.build_watermarks (model_name, runs_updated_at, built_at)
 select '{{ this.identifier }}', max(updated_at), now() from {{ runs_relation }}
 on conflict (model_name) do update
 set runs_updated_at = excluded.runs_updated_at, built_at = excluded.built_at
+{%- endif %}
 {% endmacro %}

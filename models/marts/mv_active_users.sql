@@ -1,6 +1,7 @@
 {{
     config(
         materialized='materialized_view',
+        persist_docs={'relation': true, 'columns': false},
         indexes=[{'columns': ['activity_date', 'workspace_id'], 'unique': true}],
         post_hook=[
             "{{ drop_swapped_out_backup('materialized view') }}",

@@ -1,6 +1,7 @@
 {{
     config(
         materialized='materialized_view',
+        persist_docs={'relation': true, 'columns': false},
         indexes=[
             {'columns': ['agent_id'], 'unique': true},
             {'columns': ['workspace_id', 'total_runs_30d']},

@@ -8,10 +8,12 @@ import shlex
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from agent_analytics import bootstrap, db, dbt, generate, report
@@ -23,6 +25,13 @@ def _parse_end(text: str) -> datetime:
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"--end must be an ISO timestamp such as 2026-11-24T12:00:00Z, not {text!r}") from error
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _duration(text: str):
+    try:
+        return generate.parse_duration(text)
+    except generate.GeneratorError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def _positive(text: str) -> int:
@@ -46,10 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("bootstrap", help="create the Supabase and app stand-ins, the build role and the landing tables")
 
     gen = commands.add_parser("generate", help="fill the stand-in app and user_activity with generated data")
-    gen.add_argument("--scale", choices=sorted(generate.SCALES), default="small")
-    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--scale", choices=sorted(generate.SCALES), default="small", help="data size (see README)")
+    gen.add_argument("--seed", type=int, help="same seed, same data (default 42; an append reuses the first seed)")
     gen.add_argument("--days", type=_positive, help="days of data (default: the scale's)")
     gen.add_argument("--end", type=_parse_end, help="last moment of data (default: now)")
+    gen.add_argument("--append", type=_duration, metavar="DURATION",
+                     help="add the next stretch after the last data (1h, 1d, 90m), late events included")
     gen.add_argument("--allow-real-app", action="store_true", help="generate even into a database with a real app")
 
     commands.add_parser("build", help="run dbt build (further arguments go to dbt)")
@@ -73,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     try:
         return COMMANDS[args.command](args, console)
-    except (db.DatabaseUnavailable, dbt.DbtFailed, bootstrap.RefusedRealApp, FileNotFoundError) as error:
+    except (
+        db.DatabaseUnavailable, dbt.DbtFailed, bootstrap.RefusedRealApp, generate.GeneratorError, FileNotFoundError,
+    ) as error:
         console.print(f"[bold red]error:[/] {error}", highlight=False)
         return 1
     except KeyboardInterrupt:
@@ -103,12 +116,23 @@ def _bootstrap(args: argparse.Namespace, console: Console) -> int:
 
 def _generate_command(args: argparse.Namespace, console: Console) -> int:
     target = _target(console)
-    options = generate.GenerateOptions(
-        scale=generate.SCALES[args.scale], seed=args.seed, days=args.days,
-        end=args.end or datetime.now(UTC), allow_real_app=args.allow_real_app,
-    )
     with db.connect(target) as conn:
-        _generate(conn, options, console)
+        if args.append:
+            if args.days or args.end:
+                raise generate.GeneratorError("--append continues from the last data: it takes no --days or --end")
+            started = time.monotonic()
+            with _progress(console) as report:
+                counts = generate.append(conn, args.append, args.seed, args.allow_real_app, report)
+            console.print(
+                f"appended {counts.events:,} events ({counts.late_events:,} of them late), {counts.runs:,} runs, "
+                f"and updated {counts.runs_updated:,} earlier runs in {time.monotonic() - started:.1f} s"
+            )
+        else:
+            options = generate.GenerateOptions(
+                scale=generate.SCALES[args.scale], seed=42 if args.seed is None else args.seed, days=args.days,
+                end=args.end or datetime.now(UTC), allow_real_app=args.allow_real_app,
+            )
+            _generate(conn, options, console)
     return 0
 
 
@@ -166,22 +190,36 @@ def _prepare(target: db.Connection, console: Console) -> bool:
     return real_app
 
 
+@contextmanager
+def _progress(console: Console) -> Iterator[generate.Progress]:
+    """A progress bar per stage, with rows written and rows per second."""
+    columns = (
+        TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rows]:>12,} rows  {task.fields[rate]:>9,.0f} rows/s"), TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        tasks: dict[str, tuple[object, float]] = {}
+
+        def report(stage: str, done: int, total: int | None, rows: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = (bar.add_task(stage, total=total, rows=0, rate=0.0), time.monotonic())
+            task, started = tasks[stage]
+            elapsed = time.monotonic() - started
+            rate = rows / elapsed if elapsed > 0.05 else 0.0
+            bar.update(task, completed=done, total=total, rows=rows, rate=rate)
+
+        yield report
+
+
 def _generate(conn, options: generate.GenerateOptions, console: Console) -> generate.Counts:
-    from rich.progress import Progress
-
     started = time.monotonic()
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("generating", total=None)
-
-        def update(stage: str, rows: int) -> None:
-            elapsed = max(time.monotonic() - started, 1e-6)
-            progress.update(task, description=f"{stage}: {rows:,} rows ({rows / elapsed:,.0f} rows/s overall)")
-
-        counts = generate.generate(conn, options, update)
+    with _progress(console) as report:
+        counts = generate.generate(conn, options, report)
     seconds = time.monotonic() - started
     console.print(
-        f"generated {counts.workspaces} workspaces, {counts.users} users, {counts.agents} agents, "
-        f"{counts.runs:,} runs and {counts.events:,} events in {seconds:.1f} s"
+        f"generated {counts.workspaces:,} workspaces, {counts.users:,} users, {counts.memberships:,} memberships, "
+        f"{counts.agents:,} agents, {counts.runs:,} runs and {counts.events:,} events in {seconds:.1f} s "
+        f"({counts.events / max(seconds, 1e-6):,.0f} events/s)"
     )
     return counts
 
@@ -201,10 +239,16 @@ def _print_status(target: db.Connection, console: Console) -> None:
 
 
 def _print_next_steps(target: db.Connection, console: Console) -> None:
-    psql = str(db.embedded_psql()) if target.embedded else "psql"
-    console.print("\nLook at it:")
-    console.print(f"  eval \"$(agent-analytics env)\" && {psql} -c 'select * from analytics.daily_metrics limit 5'", highlight=False)
-    console.print("  eval \"$(agent-analytics env)\" && dbt docs generate && dbt docs serve", highlight=False)
+    console.print("\nLook at it (from the project directory):")
+    console.print(
+        "  .venv/bin/agent-analytics psql -c 'select * from analytics.daily_metrics "
+        "where workspace_id is null order by metric_date'",
+        highlight=False, soft_wrap=True,
+    )
+    console.print(
+        '  eval "$(.venv/bin/agent-analytics env)" && .venv/bin/dbt docs generate && .venv/bin/dbt docs serve',
+        highlight=False, soft_wrap=True,
+    )
 
 
 # Commands whose unknown options belong to the program they run.

