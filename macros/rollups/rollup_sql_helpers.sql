@@ -45,7 +45,7 @@ now() as created_at{% if updated %},
 {%- endmacro %}
 
 
-{% macro days_to_rebuild(runs_relation) %}
+{% macro days_to_rebuild(runs_relation, sessions_relation=none) %}
 {#-
     A subquery of UTC days: on a first build or full refresh, every day; with
     --vars backfill_from/backfill_to, exactly that range; otherwise the late-event lookback
@@ -64,21 +64,28 @@ now() as created_at{% if updated %},
     from {{ runs_relation }} as changed_runs
     where changed_runs.updated_at > coalesce(
         (
-            select w.runs_updated_at from {{ this.schema }}.build_watermarks as w
+            select w.runs_updated_at from {{ target.schema }}.build_watermarks as w
             where w.model_name = '{{ this.identifier }}'
         ),
         '-infinity'
     ) - interval '{{ var("run_update_margin") }}'
+    {%- if sessions_relation is not none %}
+    union
+    {#- a late event can lengthen a session that began before the window: rebuild its day too #}
+    select distinct {{ utc_date('touched_sessions.session_start_at') }} as day
+    from {{ sessions_relation }} as touched_sessions
+    where touched_sessions.session_end_at >= {{ utc_day_start(utc_today() ~ ' - ' ~ var('lookback_days')) }}
+    {%- endif %}
 {%- else -%}
     select null::date as day where false
 {%- endif -%}
 {% endmacro %}
 
 
-{% macro rebuilt_days(runs_relation) -%}
+{% macro rebuilt_days(runs_relation, sessions_relation=none) -%}
 {#- The days subquery for this build; empty when every day is rebuilt. -#}
 {%- if is_incremental() or (var('backfill_from') and var('backfill_to')) -%}
-    {{ days_to_rebuild(runs_relation) }}
+    {{ days_to_rebuild(runs_relation, sessions_relation) }}
 {%- endif -%}
 {%- endmacro %}
 
@@ -107,7 +114,7 @@ now() as created_at{% if updated %},
 {%- if var('backfill_from') and var('backfill_to') %}
 select 'backfill: watermark of {{ this.identifier }} left as it was'
 {%- else %}
-insert into {{ this.schema }}.build_watermarks (model_name, runs_updated_at, built_at)
+insert into {{ target.schema }}.build_watermarks (model_name, runs_updated_at, built_at)
 select '{{ this.identifier }}', max(updated_at), now() from {{ runs_relation }}
 on conflict (model_name) do update
 set runs_updated_at = excluded.runs_updated_at, built_at = excluded.built_at

@@ -9,6 +9,7 @@
             "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_sessions_pkey': 'primary key (session_id)'}) }}",
             "{{ ensure_index('int_sessions_start_idx', '(session_start_at)') }}",
+            "{{ ensure_index('int_sessions_end_idx', '(session_end_at)') }}",
             "{{ record_runs_watermark(ref('stg_app__agent_runs')) }}",
         ],
     )

@@ -35,4 +35,4 @@
     )
 }}
 
-{{ daily_metrics_rows(rebuilt_days(ref('stg_app__agent_runs'))) }}
+{{ daily_metrics_rows(rebuilt_days(ref('stg_app__agent_runs'), ref('int_sessions'))) }}

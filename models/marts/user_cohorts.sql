@@ -31,7 +31,10 @@
     so every cohort is recomputed; only rows whose figures changed are written.
 -#}
 with report_day as (
-    select {{ utc_today() }} - 1 as today
+    {#- today: the last complete UTC day, or the var report_date for a report as of that day #}
+    select
+        {% if var('report_date') %}'{{ var("report_date") }}'::date{% else %}{{ utc_today() }} - 1{% endif %}
+            as today
 ),
 
 first_seen as (

@@ -32,8 +32,8 @@ class Scale:
 SCALES: dict[str, Scale] = {
     "tiny": Scale(workspaces=3, users=20, days=7, activity=2.0),
     "small": Scale(workspaces=20, users=500, days=30),
-    "medium": Scale(workspaces=200, users=10_000, days=90),
-    "large": Scale(workspaces=1_000, users=50_000, days=90, activity=2.0),
+    "medium": Scale(workspaces=200, users=10_000, days=90, activity=1.6),
+    "large": Scale(workspaces=1_000, users=50_000, days=90, activity=3.2),
 }
 
 PLANS = (("free", 0.6), ("pro", 0.3), ("enterprise", 0.1))

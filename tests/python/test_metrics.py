@@ -116,6 +116,10 @@ def add_awkward_changes(project_db) -> None:
             "select session_id from analytics.user_activity where session_id is not null "
             "and created_at < now() - interval '30 hours' order by created_at desc limit 1"
         ).fetchone()[0]
+        old_session, old_user, old_workspace = conn.execute(
+            "select session_id, user_id, workspace_id from analytics.user_activity where session_id is not null "
+            "and workspace_id is not null and created_at < now() - interval '5 days' order by created_at limit 1"
+        ).fetchone()
         late = now - timedelta(hours=50)
         conn.execute(
             """
@@ -125,9 +129,12 @@ def add_awkward_changes(project_db) -> None:
                 (%(u)s, null, 'page_view', null, '{}', %(late)s),
                 (%(u)s, %(w)s, 'api_call', null, '{"response_time_ms": "slow"}', %(late)s),
                 (%(u)s, %(w)s, 'api_call', null, '{"response_time_ms": 120.5}', %(late)s),
-                (%(u)s, %(w)s, 'page_view', %(s)s, '{}', %(late)s + interval '1 minute')
+                (%(u)s, %(w)s, 'page_view', %(s)s, '{}', %(late)s + interval '1 minute'),
+                -- a session that began five days ago, before the rebuild window, gets one more event
+                (%(ou)s, %(ow)s, 'page_view', %(os)s, '{}', now() - interval '2 hours')
             """,
-            {"u": user_id, "w": workspace_id, "s": session_id, "late": late},
+            {"u": user_id, "w": workspace_id, "s": session_id, "late": late,
+             "os": old_session, "ou": old_user, "ow": old_workspace},
         )
         # A run of yesterday finishes now and one of two days ago gets a rating and feedback.
         conn.execute(
