@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+import os
 import random
-import uuid
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -118,9 +120,9 @@ class Counts:
 
 @dataclass(frozen=True)
 class Person:
-    user_id: uuid.UUID
+    user_id: str
     created_at: datetime
-    workspaces: tuple[uuid.UUID, ...]
+    workspaces: tuple[str, ...]
     engagement: float  # expected sessions on a weekday
     ip: str
     user_agent: str
@@ -129,7 +131,7 @@ class Person:
 @dataclass
 class World:
     people: list[Person]
-    agents: dict[uuid.UUID, list[uuid.UUID]]
+    agents: dict[str, list[str]]
     activity: float
 
 
@@ -141,8 +143,24 @@ def _quiet(_stage: str, _done: int, _total: int | None, _rows: int) -> None:
     pass
 
 
-def _uuid(rng: random.Random) -> uuid.UUID:
-    return uuid.UUID(int=rng.getrandbits(128), version=4)
+def _uuid(rng: random.Random) -> str:
+    """A version-4 UUID as text: the generator writes text to COPY, so it never builds UUID objects."""
+    bits = (rng.getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC000 << 48) | (0x8000 << 48)
+    text = "%032x" % bits
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _copy_line(row: tuple) -> str:
+    """One row in COPY's text format. Free text is escaped where it is made (_copy_text)."""
+    return "\t".join(
+        "\\N" if value is None else value if type(value) is str
+        else value.isoformat() if type(value) is datetime else str(value)
+        for value in row
+    ) + "\n"
+
+
+def _copy_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _stream(seed: int, *parts: object) -> random.Random:
@@ -269,7 +287,7 @@ def _write_app(
     counts.users = len(people)
 
     workspace_created = dict(workspaces)
-    members_of: dict[uuid.UUID, list[uuid.UUID]] = {}
+    members_of: dict[str, list[str]] = {}
     with conn.cursor().copy("copy public.workspace_members (workspace_id, user_id, role, joined_at) from stdin") as copy:
         for person in people:
             for position, workspace_id in enumerate(person.workspaces):
@@ -280,7 +298,7 @@ def _write_app(
                 copy.write_row((workspace_id, person.user_id, role, joined + timedelta(minutes=position)))
                 counts.memberships += 1
 
-    agents: dict[uuid.UUID, list[uuid.UUID]] = {}
+    agents: dict[str, list[str]] = {}
     with conn.cursor().copy("copy public.agents (id, workspace_id, name, created_by, created_at) from stdin") as copy:
         for workspace_id, created_at in workspaces:
             # Agents per workspace on a power law; many are hardly ever run.
@@ -294,7 +312,7 @@ def _write_app(
     return World(people=people, agents=agents, activity=scale.activity)
 
 
-def _person(seed: int, user_id: uuid.UUID, created_at: datetime, spaces: tuple[uuid.UUID, ...]) -> Person:
+def _person(seed: int, user_id: str, created_at: datetime, spaces: tuple[str, ...]) -> Person:
     """A user's habits, drawn from their id, so a later append finds the same person.
     One workspace in ten has gone quiet: its members no longer show up (idle tenants)."""
     habits = _stream(seed, "habits", user_id)
@@ -311,19 +329,21 @@ def _person(seed: int, user_id: uuid.UUID, created_at: datetime, spaces: tuple[u
 
 def _read_world(conn: psycopg.Connection, seed: int, activity: float) -> World:
     """The people and agents of an existing stand-in app, with the same habits as when generated."""
-    memberships: dict[uuid.UUID, list[uuid.UUID]] = {}
+    memberships: dict[str, list[str]] = {}
     for user_id, workspace_id in conn.execute(
-        "select user_id, workspace_id from public.workspace_members order by user_id, joined_at, workspace_id"
+        "select user_id::text, workspace_id::text from public.workspace_members order by user_id, joined_at, workspace_id"
     ):
         memberships.setdefault(user_id, []).append(workspace_id)
     people = []
-    for user_id, created_at in conn.execute("select id, created_at from public.users order by created_at, id"):
+    for user_id, created_at in conn.execute("select id::text, created_at from public.users order by created_at, id"):
         spaces = memberships.get(user_id)
         if not spaces:
             continue
         people.append(_person(seed, user_id, created_at, tuple(spaces)))
-    agents: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for agent_id, workspace_id in conn.execute("select id, workspace_id from public.agents order by created_at, id"):
+    agents: dict[str, list[str]] = {}
+    for agent_id, workspace_id in conn.execute(
+        "select id::text, workspace_id::text from public.agents order by created_at, id"
+    ):
         agents.setdefault(workspace_id, []).append(agent_id)
     return World(people=people, agents=agents, activity=activity)
 
@@ -337,36 +357,48 @@ def _ensure_partitions(conn: psycopg.Connection, start: datetime, end: datetime)
 
 @contextmanager
 def _indexes_rebuilt_after(conn: psycopg.Connection, enabled: bool, progress: Progress) -> Iterator[None]:
-    """For a big load: drop user_activity's secondary indexes and foreign keys, load, then
-    recreate them from their own definitions. Building once is far faster than updating
-    seven indexes per row, and re-adding the foreign keys validates every row."""
+    """Both big tables: events, and runs when public is our stand-in (a real app's indexes are not ours)."""
+    with _table_indexes_rebuilt_after(conn, "analytics.user_activity", enabled, progress), \
+            _table_indexes_rebuilt_after(conn, "public.agent_runs", enabled and is_standin_app(conn), progress):
+        yield
+
+
+@contextmanager
+def _table_indexes_rebuilt_after(
+    conn: psycopg.Connection, table: str, enabled: bool, progress: Progress
+) -> Iterator[None]:
+    """For a big load: drop the table's indexes, primary key and foreign keys, load, then
+    recreate them from their own definitions. Building each index once is far faster than
+    updating eight per row, and re-adding the keys checks every row. All in the load's
+    transaction: a failure leaves the table as it was."""
     if not enabled:
         yield
         return
-    table = "analytics.user_activity"
     indexes = conn.execute(
         "select indexrelid::regclass::text, pg_get_indexdef(indexrelid) from pg_index "
         "where indrelid = %s::regclass and not indisprimary",
         (table,),
     ).fetchall()
+    # The primary key goes first and comes back first, so uniqueness is checked on the whole load.
     foreign_keys = conn.execute(
-        "select conname, pg_get_constraintdef(oid) from pg_constraint where conrelid = %s::regclass and contype = 'f'",
+        "select conname, pg_get_constraintdef(oid) from pg_constraint where conrelid = %s::regclass "
+        "and contype in ('p', 'f') order by contype desc",
         (table,),
     ).fetchall()
     for name, _ in indexes:
         conn.execute(sql.SQL("drop index {}").format(sql.SQL(name)))
-    for name, _ in foreign_keys:
-        conn.execute(sql.SQL("alter table analytics.user_activity drop constraint {}").format(sql.Identifier(name)))
+    for name, _ in reversed(foreign_keys):
+        conn.execute(sql.SQL("alter table {} drop constraint {}").format(sql.SQL(table), sql.Identifier(name)))
     yield
     conn.execute("set local maintenance_work_mem = '1GB'")
-    for done, (_, definition) in enumerate(indexes, start=1):
-        progress("rebuilding indexes", done - 1, len(indexes) + len(foreign_keys), 0)
-        conn.execute(definition)
-    for done, (name, definition) in enumerate(foreign_keys, start=len(indexes) + 1):
-        progress("validating foreign keys", done - 1, len(indexes) + len(foreign_keys), 0)
-        conn.execute(
-            sql.SQL("alter table analytics.user_activity add constraint {} " + definition).format(sql.Identifier(name))
-        )
+    steps = len(indexes) + len(foreign_keys)
+    for done, (name, definition) in enumerate(foreign_keys[:1] + indexes + foreign_keys[1:], start=1):
+        progress(f"indexes of {table.split('.')[-1]}", done - 1, steps, 0)
+        if definition.startswith("CREATE"):
+            conn.execute(definition)
+        else:
+            conn.execute(sql.SQL("alter table {} add constraint {} " + definition).format(sql.SQL(table), sql.Identifier(name)))
+    progress(f"indexes of {table.split('.')[-1]}", steps, steps, 0)
 
 
 def _copy(conn: psycopg.Connection, table: str, columns: tuple[str, ...]) -> psycopg.Copy:
@@ -375,6 +407,34 @@ def _copy(conn: psycopg.Connection, table: str, columns: tuple[str, ...]) -> psy
             sql.SQL(table), sql.SQL(", ").join(map(sql.Identifier, columns))
         )
     )
+
+
+@dataclass(frozen=True)
+class _Stretch:
+    """What one worker simulates: a slice of the people over one stretch of time."""
+
+    people: tuple[Person, ...]
+    agents: dict[str, list[str]]
+    activity: float
+    seed: int
+    start: datetime
+    end: datetime
+    late_from: datetime | None
+
+
+def _simulate(stretch: _Stretch) -> tuple[str, list[str], int, int]:
+    """Events as COPY text, runs as COPY lines, and the event and late-event counts."""
+    world = World(people=list(stretch.people), agents=stretch.agents, activity=stretch.activity)
+    runs: list[tuple] = []
+    lines: list[str] = []
+    late = 0
+    for person in stretch.people:
+        lines.extend(map(_copy_line, _person_events(person, world, stretch.seed, stretch.start, stretch.end, runs)))
+        if stretch.late_from is not None:
+            for event in _late_events(person, world, stretch.seed, stretch.late_from, stretch.start, stretch.end, runs):
+                lines.append(_copy_line(event))
+                late += 1
+    return "".join(lines), [_copy_line(run) for run in runs], len(lines), late
 
 
 def _write_activity(
@@ -387,24 +447,28 @@ def _write_activity(
     progress: Progress,
     late_from: datetime | None = None,
 ) -> None:
-    runs: list[tuple] = []
+    """Simulate people in slices on every core, in order, while this process feeds COPY."""
+    slice_size = 250
+    stretches = [
+        _Stretch(tuple(world.people[first:first + slice_size]), world.agents, world.activity, seed, start, end,
+                 late_from)
+        for first in range(0, len(world.people), slice_size)
+    ]
     total = len(world.people)
-    with _copy(conn, "analytics.user_activity", EVENT_COLUMNS) as copy:
-        for done, person in enumerate(world.people, start=1):
-            for event in _person_events(person, world, seed, start, end, runs):
-                copy.write_row(event)
-                counts.events += 1
-            if late_from is not None:
-                for event in _late_events(person, world, seed, late_from, start, end, runs):
-                    copy.write_row(event)
-                    counts.events += 1
-                    counts.late_events += 1
-            if done % 200 == 0 or done == total:
-                progress("user_activity", done, total, counts.events)
+    run_lines: list[str] = []
+    workers = max(1, min(len(stretches), os.cpu_count() or 1))
+    with multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn").Pool(workers) as pool, \
+            _copy(conn, "analytics.user_activity", EVENT_COLUMNS) as copy:
+        for done, (events, runs, event_count, late) in enumerate(pool.imap(_simulate, stretches), start=1):
+            copy.write(events)
+            run_lines.extend(runs)
+            counts.events += event_count
+            counts.late_events += late
+            progress("user_activity", min(done * slice_size, total), total, counts.events)
     with _copy(conn, "public.agent_runs", RUN_COLUMNS) as copy:
-        for run in runs:
-            copy.write_row(run)
-    counts.runs += len(runs)
+        for first in range(0, len(run_lines), 20_000):
+            copy.write("".join(run_lines[first:first + 20_000]))
+    counts.runs += len(run_lines)
     progress("agent_runs", 1, 1, counts.runs)
 
 
@@ -474,8 +538,8 @@ def _session(
         event_type = first_type if position == 0 else _next_event_type(rng)
         if position:
             at += timedelta(seconds=rng.lognormvariate(3.6, 1.1))
-        event_workspace: uuid.UUID | None = workspace_id
-        event_session: uuid.UUID | None = session_id
+        event_workspace: str | None = workspace_id
+        event_session: str | None = session_id
         page = name = referrer = None
         metadata = "{}"
         if event_type == "login" or event_type == "logout":
@@ -495,24 +559,24 @@ def _session(
             if rng.random() < 0.3:
                 event_session = None  # server-side calls carry no session
             response = round(rng.lognormvariate(5.0, 0.7), 1)
-            metadata = json.dumps({
+            metadata = _copy_text(json.dumps({
                 # one call in a thousand reports its time as text: staging must not break on it
                 "response_time_ms": response if rng.random() > 0.001 else f"{response}ms",
                 "endpoint": rng.choice(ENDPOINTS),
                 "status_code": rng.choices((200, 201, 400, 429, 500), (80, 8, 6, 3, 3))[0],
-            })
+            }))
         elif event_type == "error":
             error_type = rng.choice(CLIENT_ERRORS)
-            metadata = json.dumps({"error_type": error_type, "message": f"{error_type or 'unclassified'} error"})
+            metadata = _copy_text(json.dumps({"error_type": error_type, "message": f"{error_type or 'unclassified'} error"}))
         elif event_type == "feature_use":
             name = rng.choice(FEATURES)
-            metadata = json.dumps({"feature": name})
+            metadata = _copy_text(json.dumps({"feature": name}))
         elif event_type in ("export", "report_view"):
-            metadata = json.dumps({"report": rng.choice(("usage", "costs", "quality"))})
+            metadata = _copy_text(json.dumps({"report": rng.choice(("usage", "costs", "quality"))}))
         elif event_type == "agent_run":
             run = _run(rng, world, person.user_id, workspace_id, at, until)
             runs.append(run)
-            metadata = json.dumps({"agent_id": str(run[1]), "run_id": str(run[0])})
+            metadata = _copy_text(json.dumps({"agent_id": run[1], "run_id": run[0]}))
         yield (
             _uuid(rng), person.user_id, event_workspace, event_type, name, page, event_session,
             person.ip, person.user_agent, referrer, metadata, at,
@@ -520,7 +584,7 @@ def _session(
 
 
 def _run(
-    rng: random.Random, world: World, user_id: uuid.UUID, workspace_id: uuid.UUID, started_at: datetime,
+    rng: random.Random, world: World, user_id: str, workspace_id: str, started_at: datetime,
     until: datetime,
 ) -> tuple:
     agents = world.agents[workspace_id]

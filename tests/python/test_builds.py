@@ -106,3 +106,17 @@ def test_session_timezone_changes_no_result_and_runs_stay_on_their_utc_day(rebui
 
     project_db.build("--full-refresh", env={"PGTZ": "Pacific/Kiritimati"})
     assert snapshot_all(project_db, with_bookkeeping=False) == in_los_angeles
+
+
+def test_results_do_not_depend_on_the_order_rows_arrived(rebuilt):
+    before = snapshot_all(rebuilt, with_bookkeeping=False)
+    with rebuilt.connect() as conn, conn.transaction():
+        # Write every event and run again, newest first: the physical order is reversed.
+        conn.execute("create temporary table events_again as select * from analytics.user_activity")
+        conn.execute("create temporary table runs_again as select * from public.agent_runs")
+        conn.execute("delete from analytics.user_activity")
+        conn.execute("delete from public.agent_runs")
+        conn.execute("insert into analytics.user_activity select * from events_again order by created_at desc, id desc")
+        conn.execute("insert into public.agent_runs select * from runs_again order by started_at desc, id desc")
+    rebuilt.build("--full-refresh")
+    assert snapshot_all(rebuilt, with_bookkeeping=False) == before
