@@ -251,6 +251,8 @@ begin
     if target_date is null then
         raise exception 'aggregate_daily_metrics: target_date must not be null';
     end if;
+    perform {{ this.schema }}.write_audit('aggregate_daily_metrics', target_workspace_id,
+        jsonb_build_object('target_date', target_date));
     create temporary table if not exists pg_temp.daily_metrics_for_day
         (like {{ this }}) on commit drop;
     truncate pg_temp.daily_metrics_for_day;

@@ -56,15 +56,17 @@ now() as created_at{% if updated %},
         '{{ var("backfill_from") }}'::date, '{{ var("backfill_to") }}'::date, interval '1 day'
     )::date as day
 {%- elif is_incremental() -%}
+    {#- up to a week ahead too: clients with fast clocks, and data loaded ahead of time #}
     select generate_series(
-        {{ utc_today() }} - {{ var('lookback_days') }}, {{ utc_today() }}, interval '1 day'
+        {{ utc_today() }} - {{ var('lookback_days') }}, {{ utc_today() }} + {{ var('partitions_ahead_days') }},
+        interval '1 day'
     )::date as day
     union
     select distinct {{ utc_date('changed_runs.started_at') }} as day
     from {{ runs_relation }} as changed_runs
     where changed_runs.updated_at > coalesce(
         (
-            select w.runs_updated_at from {{ target.schema }}.build_watermarks as w
+            select w.runs_updated_at from {{ internal_schema() }}.build_watermarks as w
             where w.model_name = '{{ this.identifier }}'
         ),
         '-infinity'
@@ -114,7 +116,7 @@ now() as created_at{% if updated %},
 {%- if var('backfill_from') and var('backfill_to') %}
 select 'backfill: watermark of {{ this.identifier }} left as it was'
 {%- else %}
-insert into {{ target.schema }}.build_watermarks (model_name, runs_updated_at, built_at)
+insert into {{ internal_schema() }}.build_watermarks (model_name, runs_updated_at, built_at)
 select '{{ this.identifier }}', max(updated_at), now() from {{ runs_relation }}
 on conflict (model_name) do update
 set runs_updated_at = excluded.runs_updated_at, built_at = excluded.built_at

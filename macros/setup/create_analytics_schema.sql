@@ -5,6 +5,9 @@ begin
     if to_regnamespace('{{ target.schema }}') is null then
         create schema {{ target.schema }};
     end if;
+    if to_regnamespace('{{ internal_schema() }}') is null then
+        create schema {{ internal_schema() }};
+    end if;
 end
 $schema$
 {% endmacro %}

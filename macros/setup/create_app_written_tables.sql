@@ -3,6 +3,13 @@
     --full-refresh included, can drop or empty them. Every statement is idempotent.
 -#}
 
+{% macro event_types() %}
+{#- The event types the spec allows; the CHECK constraint and track_event() both use this list. -#}
+{{ return(['page_view', 'agent_run', 'login', 'logout', 'workspace_switch', 'feature_use', 'error',
+           'api_call', 'export', 'report_view']) }}
+{% endmacro %}
+
+
 {% macro create_user_activity_table() %}
 {% set s = target.schema %}
 create table if not exists {{ s }}.user_activity (
@@ -20,11 +27,7 @@ create table if not exists {{ s }}.user_activity (
     created_at timestamptz not null default now(),
     constraint user_activity_pkey primary key (id, created_at),
     constraint valid_event_type check (
-        event_type in (
-            'page_view', 'agent_run', 'login', 'logout',
-            'workspace_switch', 'feature_use', 'error',
-            'api_call', 'export', 'report_view'
-        )
+        event_type in ({% for kind in event_types() %}'{{ kind }}'{{ ', ' if not loop.last }}{% endfor %})
     )
 ) partition by range (created_at);
 
@@ -96,7 +99,7 @@ create or replace trigger update_alert_rules_updated_at
 
 {% macro create_build_watermarks_table() %}
 {#- What each incremental model has read of the runs, so the next build reads only what changed. #}
-create table if not exists {{ target.schema }}.build_watermarks (
+create table if not exists {{ internal_schema() }}.build_watermarks (
     model_name text primary key,
     runs_updated_at timestamptz,
     built_at timestamptz not null default now()

@@ -22,8 +22,10 @@ grant select on all tables in schema {{ var('app_schema') }} to {{ role_name }};
 grant references on {{ var('app_schema') }}.users, {{ var('app_schema') }}.workspaces, {{ var('app_schema') }}.agents to {{ role_name }};
 grant usage on schema auth to {{ role_name }};
 grant execute on all functions in schema auth to {{ role_name }};
-create schema if not exists {{ schema_name }} authorization {{ role_name }};
-alter schema {{ schema_name }} owner to {{ role_name }};
+{% for schema in [schema_name, internal_schema()] %}
+create schema if not exists {{ schema }} authorization {{ role_name }};
+alter schema {{ schema }} owner to {{ role_name }};
+{% endfor %}
 {% endset %}
 {% do run_query(statements) %}
 {{ log("Build role " ~ role_name ~ " can read public and owns schema " ~ schema_name ~ ".", info=true) }}

@@ -58,6 +58,9 @@ begin
     if first_day is null or last_day is null or last_day < first_day then
         raise exception 'ensure_user_activity_partitions: need first_day <= last_day, got % and %', first_day, last_day;
     end if;
+    if last_day - first_day > 3660 then
+        raise exception 'ensure_user_activity_partitions: % days is more than ten years of partitions', last_day - first_day;
+    end if;
     for day in select generate_series(first_day, last_day, interval '1 day')::date loop
         partition_name := 'user_activity_p' || to_char(day, 'YYYYMMDD');
         continue when to_regclass(format('{{ s }}.%I', partition_name)) is not null;
@@ -98,6 +101,8 @@ declare
     hourly_cutoff timestamptz := now() - make_interval(days => {{ var('hourly_retention_days') }});
     part record;
 begin
+    perform {{ s }}.write_audit('cleanup_old_data', null, jsonb_build_object(
+        'events_before', event_cutoff, 'hourly_before', hourly_cutoff));
     for part in
         select c.oid::regclass as partition, pg_get_expr(c.relpartbound, c.oid) as bound
         from pg_catalog.pg_inherits as i

@@ -1,7 +1,7 @@
 {% macro member_readable_tables() %}
 {#- The tables members read through RLS; nothing else in the schema is granted to them. -#}
 {{ return(['daily_metrics', 'hourly_metrics', 'agent_performance', 'user_cohorts',
-           'user_activity', 'alert_rules', 'alert_history']) }}
+           'user_activity', 'alert_rules', 'alert_history', 'audit_log']) }}
 {% endmacro %}
 
 
@@ -11,10 +11,11 @@
     maintenance; authenticated reads RLS-protected tables only; anon gets nothing.
 -#}
 {% set s = target.schema %}
-{% for table in ['user_activity', 'alert_rules', 'alert_history'] %}
+{% for table in ['user_activity', 'alert_rules', 'alert_history', 'audit_log'] %}
 {{ enable_workspace_rls(api.Relation.create(schema=s, identifier=table)) }};
 {% endfor %}
 revoke all on schema {{ s }} from public, anon;
+revoke all on schema {{ internal_schema() }} from public, anon, authenticated, service_role;
 revoke all on all tables in schema {{ s }} from public, anon, authenticated;
 revoke all on all functions in schema {{ s }} from public, anon, authenticated;
 grant usage on schema {{ s }} to authenticated, service_role;
@@ -26,6 +27,12 @@ grant select on
     to authenticated;
 grant execute on function {{ s }}.member_workspace_ids() to authenticated, service_role;
 grant execute on function {{ s }}.calculate_percentiles(numeric[], numeric[]) to authenticated, service_role;
+grant execute on function
+    {{ s }}.track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz),
+    {{ s }}.member_active_users(),
+    {{ s }}.member_top_agents(),
+    {{ s }}.member_workspace_summary()
+    to authenticated, service_role;
 grant execute on function
     {{ s }}.refresh_all_materialized_views(),
     {{ s }}.aggregate_daily_metrics(date, uuid),
@@ -46,6 +53,7 @@ security definer
 set search_path = ''
 as $$
 begin
+    perform {{ target.schema }}.write_audit('refresh_all_materialized_views', null, '{}');
     refresh materialized view concurrently {{ target.schema }}.mv_active_users;
     refresh materialized view concurrently {{ target.schema }}.mv_top_agents;
     refresh materialized view concurrently {{ target.schema }}.mv_workspace_summary;

@@ -257,6 +257,16 @@ FUNCTIONS = {
     "update_updated_at": "",
     "ensure_user_activity_partitions": "first_day date, last_day date",
     "member_workspace_ids": "",
+    "track_event": (
+        "event_type text, workspace_id uuid DEFAULT NULL::uuid, event_name text DEFAULT NULL::text, "
+        "page_path text DEFAULT NULL::text, session_id uuid DEFAULT NULL::uuid, metadata jsonb DEFAULT '{}'::jsonb, "
+        "referrer text DEFAULT NULL::text, occurred_at timestamp with time zone DEFAULT NULL::timestamp with time zone"
+    ),
+    "member_active_users": "",
+    "member_top_agents": "",
+    "member_workspace_summary": "",
+    "write_audit": "action text, workspace_id uuid, details jsonb",
+    "audit_alert_rule_change": "",
 }
 
 # Every table with updated_at has the trigger (S10).
@@ -267,4 +277,7 @@ UPDATED_AT_TRIGGERS = {
     "alert_rules": "update_alert_rules_updated_at",
 }
 
-RLS_TABLES = ("daily_metrics", "hourly_metrics", "agent_performance", "user_cohorts", "user_activity", "alert_rules", "alert_history")
+RLS_TABLES = (
+    "daily_metrics", "hourly_metrics", "agent_performance", "user_cohorts", "user_activity", "alert_rules",
+    "alert_history", "audit_log",
+)

@@ -62,16 +62,24 @@ def test_anon_is_refused_everything(built, relation):
             conn.execute(f"select 1 from analytics.{relation} limit 1")
 
 
+INTERNAL = [
+    "analytics_internal.int_user_activity_days", "analytics_internal.int_sessions",
+    "analytics_internal.stg_app__agent_runs", "analytics_internal.build_watermarks",
+]
+NO_RLS = [*(f"analytics.{view}" for view in spec_schema.MATERIALIZED_VIEW_COLUMNS), "analytics.user_activity_default"]
+
+
 @pytest.mark.parametrize(
-    "relation",
-    [*spec_schema.MATERIALIZED_VIEW_COLUMNS, "int_user_activity_days", "int_sessions", "stg_app__agent_runs",
-     "user_activity_default"],
+    "role, relation",
+    [*(("authenticated", relation) for relation in NO_RLS + INTERNAL),
+     # service_role reads the views and partitions (it is the operators' role), not the internals
+     *(("service_role", relation) for relation in INTERNAL)],
 )
-def test_members_cannot_read_relations_without_rls(built, members, relation):
+def test_api_roles_cannot_read_relations_without_rls(built, members, role, relation):
     user_id, _ = members["one"]
-    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+    with built.connect() as conn, acting_as(conn, role, user_id):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute(f"select 1 from analytics.{relation} limit 1")
+            conn.execute(f"select 1 from {relation} limit 1")
 
 
 @pytest.mark.parametrize("table", spec_schema.RLS_TABLES)
@@ -127,6 +135,7 @@ def test_build_role_reads_public_and_owns_analytics(built):
         conn.execute("set local role analytics_builder")
         assert conn.execute("select count(*) from public.agent_runs").fetchone()[0] >= 0
     owners = built.rows(
-        "select distinct pg_get_userbyid(relowner) from pg_class where relnamespace = 'analytics'::regnamespace"
+        "select distinct pg_get_userbyid(relowner) from pg_class "
+        "where relnamespace in ('analytics'::regnamespace, 'analytics_internal'::regnamespace)"
     )
     assert owners == [("analytics_builder",)]

@@ -97,11 +97,12 @@ def rollup_values(project_db) -> dict[str, list]:
                 name for (name,) in conn.execute(
                     "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 "
                     "and not attisdropped and attname not in ('created_at', 'updated_at') order by attnum",
-                    (f"analytics.{relation}",),
+                    (f"{'analytics_internal' if relation.startswith('int_') else 'analytics'}.{relation}",),
                 ).fetchall()
             ]
             listed = ", ".join(columns)
-            values[relation] = conn.execute(f"select {listed} from analytics.{relation} order by {listed}").fetchall()
+            schema = "analytics_internal" if relation.startswith("int_") else "analytics"
+            values[relation] = conn.execute(f"select {listed} from {schema}.{relation} order by {listed}").fetchall()
     return values
 
 

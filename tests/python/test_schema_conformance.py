@@ -130,7 +130,6 @@ def test_every_table_with_workspace_id_has_rls(built):
         select c.relname from pg_class c join pg_attribute a on a.attrelid = c.oid
         where c.relnamespace = 'analytics'::regnamespace and c.relkind in ('r', 'p')
           and a.attname = 'workspace_id' and not c.relrowsecurity and not c.relispartition
-          and c.relname not like 'int\\_%%'
         """
     )
     assert unprotected == []

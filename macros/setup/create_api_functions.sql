@@ -1,0 +1,104 @@
+{#-
+    What signed-in clients may call (PostgREST exposes functions as /rpc/...). Each is
+    SECURITY DEFINER with an empty search_path, checks the caller's membership itself, and
+    is executable by authenticated (and service_role) only.
+-#}
+
+{% macro create_api_functions() %}
+{% set s = target.schema %}
+{% set app = var('app_schema') %}
+create or replace function {{ s }}.track_event(
+    event_type text,
+    workspace_id uuid default null,
+    event_name text default null,
+    page_path text default null,
+    session_id uuid default null,
+    metadata jsonb default '{}',
+    referrer text default null,
+    occurred_at timestamptz default null
+)
+returns uuid
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    caller uuid := (select auth.uid());
+    happened timestamptz := coalesce(occurred_at, now());
+    headers jsonb := nullif(current_setting('request.headers', true), '')::jsonb;
+    new_id uuid := gen_random_uuid();
+begin
+    if caller is null then
+        raise exception 'track_event: no signed-in user (the request has no JWT sub)' using errcode = '28000';
+    end if;
+    if event_type is null or event_type <> all (array[{% for kind in event_types() %}'{{ kind }}'{{ ', ' if not loop.last }}{% endfor %}]) then
+        raise exception 'track_event: unknown event type %', coalesce(quote_literal(event_type), 'NULL')
+            using errcode = '22023',
+                  hint = 'one of {{ event_types() | join(", ") }}';
+    end if;
+    if workspace_id is not null and not exists (
+        select from {{ app }}.workspace_members as m
+        where m.workspace_id = track_event.workspace_id and m.user_id = caller
+    ) then
+        raise exception 'track_event: you are not a member of workspace %', workspace_id using errcode = '42501';
+    end if;
+    if metadata is null or jsonb_typeof(metadata) <> 'object' then
+        raise exception 'track_event: metadata must be a JSON object' using errcode = '22023';
+    end if;
+    if octet_length(metadata::text) > 8192 then
+        raise exception 'track_event: metadata is % bytes; the limit is 8192', octet_length(metadata::text)
+            using errcode = '22001';
+    end if;
+    if length(event_name) > 100 or length(page_path) > 255 or length(referrer) > 2048 then
+        raise exception 'track_event: event_name (100), page_path (255) or referrer (2048 characters) is too long'
+            using errcode = '22001';
+    end if;
+    if event_type = 'api_call' and metadata ? 'response_time_ms'
+        and (jsonb_typeof(metadata -> 'response_time_ms') <> 'number' or (metadata ->> 'response_time_ms')::numeric < 0) then
+        raise exception 'track_event: metadata.response_time_ms must be a non-negative number' using errcode = '22023';
+    end if;
+    if happened < now() - interval '{{ var("lookback_days") }} days' or happened > now() + interval '5 minutes' then
+        raise exception 'track_event: occurred_at % is outside the last {{ var("lookback_days") }} days', happened
+            using errcode = '22023';
+    end if;
+    if session_id is not null and exists (
+        select from {{ s }}.user_activity as a
+        where a.session_id = track_event.session_id and a.user_id <> caller
+          and a.created_at > now() - interval '{{ var("lookback_days") }} days'
+    ) then
+        raise exception 'track_event: session % belongs to another user', session_id using errcode = '42501';
+    end if;
+    insert into {{ s }}.user_activity (
+        id, user_id, workspace_id, event_type, event_name, page_path, session_id, ip_address, user_agent,
+        referrer, metadata, created_at
+    )
+    values (
+        new_id, caller, workspace_id, event_type, event_name, page_path, session_id,
+        -- PostgREST passes the request headers; the first forwarded address is the client's
+        nullif(split_part(headers ->> 'x-forwarded-for', ',', 1), '')::inet,
+        left(headers ->> 'user-agent', 1024), referrer, metadata, happened
+    );
+    return new_id;
+end
+$$;
+revoke all on function {{ s }}.track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz) from public;
+grant execute on function {{ s }}.track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)
+    to authenticated, service_role;
+
+{#- Materialized views cannot carry RLS: members read them through these, filtered by membership. #}
+{% for view in ['mv_active_users', 'mv_top_agents', 'mv_workspace_summary'] %}
+create or replace function {{ s }}.member_{{ view[3:] }}()
+returns setof {{ s }}.{{ view }}
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select * from {{ s }}.{{ view }}
+    where workspace_id = any (array(select {{ s }}.member_workspace_ids()))
+$$;
+revoke all on function {{ s }}.member_{{ view[3:] }}() from public;
+grant execute on function {{ s }}.member_{{ view[3:] }}() to authenticated, service_role;
+{% endfor %}
+{% endmacro %}

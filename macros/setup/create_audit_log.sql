@@ -1,0 +1,66 @@
+{#-
+    Audit logging for sensitive work (the spec's "audit logging for sensitive queries"): who
+    (the JWT user and the database role), when, what. Rows are written only by the project's
+    SECURITY DEFINER functions and triggers; no role may insert, change or delete them, and
+    members read only their workspaces' rows.
+-#}
+
+{% macro create_audit_log() %}
+{% set s = target.schema %}
+create table if not exists {{ s }}.audit_log (
+    id bigint generated always as identity primary key,
+    occurred_at timestamptz not null default now(),
+    actor_user_id uuid,
+    actor_role text not null,
+    action text not null,
+    workspace_id uuid,
+    details jsonb not null default '{}'
+);
+create index if not exists idx_audit_log_workspace on {{ s }}.audit_log (workspace_id, occurred_at desc);
+
+create or replace function {{ s }}.write_audit(action text, workspace_id uuid, details jsonb)
+returns void
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+    -- `role` is what SET ROLE chose (PostgREST: authenticated, anon or service_role); inside a
+    -- SECURITY DEFINER function current_user would only name this function's owner.
+    insert into {{ s }}.audit_log (actor_user_id, actor_role, action, workspace_id, details)
+    values (
+        (select auth.uid()),
+        coalesce(nullif(current_setting('role', true), 'none'), session_user),
+        action, workspace_id, coalesce(details, '{}'::jsonb)
+    )
+$$;
+revoke all on function {{ s }}.write_audit(text, uuid, jsonb) from public;
+
+create or replace function {{ s }}.audit_alert_rule_change()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    perform {{ s }}.write_audit(
+        'alert_rules.' || lower(tg_op),
+        coalesce(new.workspace_id, old.workspace_id),
+        jsonb_build_object(
+            'rule_id', coalesce(new.id, old.id),
+            'before', case when tg_op <> 'INSERT' then to_jsonb(old) end,
+            'after', case when tg_op <> 'DELETE' then to_jsonb(new) end
+        )
+    );
+    return null;
+end
+$$;
+revoke all on function {{ s }}.audit_alert_rule_change() from public;
+{% endmacro %}
+
+
+{% macro create_alert_rules_audit_trigger() %}
+create or replace trigger audit_alert_rules_change
+    after insert or update or delete on {{ target.schema }}.alert_rules
+    for each row execute function {{ target.schema }}.audit_alert_rule_change()
+{% endmacro %}

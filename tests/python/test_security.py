@@ -1,0 +1,240 @@
+"""The ingestion path, the member views of the materialized views, the audit log, and the
+equivalents of the Supabase database linter, acting as PostgREST does."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import psycopg
+import pytest
+
+from conftest import acting_as
+
+
+@pytest.fixture(scope="module")
+def member(built):
+    """(user, their workspace, a workspace they are not in)."""
+    user_id, workspace_id = built.rows(
+        "select user_id, min(workspace_id::text)::uuid from public.workspace_members group by 1 "
+        "having count(*) = 1 order by 1 limit 1"
+    )[0]
+    foreign = built.value("select id from public.workspaces where id <> %s order by id limit 1", (workspace_id,))
+    return user_id, workspace_id, foreign
+
+
+def track(conn, **arguments):
+    names = ", ".join(f"{name} => %({name})s" for name in arguments)
+    return conn.execute(f"select analytics.track_event({names})", arguments).fetchone()[0]
+
+
+def test_a_member_records_an_event_stamped_with_their_own_user(built, member):
+    user_id, workspace_id, _ = member
+    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+        conn.execute(
+            "select set_config('request.headers', %s, true)",
+            (json.dumps({"user-agent": "test-agent/1.0", "x-forwarded-for": "203.0.113.9, 10.0.0.1"}),),
+        )
+        event_id = track(conn, event_type="api_call", workspace_id=workspace_id,
+                         metadata=psycopg.types.json.Jsonb({"response_time_ms": 12.5}))
+        conn.execute("set local role postgres")
+        row = conn.execute(
+            "select user_id, workspace_id, event_type, user_agent, host(ip_address) from analytics.user_activity "
+            "where id = %s", (event_id,)
+        ).fetchone()
+    assert row == (user_id, workspace_id, "api_call", "test-agent/1.0", "203.0.113.9")
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"event_type": "purchase"}, "unknown event type 'purchase'"),
+    ({"event_type": None}, "unknown event type NULL"),
+    ({"event_type": "page_view", "metadata": psycopg.types.json.Jsonb([1, 2])}, "metadata must be a JSON object"),
+    ({"event_type": "page_view", "metadata": psycopg.types.json.Jsonb({"blob": "x" * 9000})}, "the limit is 8192"),
+    ({"event_type": "page_view", "page_path": "/" + "p" * 300}, "too long"),
+    ({"event_type": "api_call", "metadata": psycopg.types.json.Jsonb({"response_time_ms": "fast"})},
+     "response_time_ms must be a non-negative number"),
+    ({"event_type": "login", "occurred_at": "2020-01-01T00:00:00Z"}, "outside the last 3 days"),
+])
+def test_bad_events_are_refused_with_a_clear_message_and_nothing_is_written(built, member, arguments, message):
+    user_id, _, _ = member
+    before = built.value("select count(*) from analytics.user_activity")
+    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+        with pytest.raises(psycopg.Error, match=message):
+            track(conn, **arguments)
+    assert built.value("select count(*) from analytics.user_activity") == before
+
+
+def test_no_one_writes_into_a_workspace_they_do_not_belong_to(built, member):
+    user_id, _, foreign = member
+    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not a member of workspace"):
+            track(conn, event_type="page_view", workspace_id=foreign)
+
+
+def test_no_one_writes_as_another_user_or_into_their_session(built, member):
+    user_id, workspace_id, _ = member
+    other_user, other_session = built.rows(
+        "select user_id, session_id from analytics.user_activity where user_id <> %s and session_id is not null "
+        "and created_at > now() - interval '2 days' limit 1",
+        (user_id,),
+    )[0]
+    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="belongs to another user"), conn.transaction():
+            track(conn, event_type="page_view", session_id=other_session)
+        # The function takes no user argument; a direct insert is refused outright.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+            conn.execute(
+                "insert into analytics.user_activity (user_id, workspace_id, event_type) values (%s, %s, 'login')",
+                (other_user, workspace_id),
+            )
+
+
+@pytest.mark.parametrize("role", ["anon", None])
+def test_anonymous_callers_cannot_track(built, role):
+    with built.connect() as conn, acting_as(conn, role or "authenticated"):
+        with pytest.raises(psycopg.Error, match="permission denied|no signed-in user"):
+            track(conn, event_type="page_view")
+
+
+@pytest.mark.parametrize("function, view", [
+    ("member_active_users", "mv_active_users"),
+    ("member_top_agents", "mv_top_agents"),
+    ("member_workspace_summary", "mv_workspace_summary"),
+])
+def test_members_read_materialized_views_only_for_their_workspaces(built, member, function, view):
+    user_id, workspace_id, _ = member
+    expected = built.value(f"select count(*) from analytics.{view} where workspace_id = %s", (workspace_id,))
+    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+        seen = conn.execute(f"select workspace_id from analytics.{function}()").fetchall()
+    assert expected > 0 and len(seen) == expected
+    assert {w for (w,) in seen} == {workspace_id}
+    with built.connect() as conn, acting_as(conn, "anon"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"select * from analytics.{function}()")
+
+
+def test_alert_rule_changes_are_audited_with_who_and_what(built, member):
+    user_id, workspace_id, _ = member
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        conn.execute("set local role service_role")
+        conn.execute("select set_config('request.jwt.claims', %s, true)", (json.dumps({"sub": str(user_id)}),))
+        rule_id = conn.execute(
+            "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value) "
+            "values (%s, 'Errors', 'error_rate', 'greater_than', 5) returning id", (workspace_id,)
+        ).fetchone()[0]
+        conn.execute("update analytics.alert_rules set threshold_value = 7 where id = %s", (rule_id,))
+        conn.execute("delete from analytics.alert_rules where id = %s", (rule_id,))
+        entries = conn.execute(
+            "select action, actor_user_id, actor_role, workspace_id, details -> 'after' ->> 'threshold_value' "
+            "from analytics.audit_log where details ->> 'rule_id' = %s order by id", (str(rule_id),)
+        ).fetchall()
+    assert entries == [
+        ("alert_rules.insert", user_id, "service_role", workspace_id, "5.00"),
+        ("alert_rules.update", user_id, "service_role", workspace_id, "7.00"),
+        ("alert_rules.delete", user_id, "service_role", workspace_id, None),
+    ]
+
+
+def test_maintenance_calls_are_audited_and_the_log_cannot_be_forged(built, member):
+    user_id, workspace_id, _ = member
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        conn.execute("set local role service_role")
+        conn.execute("select analytics.refresh_all_materialized_views()")
+        logged = conn.execute(
+            "select actor_role from analytics.audit_log where action = 'refresh_all_materialized_views' "
+            "order by id desc limit 1"
+        ).fetchone()
+        assert logged == ("service_role",)
+        for statement in ("insert into analytics.audit_log (actor_role, action) values ('x', 'forged')",
+                          "update analytics.audit_log set action = 'erased'", "delete from analytics.audit_log"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+                conn.execute(statement)
+    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select analytics.write_audit('forged', %s, '{}')", (workspace_id,))
+
+
+def test_a_member_cannot_redirect_a_security_definer_function_with_search_path(built, member):
+    user_id, workspace_id, _ = member
+    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+        conn.execute("set local search_path = pg_temp, public")
+        conn.execute("create temporary table workspace_members (workspace_id uuid, user_id uuid)")
+        seen = {w for (w,) in conn.execute("select analytics.member_workspace_ids()").fetchall()}
+    assert seen == {workspace_id}
+
+
+# ---- the Supabase database linter's rules, as queries -----------------------------------
+
+LINTS = {
+    "auth_rls_initplan: policy calls auth.uid() unwrapped": """
+        select tablename from pg_policies where schemaname = 'analytics'
+          and (qual ~ 'auth\\.uid\\(\\)' and qual !~ 'SELECT auth\\.uid\\(\\)')
+    """,
+    "multiple_permissive_policies: several permissive policies per role and action": """
+        select tablename, cmd, r from pg_policies, unnest(roles) as r
+        where schemaname = 'analytics' and permissive = 'PERMISSIVE'
+        group by 1, 2, 3 having count(*) > 1
+    """,
+    "policy_exists_rls_disabled / rls_enabled_no_policy": """
+        select c.relname from pg_class c
+        where c.relnamespace = 'analytics'::regnamespace and c.relkind in ('r', 'p') and not c.relispartition
+          and c.relrowsecurity <> exists (select from pg_policies p where p.schemaname = 'analytics' and p.tablename = c.relname)
+    """,
+    "function_search_path_mutable": """
+        select p.proname from pg_proc p
+        where p.pronamespace in ('analytics'::regnamespace, 'analytics_internal'::regnamespace)
+          and not exists (select from unnest(coalesce(p.proconfig, '{}')) as c where c like 'search_path=%%')
+    """,
+    "rls_disabled_in_public: a table with workspace_id and no RLS in the exposed schema": """
+        select c.relname from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attname = 'workspace_id'
+        where c.relnamespace = 'analytics'::regnamespace and c.relkind in ('r', 'p') and not c.relispartition
+          and not c.relrowsecurity
+    """,
+    "materialized_view_in_api: an API role can read a materialized view": """
+        select c.relname, r from pg_class c, unnest(array['anon', 'authenticated']) as r
+        where c.relnamespace = 'analytics'::regnamespace and c.relkind = 'm'
+          and has_table_privilege(r, c.oid, 'select')
+    """,
+    "permissive policy using (true)": """
+        select tablename from pg_policies where schemaname = 'analytics' and (qual = 'true' or with_check = 'true')
+    """,
+    "security_definer function executable by anon": """
+        select p.proname from pg_proc p
+        where p.pronamespace in ('analytics'::regnamespace, 'analytics_internal'::regnamespace)
+          and p.prosecdef and has_function_privilege('anon', p.oid, 'execute')
+    """,
+    "security definer view readable by API roles": """
+        select c.relname, r from pg_class c, unnest(array['anon', 'authenticated']) as r
+        where c.relnamespace in ('analytics'::regnamespace, 'analytics_internal'::regnamespace) and c.relkind = 'v'
+          and has_table_privilege(r, c.oid, 'select')
+    """,
+    "API roles can use the internal schema": """
+        select r from unnest(array['anon', 'authenticated', 'service_role']) as r
+        where has_schema_privilege(r, 'analytics_internal', 'usage')
+    """,
+    "maintenance callable by PUBLIC, anon or authenticated": """
+        select p.proname, r from pg_proc p, unnest(array['public', 'anon', 'authenticated']) as r
+        where p.pronamespace = 'analytics'::regnamespace
+          and p.proname in ('cleanup_old_data', 'refresh_all_materialized_views', 'aggregate_daily_metrics',
+                            'ensure_user_activity_partitions', 'write_audit')
+          and (r = 'public' and exists (select from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                                        where a.grantee = 0 and a.privilege_type = 'EXECUTE')
+               or r <> 'public' and has_function_privilege(r, p.oid, 'execute'))
+    """,
+}
+
+
+@pytest.mark.parametrize("rule", sorted(LINTS))
+def test_schema_passes_the_supabase_linter_rule(built, rule):
+    assert built.rows(LINTS[rule]) == []
+
+
+def test_member_queries_on_a_rollup_use_an_index_not_a_scan_of_all_tenants(built, member):
+    user_id, workspace_id, _ = member
+    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+        conn.execute("set local enable_seqscan = off")  # tiny tables: make the planner show what it can use
+        plan = "\n".join(row[0] for row in conn.execute(
+            "explain select * from analytics.daily_metrics"
+        ).fetchall())
+    # The membership test becomes an index condition on workspace_id: no scan of other tenants' rows.
+    assert "Index Cond: (workspace_id = ANY" in plan, plan
