@@ -85,17 +85,42 @@ now() as created_at{% if updated %},
 
 
 {% macro rebuilt_days(runs_relation, sessions_relation=none) -%}
-{#- The days subquery for this build; empty when every day is rebuilt. -#}
+{#-
+    The UTC days this build recomputes, rendered as ISO dates joined by commas and read when
+    the model runs; empty when every day is rebuilt. Literal dates let the planner prune
+    partitions and use the time indexes at plan time: as a subquery they cost seconds per
+    model at scale.
+-#}
 {%- if is_incremental() or (var('backfill_from') and var('backfill_to')) -%}
-    {{ days_to_rebuild(runs_relation, sessions_relation) }}
+    {%- if (runs_relation | string).startswith('__dbt__cte__') -%}
+        {#- a dbt unit test: its inputs are CTEs of the query, so the days stay a subquery #}
+        {{- days_to_rebuild(runs_relation, sessions_relation) -}}
+    {%- elif execute -%}
+        {%- set found = run_query('select day::text from (' ~ days_to_rebuild(runs_relation, sessions_relation) ~ ') as d order by 1') -%}
+        {{- found.columns[0].values() | join(',') -}}
+    {%- else -%}
+        1970-01-01
+    {%- endif -%}
 {%- endif -%}
 {%- endmacro %}
 
 
 {% macro in_days(column, days, is_date=false) -%}
-{#- True for rows whose UTC day is one of `days` (a subquery); every row when days is empty. -#}
-{%- if not (days | trim) -%}
+{#-
+    True for rows whose UTC day is one of `days`: dates joined by commas, or a subquery of
+    days (unit tests, aggregate_daily_metrics); every row when days is empty.
+-#}
+{%- set days = days | trim -%}
+{%- if not days -%}
     true
+{%- elif 'select' not in days -%}
+    {%- set listed = "'{" ~ days ~ "}'::date[]" -%}
+    {%- if is_date -%}
+        {{ column }} = any ({{ listed }})
+    {%- else -%}
+        {{ column }} >= {{ utc_day_start("'" ~ (days.split(',') | min) ~ "'::date") }}
+        and {{ utc_date(column) }} = any ({{ listed }})
+    {%- endif -%}
 {%- elif is_date -%}
     {{ column }} in ({{ days }})
 {%- else -%}
@@ -103,11 +128,6 @@ now() as created_at{% if updated %},
     {{ column }} >= (select {{ utc_day_start('min(d.day)') }} from ({{ days }}) as d)
     and {{ utc_date(column) }} in ({{ days }})
 {%- endif -%}
-{%- endmacro %}
-
-
-{% macro in_rebuilt_days(column, runs_relation) -%}
-{{ in_days(column, rebuilt_days(runs_relation)) }}
 {%- endmacro %}
 
 

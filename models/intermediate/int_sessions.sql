@@ -20,6 +20,8 @@
     one, and to the UTC day of its first event. Sessions touched by newly arrived events are
     recomputed from all of their events.
 -#}
+{%- set days = rebuilt_days(ref('stg_app__agent_runs')) | trim if is_incremental() else '' %}
+
 with events as (
     select * from {{ ref('stg_analytics__user_activity') }}
     where session_id is not null
@@ -28,15 +30,30 @@ with events as (
 touched_sessions as (
     select distinct session_id
     from events
-    {% if is_incremental() %}
-        where {{ in_rebuilt_days('created_at', ref('stg_app__agent_runs')) }}
-    {% endif %}
+    where {{ in_days('created_at', days) }}
 ),
+
+{% if is_incremental() %}
+{#- A touched session began in the window, or when this table last saw it start: read the
+    events from there on only, so old partitions stay closed. #}
+    earliest_start as (
+        select least(
+            {{ utc_day_start("'" ~ (days.split(',') | min) ~ "'::date") if 'select' not in days else 'now()' }},
+            (
+                select min(known.session_start_at) from {{ this }} as known
+                inner join touched_sessions on known.session_id = touched_sessions.session_id
+            )
+        ) as starts_at
+    ),
+{% endif %}
 
 session_events as (
     select events.*
     from events
     inner join touched_sessions on events.session_id = touched_sessions.session_id
+    {% if is_incremental() %}
+        where events.created_at >= (select earliest_start.starts_at from earliest_start)
+    {% endif %}
 ),
 
 final as (

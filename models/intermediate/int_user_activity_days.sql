@@ -15,14 +15,16 @@
 }}
 
 {#- One row per user, UTC day and workspace (NULL: events with no workspace) with any activity. #}
+{%- set days = rebuilt_days(ref('stg_app__agent_runs')) %}
+
 with events as (
     select * from {{ ref('stg_analytics__user_activity') }}
-    where {{ in_rebuilt_days('created_at', ref('stg_app__agent_runs')) }}
+    where {{ in_days('created_at', days) }}
 ),
 
 runs as (
     select * from {{ ref('stg_app__agent_runs') }}
-    where {{ in_rebuilt_days('started_at', ref('stg_app__agent_runs')) }}
+    where {{ in_days('started_at', days) }}
 ),
 
 event_days as (

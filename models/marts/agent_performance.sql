@@ -36,7 +36,7 @@
 {#- One row per agent and UTC day on which it ran. #}
 with runs as (
     select * from {{ ref('stg_app__agent_runs') }}
-    where {{ in_rebuilt_days('started_at', ref('stg_app__agent_runs')) }}
+    where {{ in_days('started_at', rebuilt_days(ref('stg_app__agent_runs'))) }}
 ),
 
 agents as (

@@ -27,14 +27,16 @@
 }}
 
 {#- One row per UTC hour with activity, per workspace and for the platform; the open hour too. #}
+{%- set days = rebuilt_days(ref('stg_app__agent_runs')) %}
+
 with events as (
     select * from {{ ref('stg_analytics__user_activity') }}
-    where {{ in_rebuilt_days('created_at', ref('stg_app__agent_runs')) }}
+    where {{ in_days('created_at', days) }}
 ),
 
 runs as (
     select * from {{ ref('stg_app__agent_runs') }}
-    where {{ in_rebuilt_days('started_at', ref('stg_app__agent_runs')) }}
+    where {{ in_days('started_at', days) }}
 ),
 
 hourly_events as (
