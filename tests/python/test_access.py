@@ -139,3 +139,65 @@ def test_build_role_reads_public_and_owns_analytics(built):
         "where relnamespace in ('analytics'::regnamespace, 'analytics_internal'::regnamespace)"
     )
     assert owners == [("analytics_builder",)]
+
+
+def analytics_relations(built) -> list[tuple[str, bool]]:
+    """Every table, view and materialized view in analytics (partitions included), and
+    whether it has a workspace_id column."""
+    return built.rows(
+        """
+        select c.relname, exists (select from pg_attribute a where a.attrelid = c.oid and a.attname = 'workspace_id')
+        from pg_class c where c.relnamespace = 'analytics'::regnamespace and c.relkind in ('r', 'p', 'v', 'm')
+        order by 1
+        """
+    )
+
+
+@pytest.mark.parametrize("caller", ["anon", "one", "two", "nobody"])
+def test_matrix_every_relation_and_function_by_every_caller_and_action(built, members, caller):
+    """Every visible row belongs to the caller's workspaces; every write is refused or touches nothing."""
+    role = "anon" if caller == "anon" else "authenticated"
+    user_id, spaces = members.get(caller, (uuid.uuid4(), set()))
+    if caller == "anon":
+        user_id = None
+    relations = analytics_relations(built)
+    functions = [name for (name,) in built.rows(
+        "select p.proname from pg_proc p where p.pronamespace = 'analytics'::regnamespace and p.proretset"
+    )]
+    assert len(relations) > 20 and {"member_active_users", "member_workspace_ids"} <= set(functions)
+    problems = []
+    with built.connect() as conn, acting_as(conn, role, user_id):
+        for name, has_workspace in relations:
+            column = "workspace_id" if has_workspace else "1"
+            for action, statement in (
+                ("select", f"select {column} from analytics.{name}"),
+                ("insert", f"insert into analytics.{name} default values"),
+                ("update", f"update analytics.{name} set {column if has_workspace else 'ctid = ctid'} = "
+                           f"{column if has_workspace else 'ctid'}"),
+                ("delete", f"delete from analytics.{name}"),
+            ):
+                try:
+                    with conn.transaction():
+                        cursor = conn.execute(statement)
+                        if action == "select":
+                            seen = {row[0] for row in cursor.fetchall()}
+                            if has_workspace and not seen <= spaces:
+                                problems.append(f"{name}: sees {seen - spaces}")
+                            elif not has_workspace and seen:
+                                problems.append(f"{name}: rows without a workspace are visible")
+                        elif cursor.rowcount:
+                            problems.append(f"{name}: {action} touched {cursor.rowcount} rows")
+                except psycopg.Error:
+                    pass  # refused
+        for function in functions:
+            try:
+                with conn.transaction():
+                    if function == "member_workspace_ids":
+                        seen = {row[0] for row in conn.execute(f"select analytics.{function}()").fetchall()}
+                    else:
+                        seen = {row[0] for row in conn.execute(f"select workspace_id from analytics.{function}()")}
+                    if not seen <= spaces:
+                        problems.append(f"{function}(): returns {seen - spaces}")
+            except psycopg.Error:
+                pass
+    assert not problems, "\n".join(problems)
