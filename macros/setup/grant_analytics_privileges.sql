@@ -37,6 +37,7 @@ grant execute on function
     {{ s }}.refresh_all_materialized_views(),
     {{ s }}.aggregate_daily_metrics(date, uuid),
     {{ s }}.cleanup_old_data(),
+    {{ s }}.evaluate_alerts(timestamptz),
     {{ s }}.ensure_user_activity_partitions(date, date)
     to service_role;
 alter default privileges in schema {{ s }} revoke execute on functions from public;

@@ -267,6 +267,7 @@ FUNCTIONS = {
     "member_workspace_summary": "",
     "write_audit": "action text, workspace_id uuid, details jsonb",
     "audit_alert_rule_change": "",
+    "evaluate_alerts": "evaluated_at timestamp with time zone DEFAULT now()",
 }
 
 # Every table with updated_at has the trigger (S10).

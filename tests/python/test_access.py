@@ -96,7 +96,7 @@ def test_members_cannot_write_any_table(built, members, table, statement):
 
 @pytest.mark.parametrize("function", [
     "cleanup_old_data()", "refresh_all_materialized_views()", "aggregate_daily_metrics(current_date)",
-    "ensure_user_activity_partitions(current_date, current_date)",
+    "ensure_user_activity_partitions(current_date, current_date)", "evaluate_alerts()",
 ])
 @pytest.mark.parametrize("role", ["anon", "authenticated"])
 def test_api_roles_cannot_run_maintenance(built, function, role):

@@ -216,7 +216,7 @@ LINTS = {
         select p.proname, r from pg_proc p, unnest(array['public', 'anon', 'authenticated']) as r
         where p.pronamespace = 'analytics'::regnamespace
           and p.proname in ('cleanup_old_data', 'refresh_all_materialized_views', 'aggregate_daily_metrics',
-                            'ensure_user_activity_partitions', 'write_audit')
+                            'ensure_user_activity_partitions', 'write_audit', 'evaluate_alerts')
           and (r = 'public' and exists (select from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
                                         where a.grantee = 0 and a.privilege_type = 'EXECUTE')
                or r <> 'public' and has_function_privilege(r, p.oid, 'execute'))
@@ -238,3 +238,35 @@ def test_member_queries_on_a_rollup_use_an_index_not_a_scan_of_all_tenants(built
         ).fetchall())
     # The membership test becomes an index condition on workspace_id: no scan of other tenants' rows.
     assert "Index Cond: (workspace_id = ANY" in plan, plan
+
+
+def test_service_role_evaluates_alerts_and_a_firing_rule_is_recorded(built):
+    workspace_id, busiest_hour = built.rows(
+        "select workspace_id, date_trunc('hour', started_at) from public.agent_runs "
+        "group by 1, 2 order by count(*) desc limit 1"
+    )[0]
+    runs_that_hour = built.value(
+        "select count(*) from public.agent_runs where workspace_id = %s and started_at >= %s "
+        "and started_at < %s + interval '1 hour'", (workspace_id, busiest_hour, busiest_hour)
+    )
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        rules = {
+            name: conn.execute(
+                "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value, "
+                "evaluation_window_minutes, notification_channels) values (%s, %s, 'total_runs', %s, %s, 60, "
+                "'[\"email\"]') returning id", (workspace_id, name, condition, threshold)
+            ).fetchone()[0]
+            for name, condition, threshold in (
+                ("fires", "greater_than", runs_that_hour - 1), ("quiet", "greater_than", runs_that_hour),
+                ("exact", "equals", runs_that_hour),
+            )
+        }
+        conn.execute("set local role service_role")
+        fired = conn.execute("select analytics.evaluate_alerts(%s + interval '1 hour')", (busiest_hour,)).fetchone()[0]
+        history = conn.execute(
+            "select r.name, h.metric_value, h.notifications_sent, r.trigger_count from analytics.alert_history h "
+            "join analytics.alert_rules r on r.id = h.alert_rule_id where r.id = any(%s) order by r.name",
+            (list(rules.values()),),
+        ).fetchall()
+    assert fired >= 2
+    assert history == [("exact", runs_that_hour, ["email"], 1), ("fires", runs_that_hour, ["email"], 1)]
