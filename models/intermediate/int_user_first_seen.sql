@@ -18,29 +18,14 @@
     The first UTC day each user was active in each workspace, and platform-wide (scope_id
     = the platform id). Kept here because raw events are purged after 90 days.
 -#}
-with activity as (
-    select * from {{ ref('int_user_activity_days') }}
+with scoped as (
+    select * from {{ ref('int_user_scope_days') }}
     {% if is_incremental() %}
         where activity_date >= (
             select coalesce(min(day), {{ utc_today() }})
             from ({{ days_to_rebuild(ref('stg_app__agent_runs')) }}) as rebuilt
         )
     {% endif %}
-),
-
-scoped as (
-    select
-        workspace_id as scope_id,
-        user_id,
-        activity_date
-    from activity
-    where workspace_id is not null
-    union all
-    select
-        {{ platform_scope_id() }} as scope_id,
-        user_id,
-        activity_date
-    from activity
 ),
 
 first_seen as (

@@ -22,26 +22,14 @@ with window_days as (
         {{ utc_today() }} as last_day
 ),
 
-activity as (
-    select activity.*
-    from {{ ref('int_user_activity_days') }} as activity
-    cross join window_days
-    where activity.activity_date between window_days.first_day - 29 and window_days.last_day
-),
-
 user_days as (
     select
-        workspace_id as scope_id,
-        user_id,
-        activity_date
-    from activity
-    where workspace_id is not null
-    union
-    select
-        {{ platform_scope_id() }},
-        user_id,
-        activity_date
-    from activity
+        user_days.scope_id,
+        user_days.user_id,
+        user_days.activity_date
+    from {{ ref('int_user_scope_days') }} as user_days
+    cross join window_days
+    where user_days.activity_date between window_days.first_day - 29 and window_days.last_day
 ),
 
 user_spans as (

@@ -44,36 +44,15 @@ first_seen as (
     where first_seen.first_seen_date <= report_day.today
 ),
 
-activity as (
-    select activity.*
-    from {{ ref('int_user_activity_days') }} as activity
-    cross join report_day
-    where activity.activity_date <= report_day.today
-),
-
 user_days as (
     select
-        scope_id,
-        user_id,
-        activity_date,
-        sum(run_credits) as credits
-    from (
-        select
-            workspace_id as scope_id,
-            user_id,
-            activity_date,
-            run_credits
-        from activity
-        where workspace_id is not null
-        union all
-        select
-            {{ platform_scope_id() }},
-            user_id,
-            activity_date,
-            run_credits
-        from activity
-    ) as scoped
-    group by 1, 2, 3
+        user_days.scope_id,
+        user_days.user_id,
+        user_days.activity_date,
+        user_days.run_credits as credits
+    from {{ ref('int_user_scope_days') }} as user_days
+    cross join report_day
+    where user_days.activity_date <= report_day.today
 ),
 
 periods as (
