@@ -6,6 +6,8 @@ from importlib import resources
 
 import psycopg
 
+from agent_analytics import db, dbt
+
 STANDIN_MARKER = "agent-analytics stand-in of the main app"
 
 
@@ -45,3 +47,13 @@ def app_row_count(conn: psycopg.Connection) -> int:
 
 class RefusedRealApp(RuntimeError):
     """An operation meant for the stand-in app was pointed at a real one."""
+
+
+def prepare_standin_database(target: db.Connection, dbt_args: tuple[str, ...] = ()) -> None:
+    """A database without an app made ready for generated data: the Supabase and app
+    stand-ins, the build role and the tables the app writes into."""
+    with db.connect(target) as conn:
+        install_supabase_standin(conn)
+        install_app_standin(conn)
+    dbt.run_dbt(["run-operation", "create_build_role", "--target", "owner", *dbt_args], target, capture=True)
+    dbt.run_dbt(["run-operation", "setup_analytics_tables", *dbt_args], target, capture=True)

@@ -9,6 +9,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent_analytics import bootstrap, db, dbt, generate, report
+from agent_analytics import bench, bench_report, bootstrap, db, dbt, generate, report
 
 
 def _parse_end(text: str) -> datetime:
@@ -65,6 +66,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("build", help="run dbt build (further arguments go to dbt)")
 
+    benchmark = commands.add_parser(
+        "bench", help="benchmark queries, builds, refreshes, storage and ingestion against the spec's naive SQL",
+        description="Runs in databases of its own (aa_bench_<scale>...) on the server in use and drops them "
+        "afterwards; writes <scale>.json, <scale>.md and plots to the output folder.",
+    )
+    benchmark.add_argument("--scale", choices=sorted(generate.SCALES), default="medium", help="data size (see README)")
+    benchmark.add_argument("--seed", type=int, default=42, help="data and sampling seed")
+    benchmark.add_argument("--repeat", type=_positive, default=50,
+                           help="executions of each dashboard query per role and schema (default 50)")
+    benchmark.add_argument("--builds", type=_positive, default=3,
+                           help="incremental builds after --append 1h (default 3; one after --append 1d follows)")
+    benchmark.add_argument("--refresh-repeat", type=_positive, default=3, help="refreshes of each view (default 3)")
+    benchmark.add_argument("--output", type=Path, default=Path("bench-results"), help="folder for the results")
+    benchmark.add_argument("--keep", action="store_true",
+                           help="keep the generated data (aa_bench_<scale>) so that the next run reuses it")
+
     commands.add_parser("status", help="list the analytics objects and their row counts")
     commands.add_parser("env", help="print the PG* variables that reach the database (for dbt and psql)")
     commands.add_parser("psql", help="run psql on the database in use (further arguments go to psql)")
@@ -86,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, console)
     except (
         db.DatabaseUnavailable, dbt.DbtFailed, bootstrap.RefusedRealApp, generate.GeneratorError, FileNotFoundError,
+        bench.BenchError,
     ) as error:
         console.print(f"[bold red]error:[/] {error}", highlight=False)
         return 1
@@ -138,6 +156,20 @@ def _generate_command(args: argparse.Namespace, console: Console) -> int:
 
 def _build(args: argparse.Namespace, console: Console) -> int:
     dbt.run_dbt(["build", *args.dbt_args], _target(console))
+    return 0
+
+
+def _bench(args: argparse.Namespace, console: Console) -> int:
+    admin = _target(console)
+    options = bench.BenchOptions(
+        scale_name=args.scale, output=args.output, seed=args.seed, repeat=args.repeat, hourly_builds=args.builds,
+        refresh_repeat=args.refresh_repeat, keep=args.keep,
+    )
+    with _progress(console) as report_progress:
+        results = bench.run(admin, options, report_progress)
+    written = bench_report.write(results, args.output)
+    console.print(f"benchmark done in {results['seconds']:,.0f} s; wrote " + ", ".join(str(path) for path in written),
+                  highlight=False)
     return 0
 
 
@@ -259,6 +291,7 @@ COMMANDS = {
     "bootstrap": _bootstrap,
     "generate": _generate_command,
     "build": _build,
+    "bench": _bench,
     "status": _status,
     "env": _env,
     "psql": _psql,

@@ -12,6 +12,10 @@ from pathlib import Path
 from agent_analytics.db import Connection
 
 
+# What the schedule runs (README, "Scheduling"); the benchmark times the same command.
+SCHEDULED_BUILD = ("build",)
+
+
 class DbtFailed(RuntimeError):
     """dbt exited non-zero; its own output says why."""
 

@@ -191,7 +191,7 @@ def generate(conn: psycopg.Connection, options: GenerateOptions, progress: Progr
         _ensure_partitions(conn, options.start - MAX_LATENESS, options.end)
         with _indexes_rebuilt_after(conn, expected_events >= BULK_LOAD_THRESHOLD, progress):
             _write_activity(conn, world, options.seed, options.start, options.end, counts, progress)
-        _remember_settings(conn, options.seed, options.scale.activity)
+        _remember_settings(conn, options.seed, options.scale.activity, options.end)
     conn.execute("analyze public.agent_runs")
     conn.execute("analyze analytics.user_activity")
     return counts
@@ -200,13 +200,14 @@ def generate(conn: psycopg.Connection, options: GenerateOptions, progress: Progr
 SETTINGS_PREFIX = "agent-analytics generator settings: "
 
 
-def _remember_settings(conn: psycopg.Connection, seed: int, activity: float) -> None:
-    """Kept on the stand-in's agent_runs table, so an append continues with the same world."""
-    note = SETTINGS_PREFIX + json.dumps({"seed": seed, "activity": activity})
+def _remember_settings(conn: psycopg.Connection, seed: int, activity: float, end: datetime) -> None:
+    """Kept on the stand-in's agent_runs table, so an append continues with the same world
+    from exactly where the last stretch ended (sessions that began at its very end included)."""
+    note = SETTINGS_PREFIX + json.dumps({"seed": seed, "activity": activity, "end": end.isoformat()})
     conn.execute(sql.SQL("comment on table public.agent_runs is {}").format(sql.Literal(note)))
 
 
-def _remembered_settings(conn: psycopg.Connection) -> dict[str, float]:
+def _remembered_settings(conn: psycopg.Connection) -> dict:
     row = conn.execute("select obj_description('public.agent_runs'::regclass, 'pg_class')").fetchone()
     if row and row[0] and row[0].startswith(SETTINGS_PREFIX):
         return json.loads(row[0][len(SETTINGS_PREFIX):])
@@ -224,7 +225,7 @@ def append(
         raise GeneratorError("--append needs a positive duration such as 1h or 1d")
     settings = _remembered_settings(conn)
     seed = int(settings.get("seed", 42)) if seed is None else seed
-    start = _data_end(conn)
+    start = datetime.fromisoformat(settings["end"]) if "end" in settings else _data_end(conn)
     end = start + duration
     world = _read_world(conn, seed, float(settings.get("activity", 1.0)))
     counts = Counts()
@@ -232,6 +233,7 @@ def append(
         _ensure_partitions(conn, start - MAX_LATENESS, end)
         _write_activity(conn, world, seed, start, end, counts, progress, late_from=start - MAX_LATENESS)
         counts.runs_updated = _finish_and_rate_runs(conn, seed, start, end)
+        _remember_settings(conn, seed, world.activity, end)
     return counts
 
 
@@ -245,13 +247,14 @@ def parse_duration(text: str) -> timedelta:
 
 
 def _data_end(conn: psycopg.Connection) -> datetime:
+    """For data generated before the end was remembered: just after the latest row."""
     row = conn.execute(
         "select greatest((select max(created_at) from analytics.user_activity), "
         "(select max(started_at) from public.agent_runs))"
     ).fetchone()
     if not row or row[0] is None:
         raise GeneratorError("there is no data to append to: run generate first")
-    return row[0]
+    return row[0] + timedelta(microseconds=1)
 
 
 def _write_app(
@@ -358,13 +361,13 @@ def _ensure_partitions(conn: psycopg.Connection, start: datetime, end: datetime)
 @contextmanager
 def _indexes_rebuilt_after(conn: psycopg.Connection, enabled: bool, progress: Progress) -> Iterator[None]:
     """Both big tables: events, and runs when public is our stand-in (a real app's indexes are not ours)."""
-    with _table_indexes_rebuilt_after(conn, "analytics.user_activity", enabled, progress), \
-            _table_indexes_rebuilt_after(conn, "public.agent_runs", enabled and is_standin_app(conn), progress):
+    with table_indexes_rebuilt_after(conn, "analytics.user_activity", enabled, progress), \
+            table_indexes_rebuilt_after(conn, "public.agent_runs", enabled and is_standin_app(conn), progress):
         yield
 
 
 @contextmanager
-def _table_indexes_rebuilt_after(
+def table_indexes_rebuilt_after(
     conn: psycopg.Connection, table: str, enabled: bool, progress: Progress
 ) -> Iterator[None]:
     """For a big load: drop the table's indexes, primary key and foreign keys, load, then

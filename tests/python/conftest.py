@@ -71,12 +71,8 @@ def make_database(admin_target: db.Connection, data_end: datetime, tmp_path_fact
         name = f"aa_test_{os.getpid()}_{next(numbers)}"
         target = db.create_database(admin_target, name)
         created.append(name)
-        with db.connect(target) as conn:
-            bootstrap.install_supabase_standin(conn)
-            bootstrap.install_app_standin(conn)
         project_db = ProjectDatabase(target, tmp_path_factory.mktemp(f"dbt-target-{name}"), data_end)
-        project_db.dbt("run-operation", "create_build_role", "--target", "owner")
-        project_db.dbt("run-operation", "setup_analytics_tables")
+        bootstrap.prepare_standin_database(target, ("--target-path", str(project_db.target_path)))
         with db.connect(target) as conn:
             generate.generate(conn, generate.GenerateOptions(scale=generate.SCALES[scale], seed=seed, end=data_end))
         return project_db

@@ -1,0 +1,115 @@
+-- The queries a dashboard on this schema runs, timed by `agent-analytics bench`.
+--
+-- Each query starts at a `-- name:` line; `-- what:` says what it is for, and `-- roles:`
+-- which callers run it (default: member and service). `{schema}` is `analytics` or `naive`
+-- (the spec's SQL, for the baseline); %(...)s are the sampled parameters. A `-- member:`
+-- block replaces the query for members of our schema, who read the materialized views only
+-- through the member_*() functions (a materialized view cannot carry RLS). Members of the
+-- naive schema read the views directly: the spec's design gives them nothing else.
+
+-- name: daily_30d
+-- what: a workspace's daily metrics for the last 30 days
+select *
+from {schema}.daily_metrics
+where workspace_id = %(workspace_id)s and metric_date > (now() at time zone 'UTC')::date - 30
+order by metric_date desc;
+
+-- name: my_workspaces_30d
+-- what: the same request without a workspace filter: RLS alone picks the member's workspaces
+-- roles: member
+select workspace_id, metric_date, active_users, total_runs, total_credits_consumed
+from {schema}.daily_metrics
+where metric_date > (now() at time zone 'UTC')::date - 30
+order by workspace_id, metric_date desc;
+
+-- name: hourly_today
+-- what: a workspace's hourly metrics for the current UTC day
+select *
+from {schema}.hourly_metrics
+where workspace_id = %(workspace_id)s
+  and metric_hour >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'
+order by metric_hour;
+
+-- name: top_agents
+-- what: a workspace's ten busiest agents of the last 30 days
+select *
+from {schema}.mv_top_agents
+where workspace_id = %(workspace_id)s
+order by total_runs_30d desc
+limit 10;
+-- member:
+select *
+from {schema}.member_top_agents()
+where workspace_id = %(workspace_id)s
+order by total_runs_30d desc
+limit 10;
+
+-- name: agent_trend
+-- what: one agent's daily runs, success and p95 runtime over the last 30 days
+select metric_date, total_runs, successful_runs, failed_runs, p95_runtime_seconds, total_credits
+from {schema}.agent_performance
+where agent_id = %(agent_id)s and metric_date > (now() at time zone 'UTC')::date - 30
+order by metric_date;
+
+-- name: active_users
+-- what: a workspace's DAU, WAU and MAU for the last 30 days
+select *
+from {schema}.mv_active_users
+where workspace_id = %(workspace_id)s and activity_date > (now() at time zone 'UTC')::date - 30
+order by activity_date desc;
+-- member:
+select *
+from {schema}.member_active_users()
+where workspace_id = %(workspace_id)s and activity_date > (now() at time zone 'UTC')::date - 30
+order by activity_date desc;
+
+-- name: workspace_summary
+-- what: a workspace's summary card (members, agents, runs, credits, active users)
+select *
+from {schema}.mv_workspace_summary
+where workspace_id = %(workspace_id)s;
+-- member:
+select *
+from {schema}.member_workspace_summary()
+where workspace_id = %(workspace_id)s;
+
+-- name: cohorts
+-- what: a workspace's twelve latest weekly cohorts with their retention
+select cohort_date, initial_users, retention_data, churn_rate, ltv_estimate
+from {schema}.user_cohorts
+where workspace_id = %(workspace_id)s and cohort_period = 'weekly'
+order by cohort_date desc
+limit 12;
+
+-- name: user_recent_activity
+-- what: a user's 50 latest events in a workspace
+select created_at, event_type, event_name, page_path, session_id
+from {schema}.user_activity
+where workspace_id = %(workspace_id)s and user_id = %(user_id)s
+order by created_at desc
+limit 50;
+
+-- name: session_events
+-- what: every event of one session, in order
+select created_at, event_type, event_name, page_path, metadata
+from {schema}.user_activity
+where session_id = %(session_id)s
+order by created_at;
+
+-- name: events_by_metadata
+-- what: a workspace's API calls that answered 500 in the last 24 hours (a metadata key)
+select created_at, user_id, metadata ->> 'endpoint' as endpoint
+from {schema}.user_activity
+where workspace_id = %(workspace_id)s
+  and metadata @> '{{"status_code": 500}}'
+  and created_at >= now() - interval '1 day'
+order by created_at desc
+limit 100;
+
+-- name: open_alerts
+-- what: a workspace's unacknowledged alerts, latest first
+select id, alert_rule_id, triggered_at, metric_value, threshold_value, notification_status
+from {schema}.alert_history
+where workspace_id = %(workspace_id)s and acknowledged_at is null
+order by triggered_at desc
+limit 20;

@@ -1,0 +1,121 @@
+"""The benchmark's pieces: its queries run on both schemas, its figures are computed right.
+(The whole benchmark runs at tiny scale in CI as a smoke test; timings are never asserted.)"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from agent_analytics import bench, bench_report, naive
+
+from conftest import acting_as
+
+
+def test_dashboard_queries_are_parsed_with_their_roles_and_member_forms():
+    queries = {query.name: query for query in bench.load_queries()}
+    assert len(queries) >= 10
+    assert queries["my_workspaces_30d"].roles == ("member",)
+    assert queries["daily_30d"].roles == ("member", "service")
+    member_form = queries["top_agents"].statement("analytics", "member").as_string(None)
+    assert "member_top_agents()" in member_form
+    # Members of the naive schema read its views directly: the spec gives them nothing else.
+    assert "\"naive\".mv_top_agents" in queries["top_agents"].statement("naive", "member").as_string(None)
+    assert '{"status_code": 500}' in queries["events_by_metadata"].text.replace("{{", "{").replace("}}", "}")
+
+
+def test_summary_gives_interpolated_percentiles():
+    figures = bench.summary([i / 1000 for i in range(1, 101)], unit="ms")
+    assert figures["n"] == 100
+    assert figures["p50_ms"] == pytest.approx(50.5)
+    assert figures["p95_ms"] == pytest.approx(95.05)
+    assert figures["p99_ms"] == pytest.approx(99.01)
+    assert bench.summary([]) == {"n": 0}
+
+
+def test_plan_summary_flags_sequential_scans_of_big_tables_only():
+    plan = {
+        "Planning Time": 0.5,
+        "Execution Time": 2.0,
+        "Plan": {
+            "Node Type": "Nested Loop", "Shared Hit Blocks": 10, "Shared Read Blocks": 2,
+            "Plans": [
+                {"Node Type": "Seq Scan", "Schema": "analytics", "Relation Name": "big", "Actual Rows": 5,
+                 "Actual Loops": 1},
+                {"Node Type": "Seq Scan", "Schema": "analytics", "Relation Name": "small", "Actual Rows": 3,
+                 "Actual Loops": 2},
+                {"Node Type": "Index Scan", "Schema": "analytics", "Relation Name": "big", "Index Name": "big_idx",
+                 "Actual Rows": 1, "Actual Loops": 4},
+            ],
+        },
+    }
+    summary = bench.plan_summary(plan, {("analytics", "big"): 1e6, ("analytics", "small"): 10})
+    assert summary["whole_table_scans"] == ["analytics.big"]
+    assert [scan["rows"] for scan in summary["scans"]] == [5, 6, 4]
+    assert summary["scans"][2]["index"] == "big_idx"
+
+
+def test_speedup_reads_as_naive_over_ours():
+    assert bench_report.speedup(1.0, 12.0) == "12.0× faster"
+    assert bench_report.speedup(2.0, 1.0) == "0.50× (slower)"
+    assert bench_report.speedup(None, 1.0) == "–"
+
+
+@pytest.fixture(scope="module")
+def with_naive(built):
+    """The built database with the spec's SQL beside ours (removed afterwards)."""
+    with built.connect() as conn:
+        naive.install(conn, lambda *args: None)
+    yield built
+    with built.connect() as conn:
+        conn.execute("drop schema naive cascade")
+
+
+def test_spec_sql_with_f1_to_f3_fixed_runs_and_computes_what_the_spec_says(with_naive):
+    with with_naive.connect() as conn:
+        assert conn.execute("select count(*) from naive.user_activity").fetchone()[0] == conn.execute(
+            "select count(*) from analytics.user_activity"
+        ).fetchone()[0]
+        assert conn.execute(
+            "select naive.calculate_percentiles('{1,2,3,4,5}', '{0.5,0.95,0.99}')"
+        ).fetchone()[0] == [Decimal("3"), Decimal("4.8"), Decimal("4.96")]
+        day = conn.execute("select max(started_at)::date - 1 from public.agent_runs").fetchone()[0]
+        conn.execute("select naive.aggregate_daily_metrics(%s)", (day,))
+        # S4a, kept on purpose: the spec's active_users always equals total_users.
+        assert conn.execute(
+            "select count(*), count(*) filter (where active_users <> total_users) from naive.daily_metrics "
+            "where metric_date = %s", (day,)
+        ).fetchone() == (conn.execute(
+            "select count(distinct workspace_id) from public.agent_runs where started_at::date = %s", (day,)
+        ).fetchone()[0], 0)
+        conn.execute("select naive.refresh_all_materialized_views()")
+
+
+@pytest.mark.parametrize("query", bench.load_queries(), ids=lambda query: query.name)
+def test_every_dashboard_query_runs_for_a_member_and_service_role_on_both_schemas(with_naive, query):
+    with with_naive.connect() as conn:
+        params = bench.sample_parameters(conn, 1, 3)[0]
+        for role in query.roles:
+            for schema in ("analytics", "naive"):
+                with conn.transaction():
+                    bench.become(conn, role, params["user_id"])
+                    conn.execute(query.statement(schema, role), params).fetchall()
+
+
+def test_members_see_only_their_workspaces_in_the_member_dashboard_queries(with_naive):
+    with with_naive.connect() as conn:
+        user_id, workspace_id = conn.execute(
+            "select user_id, min(workspace_id::text)::uuid from public.workspace_members group by user_id "
+            "having count(*) = 1 limit 1"
+        ).fetchone()
+        query = next(query for query in bench.load_queries() if query.name == "my_workspaces_30d")
+        with acting_as(conn, "authenticated", user_id):
+            rows = conn.execute(query.statement("analytics", "member"), {}).fetchall()
+        assert rows and {row[0] for row in rows} == {workspace_id}
+
+
+def test_anon_cannot_read_the_dashboard_tables(with_naive):
+    with with_naive.connect() as conn:
+        with acting_as(conn, "anon"), pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select * from analytics.daily_metrics limit 1")
