@@ -604,18 +604,23 @@ def _run(
         runtime = runtime_value = round(runtime * rng.random(), 3)
     elif status == "cancelled" and rng.random() < 0.5:
         runtime_value = None
+    # Every draw happens whatever `until` is, so the stream (and every later id) is the same
+    # whether this run is still going at the end of one append or finished in the next.
+    rated, stars, with_feedback = rng.random() < 0.12, rng.choices((1, 2, 3, 4, 5), (5, 5, 15, 35, 40))[0], rng.random()
+    rated_after = timedelta(minutes=rng.uniform(1, 180))
+    run_id = _uuid(rng)
     completed_at: datetime | None = started_at + timedelta(seconds=runtime)
     if completed_at >= until:  # still going when the data ends: finishes in a later append
         status, completed_at, runtime_value, error_type, error_message = "running", None, None, None, None
     credits = round(runtime_value * credit_rate, 4) if runtime_value is not None else 0
     tokens = int(runtime_value * token_rate) if runtime_value is not None else 0
     updated_at = completed_at or started_at
-    if status == "completed" and completed_at is not None and rng.random() < 0.12:
-        rating = rng.choices((1, 2, 3, 4, 5), (5, 5, 15, 35, 40))[0]
-        feedback = "Helpful" if rng.random() < 0.3 else None
-        updated_at = min(until, completed_at + timedelta(minutes=rng.uniform(1, 180)))
+    if status == "completed" and completed_at is not None and rated:
+        rating = stars
+        feedback = "Helpful" if with_feedback < 0.3 else None
+        updated_at = min(until, completed_at + rated_after)
     return (
-        _uuid(rng), agent_id, workspace_id, user_id, status, started_at, completed_at, runtime_value, credits,
+        run_id, agent_id, workspace_id, user_id, status, started_at, completed_at, runtime_value, credits,
         model, tokens, error_type, error_message, rating, feedback, updated_at,
     )
 
