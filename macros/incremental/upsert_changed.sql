@@ -1,23 +1,30 @@
 {#-
-    Incremental strategy `upsert_changed`: the model selects every row of the buckets it
-    rebuilds (days, hours, periods). Rows that differ are updated (their updated_at moves),
-    new rows are inserted, rows of a rebuilt bucket that no longer exist are deleted, and
-    rows that did not change are not touched, so a second build writes nothing.
-    Config: unique_key (one NOT NULL column), bucket_column.
+    Incremental strategy `upsert_changed`: the model selects the rows it recomputes. Rows that
+    differ are updated (their updated_at moves), new rows are inserted, and rows that did not
+    change are not touched, so a second build writes nothing.
+    Config: unique_key (one NOT NULL column), and optionally bucket_column (a column or a list
+    of columns): the model then selects every row of each bucket it recomputes (a day, an
+    hour, a period), and rows of those buckets that it no longer selects are deleted.
 -#}
 {% macro get_incremental_upsert_changed_sql(arg_dict) %}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set key = arg_dict['unique_key'] -%}
-    {%- set bucket = config.require('bucket_column') -%}
+    {%- set bucket = config.get('bucket_column') -%}
+    {%- set buckets = [bucket] if bucket is string else (bucket or []) -%}
     {%- set bookkeeping = ['created_at', 'updated_at', key] -%}
     {%- set all_columns = arg_dict['dest_columns'] | map(attribute='name') | list -%}
     {%- set compared = all_columns | reject('in', bookkeeping) | list -%}
     {%- set inserted = all_columns | reject('in', ['created_at', 'updated_at']) | list -%}
 
+    {%- if buckets %}
     delete from {{ target }} as t
-    where t.{{ bucket }} in (select distinct s.{{ bucket }} from {{ source }} as s)
+    where ({% for column in buckets %}t.{{ column }}{{ ', ' if not loop.last }}{% endfor %}) in (
+        select distinct {% for column in buckets %}s.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+        from {{ source }} as s
+    )
       and not exists (select from {{ source }} as s where s.{{ key }} = t.{{ key }});
+    {%- endif %}
 
     update {{ target }} as t
     set ({{ compared | join(', ') }}) = (

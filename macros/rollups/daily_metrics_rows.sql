@@ -1,6 +1,7 @@
 {% macro daily_metrics_rows(days) %}
 {#-
-    The rows of analytics.daily_metrics for `days` (a subquery of UTC days; empty: all days),
+    The rows of analytics.daily_metrics for `days` (none: every day; a list of ISO dates; or a
+    subquery of UTC days),
     one per workspace with activity that day plus the platform row (workspace_id NULL).
     Shared by the model and by analytics.aggregate_daily_metrics(), so both give one answer.
     Definitions: metrics.md.
@@ -16,7 +17,7 @@ error_events as (
 ),
 
 activity as (
-    select * from {{ ref('int_user_activity_days') }}
+    select * from {{ ref('int_user_scope_days') }}
     where {{ in_days('activity_date', days, is_date=true) }}
 ),
 
@@ -43,9 +44,7 @@ agents as (
 
 {#- every fact once for its workspace and once for the platform row -#}
 scoped_activity as (
-    select activity_date, workspace_id as scope_id, user_id from activity where workspace_id is not null
-    union
-    select activity_date, {{ platform_scope_id() }}, user_id from activity
+    select activity_date, scope_id, user_id from activity
 ),
 
 scoped_runs as (

@@ -1,5 +1,5 @@
-{#- SQL building blocks of the rollups: UTC days, the platform scope, stable ids and the
-    days an incremental build recomputes. One file, so that macros calling each other also
+{#- SQL building blocks of the rollups: UTC days, the platform scope, stable ids and what
+    an incremental build takes in. One file, so that macros calling each other also
     render in sqlfluff's offline templater. -#}
 
 {% macro platform_scope_id() -%}
@@ -28,8 +28,6 @@ now() as created_at{% if updated %},
 {%- endmacro %}
 
 
-{#- Which UTC days an incremental build recomputes, and what it remembers for the next one. -#}
-
 {% macro utc_date(column) -%}
 ({{ column }} at time zone 'UTC')::date
 {%- endmacro %}
@@ -45,100 +43,235 @@ now() as created_at{% if updated %},
 {%- endmacro %}
 
 
-{% macro days_to_rebuild(runs_relation, sessions_relation=none) %}
+{% macro cohort_start(period, day) -%}
+{#- The first day of the daily, weekly (ISO, from Monday) or monthly cohort period of `day`. -#}
+case {{ period }}
+    when 'daily' then {{ day }}
+    when 'weekly' then date_trunc('week', {{ day }}::timestamp)::date
+    else date_trunc('month', {{ day }}::timestamp)::date
+end
+{%- endmacro %}
+
+
+{% macro utc_hour(column) -%}
+(date_trunc('hour', {{ column }} at time zone 'UTC') at time zone 'UTC')
+{%- endmacro %}
+
+
 {#-
-    A subquery of UTC days: on a first build or full refresh, every day; with
-    --vars backfill_from/backfill_to, exactly that range; otherwise the late-event lookback
-    up to today, plus the start day of every run changed since this model's last build.
+    What an incremental build takes in. Events are stamped with ingested_at when they reach
+    the database, runs with updated_at whenever the app changes them. Each model remembers
+    when it last read them (build_watermarks) and takes in only what was written since,
+    re-reading the commit margin for transactions that committed after it read. What it then
+    recomputes (user-hours, sessions, days, hours, agent-days) is the set those rows touch,
+    whatever day they belong to: a late event is taken in however late it is.
 -#}
-{%- if var('backfill_from') and var('backfill_to') -%}
-    select generate_series(
-        '{{ var("backfill_from") }}'::date, '{{ var("backfill_to") }}'::date, interval '1 day'
-    )::date as day
-{%- elif is_incremental() -%}
-    {#- up to a week ahead too: clients with fast clocks, and data loaded ahead of time #}
-    select generate_series(
-        {{ utc_today() }} - {{ var('lookback_days') }}, {{ utc_today() }} + {{ var('partitions_ahead_days') }},
-        interval '1 day'
-    )::date as day
-    union
-    select distinct {{ utc_date('changed_runs.started_at') }} as day
-    from {{ runs_relation }} as changed_runs
-    where changed_runs.updated_at > coalesce(
-        (
-            select w.runs_updated_at from {{ internal_schema() }}.build_watermarks as w
-            where w.model_name = '{{ this.identifier }}'
-        ),
-        '-infinity'
-    ) - interval '{{ var("run_update_margin") }}'
-    {%- if sessions_relation is not none %}
-    union
-    {#- a late event can lengthen a session that began before the window: rebuild its day too #}
-    select distinct {{ utc_date('touched_sessions.session_start_at') }} as day
-    from {{ sessions_relation }} as touched_sessions
-    where touched_sessions.session_end_at >= {{ utc_day_start(utc_today() ~ ' - ' ~ var('lookback_days')) }}
-    {%- endif %}
-{%- else -%}
-    select null::date as day where false
+
+{% macro is_backfill() -%}
+{#- Renders "backfill" (true in an if) when this incremental build rebuilds chosen days. -#}
+{%- if is_incremental() and var('backfill_from') is not none and var('backfill_to') is not none -%}
+    backfill
 {%- endif -%}
-{% endmacro %}
+{%- endmacro %}
 
 
-{% macro rebuilt_days(runs_relation, sessions_relation=none) -%}
-{#-
-    The UTC days this build recomputes, rendered as ISO dates joined by commas and read when
-    the model runs; empty when every day is rebuilt. Literal dates let the planner prune
-    partitions and use the time indexes at plan time: as a subquery they cost seconds per
-    model at scale.
--#}
-{%- if is_incremental() or (var('backfill_from') and var('backfill_to')) -%}
-    {%- if (runs_relation | string).startswith('__dbt__cte__') -%}
-        {#- a dbt unit test: its inputs are CTEs of the query, so the days stay a subquery #}
-        {{- days_to_rebuild(runs_relation, sessions_relation) -}}
-    {%- elif execute -%}
-        {%- set found = run_query('select day::text from (' ~ days_to_rebuild(runs_relation, sessions_relation) ~ ') as d order by 1') -%}
-        {{- found.columns[0].values() | join(',') -}}
-    {%- else -%}
-        1970-01-01
+{% macro build_watermark(kind) -%}
+{#- When this model last read `kind` ('events' or 'runs'), as a literal; empty when it never
+    did. A unit test gives it as the var unit_test_watermark. (Macros here render their
+    result rather than return it, so that sqlfluff's offline templater can follow them.) -#}
+{%- if var('unit_test_watermark', none) -%}
+    '{{ var('unit_test_watermark') }}'::timestamptz
+{%- elif execute -%}
+    {%- set column = {'events': 'events_read_at', 'runs': 'runs_read_at'}[kind] -%}
+    {%- set found = run_query(
+        'select ' ~ column ~ '::text from ' ~ internal_schema() ~ ".build_watermarks where model_name = '"
+        ~ this.identifier ~ "' and " ~ column ~ ' is not null'
+    ) -%}
+    {%- if found.rows | length -%}
+        '{{ found.columns[0].values()[0] }}'::timestamptz
     {%- endif -%}
+{%- endif -%}
+{%- endmacro %}
+
+
+{% macro taken_in(kind, alias=none) -%}
+{#-
+    True for the rows of `kind` ('events' or 'runs') this build takes in: every row on a first
+    build or a full refresh; those that happened on the backfill's days; otherwise those
+    written since this model last read them, and the commit margin before that.
+-#}
+{%- set prefix = alias ~ '.' if alias else '' -%}
+{%- set written = prefix ~ {'events': 'ingested_at', 'runs': 'updated_at'}[kind] -%}
+{%- set happened = prefix ~ {'events': 'created_at', 'runs': 'started_at'}[kind] -%}
+{%- if not is_incremental() -%}
+    true
+{%- elif is_backfill() -%}
+    {{ happened }} >= {{ utc_day_start("'" ~ var('backfill_from') ~ "'::date") }}
+    and {{ happened }} < {{ utc_day_start("'" ~ var('backfill_to') ~ "'::date + 1") }}
+{%- else -%}
+    {%- set mark = build_watermark(kind) | trim -%}
+    {%- if not mark -%}
+        true
+    {%- else -%}
+        {{ written }} > {{ mark }} - interval '{{ var("commit_margin") }}'
+    {%- endif -%}
+{%- endif -%}
+{%- endmacro %}
+
+
+{% macro is_unit_test(relation) -%}
+{#- Renders "unit test" in a dbt unit test, whose inputs are CTEs of the query: nothing can
+    be read ahead of it there. -#}
+{%- if (relation | string).startswith('__dbt__cte__') -%}
+    unit test
+{%- endif -%}
+{%- endmacro %}
+
+
+{% macro earliest_taken_in(events_relation=none, runs_relation=none) -%}
+{#-
+    The earliest moment an event or run taken in happened, for the recompute's lower bound:
+    a literal read when the model runs, so the planner prunes older partitions at plan
+    time; '-infinity' when every row counts, 'infinity' when nothing new arrived.
+-#}
+{%- set parts = [] -%}
+{%- if events_relation is not none -%}
+    {%- do parts.append('(select min(created_at) from ' ~ events_relation ~ ' where ' ~ taken_in('events') ~ ')') -%}
+{%- endif -%}
+{%- if runs_relation is not none -%}
+    {%- do parts.append('(select min(started_at) from ' ~ runs_relation ~ ' where ' ~ taken_in('runs') ~ ')') -%}
+{%- endif -%}
+{%- set query = 'select least(' ~ (parts | join(', ')) ~ ')' -%}
+{%- if not is_incremental() -%}
+    '-infinity'::timestamptz
+{%- elif is_unit_test(events_relation if events_relation is not none else runs_relation) or not execute -%}
+    coalesce(({{ query }}), 'infinity'::timestamptz)
+{%- else -%}
+    {%- set found = run_query('select coalesce((' ~ query ~ ")::text, 'infinity')") -%}
+    '{{ found.columns[0].values()[0] }}'::timestamptz
+{%- endif -%}
+{%- endmacro %}
+
+
+{% macro days_taken_in(events_relation, runs_relation, sessions_relation=none) -%}
+{#-
+    The UTC days whose figures the rows taken in can change: the days of the events and runs
+    taken in and, given the sessions, every day a touched session spans (a late event can
+    move a session's start to an earlier day); a backfill's days exactly. Rendered, when the
+    model runs, as ISO dates joined by commas, 'none' when nothing arrived; empty on a first
+    build or a full refresh (every day); in a unit test, a subquery. in_days reads it.
+-#}
+{%- if is_incremental() -%}
+    {%- set query -%}
+        select {{ utc_date('created_at') }} as day from {{ events_relation }} where {{ taken_in('events') }}
+        union
+        select {{ utc_date('started_at') }} from {{ runs_relation }} where {{ taken_in('runs') }}
+        {%- if sessions_relation is not none and not is_backfill() %}
+        union
+        select spanned.day::date
+        from {{ sessions_relation }} as touched_sessions
+        cross join lateral generate_series(
+            {{ utc_date('touched_sessions.session_start_at') }},
+            {{ utc_date('touched_sessions.session_end_at') }},
+            interval '1 day'
+        ) as spanned (day)
+        where touched_sessions.session_id in (
+            select session_id from {{ events_relation }} where session_id is not null and {{ taken_in('events') }}
+        )
+        {%- endif %}
+    {%- endset -%}
+    {%- if is_unit_test(events_relation) or not execute -%}
+        {{ query }}
+    {%- else -%}
+        {%- set found = run_query('select day::text from (' ~ query ~ ') as days order by 1') -%}
+        {{ found.columns[0].values() | join(',') if found.rows | length else 'none' }}
+    {%- endif -%}
+{%- endif -%}
+{%- endmacro %}
+
+
+{% macro hours_taken_in(events_relation, runs_relation) -%}
+{#- The UTC hours of the events and runs taken in, rendered like days_taken_in. -#}
+{%- if is_incremental() -%}
+    {%- set query -%}
+        select {{ utc_hour('created_at') }} as hour from {{ events_relation }} where {{ taken_in('events') }}
+        union
+        select {{ utc_hour('started_at') }} from {{ runs_relation }} where {{ taken_in('runs') }}
+    {%- endset -%}
+    {%- if is_unit_test(events_relation) or not execute -%}
+        {{ query }}
+    {%- else -%}
+        {%- set listing -%}
+            select to_char(hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:00:00+00') from ({{ query }}) as hours order by 1
+        {%- endset -%}
+        {%- set found = run_query(listing) -%}
+        {{ found.columns[0].values() | join(',') if found.rows | length else 'none' }}
+    {%- endif -%}
+{%- endif -%}
+{%- endmacro %}
+
+
+{% macro in_hours(column, hours) -%}
+{#- True for rows whose UTC hour is one of `hours` (from hours_taken_in), like in_days. -#}
+{%- set hours = hours | trim -%}
+{%- if not hours -%}
+    true
+{%- elif hours == 'none' -%}
+    false
+{%- elif 'select' in hours -%}
+    {{ column }} >= (select min(h.hour) from ({{ hours }}) as h)
+    and {{ utc_hour(column) }} in ({{ hours }})
+{%- else -%}
+    {%- set listed = hours.split(',') -%}
+    {{ column }} >= '{{ listed | min }}'::timestamptz
+    and {{ column }} < '{{ listed | max }}'::timestamptz + interval '1 hour'
+    and {{ utc_hour(column) }} = any ('{{ "{" ~ hours ~ "}" }}'::timestamptz[])
 {%- endif -%}
 {%- endmacro %}
 
 
 {% macro in_days(column, days, is_date=false) -%}
 {#-
-    True for rows whose UTC day is one of `days`: dates joined by commas, or a subquery of
-    days (unit tests, aggregate_daily_metrics); every row when days is empty.
+    True for rows whose UTC day is one of `days` (from days_taken_in): every row when empty,
+    none for 'none'. Literal dates let the planner prune partitions and use the time indexes
+    at plan time.
 -#}
 {%- set days = days | trim -%}
 {%- if not days -%}
     true
-{%- elif 'select' not in days -%}
+{%- elif days == 'none' -%}
+    false
+{%- elif 'select' in days -%}
+    {%- if is_date -%}
+        {{ column }} in ({{ days }})
+    {%- else -%}
+        {#- the range lets the planner prune partitions and use the time indexes -#}
+        {{ column }} >= (select {{ utc_day_start('min(d.day)') }} from ({{ days }}) as d)
+        and {{ column }} < (select {{ utc_day_start('max(d.day) + 1') }} from ({{ days }}) as d)
+        and {{ utc_date(column) }} in ({{ days }})
+    {%- endif -%}
+{%- else -%}
     {%- set listed = "'{" ~ days ~ "}'::date[]" -%}
     {%- if is_date -%}
         {{ column }} = any ({{ listed }})
     {%- else -%}
         {{ column }} >= {{ utc_day_start("'" ~ (days.split(',') | min) ~ "'::date") }}
+        and {{ column }} < {{ utc_day_start("'" ~ (days.split(',') | max) ~ "'::date + 1") }}
         and {{ utc_date(column) }} = any ({{ listed }})
     {%- endif -%}
-{%- elif is_date -%}
-    {{ column }} in ({{ days }})
-{%- else -%}
-    {#- the range lets the planner prune partitions and use the time indexes -#}
-    {{ column }} >= (select {{ utc_day_start('min(d.day)') }} from ({{ days }}) as d)
-    and {{ utc_date(column) }} in ({{ days }})
 {%- endif -%}
 {%- endmacro %}
 
 
-{% macro record_runs_watermark(runs_relation) %}
-{#- A backfill rebuilds chosen days only; runs changed elsewhere still wait for the next build. -#}
-{%- if var('backfill_from') and var('backfill_to') %}
-select 'backfill: watermark of {{ this.identifier }} left as it was'
+{% macro record_watermarks() %}
+{#- After the build read: the next one takes in what was written since. A backfill rebuilds
+    chosen days only and leaves them as they were. -#}
+{%- if is_backfill() %}
+select 'backfill: the watermarks of {{ this.identifier }} stay as they were'
 {%- else %}
-insert into {{ internal_schema() }}.build_watermarks (model_name, runs_updated_at, built_at)
-select '{{ this.identifier }}', max(updated_at), now() from {{ runs_relation }}
+insert into {{ internal_schema() }}.build_watermarks (model_name, events_read_at, runs_read_at, built_at)
+values ('{{ this.identifier }}', now(), now(), now())
 on conflict (model_name) do update
-set runs_updated_at = excluded.runs_updated_at, built_at = excluded.built_at
+set events_read_at = excluded.events_read_at, runs_read_at = excluded.runs_read_at, built_at = excluded.built_at
 {%- endif %}
 {% endmacro %}

@@ -25,11 +25,17 @@ create table if not exists {{ s }}.user_activity (
     referrer text,
     metadata jsonb default '{}',
     created_at timestamptz not null default now(),
+    {#- when the row reached the database (not in the spec): what incremental builds take in #}
+    ingested_at timestamptz not null default now(),
     constraint user_activity_pkey primary key (id, created_at),
     constraint valid_event_type check (
         event_type in ({% for kind in event_types() %}'{{ kind }}'{{ ', ' if not loop.last }}{% endfor %})
     )
 ) partition by range (created_at);
+
+{#- A table from before ingested_at: its rows count as arriving now, so the next build takes
+    them all in once. Instant: the default is evaluated once, not written into every row. #}
+alter table {{ s }}.user_activity add column if not exists ingested_at timestamptz not null default now();
 
 {#- Events whose day has no partition yet land here and move out when it is created. #}
 create table if not exists {{ s }}.user_activity_default
@@ -43,6 +49,10 @@ create index if not exists idx_user_activity_metadata on {{ s }}.user_activity u
 create index if not exists idx_user_activity_created_at_brin on {{ s }}.user_activity using brin (created_at);
 create index if not exists idx_user_activity_composite
     on {{ s }}.user_activity (workspace_id, user_id, created_at desc);
+{#- Rows are appended in arrival order, so a BRIN finds what arrived since the last build in
+    a few pages; summarized as ranges fill, so only the newest pages are always read. #}
+create index if not exists idx_user_activity_ingested_at
+    on {{ s }}.user_activity using brin (ingested_at) with (autosummarize = on);
 {% endmacro %}
 
 
@@ -98,10 +108,16 @@ create or replace trigger update_alert_rules_updated_at
 
 
 {% macro create_build_watermarks_table() %}
-{#- What each incremental model has read of the runs, so the next build reads only what changed. #}
+{#- When each incremental model last read the events and the runs, so the next build takes
+    in only what was written since (macro taken_in). #}
 create table if not exists {{ internal_schema() }}.build_watermarks (
     model_name text primary key,
-    runs_updated_at timestamptz,
+    events_read_at timestamptz,
+    runs_read_at timestamptz,
     built_at timestamptz not null default now()
-)
+);
+{#- A table from before the event watermarks: its models take in everything once. #}
+alter table {{ internal_schema() }}.build_watermarks add column if not exists events_read_at timestamptz;
+alter table {{ internal_schema() }}.build_watermarks add column if not exists runs_read_at timestamptz;
+alter table {{ internal_schema() }}.build_watermarks drop column if exists runs_updated_at
 {% endmacro %}

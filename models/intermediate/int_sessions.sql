@@ -1,44 +1,44 @@
--- depends_on: {{ ref('stg_app__agent_runs') }}
+-- depends_on: {{ ref('stg_analytics__user_activity') }}
 
 {{
     config(
         materialized='incremental',
-        incremental_strategy='merge',
+        incremental_strategy='upsert_changed',
         unique_key='session_id',
         post_hook=[
             "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_sessions_pkey': 'primary key (session_id)'}) }}",
             "{{ ensure_index('int_sessions_start_idx', '(session_start_at)') }}",
-            "{{ ensure_index('int_sessions_end_idx', '(session_end_at)') }}",
-            "{{ record_runs_watermark(ref('stg_app__agent_runs')) }}",
+            "{{ record_watermarks() }}",
         ],
     )
 }}
 
 {#-
     One row per session id. A session belongs to the workspace of its first event that has
-    one, and to the UTC day of its first event. Sessions touched by newly arrived events are
-    recomputed from all of their events.
+    one, and to the UTC day of its first event. Sessions touched by the events a build takes
+    in are recomputed from all of their events.
 -#}
-{%- set days = rebuilt_days(ref('stg_app__agent_runs')) | trim if is_incremental() else '' %}
-
 with events as (
     select * from {{ ref('stg_analytics__user_activity') }}
     where session_id is not null
 ),
 
-touched_sessions as (
-    select distinct session_id
-    from events
-    where {{ in_days('created_at', days) }}
-),
-
 {% if is_incremental() %}
-{#- A touched session began in the window, or when this table last saw it start: read the
-    events from there on only, so old partitions stay closed. #}
+    touched_sessions as (
+        select
+            session_id,
+            min(created_at) as earliest_event_at
+        from events
+        where {{ taken_in('events') }}
+        group by session_id
+    ),
+
+    {# A touched session's events are its new ones and those this table already spans:
+        read from the earlier of the two on, so older partitions stay closed. #}
     earliest_start as (
         select least(
-            {{ utc_day_start("'" ~ (days.split(',') | min) ~ "'::date") if 'select' not in days else 'now()' }},
+            (select min(touched_sessions.earliest_event_at) from touched_sessions),
             (
                 select min(known.session_start_at) from {{ this }} as known
                 inner join touched_sessions on known.session_id = touched_sessions.session_id
@@ -50,8 +50,8 @@ touched_sessions as (
 session_events as (
     select events.*
     from events
-    inner join touched_sessions on events.session_id = touched_sessions.session_id
     {% if is_incremental() %}
+        inner join touched_sessions on events.session_id = touched_sessions.session_id
         where events.created_at >= (select earliest_start.starts_at from earliest_start)
     {% endif %}
 ),

@@ -1,30 +1,31 @@
+-- depends_on: {{ ref('stg_analytics__user_activity') }}
 -- depends_on: {{ ref('stg_app__agent_runs') }}
 
 {{
     config(
         materialized='incremental',
-        incremental_strategy='merge',
+        incremental_strategy='upsert_changed',
         unique_key='id',
         post_hook=[
             "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_user_first_seen_pkey': 'primary key (id)'}) }}",
             "{{ ensure_index('int_user_first_seen_scope_idx', '(scope_id, first_seen_date)') }}",
-            "{{ record_runs_watermark(ref('stg_app__agent_runs')) }}",
+            "{{ record_watermarks() }}",
         ],
     )
 }}
 
 {#-
     The first UTC day each user was active in each workspace, and platform-wide (scope_id
-    = the platform id). Kept here because raw events are purged after 90 days.
+    = the platform id). Kept here, and only ever moved earlier, because raw events are
+    purged after 90 days.
 -#}
+{%- set since = earliest_taken_in(ref('stg_analytics__user_activity'), ref('stg_app__agent_runs')) %}
+
 with scoped as (
     select * from {{ ref('int_user_scope_days') }}
     {% if is_incremental() %}
-        where activity_date >= (
-            select coalesce(min(day), {{ utc_today() }})
-            from ({{ days_to_rebuild(ref('stg_app__agent_runs')) }}) as rebuilt
-        )
+        where activity_date >= {{ utc_date(since) }}
     {% endif %}
 ),
 

@@ -1,37 +1,200 @@
-{{ config(materialized='replaceable_view') }}
+-- depends_on: {{ ref('stg_analytics__user_activity') }}
+-- depends_on: {{ ref('stg_app__agent_runs') }}
 
-{#- One row per scope (a workspace, or the platform), user and UTC day with activity: the
-    grain that first-seen days, cohorts and rolling active users count from. A view, so a
-    filter on activity_date reaches int_user_activity_days' index. #}
-with activity as (
-    select * from {{ ref('int_user_activity_days') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='upsert_changed',
+        unique_key='id',
+        post_hook=[
+            "{{ drop_swapped_out_backup() }}",
+            "{{ ensure_table_ddl(constraints={'int_user_scope_days_pkey': 'primary key (id)'}) }}",
+            "{{ ensure_index('int_user_scope_days_user_idx', '(scope_id, user_id, activity_date)') }}",
+            "{{ ensure_index('int_user_scope_days_date_idx', '(activity_date, scope_id)') }}",
+            "{{ ensure_index('int_user_scope_days_mau_end_idx', '(mau_end_date)') }}",
+            "{{ ensure_index('int_user_scope_days_week_idx', '(scope_id, activity_date) where is_first_in_week') }}",
+            "{{ ensure_index('int_user_scope_days_month_idx', '(scope_id, activity_date) where is_first_in_month') }}",
+            "{{ record_watermarks() }}",
+        ],
+    )
+}}
+
+{#-
+    The user-day grain, per scope: each user-day with activity once for its workspace and
+    once for the platform (events with no workspace count for the platform only). Each row
+    also says until when it keeps the user in the weekly and monthly active counts
+    (wau_end_date, mau_end_date: 7 and 30 days on, or the user's next active day if sooner,
+    so a user's rows never overlap) and whether it is the user's first day in its ISO week
+    and month. A build recomputes the days touched by what it takes in, and the ends and
+    flags of the same users' rows from 30 days before.
+-#}
+{%- set since = earliest_taken_in(ref('stg_analytics__user_activity'), ref('stg_app__agent_runs')) %}
+
+with
+{% if is_incremental() %}
+    arrivals as (
+        select
+            {{ utc_date('created_at') }} as activity_date,
+            workspace_id,
+            user_id
+        from {{ ref('stg_analytics__user_activity') }}
+        where {{ taken_in('events') }}
+        union
+        select
+            {{ utc_date('started_at') }} as activity_date,
+            workspace_id,
+            user_id
+        from {{ ref('stg_app__agent_runs') }}
+        where {{ taken_in('runs') }}
+    ),
+
+    touched_days as (
+        select
+            workspace_id as scope_id,
+            user_id,
+            activity_date
+        from arrivals
+        where workspace_id is not null
+        union
+        select
+            {{ platform_scope_id() }} as scope_id,
+            user_id,
+            activity_date
+        from arrivals
+    ),
+
+    touched_users as (
+        select
+            scope_id,
+            user_id,
+            min(activity_date) as first_touched
+        from touched_days
+        group by scope_id, user_id
+    ),
+{% endif %}
+
+hours as (
+    select hours.*
+    from {{ ref('int_user_activity_hours') }} as hours
+    {% if is_incremental() %}
+        where hours.activity_hour >= {{ utc_day_start(utc_date(since)) }}
+    {% endif %}
 ),
 
-scoped as (
+scoped_hours as (
     select
         workspace_id as scope_id,
         user_id,
-        activity_date,
+        {{ utc_date('activity_hour') }} as activity_date,
+        event_count,
+        run_count,
         run_credits
-    from activity
+    from hours
     where workspace_id is not null
     union all
     select
         {{ platform_scope_id() }} as scope_id,
         user_id,
-        activity_date,
+        {{ utc_date('activity_hour') }} as activity_date,
+        event_count,
+        run_count,
         run_credits
-    from activity
+    from hours
+),
+
+recomputed as (
+    select
+        scoped_hours.scope_id,
+        scoped_hours.user_id,
+        scoped_hours.activity_date,
+        sum(scoped_hours.event_count) as event_count,
+        sum(scoped_hours.run_count) as run_count,
+        sum(scoped_hours.run_credits) as run_credits,
+        null::boolean as kept_first_in_week,
+        null::boolean as kept_first_in_month
+    from scoped_hours
+    {% if is_incremental() %}
+        inner join touched_days
+            on
+                scoped_hours.user_id = touched_days.user_id
+                and scoped_hours.activity_date = touched_days.activity_date
+                and scoped_hours.scope_id = touched_days.scope_id
+    {% endif %}
+    group by scoped_hours.scope_id, scoped_hours.user_id, scoped_hours.activity_date
+),
+
+{% if is_incremental() %}
+{# The same users' other rows from 30 days before their first touched day: their ends may
+    move to a touched day. Rows before that day keep their flags (a later day cannot change
+    them); rows from it on get theirs again. #}
+    kept as (
+        select
+            existing.scope_id,
+            existing.user_id,
+            existing.activity_date,
+            existing.event_count,
+            existing.run_count,
+            existing.run_credits,
+            case when existing.activity_date < touched_users.first_touched then existing.is_first_in_week end
+                as kept_first_in_week,
+            case when existing.activity_date < touched_users.first_touched then existing.is_first_in_month end
+                as kept_first_in_month
+        from {{ this }} as existing
+        inner join touched_users
+            on existing.scope_id = touched_users.scope_id and existing.user_id = touched_users.user_id
+        where
+            existing.activity_date >= touched_users.first_touched - 30
+            and not exists (
+                select from touched_days
+                where
+                    touched_days.scope_id = existing.scope_id
+                    and touched_days.user_id = existing.user_id
+                    and touched_days.activity_date = existing.activity_date
+            )
+    ),
+{% endif %}
+
+user_days as (
+    select * from recomputed
+    {% if is_incremental() %}
+        union all
+        select * from kept
+    {% endif %}
+),
+
+sequenced as (
+    select
+        user_days.*,
+        lead(user_days.activity_date) over (
+            partition by user_days.scope_id, user_days.user_id order by user_days.activity_date
+        ) as next_active_date,
+        row_number() over (
+            partition by
+                user_days.scope_id, user_days.user_id, date_trunc('week', user_days.activity_date::timestamp)
+            order by user_days.activity_date
+        ) = 1 as first_in_week,
+        row_number() over (
+            partition by
+                user_days.scope_id, user_days.user_id, date_trunc('month', user_days.activity_date::timestamp)
+            order by user_days.activity_date
+        ) = 1 as first_in_month
+    from user_days
 ),
 
 final as (
     select
-        scope_id,
-        user_id,
-        activity_date,
-        sum(run_credits) as run_credits
-    from scoped
-    group by scope_id, user_id, activity_date
+        {{ row_id(['sequenced.scope_id', 'sequenced.user_id', 'sequenced.activity_date']) }} as id,
+        sequenced.scope_id,
+        sequenced.user_id,
+        sequenced.activity_date,
+        sequenced.event_count::integer as event_count,
+        sequenced.run_count::integer as run_count,
+        sequenced.run_credits::numeric(15, 4) as run_credits,
+        least(sequenced.activity_date + 7, sequenced.next_active_date) as wau_end_date,
+        least(sequenced.activity_date + 30, sequenced.next_active_date) as mau_end_date,
+        coalesce(sequenced.kept_first_in_week, sequenced.first_in_week) as is_first_in_week,
+        coalesce(sequenced.kept_first_in_month, sequenced.first_in_month) as is_first_in_month
+    from sequenced
 )
 
 select * from final

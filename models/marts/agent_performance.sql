@@ -3,7 +3,6 @@
         materialized='incremental',
         incremental_strategy='upsert_changed',
         unique_key='id',
-        bucket_column='metric_date',
         post_hook=[
             "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(
@@ -28,15 +27,37 @@
             "{{ ensure_index('idx_agent_performance_composite', '(workspace_id, metric_date desc, total_runs desc)') }}",
             "{{ ensure_updated_at_trigger() }}",
             "{{ enable_workspace_rls() }}",
-            "{{ record_runs_watermark(ref('stg_app__agent_runs')) }}",
+            "{{ record_watermarks() }}",
         ],
     )
 }}
 
-{#- One row per agent and UTC day on which it ran. #}
-with runs as (
-    select * from {{ ref('stg_app__agent_runs') }}
-    where {{ in_days('started_at', rebuilt_days(ref('stg_app__agent_runs'))) }}
+{#- One row per agent and UTC day on which it ran. A build recomputes the agent-days of the
+    runs it takes in, from all of their runs. #}
+{%- set since = earliest_taken_in(runs_relation=ref('stg_app__agent_runs')) %}
+
+with
+{% if is_incremental() %}
+    touched as (
+        select distinct
+            agent_id,
+            {{ utc_date('started_at') }} as metric_date
+        from {{ ref('stg_app__agent_runs') }}
+        where {{ taken_in('runs') }}
+    ),
+{% endif %}
+
+runs as (
+    select runs.*
+    from {{ ref('stg_app__agent_runs') }} as runs
+    {% if is_incremental() %}
+        inner join touched
+            on
+                runs.agent_id = touched.agent_id
+                and runs.started_at >= {{ utc_day_start('touched.metric_date') }}
+                and runs.started_at < {{ utc_day_start('touched.metric_date + 1') }}
+        where runs.started_at >= {{ utc_day_start(utc_date(since)) }}
+    {% endif %}
 ),
 
 agents as (

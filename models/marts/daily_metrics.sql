@@ -30,9 +30,11 @@
             "{{ ensure_updated_at_trigger() }}",
             "{{ enable_workspace_rls() }}",
             "{{ create_aggregate_daily_metrics_function() }}",
-            "{{ record_runs_watermark(ref('stg_app__agent_runs')) }}",
+            "{{ record_watermarks() }}",
         ],
     )
 }}
 
-{{ daily_metrics_rows(rebuilt_days(ref('stg_app__agent_runs'), ref('int_sessions'))) }}
+{#- Every day that what this build takes in touches is recomputed whole, for every scope. #}
+{%- set days = days_taken_in(ref('stg_analytics__user_activity'), ref('stg_app__agent_runs'), ref('int_sessions')) %}
+{{ daily_metrics_rows(days) }}

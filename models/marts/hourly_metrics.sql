@@ -21,63 +21,50 @@
             "{{ ensure_index('idx_hourly_metrics_hour', '(metric_hour desc)') }}",
             "{{ ensure_index('idx_hourly_metrics_workspace', '(workspace_id, metric_hour desc)') }}",
             "{{ enable_workspace_rls() }}",
-            "{{ record_runs_watermark(ref('stg_app__agent_runs')) }}",
+            "{{ record_watermarks() }}",
         ],
     )
 }}
 
-{#- One row per UTC hour with activity, per workspace and for the platform; the open hour too. #}
-{%- set days = rebuilt_days(ref('stg_app__agent_runs')) %}
+{#- One row per UTC hour with activity, per workspace and for the platform; the open hour
+    too. Every hour that what a build takes in touches is recomputed whole. -#}
+{%- set hours = hours_taken_in(ref('stg_analytics__user_activity'), ref('stg_app__agent_runs')) %}
 
-with events as (
+with user_hours as (
+    select * from {{ ref('int_user_activity_hours') }}
+    where {{ in_hours('activity_hour', hours) }}
+),
+
+api_calls as (
     select * from {{ ref('stg_analytics__user_activity') }}
-    where {{ in_days('created_at', days) }}
+    where event_type = 'api_call' and {{ in_hours('created_at', hours) }}
 ),
 
 runs as (
     select * from {{ ref('stg_app__agent_runs') }}
-    where {{ in_days('started_at', days) }}
-),
-
-hourly_events as (
-    select
-        date_trunc('hour', events.created_at at time zone 'UTC') at time zone 'UTC' as metric_hour,
-        events.*
-    from events
+    where {{ in_hours('started_at', hours) }}
 ),
 
 hourly_runs as (
     select
-        date_trunc('hour', runs.started_at at time zone 'UTC') at time zone 'UTC' as metric_hour,
+        {{ utc_hour('runs.started_at') }} as metric_hour,
         runs.*
     from runs
 ),
 
 scoped_activity as (
     select
-        metric_hour,
+        activity_hour as metric_hour,
         workspace_id as scope_id,
         user_id
-    from hourly_events
+    from user_hours
     where workspace_id is not null
     union
     select
-        metric_hour,
-        {{ platform_scope_id() }},
+        activity_hour as metric_hour,
+        {{ platform_scope_id() }} as scope_id,
         user_id
-    from hourly_events
-    union
-    select
-        metric_hour,
-        workspace_id,
-        user_id
-    from hourly_runs
-    union
-    select
-        metric_hour,
-        {{ platform_scope_id() }},
-        user_id
-    from hourly_runs
+    from user_hours
 ),
 
 scoped_runs as (
@@ -98,18 +85,17 @@ scoped_runs as (
 
 scoped_api_calls as (
     select
-        metric_hour,
+        {{ utc_hour('created_at') }} as metric_hour,
         workspace_id as scope_id,
         response_time_ms
-    from hourly_events
-    where event_type = 'api_call' and workspace_id is not null
+    from api_calls
+    where workspace_id is not null
     union all
     select
-        metric_hour,
+        {{ utc_hour('created_at') }} as metric_hour,
         {{ platform_scope_id() }},
         response_time_ms
-    from hourly_events
-    where event_type = 'api_call'
+    from api_calls
 ),
 
 user_counts as (

@@ -42,13 +42,13 @@ run_stats as (
     group by workspace_id
 ),
 
+{# users active (an event or a run) in the 30 days ending today: that day's MAU #}
 active_users as (
     select
-        workspace_id,
-        count(distinct user_id) as active_users
-    from {{ ref('int_user_activity_days') }}
-    where workspace_id is not null and activity_date >= {{ utc_today() }} - 29
-    group by workspace_id
+        scope_id as workspace_id,
+        monthly_active_users as active_users
+    from {{ ref('int_active_users_daily') }}
+    where activity_date = {{ utc_today() }}
 ),
 
 final as (

@@ -28,7 +28,9 @@
 {#-
     Daily, weekly (ISO, from Monday) and monthly cohorts of users by first-seen day, per
     workspace and platform-wide. Every figure moves with "today" (the last complete UTC day),
-    so every cohort is recomputed; only rows whose figures changed are written.
+    so every cohort is recomputed, from int_cohort_activity (a weekly or monthly cohort is
+    the union of its daily cohorts, so their counts add up); only rows whose figures changed
+    are written.
 -#}
 with report_day as (
     {#- today: the last complete UTC day, or the var report_date for a report as of that day #}
@@ -44,34 +46,38 @@ first_seen as (
     where first_seen.first_seen_date <= report_day.today
 ),
 
-user_days as (
-    select
-        user_days.scope_id,
-        user_days.user_id,
-        user_days.activity_date,
-        user_days.run_credits as credits
-    from {{ ref('int_user_scope_days') }} as user_days
+activity as (
+    select activity.*
+    from {{ ref('int_cohort_activity') }} as activity
     cross join report_day
-    where user_days.activity_date <= report_day.today
+    where activity.cohort_day <= report_day.today and activity.period_start <= report_day.today
+),
+
+{# the rows that keep a user in the monthly active count on the report day: one per user
+    active in the 30 days up to it #}
+active_on_report_day as (
+    select days.*
+    from {{ ref('int_user_scope_days') }} as days
+    cross join report_day
+    where days.mau_end_date > report_day.today and days.activity_date <= report_day.today
 ),
 
 periods as (
-    select period.cohort_period
-    from (values ('daily'), ('weekly'), ('monthly')) as period (cohort_period)
+    select
+        period.cohort_period,
+        period.activity_period
+    from (values ('daily', 'day'), ('weekly', 'week'), ('monthly', 'month')) as period (cohort_period, activity_period)
 ),
 
-cohort_members as (
+cohorts as (
     select
         periods.cohort_period,
         first_seen.scope_id,
-        first_seen.user_id,
-        case periods.cohort_period
-            when 'daily' then first_seen.first_seen_date
-            when 'weekly' then date_trunc('week', first_seen.first_seen_date::timestamp)::date
-            else date_trunc('month', first_seen.first_seen_date::timestamp)::date
-        end as cohort_date
+        {{ cohort_start('periods.cohort_period', 'first_seen.first_seen_date') }} as cohort_date,
+        count(*) as initial_users
     from first_seen
     cross join periods
+    group by 1, 2, 3
 ),
 
 {# (period, key, offset): the Nth period after the cohort's own #}
@@ -92,49 +98,40 @@ retention_keys as (
     ) as keys (cohort_period, retention_key, period_offset)
 ),
 
-member_activity as (
+returning_members as (
     select
-        cohort_members.cohort_period,
-        cohort_members.scope_id,
-        cohort_members.cohort_date,
-        cohort_members.user_id,
-        user_days.activity_date,
-        user_days.credits,
-        case cohort_members.cohort_period
-            when 'daily' then user_days.activity_date - cohort_members.cohort_date
-            when 'weekly' then (user_days.activity_date - cohort_members.cohort_date) / 7
-            else
-                (extract(year from user_days.activity_date) * 12 + extract(month from user_days.activity_date))::integer
-                - (
-                    extract(year from cohort_members.cohort_date) * 12 + extract(month from cohort_members.cohort_date)
-                )::integer
-        end as period_index
-    from cohort_members
-    inner join user_days
-        on cohort_members.scope_id = user_days.scope_id and cohort_members.user_id = user_days.user_id
+        periods.cohort_period,
+        activity.scope_id,
+        {{ cohort_start('periods.cohort_period', 'activity.cohort_day') }} as cohort_date,
+        activity.period_start,
+        sum(activity.active_users) as returned
+    from activity
+    inner join periods on activity.period = periods.activity_period
+    group by 1, 2, 3, 4
 ),
 
-cohorts as (
+revenue as (
     select
-        cohort_members.cohort_period,
-        cohort_members.scope_id,
-        cohort_members.cohort_date,
-        count(*) as initial_users
-    from cohort_members
+        periods.cohort_period,
+        activity.scope_id,
+        {{ cohort_start('periods.cohort_period', 'activity.cohort_day') }} as cohort_date,
+        sum(activity.run_credits) as credits
+    from activity
+    cross join periods
+    where activity.period = 'day'
     group by 1, 2, 3
 ),
 
-cohort_figures as (
+still_active as (
     select
-        member_activity.cohort_period,
-        member_activity.scope_id,
-        member_activity.cohort_date,
-        sum(member_activity.credits) as credits,
-        count(distinct member_activity.user_id) filter (
-            where member_activity.activity_date > report_day.today - 30
-        ) as active_last_30_days
-    from member_activity
-    cross join report_day
+        periods.cohort_period,
+        first_seen.scope_id,
+        {{ cohort_start('periods.cohort_period', 'first_seen.first_seen_date') }} as cohort_date,
+        count(*) as active_last_30_days
+    from active_on_report_day
+    inner join first_seen
+        on active_on_report_day.scope_id = first_seen.scope_id and active_on_report_day.user_id = first_seen.user_id
+    cross join periods
     group by 1, 2, 3
 ),
 
@@ -144,7 +141,12 @@ complete_keys as (
         cohorts.scope_id,
         cohorts.cohort_date,
         retention_keys.retention_key,
-        retention_keys.period_offset
+        retention_keys.period_offset,
+        case cohorts.cohort_period
+            when 'daily' then cohorts.cohort_date + retention_keys.period_offset
+            when 'weekly' then cohorts.cohort_date + 7 * retention_keys.period_offset
+            else (cohorts.cohort_date + make_interval(months => retention_keys.period_offset))::date
+        end as period_start
     from cohorts
     inner join retention_keys on cohorts.cohort_period = retention_keys.cohort_period
     cross join report_day
@@ -153,18 +155,6 @@ complete_keys as (
         when 'weekly' then cohorts.cohort_date + 7 * retention_keys.period_offset + 6
         else (cohorts.cohort_date + make_interval(months => retention_keys.period_offset + 1))::date - 1
     end <= report_day.today
-),
-
-returning_members as (
-    select
-        cohort_period,
-        scope_id,
-        cohort_date,
-        period_index,
-        count(distinct user_id) as returned
-    from member_activity
-    where period_index > 0
-    group by 1, 2, 3, 4
 ),
 
 retention as (
@@ -179,12 +169,7 @@ retention as (
         ) as retention_data
     from complete_keys
     inner join cohorts using (cohort_period, scope_id, cohort_date)
-    left join returning_members
-        on
-            complete_keys.cohort_period = returning_members.cohort_period
-            and complete_keys.scope_id = returning_members.scope_id
-            and complete_keys.cohort_date = returning_members.cohort_date
-            and complete_keys.period_offset = returning_members.period_index
+    left join returning_members using (cohort_period, scope_id, cohort_date, period_start)
     group by 1, 2, 3
 ),
 
@@ -193,18 +178,19 @@ measured as (
         cohorts.*,
         coalesce(retention.retention_data, '{}'::jsonb) as retention_data,
         report_day.today - cohorts.cohort_date as age_days,
-        coalesce(cohort_figures.credits, 0) * {{ var('credit_price_usd') }} / cohorts.initial_users
+        coalesce(revenue.credits, 0) * {{ var('credit_price_usd') }} / cohorts.initial_users
             as avg_revenue_per_user,
         case
             when report_day.today - cohorts.cohort_date >= 30
                 then
-                    100.0 * (cohorts.initial_users - coalesce(cohort_figures.active_last_30_days, 0))
+                    100.0 * (cohorts.initial_users - coalesce(still_active.active_last_30_days, 0))
                     / cohorts.initial_users
         end as churn_rate
     from cohorts
     cross join report_day
     left join retention using (cohort_period, scope_id, cohort_date)
-    left join cohort_figures using (cohort_period, scope_id, cohort_date)
+    left join revenue using (cohort_period, scope_id, cohort_date)
+    left join still_active using (cohort_period, scope_id, cohort_date)
 ),
 
 final as (

@@ -16,6 +16,7 @@ renamed as (
         referrer,
         coalesce(metadata, '{}'::jsonb) as metadata,
         created_at,
+        ingested_at,
         {#- a malformed value yields NULL instead of failing the build #}
         case
             when event_type = 'api_call' and jsonb_typeof(metadata -> 'response_time_ms') = 'number'

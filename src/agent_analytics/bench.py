@@ -54,6 +54,7 @@ class BenchOptions:
     daily_builds: int = 1  # --append 1d then an incremental build
     refresh_repeat: int = 3
     keep: bool = False
+    naive_limit: float = 600.0  # seconds any one statement of the naive baseline may run
 
     @property
     def scale(self) -> generate.Scale:
@@ -165,7 +166,8 @@ def _bench_run(admin: db.Connection, options: BenchOptions, progress: Progress) 
                 "build_command": list(dbt.SCHEDULED_BUILD),
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "options": {"repeat": options.repeat, "hourly_builds": options.hourly_builds,
-                            "daily_builds": options.daily_builds, "refresh_repeat": options.refresh_repeat},
+                            "daily_builds": options.daily_builds, "refresh_repeat": options.refresh_repeat,
+                            "naive_limit_s": options.naive_limit},
                 "data": data,
             })
     finally:
@@ -356,36 +358,66 @@ def _our_refreshes(bench: Run, options: BenchOptions, progress: Progress) -> dic
 
 
 def _refreshes(
-    bench: Run, schema: str, owner: str | None, caller: str | None, repeat: int, progress: Progress
+    bench: Run, schema: str, owner: str | None, caller: str | None, repeat: int, progress: Progress,
+    limit: float | None = None, views: tuple[str, ...] = OUR_VIEWS,
 ) -> dict:
     """Each view refreshed on its own (as its owner, the only role allowed), then all of them
-    through the schema's refresh_all_materialized_views() (as `caller`)."""
-    timings: dict[str, list[float]] = {view: [] for view in (*OUR_VIEWS, "all")}
+    through the schema's refresh_all_materialized_views() (as `caller`). A view missing from
+    `views` is not populated and cannot be refreshed concurrently; one that runs past `limit`
+    seconds is not tried again."""
+    timings: dict[str, list[float]] = {name: [] for name in (*OUR_VIEWS, "all")}
+    timed_out: set[str] = set()
+    every_view = set(OUR_VIEWS) <= set(views)
     steps = repeat * (len(OUR_VIEWS) + 1)
     done = 0
     with bench.connect() as conn:
         for _ in range(repeat):
             for view in OUR_VIEWS:
-                statement = sql.SQL("refresh materialized view concurrently {}.{}").format(
-                    sql.Identifier(schema), sql.Identifier(view)
-                )
-                timings[view].append(_timed_as(conn, owner, statement))
+                if view in views and view not in timed_out:
+                    statement = sql.SQL("refresh materialized view concurrently {}.{}").format(
+                        sql.Identifier(schema), sql.Identifier(view)
+                    )
+                    _record(timings[view], timed_out, view, _timed_as(conn, owner, statement, limit=limit))
                 done += 1
                 progress(f"{schema}: view refreshes", done, steps, done)
-            statement = sql.SQL("select {}.refresh_all_materialized_views()").format(sql.Identifier(schema))
-            timings["all"].append(_timed_as(conn, caller, statement))
+            if every_view and "all" not in timed_out:
+                statement = sql.SQL("select {}.refresh_all_materialized_views()").format(sql.Identifier(schema))
+                _record(timings["all"], timed_out, "all", _timed_as(conn, caller, statement, limit=limit))
             done += 1
             progress(f"{schema}: view refreshes", done, steps, done)
-    return {view: summary(values) for view, values in timings.items()}
+    results = {}
+    for name, values in timings.items():
+        if name in timed_out:
+            results[name] = {**summary(values), "timed_out_after_s": limit}
+        elif (name == "all" and not every_view) or (name != "all" and name not in views):
+            results[name] = {"n": 0, "unavailable": "not populated: its first fill ran past the time limit"}
+        else:
+            results[name] = summary(values)
+    return results
 
 
-def _timed_as(conn: psycopg.Connection, role: str | None, statement: sql.Composable, params=None) -> float:
-    """Seconds to run one statement as `role` (None: as we are) and commit it."""
-    with conn.transaction():
-        if role:
-            conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
-        started = time.perf_counter()
-        conn.execute(statement, params)
+def _record(timings: list[float], timed_out: set[str], name: str, seconds: float | None) -> None:
+    if seconds is None:
+        timed_out.add(name)
+    else:
+        timings.append(seconds)
+
+
+def _timed_as(
+    conn: psycopg.Connection, role: str | None, statement: sql.Composable, params=None, limit: float | None = None
+) -> float | None:
+    """Seconds to run one statement as `role` (None: as we are) and commit it; None when it
+    ran past `limit` seconds and was cancelled."""
+    try:
+        with conn.transaction():
+            if role:
+                conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+            if limit:
+                conn.execute("select set_config('statement_timeout', %s, true)", (str(int(limit * 1000)),))
+            started = time.perf_counter()
+            conn.execute(statement, params)
+    except psycopg.errors.QueryCanceled:
+        return None
     return time.perf_counter() - started
 
 
@@ -410,16 +442,24 @@ def _naive_baseline(bench: Run, options: BenchOptions, progress: Progress) -> di
         ).fetchone()
         daily = naive.aggregate_days(conn, first, last, progress)
         copied = naive.copy_unfilled_tables(conn)
+        filled = naive.fill_views(conn, options.naive_limit, progress)
     recent = set(_recent_days(bench))
-    aggregation = {
+    bench.results["aggregation"]["naive"] = {
         "days": [day.isoformat() for day, _ in daily if day in recent],
         **summary([seconds for day, seconds in daily if day in recent]),
         "all_days": summary([seconds for _, seconds in daily]),
         "computes": "9 of the 30 columns, for workspaces with runs that day (active_users is total_users, S4a)",
     }
-    bench.results["aggregation"]["naive"] = aggregation
-    bench.results["refresh"]["naive"] = _refreshes(bench, "naive", None, None, options.refresh_repeat, progress)
-    return {"load_seconds": round(loaded, 1), "copied_from_ours": copied}
+    populated = tuple(view for view, seconds in filled.items() if seconds is not None)
+    bench.results["refresh"]["naive"] = _refreshes(
+        bench, "naive", None, None, options.refresh_repeat, progress, limit=options.naive_limit, views=populated
+    )
+    return {
+        "load_seconds": round(loaded, 1),
+        "copied_from_ours": copied,
+        "time_limit_s": options.naive_limit,
+        "first_fill_s": {view: None if seconds is None else round(seconds, 3) for view, seconds in filled.items()},
+    }
 
 
 # -- dashboard queries --------------------------------------------------------------------
@@ -484,8 +524,8 @@ def _dashboard(
                                                     options.repeat)
                     done += 1
                     progress("dashboard queries", done, steps, done * options.repeat)
-                entry.setdefault("ratio", {})[role] = _ratio(entry["ours"][role]["p95_ms"],
-                                                             entry["naive"][role]["p95_ms"])
+                entry.setdefault("ratio", {})[role] = _ratio(entry["ours"][role].get("p95_ms"),
+                                                             entry["naive"][role].get("p95_ms"))
             results.append(entry)
     return results
 
@@ -499,11 +539,14 @@ def _time_query(
     rows = []
     for index in range(repeat + 3):
         params = parameters[index % len(parameters)]
-        with conn.transaction():
-            become(conn, role, params["user_id"])
-            started = time.perf_counter()
-            fetched = conn.execute(statement, params).fetchall()
-            elapsed = time.perf_counter() - started
+        try:
+            with conn.transaction():
+                become(conn, role, params["user_id"])
+                started = time.perf_counter()
+                fetched = conn.execute(statement, params).fetchall()
+                elapsed = time.perf_counter() - started
+        except psycopg.errors.ObjectNotInPrerequisiteState as error:
+            return {"n": 0, "unavailable": str(error).strip().splitlines()[0]}
         if index >= 3:
             timings.append(elapsed)
             rows.append(len(fetched))
@@ -526,14 +569,18 @@ def _explain_all(bench: Run, queries: list[DashboardQuery], params: dict, progre
         for query in queries:
             for role in query.roles:
                 for schema in ("analytics", "naive"):
-                    with conn.transaction():
-                        become(conn, role, params["user_id"])
-                        cursor = psycopg.ClientCursor(conn)
-                        cursor.execute(
-                            sql.SQL("explain (analyze, buffers, verbose, format json) ") + query.statement(schema, role),
-                            params,
-                        )
-                        plan = cursor.fetchone()[0][0]
+                    try:
+                        with conn.transaction():
+                            become(conn, role, params["user_id"])
+                            cursor = psycopg.ClientCursor(conn)
+                            cursor.execute(
+                                sql.SQL("explain (analyze, buffers, verbose, format json) ")
+                                + query.statement(schema, role),
+                                params,
+                            )
+                            plan = cursor.fetchone()[0][0]
+                    except psycopg.errors.ObjectNotInPrerequisiteState:
+                        continue
                     explained.append({"query": query.name, "role": role, "schema": schema,
                                       **plan_summary(plan, sizes)})
                     progress("query plans", len(explained), total, len(explained))

@@ -7,13 +7,16 @@ import statistics
 from pathlib import Path
 
 SCALES_IN_ORDER = ("tiny", "small", "medium", "large")
-# The issue's aims at large scale; each is (what, unit, bound).
+# The issue's aims at large scale: (what, unit, bound, "<" or ">=").
 TARGETS = {
-    "member_p95_ms": ("every dashboard query as a member through RLS, p95", "ms", 10.0),
-    "refresh_all_s": ("refresh of all materialized views, median", "s", 5.0),
-    "aggregation_s": ("one day's aggregation, median", "s", 10.0),
-    "build_1h_s": ("incremental build after one new hour, end to end, median", "s", 30.0),
-    "build_1h_vs_medium": ("that build at this scale over its time at medium", "×", 1.5),
+    "member_p95_ms": ("every dashboard query as a member through RLS, p95 (the slowest)", "ms", 10.0, "<"),
+    "refresh_all_s": ("refresh of all materialized views, median", "s", 5.0, "<"),
+    "aggregation_s": ("one day's aggregation, median", "s", 10.0, "<"),
+    "build_1h_s": ("incremental build after one new hour, end to end, median", "s", 30.0, "<"),
+    "build_1h_vs_medium": ("that build at this scale over its time at medium", "×", 1.5, "<="),
+    "refresh_speedup": ("refresh of all views: naive ÷ ours (a lower bound when naive hit its limit)", "×", 10.0, ">="),
+    "member_speedup_min": ("member queries through RLS that both answer: naive ÷ ours p95, the smallest", "×", 10.0, ">="),
+    "retention_speedup": ("retention (cleanup_old_data): naive ÷ ours", "×", 10.0, ">="),
 }
 
 
@@ -55,13 +58,38 @@ def target_figures(results: dict, others: dict[str, dict]) -> dict[str, float | 
     medium = others.get("medium") if results["scale"] != "medium" else None
     hour = build_1h_median(results)
     medium_hour = build_1h_median(medium) if medium else None
+    ours_all = results["refresh"]["ours"]["all"]["p50_s"]
+    naive_all = results["refresh"]["naive"]["all"].get("p50_s") or results["naive"]["time_limit_s"]
+    speedups = [
+        entry["naive"]["member"]["p95_ms"] / entry["ours"]["member"]["p95_ms"]
+        for entry in results["dashboard"]
+        if "member" in entry["ours"] and comparable(entry, "member")
+    ]
+    retention = results["retention"]
     return {
         "member_p95_ms": max(member) if member else None,
-        "refresh_all_s": results["refresh"]["ours"]["all"]["p50_s"],
+        "refresh_all_s": ours_all,
         "aggregation_s": results["aggregation"]["ours"]["p50_s"],
         "build_1h_s": hour,
         "build_1h_vs_medium": round(hour / medium_hour, 2) if hour and medium_hour else None,
+        "refresh_speedup": round(naive_all / ours_all, 1) if ours_all else None,
+        "member_speedup_min": round(min(speedups), 2) if speedups else None,
+        "retention_speedup": round(retention["naive"]["seconds"] / retention["ours"]["seconds"], 1)
+        if retention["ours"]["seconds"] else None,
     }
+
+
+def comparable(entry: dict, role: str) -> bool:
+    """Both schemas answered the query with rows: naive returned something, from a populated view."""
+    ours, base = entry["ours"].get(role, {}), entry["naive"].get(role, {})
+    return "p95_ms" in base and "p95_ms" in ours and base["rows_median"] > 0 and ours["rows_median"] > 0
+
+
+def met(value: float | None, bound: float, direction: str) -> str:
+    if value is None:
+        return "–"
+    ok = value < bound if direction == "<" else value <= bound if direction == "<=" else value >= bound
+    return "yes" if ok else "no"
 
 
 def speedup(ours: float | None, naive: float | None) -> str:
@@ -116,10 +144,10 @@ def markdown(results: dict, others: dict[str, dict], plots: list[str]) -> str:
     add("| target | aim | measured | met |")
     add("| --- | --- | --- | --- |")
     figures = target_figures(results, others)
-    for key, (what, unit, bound) in TARGETS.items():
+    for key, (what, unit, bound, direction) in TARGETS.items():
         value = figures[key]
-        met = "–" if value is None else ("yes" if value < bound or (unit == "×" and value <= bound) else "no")
-        add(f"| {what} | < {bound:g} {unit} | {_fmt(value)} {unit if value is not None else ''} | {met} |")
+        add(f"| {what} | {direction.replace('<=', '≤').replace('>=', '≥')} {bound:g} {unit} | "
+            f"{_fmt(value)} {unit if value is not None else ''} | {met(value, bound, direction)} |")
     add("")
 
     add("## Dashboard queries")
@@ -132,6 +160,10 @@ def markdown(results: dict, others: dict[str, dict], plots: list[str]) -> str:
     for entry in results["dashboard"]:
         for role, ours in entry["ours"].items():
             base = entry["naive"][role]
+            if "unavailable" in base:
+                add(f"| {entry['name']} | {role} | {ours['p50_ms']:.2f} | {ours['p95_ms']:.2f} | {ours['p99_ms']:.2f} | "
+                    f"– | – | – | – | {ours['rows_median']:g} / – (naive: {base['unavailable']}) |")
+                continue
             note = ""
             if base["rows_median"] == 0 and ours["rows_median"] > 0:
                 note = " (naive returns nothing)"
@@ -201,8 +233,18 @@ def markdown(results: dict, others: dict[str, dict], plots: list[str]) -> str:
     for view, ours in refresh["ours"].items():
         base = refresh.get("naive", {}).get(view, {})
         title = "all (refresh_all_materialized_views)" if view == "all" else view
-        add(f"| {title} | {ours['p50_s']:.3f} | {_fmt(base.get('p50_s'), 3)} | "
-            f"{speedup(ours['p50_s'], base.get('p50_s'))} |")
+        if base.get("timed_out_after_s") or base.get("unavailable"):
+            limit = results["naive"]["time_limit_s"]
+            add(f"| {title} | {ours['p50_s']:.3f} | > {limit:,.0f} (stopped at the limit) | "
+                f"more than {limit / ours['p50_s']:,.0f}× faster |")
+        else:
+            add(f"| {title} | {ours['p50_s']:.3f} | {_fmt(base.get('p50_s'), 3)} | "
+                f"{speedup(ours['p50_s'], base.get('p50_s'))} |")
+    fills = results["naive"]["first_fill_s"]
+    add("The naive views are created empty and filled once first (a plain refresh, as creating them with data "
+        "would): " + ", ".join(f"{view} {'> ' + format(results['naive']['time_limit_s'], ',.0f') if seconds is None else format(seconds, ',.1f')} s"
+                               for view, seconds in fills.items())
+        + f". Every naive statement is stopped after {results['naive']['time_limit_s']:,.0f} s.")
     add("")
 
     storage = results["storage"]
@@ -342,7 +384,7 @@ def write_plots(results: dict, others: dict[str, dict], output: Path) -> list[Pa
               ("ours", "service", "#aec7e8"), ("naive", "service", "#ffbb78")]
     height = 0.2
     for offset, (side, role, color) in enumerate(series):
-        values = [entry[side].get(role, {}).get("p95_ms", 0) for entry in results["dashboard"]]
+        values = [entry[side].get(role, {}).get("p95_ms") or 0 for entry in results["dashboard"]]
         axis.barh([index + (offset - 1.5) * height for index in range(len(names))], values, height,
                   label=f"{side}, {role}", color=color)
     axis.axvline(10, color="red", linestyle="--", linewidth=1, label="10 ms aim")
@@ -372,7 +414,8 @@ def write_plots(results: dict, others: dict[str, dict], output: Path) -> list[Pa
     figure, axis = plt.subplots(figsize=(8, 4))
     views = list(results["refresh"]["ours"])
     ours = [results["refresh"]["ours"][view]["p50_s"] for view in views]
-    base = [results["refresh"].get("naive", {}).get(view, {}).get("p50_s", 0) for view in views]
+    limit = results["naive"]["time_limit_s"]
+    base = [results["refresh"]["naive"][view].get("p50_s") or limit for view in views]
     positions = range(len(views))
     axis.bar([p - 0.2 for p in positions], ours, 0.4, label="ours", color="#1f77b4")
     axis.bar([p + 0.2 for p in positions], base, 0.4, label="naive", color="#ff7f0e")

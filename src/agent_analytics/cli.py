@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="incremental builds after --append 1h (default 3; one after --append 1d follows)")
     benchmark.add_argument("--refresh-repeat", type=_positive, default=3, help="refreshes of each view (default 3)")
     benchmark.add_argument("--output", type=Path, default=Path("bench-results"), help="folder for the results")
+    benchmark.add_argument("--naive-limit", type=_positive, default=600,
+                           help="seconds any one statement of the naive baseline may run (default 600)")
     benchmark.add_argument("--keep", action="store_true",
                            help="keep the generated data (aa_bench_<scale>) so that the next run reuses it")
 
@@ -163,7 +165,7 @@ def _bench(args: argparse.Namespace, console: Console) -> int:
     admin = _target(console)
     options = bench.BenchOptions(
         scale_name=args.scale, output=args.output, seed=args.seed, repeat=args.repeat, hourly_builds=args.builds,
-        refresh_repeat=args.refresh_repeat, keep=args.keep,
+        refresh_repeat=args.refresh_repeat, keep=args.keep, naive_limit=args.naive_limit,
     )
     with _progress(console) as report_progress:
         results = bench.run(admin, options, report_progress)

@@ -509,7 +509,8 @@ def _late_events(
         return
     session_runs: list[tuple] = []
     yield from (event for event in _session(rng, person, world, begins, session_runs, until=end) if event[-1] < start)
-    runs.extend(run for run in session_runs if run[5] < start)
+    # The app writes these runs only now, and updated_at is stamped on every write.
+    runs.extend((*run[:15], max(run[15], start)) for run in session_runs if run[5] < start)
 
 
 def _weighted_hour(rng: random.Random) -> int:

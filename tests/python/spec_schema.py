@@ -27,6 +27,7 @@ COLUMNS: dict[str, list[tuple[str, str, bool, bool]]] = {
         ("referrer", TEXT, False, False),
         ("metadata", JSONB, False, True),
         ("created_at", TSZ, True, True),  # NOT NULL: the partition key (S12)
+        ("ingested_at", TSZ, True, True),  # added: what incremental builds take in
     ],
     "daily_metrics": [
         ("id", UUID, True, True),

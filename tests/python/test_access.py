@@ -63,7 +63,8 @@ def test_anon_is_refused_everything(built, relation):
 
 
 INTERNAL = [
-    "analytics_internal.int_user_activity_days", "analytics_internal.int_sessions",
+    "analytics_internal.int_user_activity_hours", "analytics_internal.int_user_scope_days",
+    "analytics_internal.int_sessions", "analytics_internal.int_cohort_activity",
     "analytics_internal.stg_app__agent_runs", "analytics_internal.build_watermarks",
 ]
 NO_RLS = [*(f"analytics.{view}" for view in spec_schema.MATERIALIZED_VIEW_COLUMNS), "analytics.user_activity_default"]

@@ -67,9 +67,22 @@ def with_naive(built):
     """The built database with the spec's SQL beside ours (removed afterwards)."""
     with built.connect() as conn:
         naive.install(conn, lambda *args: None)
+        assert all(seconds is not None for seconds in naive.fill_views(conn, 300, lambda *args: None).values())
     yield built
     with built.connect() as conn:
         conn.execute("drop schema naive cascade")
+
+
+def test_spec_views_are_created_empty_so_that_their_filling_is_timed_and_limited(built):
+    statements = naive.spec_sql_with_empty_views()
+    assert statements.count("WITH NO DATA;") == 3
+    assert statements.replace("\nWITH NO DATA;", ";") == naive.spec_sql()
+
+
+def test_a_naive_statement_past_its_limit_is_stopped_and_reported_as_such(built):
+    with built.connect() as conn:
+        assert naive.timed_with_limit(conn, psycopg.sql.SQL("select pg_sleep(2)"), 0.2) is None
+        assert naive.timed_with_limit(conn, psycopg.sql.SQL("select 1"), 5) < 5
 
 
 def test_spec_sql_with_f1_to_f3_fixed_runs_and_computes_what_the_spec_says(with_naive):

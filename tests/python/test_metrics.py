@@ -92,7 +92,8 @@ def rollup_values(project_db) -> dict[str, list]:
     values = {}
     with project_db.connect() as conn:
         for relation in ("daily_metrics", "hourly_metrics", "agent_performance", "user_cohorts",
-                         "int_user_activity_days", "int_user_first_seen", "int_sessions"):
+                         "int_user_activity_hours", "int_user_scope_days", "int_user_first_seen", "int_sessions",
+                         "int_active_users_daily", "int_cohort_activity"):
             columns = [
                 name for (name,) in conn.execute(
                     "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 "
@@ -131,8 +132,11 @@ def add_awkward_changes(project_db) -> None:
                 (%(u)s, %(w)s, 'api_call', null, '{"response_time_ms": "slow"}', %(late)s),
                 (%(u)s, %(w)s, 'api_call', null, '{"response_time_ms": 120.5}', %(late)s),
                 (%(u)s, %(w)s, 'page_view', %(s)s, '{}', %(late)s + interval '1 minute'),
-                -- a session that began five days ago, before the rebuild window, gets one more event
-                (%(ou)s, %(ow)s, 'page_view', %(os)s, '{}', now() - interval '2 hours')
+                -- a session that began five days ago gets one more event
+                (%(ou)s, %(ow)s, 'page_view', %(os)s, '{}', now() - interval '2 hours'),
+                -- a client that was offline for six days flushes its buffer
+                (%(u)s, %(w)s, 'feature_use', null, '{"feature": "scheduler"}', now() - interval '6 days'),
+                (%(u)s, %(w)s, 'api_call', null, '{"response_time_ms": 900}', now() - interval '6 days')
             """,
             {"u": user_id, "w": workspace_id, "s": session_id, "late": late,
              "os": old_session, "ou": old_user, "ow": old_workspace},

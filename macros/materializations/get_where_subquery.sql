@@ -1,0 +1,39 @@
+{% macro postgres__get_where_subquery(relation) -%}
+{#-
+    Data tests read every row under `dbt test` and `dbt build --full-refresh`. A scheduled
+    `dbt build` tests the rows it could have changed: what arrived lately in the append-only
+    tables, and the recent buckets of the rollups. Without this the hourly build's tests
+    scan the whole history, and their cost grows with it (docs/performance.md).
+    Self-contained on purpose: dbt gives generic tests only the macros they depend on.
+-#}
+{%- set arrived = "now() - interval '" ~ var('test_recent_window') ~ "'" -%}
+{%- set recent_days = "(now() at time zone 'UTC')::date - " ~ (var('lookback_days') + 1) -%}
+{%- set recent = {
+    'user_activity': 'ingested_at >= ' ~ arrived,
+    'stg_analytics__user_activity': 'ingested_at >= ' ~ arrived,
+    'agent_runs': 'updated_at >= ' ~ arrived,
+    'stg_app__agent_runs': 'updated_at >= ' ~ arrived,
+    'int_user_activity_hours': 'activity_hour >= ' ~ recent_days,
+    'int_cohort_activity': 'period_start >= ' ~ recent_days,
+    'int_user_scope_days': 'activity_date >= ' ~ recent_days,
+    'int_active_users_daily': 'activity_date >= ' ~ recent_days,
+    'int_sessions': 'session_start_at >= ' ~ recent_days,
+    'daily_metrics': 'metric_date >= ' ~ recent_days,
+    'agent_performance': 'metric_date >= ' ~ recent_days,
+    'hourly_metrics': 'metric_hour >= ' ~ recent_days,
+} -%}
+{%- set scheduled = invocation_args_dict.get('which') == 'build' and not flags.FULL_REFRESH
+    and not var('test_every_row') -%}
+{%- set filters = [] -%}
+{%- if config.get('where') -%}
+    {%- do filters.append('(' ~ config.get('where') ~ ')') -%}
+{%- endif -%}
+{%- if scheduled and relation.identifier in recent -%}
+    {%- do filters.append(recent[relation.identifier]) -%}
+{%- endif -%}
+{%- if filters -%}
+    {%- do return('(select * from ' ~ relation ~ ' where ' ~ (filters | join(' and ')) ~ ') dbt_subquery') -%}
+{%- else -%}
+    {%- do return(relation) -%}
+{%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,183 @@
+-- depends_on: {{ ref('stg_analytics__user_activity') }}
+-- depends_on: {{ ref('stg_app__agent_runs') }}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='upsert_changed',
+        unique_key='id',
+        bucket_column=['scope_id', 'period', 'period_start'],
+        post_hook=[
+            "{{ drop_swapped_out_backup() }}",
+            "{{ ensure_table_ddl(constraints={'int_cohort_activity_pkey': 'primary key (id)'}) }}",
+            "{{ ensure_index('int_cohort_activity_bucket_idx', '(scope_id, period, period_start)') }}",
+            "{{ record_watermarks() }}",
+        ],
+    )
+}}
+
+{#-
+    How many users first seen on each day (a daily cohort) were active in each later day, ISO
+    week and month, per scope, and the credits of their runs each day. Weekly and monthly
+    cohorts are unions of daily ones, so user_cohorts adds these rows up instead of going
+    back to the users. A build recomputes the days, weeks and months that what it takes in
+    touches, and every period of users whose first-seen day may just have moved.
+-#}
+
+with first_seen as (
+    select * from {{ ref('int_user_first_seen') }}
+),
+
+scope_days as (
+    select * from {{ ref('int_user_scope_days') }}
+),
+
+{% if is_incremental() %}
+    arrivals as (
+        select
+            {{ utc_date('created_at') }} as activity_date,
+            workspace_id,
+            user_id
+        from {{ ref('stg_analytics__user_activity') }}
+        where {{ taken_in('events') }}
+        union
+        select
+            {{ utc_date('started_at') }} as activity_date,
+            workspace_id,
+            user_id
+        from {{ ref('stg_app__agent_runs') }}
+        where {{ taken_in('runs') }}
+    ),
+
+    touched_days as (
+        select
+            workspace_id as scope_id,
+            user_id,
+            activity_date
+        from arrivals
+        where workspace_id is not null
+        union
+        select
+            {{ platform_scope_id() }} as scope_id,
+            user_id,
+            activity_date
+        from arrivals
+    ),
+
+    {# A touched user whose first touched day is their first-seen day may have just moved
+        to an earlier cohort (or just appeared): every period they were active in changes. #}
+    moved_days as (
+        select
+            scope_days.scope_id,
+            scope_days.user_id,
+            scope_days.activity_date
+        from scope_days
+        inner join (
+            select
+                touched_days.scope_id,
+                touched_days.user_id
+            from touched_days
+            inner join first_seen
+                on touched_days.scope_id = first_seen.scope_id and touched_days.user_id = first_seen.user_id
+            group by touched_days.scope_id, touched_days.user_id, first_seen.first_seen_date
+            having min(touched_days.activity_date) <= first_seen.first_seen_date
+        ) as moved
+            on scope_days.scope_id = moved.scope_id and scope_days.user_id = moved.user_id
+    ),
+
+    changed_days as (
+        select * from touched_days
+        union
+        select * from moved_days
+    ),
+
+    dirty as (
+        select distinct
+            scope_id,
+            'day' as period,
+            activity_date as period_start
+        from changed_days
+        union
+        select distinct
+            scope_id,
+            'week' as period,
+            date_trunc('week', activity_date::timestamp)::date as period_start
+        from changed_days
+        union
+        select distinct
+            scope_id,
+            'month' as period,
+            date_trunc('month', activity_date::timestamp)::date as period_start
+        from changed_days
+    ),
+{% endif %}
+
+{# Each user counted once per period: every day, the first day of each week and month. #}
+period_members as (
+    select
+        scope_days.scope_id,
+        'day' as period,
+        scope_days.activity_date as period_start,
+        scope_days.user_id,
+        scope_days.run_credits
+    from scope_days
+    {% if is_incremental() %}
+        inner join dirty
+            on
+                dirty.period = 'day'
+                and scope_days.activity_date = dirty.period_start
+                and scope_days.scope_id = dirty.scope_id
+    {% endif %}
+    union all
+    select
+        scope_days.scope_id,
+        'week' as period,
+        date_trunc('week', scope_days.activity_date::timestamp)::date as period_start,
+        scope_days.user_id,
+        null as run_credits
+    from scope_days
+    {% if is_incremental() %}
+        inner join dirty
+            on
+                dirty.period = 'week'
+                and scope_days.scope_id = dirty.scope_id
+                and scope_days.activity_date >= dirty.period_start
+                and scope_days.activity_date < dirty.period_start + 7
+    {% endif %}
+    where scope_days.is_first_in_week
+    union all
+    select
+        scope_days.scope_id,
+        'month' as period,
+        date_trunc('month', scope_days.activity_date::timestamp)::date as period_start,
+        scope_days.user_id,
+        null as run_credits
+    from scope_days
+    {% if is_incremental() %}
+        inner join dirty
+            on
+                dirty.period = 'month'
+                and scope_days.scope_id = dirty.scope_id
+                and scope_days.activity_date >= dirty.period_start
+                and scope_days.activity_date < (dirty.period_start + interval '1 month')::date
+    {% endif %}
+    where scope_days.is_first_in_month
+),
+
+final as (
+    select
+        {{ row_id(['period_members.scope_id', 'first_seen.first_seen_date', 'period_members.period',
+                   'period_members.period_start']) }} as id,
+        period_members.scope_id,
+        first_seen.first_seen_date as cohort_day,
+        period_members.period::varchar(5) as period,
+        period_members.period_start,
+        count(*)::integer as active_users,
+        sum(period_members.run_credits)::numeric(15, 4) as run_credits
+    from period_members
+    inner join first_seen
+        on period_members.scope_id = first_seen.scope_id and period_members.user_id = first_seen.user_id
+    group by period_members.scope_id, first_seen.first_seen_date, period_members.period, period_members.period_start
+)
+
+select * from final

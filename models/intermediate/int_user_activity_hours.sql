@@ -1,0 +1,116 @@
+-- depends_on: {{ ref('stg_analytics__user_activity') }}
+-- depends_on: {{ ref('stg_app__agent_runs') }}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='upsert_changed',
+        unique_key='id',
+        post_hook=[
+            "{{ drop_swapped_out_backup() }}",
+            "{{ ensure_table_ddl(constraints={'int_user_activity_hours_pkey': 'primary key (id)'}) }}",
+            "{{ ensure_index('int_user_activity_hours_user_idx', '(user_id, activity_hour)') }}",
+            "{{ ensure_index('int_user_activity_hours_hour_idx', '(activity_hour)') }}",
+            "{{ record_watermarks() }}",
+        ],
+    )
+}}
+
+{#-
+    One row per UTC hour, workspace (NULL: events outside any workspace) and user with any
+    activity. A build recomputes the user-hours that the events and runs it takes in touch,
+    from all of their events and runs, so a late event or a run that finishes later lands in
+    its own hour.
+-#}
+{%- set since = earliest_taken_in(ref('stg_analytics__user_activity'), ref('stg_app__agent_runs')) %}
+
+with
+{% if is_incremental() %}
+    touched as (
+        select distinct
+            {{ utc_hour('created_at') }} as activity_hour,
+            workspace_id,
+            user_id
+        from {{ ref('stg_analytics__user_activity') }}
+        where {{ taken_in('events') }}
+        union
+        select distinct
+            {{ utc_hour('started_at') }} as activity_hour,
+            workspace_id,
+            user_id
+        from {{ ref('stg_app__agent_runs') }}
+        where {{ taken_in('runs') }}
+    ),
+{% endif %}
+
+events as (
+    select events.*
+    from {{ ref('stg_analytics__user_activity') }} as events
+    {% if is_incremental() %}
+        inner join touched
+            on
+                events.user_id = touched.user_id
+                and events.created_at >= touched.activity_hour
+                and events.created_at < touched.activity_hour + interval '1 hour'
+                and events.workspace_id is not distinct from touched.workspace_id
+        where events.created_at >= {{ since }}
+    {% endif %}
+),
+
+runs as (
+    select runs.*
+    from {{ ref('stg_app__agent_runs') }} as runs
+    {% if is_incremental() %}
+        inner join touched
+            on
+                runs.workspace_id = touched.workspace_id
+                and runs.started_at >= touched.activity_hour
+                and runs.started_at < touched.activity_hour + interval '1 hour'
+                and runs.user_id = touched.user_id
+        where runs.started_at >= {{ since }}
+    {% endif %}
+),
+
+event_hours as (
+    select
+        {{ utc_hour('created_at') }} as activity_hour,
+        workspace_id,
+        user_id,
+        count(*) as events,
+        0 as runs,
+        0::numeric as credits
+    from events
+    group by 1, 2, 3
+),
+
+run_hours as (
+    select
+        {{ utc_hour('started_at') }} as activity_hour,
+        workspace_id,
+        user_id,
+        0 as events,
+        count(*) as runs,
+        sum(credits_consumed) as credits
+    from runs
+    group by 1, 2, 3
+),
+
+final as (
+    select
+        {# the epoch, not the text of the hour, which depends on TimeZone #}
+        {{ row_id(['extract(epoch from activity_hour)', 'workspace_id', 'user_id']) }} as id,
+        activity_hour,
+        workspace_id,
+        user_id,
+        sum(events)::integer as event_count,
+        sum(runs)::integer as run_count,
+        sum(credits)::numeric(15, 4) as run_credits
+    from (
+        select * from event_hours
+        union all
+        select * from run_hours
+    ) as activity
+    group by 2, 3, 4
+)
+
+select * from final
