@@ -41,6 +41,22 @@ alter table {{ s }}.user_activity add column if not exists ingested_at timestamp
 create table if not exists {{ s }}.user_activity_default
     partition of {{ s }}.user_activity default;
 
+{#- An index left invalid (a bulk load or a CREATE INDEX that stopped half way) serves no
+    query and would never be made again by `if not exists`: drop it, so it is built again. #}
+do $repair$
+declare
+    broken record;
+begin
+    for broken in
+        select i.indexrelid::regclass as index_name
+        from pg_catalog.pg_index as i
+        where i.indrelid = '{{ s }}.user_activity'::regclass and not i.indisvalid
+    loop
+        execute format('drop index %s', broken.index_name);
+    end loop;
+end
+$repair$;
+
 create index if not exists idx_user_activity_user_time on {{ s }}.user_activity (user_id, created_at desc);
 create index if not exists idx_user_activity_workspace_time on {{ s }}.user_activity (workspace_id, created_at desc);
 create index if not exists idx_user_activity_event_type on {{ s }}.user_activity (event_type, created_at desc);

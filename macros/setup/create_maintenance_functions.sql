@@ -89,7 +89,9 @@ $$;
 revoke all on function {{ s }}.ensure_user_activity_partitions(date, date) from public;
 grant execute on function {{ s }}.ensure_user_activity_partitions(date, date) to service_role;
 
-{#- S12: retention drops whole daily partitions instead of one huge DELETE. #}
+{#- S12: retention drops whole daily partitions instead of one huge DELETE. It keeps raw
+    events for the last 90 full UTC days and today: the day that straddles the cut-off is
+    kept whole rather than half-deleted row by row. #}
 create or replace function {{ s }}.cleanup_old_data()
 returns void
 language plpgsql
@@ -97,25 +99,24 @@ security definer
 set search_path = ''
 as $$
 declare
-    event_cutoff timestamptz := now() - make_interval(days => {{ var('raw_event_retention_days') }});
+    first_kept_day date := ((now() - make_interval(days => {{ var('raw_event_retention_days') }})) at time zone 'UTC')::date;
     hourly_cutoff timestamptz := now() - make_interval(days => {{ var('hourly_retention_days') }});
     part record;
 begin
     perform {{ s }}.write_audit('cleanup_old_data', null, jsonb_build_object(
-        'events_before', event_cutoff, 'hourly_before', hourly_cutoff));
+        'events_before', first_kept_day, 'hourly_before', hourly_cutoff));
     for part in
-        select c.oid::regclass as partition, pg_get_expr(c.relpartbound, c.oid) as bound
+        select c.oid::regclass as partition
         from pg_catalog.pg_inherits as i
         inner join pg_catalog.pg_class as c on c.oid = i.inhrelid
         where i.inhparent = '{{ s }}.user_activity'::regclass
           and c.relname ~ '^user_activity_p[0-9]{8}$'
-          and to_date(substring(c.relname from '[0-9]{8}$'), 'YYYYMMDD') + 1
-              <= (event_cutoff at time zone 'UTC')::date
+          and to_date(substring(c.relname from '[0-9]{8}$'), 'YYYYMMDD') < first_kept_day
     loop
         execute format('drop table %s', part.partition);
     end loop;
-    -- The partition that straddles the cutoff, and the default partition, lose only old rows.
-    delete from {{ s }}.user_activity where created_at < event_cutoff;
+    -- Old rows that reached the DEFAULT partition (their day had no partition) go too.
+    delete from {{ s }}.user_activity_default where created_at < (first_kept_day::timestamp at time zone 'UTC');
     delete from {{ s }}.hourly_metrics where metric_hour < hourly_cutoff;
 end
 $$;

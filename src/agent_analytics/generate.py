@@ -398,7 +398,9 @@ def table_indexes_rebuilt_after(
     for done, (name, definition) in enumerate(foreign_keys[:1] + indexes + foreign_keys[1:], start=1):
         progress(f"indexes of {table.split('.')[-1]}", done - 1, steps, 0)
         if definition.startswith("CREATE"):
-            conn.execute(definition)
+            # A partitioned table's index prints as ON ONLY, which would build it for the parent
+            # alone and leave it invalid, with no index on any partition.
+            conn.execute(definition.replace(" ON ONLY ", " ON ", 1))
         else:
             conn.execute(sql.SQL("alter table {} add constraint {} " + definition).format(sql.SQL(table), sql.Identifier(name)))
     progress(f"indexes of {table.split('.')[-1]}", steps, steps, 0)

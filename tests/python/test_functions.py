@@ -99,7 +99,7 @@ def test_updated_at_moves_when_an_alert_rule_changes(built):
     assert updated.year > 2000
 
 
-def test_cleanup_old_data_drops_whole_old_partitions_and_keeps_recent_rows(built):
+def test_cleanup_old_data_drops_whole_old_day_partitions_and_keeps_the_last_90_days_whole(built):
     user_id, workspace_id = built.rows("select user_id, workspace_id from public.workspace_members limit 1")[0]
     today = datetime.now(UTC).date()
     with built.connect() as conn, conn.transaction(force_rollback=True):
@@ -110,6 +110,16 @@ def test_cleanup_old_data_drops_whole_old_partitions_and_keeps_recent_rows(built
                 "values (%s, %s, 'login', now() - make_interval(days => %s))",
                 (user_id, workspace_id, days_ago),
             )
+        # Older than 90 days by a second, but on the day that straddles the cut-off: kept with its day.
+        straddling = conn.execute(
+            "select greatest(now() - interval '90 days 1 second', "
+            "((now() - interval '90 days') at time zone 'UTC')::date::timestamp at time zone 'UTC')"
+        ).fetchone()[0]
+        conn.execute(
+            "insert into analytics.user_activity (user_id, workspace_id, event_type, created_at) "
+            "values (%s, %s, 'login', %s)",
+            (user_id, workspace_id, straddling),
+        )
         conn.execute(
             "insert into analytics.hourly_metrics (id, metric_hour, workspace_id, created_at) "
             "values (gen_random_uuid(), date_trunc('hour', now()) - interval '40 days', %s, now())",
@@ -135,7 +145,7 @@ def test_cleanup_old_data_drops_whole_old_partitions_and_keeps_recent_rows(built
     assert f"user_activity_p{(today - timedelta(days=120)):%Y%m%d}" not in partitions
     assert f"user_activity_p{(today - timedelta(days=100)):%Y%m%d}" not in partitions
     assert f"user_activity_p{(today - timedelta(days=89)):%Y%m%d}" in partitions
-    assert kept == [(False, 1)]
+    assert sorted(kept) == [(False, 1), (True, 1)]
     assert old_hourly == 0
 
 
