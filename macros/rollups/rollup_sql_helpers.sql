@@ -60,11 +60,12 @@ end
 
 {#-
     What an incremental build takes in. Events are stamped with ingested_at when they reach
-    the database, runs with updated_at whenever the app changes them. Each model remembers
-    when it last read them (build_watermarks) and takes in only what was written since,
-    re-reading the commit margin for transactions that committed after it read. What it then
-    recomputes (user-hours, sessions, days, hours, agent-days) is the set those rows touch,
-    whatever day they belong to: a late event is taken in however late it is.
+    the database, runs with updated_at whenever the app changes them: both are now() of the
+    writing transaction. Before a model reads anything it notes from when rows may still be
+    invisible to it (the start of the oldest open transaction); after it has written, it
+    records that moment (build_watermarks), and the next build takes in every row stamped
+    since. What it then recomputes (user-hours, sessions, days, hours, agent-days) is the set
+    those rows touch, whatever day they belong to: a late event is taken in however late.
 -#}
 
 {% macro is_backfill() -%}
@@ -75,17 +76,48 @@ end
 {%- endmacro %}
 
 
-{% macro build_watermark(kind) -%}
-{#- When this model last read `kind` ('events' or 'runs'), as a literal; empty when it never
-    did. A unit test gives it as the var unit_test_watermark. (Macros here render their
-    result rather than return it, so that sqlfluff's offline templater can follow them.) -#}
+{% macro read_start_sql() -%}
+{#- The moment from which rows may be invisible to a read that starts now: the start of the
+    oldest transaction still open (a row is stamped with its transaction's start, and shows
+    only once it commits), or now. Without the rights to see other sessions (the build role
+    is granted pg_read_all_stats), the commit margin before now. -#}
+case
+    when pg_catalog.pg_has_role('pg_read_all_stats', 'usage')
+        then least(now(), coalesce((
+            select min(sessions.xact_start)
+            from pg_catalog.pg_stat_activity as sessions
+            where
+                sessions.datname = pg_catalog.current_database()
+                and sessions.backend_type = 'client backend'
+                and sessions.pid <> pg_catalog.pg_backend_pid()
+                and sessions.xact_start is not null
+        ), now()))
+    else now() - interval '{{ var("commit_margin") }}'
+end
+{%- endmacro %}
+
+
+{% macro note_read_start() -%}
+{#- Called first in every model that records watermarks, before it reads anything: keeps
+    read_start_sql() on the connection for record_watermarks. Renders nothing. -#}
+{%- if execute -%}
+    {%- do run_query(
+        "select set_config('analytics.read_start_" ~ this.identifier ~ "', (" ~ read_start_sql() ~ ")::text, false)"
+    ) -%}
+{%- endif -%}
+{%- endmacro %}
+
+
+{% macro build_watermark() -%}
+{#- From when this model's last build may not have seen the rows, as a literal; empty when it
+    never built. A unit test gives it as the var unit_test_watermark. (Macros here render
+    their result rather than return it, so that sqlfluff's offline templater can follow them.) -#}
 {%- if var('unit_test_watermark', none) -%}
     '{{ var('unit_test_watermark') }}'::timestamptz
 {%- elif execute -%}
-    {%- set column = {'events': 'events_read_at', 'runs': 'runs_read_at'}[kind] -%}
     {%- set found = run_query(
-        'select ' ~ column ~ '::text from ' ~ internal_schema() ~ ".build_watermarks where model_name = '"
-        ~ this.identifier ~ "' and " ~ column ~ ' is not null'
+        'select read_start::text from ' ~ internal_schema() ~ ".build_watermarks where model_name = '"
+        ~ this.identifier ~ "' and read_start is not null"
     ) -%}
     {%- if found.rows | length -%}
         '{{ found.columns[0].values()[0] }}'::timestamptz
@@ -98,7 +130,7 @@ end
 {#-
     True for the rows of `kind` ('events' or 'runs') this build takes in: every row on a first
     build or a full refresh; those that happened on the backfill's days; otherwise those
-    written since this model last read them, and the commit margin before that.
+    stamped since this model's last build might not have seen them.
 -#}
 {%- set prefix = alias ~ '.' if alias else '' -%}
 {%- set written = prefix ~ {'events': 'ingested_at', 'runs': 'updated_at'}[kind] -%}
@@ -109,11 +141,11 @@ end
     {{ happened }} >= {{ utc_day_start("'" ~ var('backfill_from') ~ "'::date") }}
     and {{ happened }} < {{ utc_day_start("'" ~ var('backfill_to') ~ "'::date + 1") }}
 {%- else -%}
-    {%- set mark = build_watermark(kind) | trim -%}
+    {%- set mark = build_watermark() | trim -%}
     {%- if not mark -%}
         true
     {%- else -%}
-        {{ written }} > {{ mark }} - interval '{{ var("commit_margin") }}'
+        {{ written }} >= {{ mark }}
     {%- endif -%}
 {%- endif -%}
 {%- endmacro %}
@@ -264,14 +296,21 @@ end
 
 
 {% macro record_watermarks() %}
-{#- After the build read: the next one takes in what was written since. A backfill rebuilds
-    chosen days only and leaves them as they were. -#}
+{#- After the build wrote: the next one takes in what was stamped since this build's read
+    started (note_read_start). A backfill rebuilds chosen days only and leaves it alone. -#}
 {%- if is_backfill() %}
-select 'backfill: the watermarks of {{ this.identifier }} stay as they were'
+select 'backfill: the watermark of {{ this.identifier }} stays as it was'
 {%- else %}
-insert into {{ internal_schema() }}.build_watermarks (model_name, events_read_at, runs_read_at, built_at)
-values ('{{ this.identifier }}', now(), now(), now())
+insert into {{ internal_schema() }}.build_watermarks (model_name, read_start, built_at)
+values (
+    '{{ this.identifier }}',
+    coalesce(
+        nullif(current_setting('analytics.read_start_{{ this.identifier }}', true), '')::timestamptz,
+        now() - interval '{{ var("commit_margin") }}'
+    ),
+    now()
+)
 on conflict (model_name) do update
-set events_read_at = excluded.events_read_at, runs_read_at = excluded.runs_read_at, built_at = excluded.built_at
+set read_start = excluded.read_start, built_at = excluded.built_at
 {%- endif %}
 {% endmacro %}

@@ -3,6 +3,35 @@
     --full-refresh included, can drop or empty them. Every statement is idempotent.
 -#}
 
+{% macro create_index_if_missing(name, table, definition) -%}
+{#- The app writes these tables while builds run. CREATE INDEX IF NOT EXISTS takes a SHARE
+    lock before it looks, so every build would wait for the open writes and hold up the next
+    ones behind it; looking the name up first takes no lock at all. -#}
+do $index$
+begin
+    if to_regclass('{{ table.split('.')[0] }}.{{ name }}') is null then
+        create index {{ name }} on {{ table }} {{ definition }};
+    end if;
+end
+$index$
+{%- endmacro %}
+
+
+{% macro create_trigger_if_missing(name, table, definition) -%}
+{#- CREATE OR REPLACE TRIGGER locks out writes to the table; the function it runs is replaced
+    on its own, so the trigger itself is only created when missing. -#}
+do $trigger$
+begin
+    if not exists (
+        select from pg_catalog.pg_trigger where tgrelid = '{{ table }}'::regclass and tgname = '{{ name }}'
+    ) then
+        create trigger {{ name }} {{ definition }};
+    end if;
+end
+$trigger$
+{%- endmacro %}
+
+
 {% macro event_types() %}
 {#- The event types the spec allows; the CHECK constraint and track_event() both use this list. -#}
 {{ return(['page_view', 'agent_run', 'login', 'logout', 'workspace_switch', 'feature_use', 'error',
@@ -34,8 +63,18 @@ create table if not exists {{ s }}.user_activity (
 ) partition by range (created_at);
 
 {#- A table from before ingested_at: its rows count as arriving now, so the next build takes
-    them all in once. Instant: the default is evaluated once, not written into every row. #}
-alter table {{ s }}.user_activity add column if not exists ingested_at timestamptz not null default now();
+    them all in once. Instant: the default is evaluated once, not written into every row.
+    Looked up first: ALTER TABLE ... IF NOT EXISTS would lock out the app's writes to look. #}
+do $column$
+begin
+    if not exists (
+        select from pg_catalog.pg_attribute
+        where attrelid = '{{ s }}.user_activity'::regclass and attname = 'ingested_at' and not attisdropped
+    ) then
+        alter table {{ s }}.user_activity add column ingested_at timestamptz not null default now();
+    end if;
+end
+$column$;
 
 {#- Events whose day has no partition yet land here and move out when it is created. #}
 create table if not exists {{ s }}.user_activity_default
@@ -57,18 +96,16 @@ begin
 end
 $repair$;
 
-create index if not exists idx_user_activity_user_time on {{ s }}.user_activity (user_id, created_at desc);
-create index if not exists idx_user_activity_workspace_time on {{ s }}.user_activity (workspace_id, created_at desc);
-create index if not exists idx_user_activity_event_type on {{ s }}.user_activity (event_type, created_at desc);
-create index if not exists idx_user_activity_session on {{ s }}.user_activity (session_id);
-create index if not exists idx_user_activity_metadata on {{ s }}.user_activity using gin (metadata);
-create index if not exists idx_user_activity_created_at_brin on {{ s }}.user_activity using brin (created_at);
-create index if not exists idx_user_activity_composite
-    on {{ s }}.user_activity (workspace_id, user_id, created_at desc);
+{{ create_index_if_missing('idx_user_activity_user_time', s ~ '.user_activity', "(user_id, created_at desc)") }};
+{{ create_index_if_missing('idx_user_activity_workspace_time', s ~ '.user_activity', "(workspace_id, created_at desc)") }};
+{{ create_index_if_missing('idx_user_activity_event_type', s ~ '.user_activity', "(event_type, created_at desc)") }};
+{{ create_index_if_missing('idx_user_activity_session', s ~ '.user_activity', "(session_id)") }};
+{{ create_index_if_missing('idx_user_activity_metadata', s ~ '.user_activity', "using gin (metadata)") }};
+{{ create_index_if_missing('idx_user_activity_created_at_brin', s ~ '.user_activity', "using brin (created_at)") }};
+{{ create_index_if_missing('idx_user_activity_composite', s ~ '.user_activity', "(workspace_id, user_id, created_at desc)") }};
 {#- Rows are appended in arrival order, so a BRIN finds what arrived since the last build in
     a few pages; summarized as ranges fill, so only the newest pages are always read. #}
-create index if not exists idx_user_activity_ingested_at
-    on {{ s }}.user_activity using brin (ingested_at) with (autosummarize = on);
+{{ create_index_if_missing('idx_user_activity_ingested_at', s ~ '.user_activity', "using brin (ingested_at) with (autosummarize = on)") }};
 {% endmacro %}
 
 
@@ -94,9 +131,9 @@ create table if not exists {{ s }}.alert_rules (
     constraint alert_rules_condition_check check (condition in ('greater_than', 'less_than', 'equals')),
     constraint alert_rules_evaluation_window_check check (evaluation_window_minutes > 0)
 );
-create index if not exists idx_alert_rules_workspace on {{ s }}.alert_rules (workspace_id);
-create index if not exists idx_alert_rules_active on {{ s }}.alert_rules (is_active) where is_active = true;
-create index if not exists idx_alert_rules_created_by on {{ s }}.alert_rules (created_by);
+{{ create_index_if_missing('idx_alert_rules_workspace', s ~ '.alert_rules', "(workspace_id)") }};
+{{ create_index_if_missing('idx_alert_rules_active', s ~ '.alert_rules', "(is_active) where is_active = true") }};
+{{ create_index_if_missing('idx_alert_rules_created_by', s ~ '.alert_rules', "(created_by)") }};
 
 create table if not exists {{ s }}.alert_history (
     id uuid primary key default gen_random_uuid(),
@@ -113,27 +150,26 @@ create table if not exists {{ s }}.alert_history (
     constraint alert_history_notification_status_check
         check (notification_status in ('pending', 'sent', 'failed', 'acknowledged'))
 );
-create index if not exists idx_alert_history_rule on {{ s }}.alert_history (alert_rule_id, triggered_at desc);
-create index if not exists idx_alert_history_workspace on {{ s }}.alert_history (workspace_id, triggered_at desc);
-create index if not exists idx_alert_history_acknowledged_by on {{ s }}.alert_history (acknowledged_by);
+{{ create_index_if_missing('idx_alert_history_rule', s ~ '.alert_history', "(alert_rule_id, triggered_at desc)") }};
+{{ create_index_if_missing('idx_alert_history_workspace', s ~ '.alert_history', "(workspace_id, triggered_at desc)") }};
+{{ create_index_if_missing('idx_alert_history_acknowledged_by', s ~ '.alert_history', "(acknowledged_by)") }};
 
-create or replace trigger update_alert_rules_updated_at
-    before update on {{ s }}.alert_rules
-    for each row execute function {{ s }}.update_updated_at();
+{{ create_trigger_if_missing('update_alert_rules_updated_at', s ~ '.alert_rules',
+    'before update on ' ~ s ~ '.alert_rules for each row execute function ' ~ s ~ '.update_updated_at()') }};
 {% endmacro %}
 
 
 {% macro create_build_watermarks_table() %}
-{#- When each incremental model last read the events and the runs, so the next build takes
-    in only what was written since (macro taken_in). #}
+{#- From when each incremental model's last build may not have seen the rows written, so the
+    next build takes in everything stamped since (macro taken_in). #}
 create table if not exists {{ internal_schema() }}.build_watermarks (
     model_name text primary key,
-    events_read_at timestamptz,
-    runs_read_at timestamptz,
+    read_start timestamptz,
     built_at timestamptz not null default now()
 );
-{#- A table from before the event watermarks: its models take in everything once. #}
-alter table {{ internal_schema() }}.build_watermarks add column if not exists events_read_at timestamptz;
-alter table {{ internal_schema() }}.build_watermarks add column if not exists runs_read_at timestamptz;
-alter table {{ internal_schema() }}.build_watermarks drop column if exists runs_updated_at
+{#- A table from an earlier version: its models take in everything once. #}
+alter table {{ internal_schema() }}.build_watermarks add column if not exists read_start timestamptz;
+alter table {{ internal_schema() }}.build_watermarks drop column if exists runs_updated_at;
+alter table {{ internal_schema() }}.build_watermarks drop column if exists events_read_at;
+alter table {{ internal_schema() }}.build_watermarks drop column if exists runs_read_at
 {% endmacro %}

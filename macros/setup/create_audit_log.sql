@@ -16,7 +16,7 @@ create table if not exists {{ s }}.audit_log (
     workspace_id uuid,
     details jsonb not null default '{}'
 );
-create index if not exists idx_audit_log_workspace on {{ s }}.audit_log (workspace_id, occurred_at desc);
+{{ create_index_if_missing('idx_audit_log_workspace', s ~ '.audit_log', "(workspace_id, occurred_at desc)") }};
 
 create or replace function {{ s }}.write_audit(action text, workspace_id uuid, details jsonb)
 returns void
@@ -60,7 +60,7 @@ revoke all on function {{ s }}.audit_alert_rule_change() from public;
 
 
 {% macro create_alert_rules_audit_trigger() %}
-create or replace trigger audit_alert_rules_change
-    after insert or update or delete on {{ target.schema }}.alert_rules
-    for each row execute function {{ target.schema }}.audit_alert_rule_change()
+{{ create_trigger_if_missing('audit_alert_rules_change', target.schema ~ '.alert_rules',
+    'after insert or update or delete on ' ~ target.schema ~ '.alert_rules for each row execute function '
+    ~ target.schema ~ '.audit_alert_rule_change()') }}
 {% endmacro %}

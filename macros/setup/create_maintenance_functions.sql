@@ -75,8 +75,14 @@ begin
             returning *
         )
         insert into pg_temp.user_activity_moving select * from moved;
+        -- Created apart, then attached: ATTACH takes only a SHARE UPDATE EXCLUSIVE lock on the
+        -- parent, so the app goes on writing events (CREATE ... PARTITION OF would lock it out).
         execute format(
-            'create table {{ s }}.%I partition of {{ s }}.user_activity for values from (%L) to (%L)',
+            'create table {{ s }}.%I (like {{ s }}.user_activity including defaults including constraints)',
+            partition_name
+        );
+        execute format(
+            'alter table {{ s }}.user_activity attach partition {{ s }}.%I for values from (%L) to (%L)',
             partition_name, lower_bound, upper_bound
         );
         insert into {{ s }}.user_activity select * from pg_temp.user_activity_moving;

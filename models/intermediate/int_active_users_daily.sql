@@ -15,6 +15,7 @@
         ],
     )
 }}
+{{ note_read_start() }}
 
 {#-
     DAU, WAU and MAU of every scope for every UTC day up to today on which the scope had a

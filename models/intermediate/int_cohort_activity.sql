@@ -15,6 +15,7 @@
         ],
     )
 }}
+{{ note_read_start() }}
 
 {#-
     How many users first seen on each day (a daily cohort) were active in each later day, ISO

@@ -13,6 +13,7 @@
         ],
     )
 }}
+{{ note_read_start() }}
 
 {#-
     One row per session id. A session belongs to the workspace of its first event that has

@@ -15,6 +15,7 @@
         ],
     )
 }}
+{{ note_read_start() }}
 
 {#-
     One row per UTC hour, workspace (NULL: events outside any workspace) and user with any

@@ -14,6 +14,7 @@
         ],
     )
 }}
+{{ note_read_start() }}
 
 {#-
     The first UTC day each user was active in each workspace, and platform-wide (scope_id

@@ -18,6 +18,7 @@
         ],
     )
 }}
+{{ note_read_start() }}
 
 {#-
     The user-day grain, per scope: each user-day with activity once for its workspace and

@@ -31,6 +31,7 @@
         ],
     )
 }}
+{{ note_read_start() }}
 
 {#- One row per agent and UTC day on which it ran. A build recomputes the agent-days of the
     runs it takes in, from all of their runs. #}

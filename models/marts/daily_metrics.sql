@@ -34,6 +34,7 @@
         ],
     )
 }}
+{{ note_read_start() }}
 
 {#- Every day that what this build takes in touches is recomputed whole, for every scope. #}
 {%- set days = days_taken_in(ref('stg_analytics__user_activity'), ref('stg_app__agent_runs'), ref('int_sessions')) %}

@@ -25,6 +25,7 @@
         ],
     )
 }}
+{{ note_read_start() }}
 
 {#- One row per UTC hour with activity, per workspace and for the platform; the open hour
     too. Every hour that what a build takes in touches is recomputed whole. -#}

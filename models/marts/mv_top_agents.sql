@@ -17,7 +17,9 @@
 {#- Every agent with its runs of the last 30 UTC days (today included); 0 where it had none. #}
 with runs as (
     select * from {{ ref('stg_app__agent_runs') }}
-    where started_at >= {{ utc_day_start(utc_today() ~ ' - 29') }}
+    where
+        started_at >= {{ utc_day_start(utc_today() ~ ' - 29') }}
+        and started_at < {{ utc_day_start(utc_today() ~ ' + 1') }}
 ),
 
 agents as (

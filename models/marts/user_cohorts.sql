@@ -135,11 +135,13 @@ still_active as (
     group by 1, 2, 3
 ),
 
+{# every retention key of every cohort whose period is complete, with the cohort's size #}
 complete_keys as (
     select
         cohorts.cohort_period,
         cohorts.scope_id,
         cohorts.cohort_date,
+        cohorts.initial_users,
         retention_keys.retention_key,
         retention_keys.period_offset,
         case cohorts.cohort_period
@@ -164,12 +166,16 @@ retention as (
         complete_keys.cohort_date,
         jsonb_object_agg(
             complete_keys.retention_key,
-            round(100.0 * coalesce(returning_members.returned, 0) / cohorts.initial_users, 2)
+            round(100.0 * coalesce(returning_members.returned, 0) / complete_keys.initial_users, 2)
             order by complete_keys.period_offset
         ) as retention_data
     from complete_keys
-    inner join cohorts using (cohort_period, scope_id, cohort_date)
-    left join returning_members using (cohort_period, scope_id, cohort_date, period_start)
+    left join returning_members
+        on
+            complete_keys.cohort_period = returning_members.cohort_period
+            and complete_keys.scope_id = returning_members.scope_id
+            and complete_keys.cohort_date = returning_members.cohort_date
+            and complete_keys.period_start = returning_members.period_start
     group by 1, 2, 3
 ),
 

@@ -423,7 +423,8 @@ def mv_active_users(raw: Raw, today: date) -> dict[tuple, dict]:
 
 
 def _in_last_30_days(moment: datetime, today: date) -> bool:
-    return utc_day(moment) >= today - timedelta(days=29)
+    """The 30 UTC days ending today (data of later days, which appends can make, excluded)."""
+    return today - timedelta(days=29) <= utc_day(moment) <= today
 
 
 def mv_top_agents(raw: Raw, today: date) -> dict[uuid.UUID, dict]:
@@ -460,7 +461,7 @@ def mv_workspace_summary(raw: Raw, today: date) -> dict[uuid.UUID, dict]:
         runtimes = [r["runtime_seconds"] for r in runs if r["runtime_seconds"] is not None]
         users: set = set()
         for (day, scope), day_users in active.items():
-            if scope == wid and today - timedelta(days=29) <= day:
+            if scope == wid and today - timedelta(days=29) <= day <= today:
                 users |= day_users
         result[wid] = {
             "workspace_name": workspace["name"],

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 import oracle
-from agent_analytics import generate
+from agent_analytics import db, generate
 
 PLATFORM = oracle.PLATFORM
 
@@ -206,3 +206,31 @@ def test_backfill_of_a_range_rebuilds_exactly_those_days(metrics_db):
         {"backfill_from": str(day + timedelta(days=2)), "backfill_to": str(day + timedelta(days=2))}
     ))
     check_every_metric(metrics_db)
+
+
+def test_an_event_whose_transaction_commits_after_a_build_began_is_taken_in_by_the_next(make_database):
+    project_db = make_database(seed=9, scale="tiny")
+    project_db.build()
+    user_id, workspace_id = project_db.rows(
+        "select user_id, workspace_id from public.workspace_members order by user_id limit 1"
+    )[0]
+    writer = db.connect(project_db.target, autocommit=False)
+    try:
+        # Stamped with its transaction's start, and invisible to the build below until it commits.
+        writer_started = writer.execute(
+            "insert into analytics.user_activity (user_id, workspace_id, event_type, created_at) "
+            "values (%s, %s, 'feature_use', now() - interval '2 days') returning ingested_at",
+            (user_id, workspace_id),
+        ).fetchone()[0]
+        project_db.build()
+        writer.commit()
+    finally:
+        writer.close()
+    # The build saw the writer's transaction open and will read again from its start, not
+    # from a margin guessed before its own start.
+    read_start = project_db.value(
+        "select read_start from analytics_internal.build_watermarks where model_name = 'int_user_activity_hours'"
+    )
+    assert read_start == writer_started
+    project_db.build()
+    check_every_metric(project_db)
