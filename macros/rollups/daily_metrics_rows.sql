@@ -245,6 +245,9 @@ returns void
 language plpgsql
 security definer
 set search_path = ''
+{#- JIT compilation costs more than these short queries take. #}
+set jit = off
+set work_mem = '{{ var("build_work_mem", "64MB") }}'
 as $function$
 begin
     if target_date is null then

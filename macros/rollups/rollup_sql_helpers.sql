@@ -201,15 +201,18 @@ end
         {%- if sessions_relation is not none and not is_backfill() %}
         union
         select spanned.day::date
-        from {{ sessions_relation }} as touched_sessions
+        from (
+            select distinct session_id from {{ events_relation }}
+            where session_id is not null and {{ taken_in('events') }}
+        ) as taken_sessions
+        {#- a join, not IN: the few sessions taken in are looked up by key, not hashed against all #}
+        inner join {{ sessions_relation }} as touched_sessions
+            on taken_sessions.session_id = touched_sessions.session_id
         cross join lateral generate_series(
             {{ utc_date('touched_sessions.session_start_at') }},
             {{ utc_date('touched_sessions.session_end_at') }},
             interval '1 day'
         ) as spanned (day)
-        where touched_sessions.session_id in (
-            select session_id from {{ events_relation }} where session_id is not null and {{ taken_in('events') }}
-        )
         {%- endif %}
     {%- endset -%}
     {%- if is_unit_test(events_relation) or not execute -%}

@@ -13,6 +13,9 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+{#- JIT compilation costs more than these short queries take. #}
+set jit = off
+set work_mem = '{{ var("build_work_mem", "64MB") }}'
 as $$
 declare
     rule record;

@@ -52,6 +52,9 @@ returns void
 language plpgsql
 security definer
 set search_path = ''
+{#- JIT compilation costs more than these short queries take. #}
+set jit = off
+set work_mem = '{{ var("build_work_mem", "64MB") }}'
 as $$
 begin
     perform {{ target.schema }}.write_audit('refresh_all_materialized_views', null, '{}');

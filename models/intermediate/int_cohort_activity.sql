@@ -25,16 +25,10 @@
     touches, and every period of users whose first-seen day may just have moved.
 -#}
 
-with first_seen as (
-    select * from {{ ref('int_user_first_seen') }}
-),
-
-scope_days as (
-    select * from {{ ref('int_user_scope_days') }}
-),
-
+{#- The grains are read by name where they are used, not through shared CTEs: a CTE read
+    more than once is materialized whole, and these are large. #}
 {% if is_incremental() %}
-    arrivals as (
+    with arrivals as (
         select
             {{ utc_date('created_at') }} as activity_date,
             workspace_id,
@@ -72,13 +66,13 @@ scope_days as (
             scope_days.scope_id,
             scope_days.user_id,
             scope_days.activity_date
-        from scope_days
+        from {{ ref('int_user_scope_days') }} as scope_days
         inner join (
             select
                 touched_days.scope_id,
                 touched_days.user_id
             from touched_days
-            inner join first_seen
+            inner join {{ ref('int_user_first_seen') }} as first_seen
                 on touched_days.scope_id = first_seen.scope_id and touched_days.user_id = first_seen.user_id
             group by touched_days.scope_id, touched_days.user_id, first_seen.first_seen_date
             having min(touched_days.activity_date) <= first_seen.first_seen_date
@@ -114,14 +108,14 @@ scope_days as (
 {% endif %}
 
 {# Each user counted once per period: every day, the first day of each week and month. #}
-period_members as (
+{% if not is_incremental() %}with {% endif %}period_members as (
     select
         scope_days.scope_id,
         'day' as period,
         scope_days.activity_date as period_start,
         scope_days.user_id,
         scope_days.run_credits
-    from scope_days
+    from {{ ref('int_user_scope_days') }} as scope_days
     {% if is_incremental() %}
         inner join dirty
             on
@@ -136,7 +130,7 @@ period_members as (
         date_trunc('week', scope_days.activity_date::timestamp)::date as period_start,
         scope_days.user_id,
         null as run_credits
-    from scope_days
+    from {{ ref('int_user_scope_days') }} as scope_days
     {% if is_incremental() %}
         inner join dirty
             on
@@ -153,7 +147,7 @@ period_members as (
         date_trunc('month', scope_days.activity_date::timestamp)::date as period_start,
         scope_days.user_id,
         null as run_credits
-    from scope_days
+    from {{ ref('int_user_scope_days') }} as scope_days
     {% if is_incremental() %}
         inner join dirty
             on
@@ -176,7 +170,7 @@ final as (
         count(*)::integer as active_users,
         sum(period_members.run_credits)::numeric(15, 4) as run_credits
     from period_members
-    inner join first_seen
+    inner join {{ ref('int_user_first_seen') }} as first_seen
         on period_members.scope_id = first_seen.scope_id and period_members.user_id = first_seen.user_id
     group by period_members.scope_id, first_seen.first_seen_date, period_members.period, period_members.period_start
 )

@@ -20,19 +20,18 @@
     one, and to the UTC day of its first event. Sessions touched by the events a build takes
     in are recomputed from all of their events.
 -#}
-with events as (
-    select * from {{ ref('stg_analytics__user_activity') }}
-    where session_id is not null
-),
-
+{#- Each step reads the staging view itself: a CTE read twice would be materialized, and
+    that would scan every event. #}
 {% if is_incremental() %}
-    touched_sessions as (
+    with touched_sessions as (
         select
-            session_id,
-            min(created_at) as earliest_event_at
-        from events
-        where {{ taken_in('events') }}
-        group by session_id
+            events.session_id,
+            min(events.created_at) as earliest_event_at
+        from {{ ref('stg_analytics__user_activity') }} as events
+        where
+            events.session_id is not null
+            and {{ taken_in('events', 'events') }}
+        group by events.session_id
     ),
 
     {# A touched session's events are its new ones and those this table already spans:
@@ -46,16 +45,19 @@ with events as (
             )
         ) as starts_at
     ),
-{% endif %}
 
-session_events as (
-    select events.*
-    from events
-    {% if is_incremental() %}
+    session_events as (
+        select events.*
+        from {{ ref('stg_analytics__user_activity') }} as events
         inner join touched_sessions on events.session_id = touched_sessions.session_id
         where events.created_at >= (select earliest_start.starts_at from earliest_start)
-    {% endif %}
-),
+    ),
+{% else %}
+    with session_events as (
+        select * from {{ ref('stg_analytics__user_activity') }}
+        where session_id is not null
+    ),
+{% endif %}
 
 final as (
     select

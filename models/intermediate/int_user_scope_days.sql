@@ -78,7 +78,9 @@ hours as (
     select hours.*
     from {{ ref('int_user_activity_hours') }} as hours
     {% if is_incremental() %}
-        where hours.activity_hour >= {{ utc_day_start(utc_date(since)) }}
+        where
+            hours.activity_hour >= {{ utc_day_start(utc_date(since)) }}
+            and hours.user_id in (select touched_users.user_id from touched_users)
     {% endif %}
 ),
 

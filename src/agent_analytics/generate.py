@@ -6,6 +6,7 @@ seeded by (seed, user, day), so an append of the next hour continues the same wo
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import multiprocessing
@@ -416,7 +417,8 @@ def _copy(conn: psycopg.Connection, table: str, columns: tuple[str, ...]) -> psy
 
 @dataclass(frozen=True)
 class _Stretch:
-    """What one worker simulates: a slice of the people over one stretch of time."""
+    """What one worker simulates: a slice of the people over one stretch of time, or only
+    the sessions that begin on `day` when the history is written day by day."""
 
     people: tuple[Person, ...]
     agents: dict[str, list[str]]
@@ -425,21 +427,25 @@ class _Stretch:
     start: datetime
     end: datetime
     late_from: datetime | None
+    day: datetime | None = None
 
 
-def _simulate(stretch: _Stretch) -> tuple[str, list[str], int, int]:
-    """Events as COPY text, runs as COPY lines, and the event and late-event counts."""
+def _simulate(stretch: _Stretch) -> tuple[list[tuple[datetime, str]], list[str], int]:
+    """Events as (created_at, COPY line) in time order, runs as COPY lines, and the count of
+    late events. History events arrived as they happened: their ingested_at is created_at."""
     world = World(people=list(stretch.people), agents=stretch.agents, activity=stretch.activity)
     runs: list[tuple] = []
-    lines: list[str] = []
+    events: list[tuple] = []
     late = 0
     for person in stretch.people:
-        lines.extend(map(_copy_line, _person_events(person, world, stretch.seed, stretch.start, stretch.end, runs)))
+        events.extend(_person_events(person, world, stretch.seed, stretch.start, stretch.end, runs, stretch.day))
         if stretch.late_from is not None:
             for event in _late_events(person, world, stretch.seed, stretch.late_from, stretch.start, stretch.end, runs):
-                lines.append(_copy_line(event))
+                events.append(event)
                 late += 1
-    return "".join(lines), [_copy_line(run) for run in runs], len(lines), late
+    events.sort(key=lambda event: event[-1])
+    stamped = (event + (event[-1],) for event in events) if stretch.day is not None else events
+    return [(event[-1], _copy_line(event)) for event in stamped], [_copy_line(run) for run in runs], late
 
 
 def _write_activity(
@@ -452,24 +458,38 @@ def _write_activity(
     progress: Progress,
     late_from: datetime | None = None,
 ) -> None:
-    """Simulate people in slices on every core, in order, while this process feeds COPY."""
+    """Simulate people in slices on every core while this process feeds COPY. The history
+    (no late_from) is written day by day in time order, as it would have arrived, so each
+    partition lies in created_at and ingested_at order as a real one does; an append
+    arrives now, ingested_at stamped by the table's default."""
     slice_size = 250
+    slices = [tuple(world.people[first:first + slice_size]) for first in range(0, len(world.people), slice_size)]
+    if late_from is None:
+        first_day = datetime(start.year, start.month, start.day, tzinfo=UTC)
+        days = [first_day + timedelta(days=offset) for offset in range((end - first_day).days + 1)]
+    else:
+        days = [None]
     stretches = [
-        _Stretch(tuple(world.people[first:first + slice_size]), world.agents, world.activity, seed, start, end,
-                 late_from)
-        for first in range(0, len(world.people), slice_size)
+        _Stretch(people, _agents_of(people, world.agents), world.activity, seed, start, end, late_from, day)
+        for day in days for people in slices
     ]
-    total = len(world.people)
+    columns = EVENT_COLUMNS if late_from is not None else (*EVENT_COLUMNS, "ingested_at")
     run_lines: list[str] = []
     workers = max(1, min(len(stretches), os.cpu_count() or 1))
     with multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn").Pool(workers) as pool, \
-            _copy(conn, "analytics.user_activity", EVENT_COLUMNS) as copy:
-        for done, (events, runs, event_count, late) in enumerate(pool.imap(_simulate, stretches), start=1):
-            copy.write(events)
-            run_lines.extend(runs)
-            counts.events += event_count
-            counts.late_events += late
-            progress("user_activity", min(done * slice_size, total), total, counts.events)
+            _copy(conn, "analytics.user_activity", columns) as copy:
+        results = pool.imap(_simulate, stretches, chunksize=4)
+        for done_days, _ in enumerate(days, start=1):
+            day_events = []
+            for _ in slices:
+                events, runs, late = next(results)
+                day_events.append(events)
+                run_lines.extend(runs)
+                counts.late_events += late
+            for _, line in heapq.merge(*day_events, key=lambda event: event[0]):
+                copy.write(line)
+                counts.events += 1
+            progress("user_activity", done_days * len(slices), len(stretches), counts.events)
     with _copy(conn, "public.agent_runs", RUN_COLUMNS) as copy:
         for first in range(0, len(run_lines), 20_000):
             copy.write("".join(run_lines[first:first + 20_000]))
@@ -477,11 +497,22 @@ def _write_activity(
     progress("agent_runs", 1, 1, counts.runs)
 
 
+def _agents_of(people: tuple[Person, ...], agents: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The agents of these people's workspaces: what a worker needs, not the whole world."""
+    return {space: agents[space] for person in people for space in person.workspaces}
+
+
 def _person_events(
-    person: Person, world: World, seed: int, start: datetime, end: datetime, runs: list[tuple]
+    person: Person, world: World, seed: int, start: datetime, end: datetime, runs: list[tuple],
+    only_day: datetime | None = None,
 ) -> Iterator[tuple]:
+    """Sessions that begin in [start, end), or only those that begin on only_day. Each day
+    draws from a stream of its own, so simulating one day gives what the whole stretch would."""
     day = datetime(start.year, start.month, start.day, tzinfo=UTC)
     while day < end:
+        if only_day is not None and day != only_day:
+            day += timedelta(days=1)
+            continue
         rng = _stream(seed, person.user_id, day.date())
         rate = person.engagement * world.activity * (0.35 if day.weekday() >= 5 else 1.0)
         sessions = int(rate) + (rng.random() < rate - int(rate))

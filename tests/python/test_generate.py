@@ -94,3 +94,43 @@ def test_a_build_repairs_an_event_index_left_invalid(make_database):
             "select count(*) from pg_inherits where inhparent = 'analytics.user_activity'::regclass"
         ).fetchone()[0]
     assert valid and partitions_with_it == partitions
+
+
+def test_a_history_simulated_day_by_day_is_the_history_simulated_whole():
+    world = generate.World(people=[], agents={"w1": ["a1", "a2"], "w2": ["a3"]}, activity=2.0)
+    person = generate.Person(
+        user_id="u1", created_at=datetime(2026, 1, 1, tzinfo=UTC), workspaces=("w1", "w2"),
+        engagement=1.5, ip="10.0.0.1", user_agent="test",
+    )
+    start, end = datetime(2026, 11, 1, 6, tzinfo=UTC), datetime(2026, 11, 8, 18, tzinfo=UTC)
+    whole_runs: list[tuple] = []
+    whole = list(generate._person_events(person, world, 3, start, end, whole_runs))
+    by_day_runs: list[tuple] = []
+    by_day = [
+        event
+        for offset in range(9)
+        for event in generate._person_events(
+            person, world, 3, start, end, by_day_runs, only_day=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=offset)
+        )
+    ]
+    assert whole and by_day == whole and by_day_runs == whole_runs
+
+
+def test_the_history_arrived_as_it_happened_and_lies_in_time_order(make_database):
+    project_db = make_database(seed=9)
+    with project_db.connect() as conn:
+        stamped_late = conn.execute(
+            "select count(*) from analytics.user_activity where ingested_at <> created_at"
+        ).fetchone()[0]
+        in_order, pairs = conn.execute(
+            """
+            select count(*) filter (where created_at >= previous), count(previous)
+            from (
+                select created_at, lag(created_at) over (partition by tableoid order by ctid) as previous
+                from analytics.user_activity
+            ) as events
+            """
+        ).fetchone()
+    assert stamped_late == 0
+    # Sessions that run past midnight reach the next day's partition before it fills.
+    assert pairs > 100 and in_order / pairs > 0.97
