@@ -132,3 +132,20 @@ def test_anon_cannot_read_the_dashboard_tables(with_naive):
     with with_naive.connect() as conn:
         with acting_as(conn, "anon"), pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select * from analytics.daily_metrics limit 1")
+
+
+def test_storage_reports_a_naive_view_that_never_filled_as_empty_instead_of_failing(with_naive):
+    with with_naive.connect() as conn:
+        conn.execute("create materialized view naive.never_filled as select 1 as x with no data")
+    try:
+        run = bench.Run(with_naive.target, with_naive.target, "unused", False, with_naive.target_path, {
+            "data": {"data_start": "2026-01-01T00:00:00+00:00", "data_end_after_appends": "2026-01-31T00:00:00+00:00",
+                     "workspaces": 3},
+        })
+        storage = bench._storage(run)
+    finally:
+        with with_naive.connect() as conn:
+            conn.execute("drop materialized view naive.never_filled")
+    never_filled = next(table for table in storage["tables"] if table["table"] == "never_filled")
+    assert (never_filled["rows"], never_filled["populated"]) == (0, False)
+    assert storage["ours"]["bytes_per_event"] > 0
