@@ -49,6 +49,14 @@ create index if not exists {{ name }} on {{ this }} {{ definition }}
 {% endmacro %}
 
 
+{% macro drop_covered_index(name) %}
+{#- A spec index that another index of the table serves in full (its columns lead it, or it
+    is a BRIN beside a btree on the same column): dropped where an earlier version made it.
+    docs/spec-deviations.md lists them. -#}
+drop index if exists {{ this.schema }}.{{ name }}
+{% endmacro %}
+
+
 {% macro ensure_updated_at_trigger() %}
 create or replace trigger {{ 'update_' ~ this.identifier ~ '_updated_at' }}
     before update on {{ this }}

@@ -54,7 +54,8 @@ events as (
                 and events.created_at >= touched.activity_hour
                 and events.created_at < touched.activity_hour + interval '1 hour'
                 and events.workspace_id is not distinct from touched.workspace_id
-        where events.created_at >= {{ since }}
+        {#- from the start of the earliest touched hour: its earlier events count too #}
+        where events.created_at >= {{ utc_hour(since) }}
     {% endif %}
 ),
 
@@ -68,7 +69,7 @@ runs as (
                 and runs.started_at >= touched.activity_hour
                 and runs.started_at < touched.activity_hour + interval '1 hour'
                 and runs.user_id = touched.user_id
-        where runs.started_at >= {{ since }}
+        where runs.started_at >= {{ utc_hour(since) }}
     {% endif %}
 ),
 

@@ -18,7 +18,7 @@
                     'hourly_metrics_workspace_id_fkey': cascade_to_app('workspace_id', 'workspaces'),
                 },
             ) }}",
-            "{{ ensure_index('idx_hourly_metrics_hour', '(metric_hour desc)') }}",
+            "{{ drop_covered_index('idx_hourly_metrics_hour') }}",
             "{{ ensure_index('idx_hourly_metrics_workspace', '(workspace_id, metric_hour desc)') }}",
             "{{ enable_workspace_rls() }}",
             "{{ record_watermarks() }}",

@@ -466,7 +466,7 @@ def _naive_baseline(bench: Run, options: BenchOptions, progress: Progress) -> di
 
 def sample_parameters(conn: psycopg.Connection, count: int, seed: int) -> list[dict]:
     """Varied workspaces (uniformly, small and big alike), each with a member, one of its
-    first agents and one of its recent sessions."""
+    first agents and one of its recent sessions, and the time windows as literal values."""
     rng = random.Random(seed)
     members: dict = {}
     for workspace_id, user_id in conn.execute(
@@ -475,26 +475,32 @@ def sample_parameters(conn: psycopg.Connection, count: int, seed: int) -> list[d
         members.setdefault(workspace_id, []).append(user_id)
     workspaces = sorted(members)
     fallback_session = conn.execute(
-        "select session_id from analytics.user_activity where session_id is not null "
+        "select session_id, created_at from analytics.user_activity where session_id is not null "
         "order by created_at desc limit 1"
-    ).fetchone()
+    ).fetchone() or (uuid.uuid4(), datetime.now(UTC))
+    now = datetime.now(UTC)
     parameters = []
     for _ in range(count):
         workspace_id = rng.choice(workspaces)
         agents = [row[0] for row in conn.execute(
             "select id from public.agents where workspace_id = %s order by created_at, id", (workspace_id,)
         )]
-        sessions = [row[0] for row in conn.execute(
-            "select session_id from analytics.user_activity "
+        sessions = [tuple(row) for row in conn.execute(
+            "select session_id, created_at from analytics.user_activity "
             "where workspace_id = %s and session_id is not null and created_at > now() - interval '7 days' "
             "order by created_at desc limit 20",
             (workspace_id,),
         )]
+        session_id, seen_at = rng.choice(sessions) if sessions else fallback_session
         parameters.append({
             "workspace_id": workspace_id,
             "user_id": rng.choice(members[workspace_id]),
             "agent_id": rng.choice(agents[:5]) if agents else uuid.uuid4(),
-            "session_id": rng.choice(sessions) if sessions else (fallback_session or [uuid.uuid4()])[0],
+            "session_id": session_id,
+            "session_from": seen_at - timedelta(days=1),
+            "session_to": seen_at + timedelta(days=1),
+            "since_1d": now - timedelta(days=1),
+            "since_7d": now - timedelta(days=7),
         })
     return parameters
 

@@ -428,6 +428,7 @@ class _Stretch:
     end: datetime
     late_from: datetime | None
     day: datetime | None = None
+    written_at: datetime | None = None
 
 
 def _simulate(stretch: _Stretch) -> tuple[list[tuple[datetime, str]], list[str], int]:
@@ -443,6 +444,10 @@ def _simulate(stretch: _Stretch) -> tuple[list[tuple[datetime, str]], list[str],
             for event in _late_events(person, world, stretch.seed, stretch.late_from, stretch.start, stretch.end, runs):
                 events.append(event)
                 late += 1
+    if stretch.written_at is not None:
+        # An append reaches the database now, and the app stamps updated_at on every write:
+        # a run whose simulated stamp is earlier was still written after any earlier build.
+        runs = [(*run[:15], max(run[15], stretch.written_at)) for run in runs]
     events.sort(key=lambda event: event[-1])
     stamped = (event + (event[-1],) for event in events) if stretch.day is not None else events
     return [(event[-1], _copy_line(event)) for event in stamped], [_copy_line(run) for run in runs], late
@@ -469,8 +474,10 @@ def _write_activity(
         days = [first_day + timedelta(days=offset) for offset in range((end - first_day).days + 1)]
     else:
         days = [None]
+    written_at = datetime.now(UTC) if late_from is not None else None
     stretches = [
-        _Stretch(people, _agents_of(people, world.agents), world.activity, seed, start, end, late_from, day)
+        _Stretch(people, _agents_of(people, world.agents), world.activity, seed, start, end, late_from, day,
+                 written_at)
         for day in days for people in slices
     ]
     columns = EVENT_COLUMNS if late_from is not None else (*EVENT_COLUMNS, "ingested_at")

@@ -198,23 +198,17 @@ INDEXES: dict[str, dict[str, str]] = {
         "idx_user_activity_workspace_time": "(workspace_id, created_at DESC)",
         "idx_user_activity_event_type": "(event_type, created_at DESC)",
         "idx_user_activity_session": "(session_id)",
-        "idx_user_activity_metadata": "USING gin (metadata)",
         "idx_user_activity_created_at_brin": "USING brin (created_at)",
         "idx_user_activity_composite": "(workspace_id, user_id, created_at DESC)",
     },
     "daily_metrics": {
-        "idx_daily_metrics_date": "(metric_date DESC)",
         "idx_daily_metrics_workspace": "(workspace_id, metric_date DESC)",
-        "idx_daily_metrics_date_brin": "USING brin (metric_date)",
     },
     "hourly_metrics": {
-        "idx_hourly_metrics_hour": "(metric_hour DESC)",
         "idx_hourly_metrics_workspace": "(workspace_id, metric_hour DESC)",
     },
     "agent_performance": {
-        "idx_agent_performance_agent": "(agent_id, metric_date DESC)",
         "idx_agent_performance_date": "(metric_date DESC)",
-        "idx_agent_performance_workspace": "(workspace_id, metric_date DESC)",
         "idx_agent_performance_composite": "(workspace_id, metric_date DESC, total_runs DESC)",
     },
     "user_cohorts": {
@@ -235,6 +229,16 @@ INDEXES: dict[str, dict[str, str]] = {
         "idx_mv_top_agents_workspace": "(workspace_id, total_runs_30d)",
     },
     "mv_workspace_summary": {"idx_mv_workspace_summary": "UNIQUE INDEX idx_mv_workspace_summary ON analytics.mv_workspace_summary USING btree (workspace_id)"},
+}
+
+# Spec indexes left out (docs/spec-deviations.md): index -> what serves its queries instead.
+DROPPED_INDEXES: dict[str, str] = {
+    "idx_user_activity_metadata": "idx_user_activity_workspace_time (metadata queries are bounded by workspace and time)",
+    "idx_daily_metrics_date": "unique_daily_metric (metric_date, workspace_id)",
+    "idx_daily_metrics_date_brin": "unique_daily_metric (metric_date, workspace_id)",
+    "idx_hourly_metrics_hour": "unique_hourly_metric (metric_hour, workspace_id)",
+    "idx_agent_performance_agent": "unique_agent_performance (agent_id, metric_date)",
+    "idx_agent_performance_workspace": "idx_agent_performance_composite (workspace_id, metric_date DESC, total_runs DESC)",
 }
 
 MATERIALIZED_VIEW_COLUMNS: dict[str, list[str]] = {

@@ -134,3 +134,14 @@ def test_the_history_arrived_as_it_happened_and_lies_in_time_order(make_database
     assert stamped_late == 0
     # Sessions that run past midnight reach the next day's partition before it fills.
     assert pairs > 100 and in_order / pairs > 0.97
+
+
+def test_a_build_drops_the_metadata_index_an_earlier_version_made(make_database):
+    project_db = make_database(seed=10)
+    project_db.dbt("run-operation", "setup_analytics_tables")
+    with project_db.connect() as conn:
+        conn.execute("create index idx_user_activity_metadata on analytics.user_activity using gin (metadata)")
+    project_db.dbt("run-operation", "setup_analytics_tables")
+    with project_db.connect() as conn:
+        assert conn.execute("select to_regclass('analytics.idx_user_activity_metadata')").fetchone()[0] is None
+        assert conn.execute("select count(*) from analytics.user_activity").fetchone()[0] > 0

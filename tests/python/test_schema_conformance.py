@@ -46,6 +46,40 @@ def test_table_has_the_spec_indexes(built, table):
         assert fragment in actual[name], f"{name}: {actual[name]}"
 
 
+def test_the_spec_indexes_that_another_serves_are_not_made(built):
+    present = {name for (name,) in built.rows("select indexname from pg_indexes where schemaname = 'analytics'")}
+    assert present.isdisjoint(spec_schema.DROPPED_INDEXES)
+
+
+def test_no_btree_index_is_led_by_another_index_of_its_table(built):
+    """A plain btree whose key columns lead another btree's (same order, or all reversed) is
+    served by that one and only costs writes and space."""
+    indexes = built.rows(
+        """
+        select c.relname, i.indrelid, i.indisunique,
+               array(select k::int from unnest(i.indkey[0:i.indnkeyatts - 1]) as k),
+               array(select (o & 1)::int from unnest(i.indoption::int2[]) as o),
+               i.indpred is null and i.indexprs is null
+        from pg_index as i
+        join pg_class as c on c.oid = i.indexrelid
+        join pg_am as am on am.oid = c.relam
+        where c.relnamespace = any (array['analytics'::regnamespace, 'analytics_internal'::regnamespace])
+          and am.amname = 'btree' and not c.relispartition
+        """
+    )
+    covered = []
+    for name, table, unique, columns, directions, plain in indexes:
+        if unique or not plain:
+            continue
+        for other, other_table, _, other_columns, other_directions, other_plain in indexes:
+            width = len(columns)
+            if other == name or other_table != table or not other_plain or other_columns[:width] != columns:
+                continue
+            if directions in (other_directions[:width], [1 - d for d in other_directions[:width]]):
+                covered.append((name, other))
+    assert covered == []
+
+
 def test_user_activity_is_partitioned_by_created_at_with_daily_partitions(built):
     strategy, key = built.rows(
         "select partstrat::text, pg_get_partkeydef(partrelid) from pg_partitioned_table "

@@ -81,19 +81,24 @@ where workspace_id = %(workspace_id)s and cohort_period = 'weekly'
 order by cohort_date desc
 limit 12;
 
+-- The event queries carry their time window as a value from the client, as a PostgREST
+-- filter does (created_at=gte.<timestamp>): the planner then opens only those days'
+-- partitions. (A bound computed in SQL, such as now() - interval '1 day', is not known when
+-- the plan is made, so every partition would be planned.)
+
 -- name: user_recent_activity
--- what: a user's 50 latest events in a workspace
+-- what: a user's 50 latest events in a workspace over the last 7 days
 select created_at, event_type, event_name, page_path, session_id
 from {schema}.user_activity
-where workspace_id = %(workspace_id)s and user_id = %(user_id)s
+where workspace_id = %(workspace_id)s and user_id = %(user_id)s and created_at >= %(since_7d)s
 order by created_at desc
 limit 50;
 
 -- name: session_events
--- what: every event of one session, in order
+-- what: every event of one session, in order (opened from one of its events: within a day of it)
 select created_at, event_type, event_name, page_path, metadata
 from {schema}.user_activity
-where session_id = %(session_id)s
+where session_id = %(session_id)s and created_at >= %(session_from)s and created_at < %(session_to)s
 order by created_at;
 
 -- name: events_by_metadata
@@ -102,7 +107,7 @@ select created_at, user_id, metadata ->> 'endpoint' as endpoint
 from {schema}.user_activity
 where workspace_id = %(workspace_id)s
   and metadata @> '{{"status_code": 500}}'
-  and created_at >= now() - interval '1 day'
+  and created_at >= %(since_1d)s
 order by created_at desc
 limit 100;
 
