@@ -28,22 +28,25 @@
 {{ note_read_start() }}
 
 {#- One row per UTC hour with activity, per workspace and for the platform; the open hour
-    too. Every hour that what a build takes in touches is recomputed whole. -#}
+    too. Every hour that what a build takes in touches is recomputed whole. Only the hours
+    the retention keeps are built (from the UTC day hourly_retention_days before today):
+    cleanup_old_data() deletes older ones, so building them would be work thrown away. -#}
 {%- set hours = hours_taken_in(ref('stg_analytics__user_activity'), ref('stg_app__agent_runs')) %}
+{%- set horizon = utc_day_start(utc_today() ~ ' - ' ~ var('hourly_retention_days')) %}
 
 with user_hours as (
     select * from {{ ref('int_user_activity_hours') }}
-    where {{ in_hours('activity_hour', hours) }}
+    where {{ in_hours('activity_hour', hours) }} and activity_hour >= {{ horizon }}
 ),
 
 api_calls as (
     select * from {{ ref('stg_analytics__user_activity') }}
-    where event_type = 'api_call' and {{ in_hours('created_at', hours) }}
+    where event_type = 'api_call' and {{ in_hours('created_at', hours) }} and created_at >= {{ horizon }}
 ),
 
 runs as (
     select * from {{ ref('stg_app__agent_runs') }}
-    where {{ in_hours('started_at', hours) }}
+    where {{ in_hours('started_at', hours) }} and started_at >= {{ horizon }}
 ),
 
 hourly_runs as (

@@ -244,7 +244,9 @@ def daily_metrics(raw: Raw) -> dict[tuple, dict]:
     return result
 
 
-def hourly_metrics(raw: Raw) -> dict[tuple, dict]:
+def hourly_metrics(raw: Raw, today: date, retention_days: int = 30) -> dict[tuple, dict]:
+    """Hours from the UTC day retention_days before today on: the retention drops older ones."""
+    horizon = datetime.combine(today - timedelta(days=retention_days), datetime.min.time(), tzinfo=UTC)
     active: dict[tuple, set] = defaultdict(set)
     runs_by: dict[tuple, list[dict]] = defaultdict(list)
     calls_by: dict[tuple, list[Decimal]] = defaultdict(list)
@@ -263,6 +265,8 @@ def hourly_metrics(raw: Raw) -> dict[tuple, dict]:
             runs_by[key].append(run)
     result = {}
     for key, users in active.items():
+        if key[0] < horizon:
+            continue
         runs = runs_by.get(key, [])
         calls = calls_by.get(key, [])
         result[key] = {

@@ -73,7 +73,7 @@ def check_every_metric(project_db) -> None:
     with project_db.connect() as conn:
         raw = oracle.load(conn)
         compare(table(conn, "daily_metrics", ("metric_date", "workspace_id")), oracle.daily_metrics(raw), "daily_metrics")
-        compare(table(conn, "hourly_metrics", ("metric_hour", "workspace_id")), oracle.hourly_metrics(raw), "hourly_metrics")
+        compare(table(conn, "hourly_metrics", ("metric_hour", "workspace_id")), oracle.hourly_metrics(raw, today), "hourly_metrics")
         compare(table(conn, "agent_performance", ("agent_id", "metric_date")), oracle.agent_performance(raw),
                 "agent_performance")
         compare(table(conn, "user_cohorts", ("cohort_period", "cohort_date", "workspace_id")),
@@ -136,6 +136,8 @@ def add_awkward_changes(project_db) -> None:
                 (%(ou)s, %(ow)s, 'page_view', %(os)s, '{}', now() - interval '2 hours'),
                 -- a client that was offline for six days flushes its buffer
                 (%(u)s, %(w)s, 'feature_use', null, '{"feature": "scheduler"}', now() - interval '6 days'),
+                -- and one offline for 40 days: its day counts, its hour is past the hourly retention
+                (%(u)s, %(w)s, 'api_call', null, '{"response_time_ms": 300}', now() - interval '40 days'),
                 (%(u)s, %(w)s, 'api_call', null, '{"response_time_ms": 900}', now() - interval '6 days')
             """,
             {"u": user_id, "w": workspace_id, "s": session_id, "late": late,
@@ -191,7 +193,10 @@ def test_incremental_builds_take_in_late_events_and_changed_runs_and_equal_a_ful
 
 def test_backfill_of_a_range_rebuilds_exactly_those_days(metrics_db):
     with metrics_db.connect() as conn:
-        day = conn.execute("select min(metric_date) from analytics.daily_metrics").fetchone()[0]
+        day = conn.execute(
+            "select min(d.metric_date) from analytics.daily_metrics as d "
+            "where exists (select from analytics.daily_metrics as e where e.metric_date = d.metric_date + 2)"
+        ).fetchone()[0]
         conn.execute("delete from analytics.daily_metrics where metric_date = %s", (day,))
         conn.execute("update analytics.daily_metrics set total_users = total_users + 1000 where metric_date = %s", (day + timedelta(days=2),))
     metrics_db.build("--select", "daily_metrics", "--vars", json.dumps({"backfill_from": str(day), "backfill_to": str(day)}))
