@@ -6,7 +6,11 @@
     scan the whole history, and their cost grows with it (docs/performance.md).
     Self-contained on purpose: dbt gives generic tests only the macros they depend on.
 -#}
-{%- set arrived = "now() - interval '" ~ var('test_recent_window') ~ "'" -%}
+{#- What arrived since the earliest watermark: the rows this build takes in (the tests of
+    the sources and staging views run before any model moves its watermark); the last
+    test_recent_window before the first incremental build. -#}
+{%- set arrived = "coalesce((select min(w.read_start) from " ~ target.schema
+    ~ "_internal.build_watermarks as w), now() - interval '" ~ var('test_recent_window') ~ "')" -%}
 {%- set recent_days = "(now() at time zone 'UTC')::date - " ~ (var('lookback_days') + 1) -%}
 {%- set recent = {
     'user_activity': 'ingested_at >= ' ~ arrived,
