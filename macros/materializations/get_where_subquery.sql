@@ -10,23 +10,25 @@
     the sources and staging views run before any model moves its watermark), as a literal
     so that the planner can estimate it and read only the newest pages; the last
     test_recent_window before the first incremental build. -#}
+{%- set scheduled = invocation_args_dict.get('which') == 'build' and not flags.FULL_REFRESH
+    and not var('test_every_row') -%}
+{#- the arrival stamp of each append-only relation -#}
+{%- set stamped = {
+    'user_activity': 'ingested_at', 'stg_analytics__user_activity': 'ingested_at',
+    'agent_runs': 'updated_at', 'stg_app__agent_runs': 'updated_at',
+} -%}
 {%- set arrived = "now() - interval '" ~ var('test_recent_window') ~ "'" -%}
-{%- set watermarks = target.schema ~ '_internal.build_watermarks' -%}
-{%- if execute and relation.identifier in ('user_activity', 'stg_analytics__user_activity', 'agent_runs', 'stg_app__agent_runs') -%}
-    {%- set exists = load_relation(api.Relation.create(
+{%- if execute and scheduled and relation.identifier in stamped -%}
+    {%- set watermarks = api.Relation.create(
         database=target.database, schema=target.schema ~ '_internal', identifier='build_watermarks'
-    )) -%}
-    {%- set found = run_query("select min(read_start)::text from " ~ watermarks) if exists else none -%}
+    ) -%}
+    {%- set found = run_query("select min(read_start)::text from " ~ watermarks) if load_relation(watermarks) else none -%}
     {%- if found and found.rows | length and found.columns[0].values()[0] -%}
         {%- set arrived = "'" ~ found.columns[0].values()[0] ~ "'::timestamptz" -%}
     {%- endif -%}
 {%- endif -%}
 {%- set recent_days = "(now() at time zone 'UTC')::date - " ~ (var('lookback_days') + 1) -%}
 {%- set recent = {
-    'user_activity': 'ingested_at >= ' ~ arrived,
-    'stg_analytics__user_activity': 'ingested_at >= ' ~ arrived,
-    'agent_runs': 'updated_at >= ' ~ arrived,
-    'stg_app__agent_runs': 'updated_at >= ' ~ arrived,
     'int_user_activity_hours': 'activity_hour >= ' ~ recent_days,
     'int_cohort_activity': 'period_start >= ' ~ recent_days,
     'int_user_scope_days': 'activity_date >= ' ~ recent_days,
@@ -36,8 +38,9 @@
     'agent_performance': 'metric_date >= ' ~ recent_days,
     'hourly_metrics': 'metric_hour >= ' ~ recent_days,
 } -%}
-{%- set scheduled = invocation_args_dict.get('which') == 'build' and not flags.FULL_REFRESH
-    and not var('test_every_row') -%}
+{%- for name, column in stamped.items() -%}
+    {%- do recent.update({name: column ~ ' >= ' ~ arrived}) -%}
+{%- endfor -%}
 {%- set filters = [] -%}
 {%- if config.get('where') -%}
     {%- do filters.append('(' ~ config.get('where') ~ ')') -%}
