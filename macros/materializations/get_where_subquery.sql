@@ -18,6 +18,14 @@
     'agent_runs': 'updated_at', 'stg_app__agent_runs': 'updated_at',
 } -%}
 {%- set arrived = "now() - interval '" ~ var('test_recent_window') ~ "'" -%}
+{#- Each test runs on a connection of its own, without the models' pre-hook: the same
+    settings as build_session_settings (JIT compiled the plans of tests over the partitioned
+    event table for seconds). -#}
+{%- if execute -%}
+    {%- do run_query(
+        "set jit = " ~ ('on' if var('build_jit', false) else 'off') ~ "; set work_mem = '" ~ var('build_work_mem', '64MB') ~ "'"
+    ) -%}
+{%- endif -%}
 {%- if execute and scheduled and relation.identifier in stamped -%}
     {%- set watermarks = api.Relation.create(
         database=target.database, schema=target.schema ~ '_internal', identifier='build_watermarks'

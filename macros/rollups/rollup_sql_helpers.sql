@@ -99,8 +99,12 @@ end
 
 {% macro note_read_start() -%}
 {#- Called first in every model that records watermarks, before it reads anything: keeps
-    read_start_sql() on the connection for record_watermarks. Renders nothing. -#}
+    read_start_sql() on the connection for record_watermarks. Renders nothing. It also applies
+    the build's session settings: the queries these models run while they compile (what was
+    taken in, watermarks) come before the pre-hook, and with JIT on, a query over every event
+    partition spent seconds compiling for milliseconds of work. -#}
 {%- if execute -%}
+    {%- do run_query(build_session_settings()) -%}
     {%- do run_query(
         "select set_config('analytics.read_start_" ~ this.identifier ~ "', (" ~ read_start_sql() ~ ")::text, false)"
     ) -%}
