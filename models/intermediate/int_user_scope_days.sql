@@ -114,7 +114,8 @@ recomputed as (
         sum(scoped_hours.run_count) as run_count,
         sum(scoped_hours.run_credits) as run_credits,
         null::boolean as kept_first_in_week,
-        null::boolean as kept_first_in_month
+        null::boolean as kept_first_in_month,
+        true as is_recomputed
     from scoped_hours
     {% if is_incremental() %}
         inner join touched_days
@@ -141,7 +142,8 @@ recomputed as (
             case when existing.activity_date < touched_users.first_touched then existing.is_first_in_week end
                 as kept_first_in_week,
             case when existing.activity_date < touched_users.first_touched then existing.is_first_in_month end
-                as kept_first_in_month
+                as kept_first_in_month,
+            false as is_recomputed
         from {{ this }} as existing
         inner join touched_users
             on existing.scope_id = touched_users.scope_id and existing.user_id = touched_users.user_id
@@ -180,7 +182,10 @@ sequenced as (
             partition by
                 user_days.scope_id, user_days.user_id, date_trunc('month', user_days.activity_date::timestamp)
             order by user_days.activity_date
-        ) = 1 as first_in_month
+        ) = 1 as first_in_month,
+        coalesce(lead(user_days.is_recomputed) over (
+            partition by user_days.scope_id, user_days.user_id order by user_days.activity_date
+        ), false) as next_is_recomputed
     from user_days
 ),
 
@@ -198,6 +203,13 @@ final as (
         coalesce(sequenced.kept_first_in_week, sequenced.first_in_week) as is_first_in_week,
         coalesce(sequenced.kept_first_in_month, sequenced.first_in_month) as is_first_in_month
     from sequenced
+    {#- A kept row can change only if its flags were recomputed or the next row is a recomputed
+        day (its ends may move); the others are context for the window functions, and leaving
+        them out keeps the upsert to the rows that can change. #}
+    where
+        sequenced.is_recomputed
+        or sequenced.kept_first_in_week is null
+        or sequenced.next_is_recomputed
 )
 
 select * from final
