@@ -17,12 +17,20 @@
     {%- set compared = all_columns | reject('in', bookkeeping) | list -%}
     {%- set inserted = all_columns | reject('in', ['created_at', 'updated_at']) | list -%}
 
-    {%- if buckets %}
+    {#- The buckets' rows are found through the target's index on the bucket columns: with the
+        buckets as an IN list the planner scanned the whole target (hourly_metrics at large:
+        0.9 s for 73 hours). #}
+    {%- if buckets | length == 1 %}
     delete from {{ target }} as t
-    where ({% for column in buckets %}t.{{ column }}{{ ', ' if not loop.last }}{% endfor %}) in (
+    where t.{{ buckets[0] }} = any (array(select distinct s.{{ buckets[0] }} from {{ source }} as s))
+      and not exists (select from {{ source }} as s where s.{{ key }} = t.{{ key }});
+    {%- elif buckets %}
+    delete from {{ target }} as t
+    using (
         select distinct {% for column in buckets %}s.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
         from {{ source }} as s
-    )
+    ) as b
+    where {% for column in buckets %}t.{{ column }} = b.{{ column }}{{ ' and ' if not loop.last }}{% endfor %}
       and not exists (select from {{ source }} as s where s.{{ key }} = t.{{ key }});
     {%- endif %}
 
@@ -32,6 +40,8 @@
     )
     from {{ source }} as s
     where s.{{ key }} = t.{{ key }}
+      {#- the rows to compare are looked up by key: a join alone hashed the whole target #}
+      and t.{{ key }} = any (array(select s.{{ key }} from {{ source }} as s))
       and ({% for column in compared %}t.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
           is distinct from
           ({% for column in compared %}s.{{ column }}{{ ', ' if not loop.last }}{% endfor %});

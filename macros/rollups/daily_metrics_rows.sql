@@ -67,12 +67,6 @@ scoped_error_events as (
     select {{ utc_date('created_at') }}, {{ platform_scope_id() }}, error_type from error_events
 ),
 
-buckets as (
-    select activity_date as metric_date, scope_id from scoped_activity
-    union
-    select metric_date, scope_id from scoped_sessions
-),
-
 user_counts as (
     select
         scoped_activity.activity_date as metric_date,
@@ -163,6 +157,14 @@ error_occurrences as (
     from scoped_runs where status = 'failed'
     union all
     select metric_date, scope_id, error_type from scoped_error_events
+),
+
+{#- the (day, scope) pairs with an active user or a session, from the aggregates: the union
+    of the raw rows deduplicated half a million of them at large -#}
+buckets as (
+    select metric_date, scope_id from user_counts
+    union
+    select metric_date, scope_id from session_stats
 ),
 
 error_stats as (

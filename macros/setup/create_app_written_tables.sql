@@ -173,6 +173,8 @@ create table if not exists {{ s }}.alert_history (
 {{ create_index_if_missing('idx_alert_history_rule', s ~ '.alert_history', "(alert_rule_id, triggered_at desc)") }};
 {{ create_index_if_missing('idx_alert_history_workspace', s ~ '.alert_history', "(workspace_id, triggered_at desc)") }};
 {{ create_index_if_missing('idx_alert_history_acknowledged_by', s ~ '.alert_history', "(acknowledged_by)") }};
+{#- a dashboard's open alerts: the workspace index alone walks past every acknowledged one #}
+{{ create_index_if_missing('idx_alert_history_open', s ~ '.alert_history', "(workspace_id, triggered_at desc) where acknowledged_at is null") }};
 
 {{ create_trigger_if_missing('update_alert_rules_updated_at', s ~ '.alert_rules',
     'before update on ' ~ s ~ '.alert_rules for each row execute function ' ~ s ~ '.update_updated_at()') }};

@@ -107,18 +107,41 @@ returning_members as (
         sum(activity.active_users) as returned
     from activity
     inner join periods on activity.period = periods.activity_period
+    {#- of the day rows only the retention keys' offsets are read: nine in ten are not one #}
+    where
+        activity.period <> 'day'
+        or activity.period_start - activity.cohort_day in (
+            select retention_keys.period_offset from retention_keys
+            where retention_keys.cohort_period = 'daily'
+        )
     group by 1, 2, 3, 4
+),
+
+{# each daily cohort's credits first, then rolled up to weeks and months: the day rows
+    are read once, not once per period, and from the table (a second reader of the activity
+    CTE would materialize all of it) #}
+daily_revenue as (
+    select
+        day_activity.scope_id,
+        day_activity.cohort_day,
+        sum(day_activity.run_credits) as credits
+    from {{ ref('int_cohort_activity') }} as day_activity
+    cross join report_day
+    where
+        day_activity.period = 'day'
+        and day_activity.cohort_day <= report_day.today
+        and day_activity.period_start <= report_day.today
+    group by 1, 2
 ),
 
 revenue as (
     select
         periods.cohort_period,
-        activity.scope_id,
-        {{ cohort_start('periods.cohort_period', 'activity.cohort_day') }} as cohort_date,
-        sum(activity.run_credits) as credits
-    from activity
+        daily_revenue.scope_id,
+        {{ cohort_start('periods.cohort_period', 'daily_revenue.cohort_day') }} as cohort_date,
+        sum(daily_revenue.credits) as credits
+    from daily_revenue
     cross join periods
-    where activity.period = 'day'
     group by 1, 2, 3
 ),
 
