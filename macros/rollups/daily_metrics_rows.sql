@@ -7,13 +7,20 @@
     Definitions: metrics.md.
 -#}
 with runs as (
-    select * from {{ ref('stg_app__agent_runs') }}
-    where {{ in_days('started_at', days) }}
+    select
+        runs.*,
+        {{ utc_date('runs.started_at') }} as metric_date
+    from {{ ref('stg_app__agent_runs') }} as runs
+    where {{ in_days('runs.started_at', days) }}
 ),
 
 error_events as (
-    select * from {{ ref('stg_analytics__user_activity') }}
-    where event_type = 'error' and {{ in_days('created_at', days) }}
+    select
+        events.workspace_id,
+        events.error_type,
+        {{ utc_date('events.created_at') }} as metric_date
+    from {{ ref('stg_analytics__user_activity') }} as events
+    where events.event_type = 'error' and {{ in_days('events.created_at', days) }}
 ),
 
 activity as (
@@ -22,8 +29,11 @@ activity as (
 ),
 
 sessions as (
-    select * from {{ ref('int_sessions') }}
-    where {{ in_days('session_start_at', days) }}
+    select
+        sessions.*,
+        {{ utc_date('sessions.session_start_at') }} as metric_date
+    from {{ ref('int_sessions') }} as sessions
+    where {{ in_days('sessions.session_start_at', days) }}
 ),
 
 first_seen as (
@@ -42,59 +52,39 @@ agents as (
     select * from {{ ref('stg_app__agents') }}
 ),
 
-{#- every fact once for its workspace and once for the platform row -#}
-scoped_activity as (
-    select activity_date, scope_id, user_id from activity
-),
-
-scoped_runs as (
-    select {{ utc_date('started_at') }} as metric_date, workspace_id as scope_id, runs.* from runs
-    union all
-    select {{ utc_date('started_at') }}, {{ platform_scope_id() }}, runs.* from runs
-),
-
-scoped_sessions as (
-    select {{ utc_date('session_start_at') }} as metric_date, workspace_id as scope_id, sessions.*
-    from sessions where workspace_id is not null
-    union all
-    select {{ utc_date('session_start_at') }}, {{ platform_scope_id() }}, sessions.* from sessions
-),
-
-scoped_error_events as (
-    select {{ utc_date('created_at') }} as metric_date, workspace_id as scope_id, error_type
-    from error_events where workspace_id is not null
-    union all
-    select {{ utc_date('created_at') }}, {{ platform_scope_id() }}, error_type from error_events
-),
-
+{#- Every fact counts once for its workspace and once for the platform row: the grouping sets
+    ((day, workspace), (day)) read each fact once (a union of the two scopes read it twice,
+    and materialized it), and a fact with no workspace counts for the platform only. The
+    user-days already carry their scope. -#}
 user_counts as (
     select
-        scoped_activity.activity_date as metric_date,
-        scoped_activity.scope_id,
+        activity.activity_date as metric_date,
+        activity.scope_id,
         count(*) as active_users,
-        count(*) filter (where first_seen.first_seen_date = scoped_activity.activity_date) as new_users
-    from scoped_activity
+        count(*) filter (where first_seen.first_seen_date = activity.activity_date) as new_users
+    from activity
     left join first_seen
-        on first_seen.scope_id = scoped_activity.scope_id and first_seen.user_id = scoped_activity.user_id
+        on first_seen.scope_id = activity.scope_id and first_seen.user_id = activity.user_id
     group by 1, 2
 ),
 
 session_stats as (
     select
         metric_date,
-        scope_id,
+        {{ scope_of_grouping('workspace_id') }} as scope_id,
         count(*) as total_sessions,
         avg(extract(epoch from session_end_at - session_start_at)) as avg_session_duration_seconds,
         100.0 * count(*) filter (where is_bounce)
         / nullif(count(*) filter (where page_view_count > 0), 0) as bounce_rate
-    from scoped_sessions
-    group by 1, 2
+    from sessions
+    group by grouping sets ((metric_date, workspace_id), (metric_date))
+    having {{ is_scope_grouping('workspace_id') }}
 ),
 
 run_stats as (
     select
         metric_date,
-        scope_id,
+        {{ scope_of_grouping('workspace_id') }} as scope_id,
         count(*) as total_runs,
         count(*) filter (where status = 'completed') as successful_runs,
         count(*) filter (where status = 'failed') as failed_runs,
@@ -105,16 +95,22 @@ run_stats as (
         percentile_cont(0.99) within group (order by runtime_seconds) as p99_runtime_seconds,
         sum(credits_consumed) as total_credits_consumed,
         count(distinct agent_id) as unique_agents_run
-    from scoped_runs
-    group by 1, 2
+    from runs
+    group by grouping sets ((metric_date, workspace_id), (metric_date))
+    having {{ is_scope_grouping('workspace_id') }}
 ),
 
 credits_by_model as (
     select metric_date, scope_id, jsonb_object_agg(model, credits order by model) as credits_by_model
     from (
-        select metric_date, scope_id, model, sum(credits_consumed) as credits
-        from scoped_runs
-        group by 1, 2, 3
+        select
+            metric_date,
+            {{ scope_of_grouping('workspace_id') }} as scope_id,
+            model,
+            sum(credits_consumed) as credits
+        from runs
+        group by grouping sets ((metric_date, workspace_id, model), (metric_date, model))
+        having {{ is_scope_grouping('workspace_id') }}
     ) as per_model
     group by 1, 2
 ),
@@ -127,9 +123,15 @@ agent_ranks as (
             order by per_agent.runs desc, per_agent.agent_id
         ) as agent_rank
     from (
-        select metric_date, scope_id, agent_id, count(*) as runs, sum(credits_consumed) as credits
-        from scoped_runs
-        group by 1, 2, 3
+        select
+            metric_date,
+            {{ scope_of_grouping('workspace_id') }} as scope_id,
+            agent_id,
+            count(*) as runs,
+            sum(credits_consumed) as credits
+        from runs
+        group by grouping sets ((metric_date, workspace_id, agent_id), (metric_date, agent_id))
+        having {{ is_scope_grouping('workspace_id') }}
     ) as per_agent
 ),
 
@@ -153,10 +155,26 @@ top_agents as (
 ),
 
 error_occurrences as (
-    select metric_date, scope_id, coalesce(error_type, 'unknown') as error_type
-    from scoped_runs where status = 'failed'
+    select metric_date, workspace_id, coalesce(error_type, 'unknown') as error_type
+    from runs where status = 'failed'
     union all
-    select metric_date, scope_id, error_type from scoped_error_events
+    select metric_date, workspace_id, error_type from error_events
+),
+
+error_stats as (
+    select metric_date, scope_id, sum(errors) as total_errors,
+        jsonb_object_agg(error_type, errors order by error_type) as errors_by_type
+    from (
+        select
+            metric_date,
+            {{ scope_of_grouping('workspace_id') }} as scope_id,
+            error_type,
+            count(*) as errors
+        from error_occurrences
+        group by grouping sets ((metric_date, workspace_id, error_type), (metric_date, error_type))
+        having {{ is_scope_grouping('workspace_id') }}
+    ) as per_type
+    group by 1, 2
 ),
 
 {#- the (day, scope) pairs with an active user or a session, from the aggregates: the union
@@ -165,17 +183,6 @@ buckets as (
     select metric_date, scope_id from user_counts
     union
     select metric_date, scope_id from session_stats
-),
-
-error_stats as (
-    select metric_date, scope_id, sum(errors) as total_errors,
-        jsonb_object_agg(error_type, errors order by error_type) as errors_by_type
-    from (
-        select metric_date, scope_id, error_type, count(*) as errors
-        from error_occurrences
-        group by 1, 2, 3
-    ) as per_type
-    group by 1, 2
 ),
 
 final as (

@@ -14,6 +14,19 @@ nullif({{ scope_column }}, {{ platform_scope_id() }})
 {%- endmacro %}
 
 
+{% macro scope_of_grouping(workspace_column) -%}
+{#- In a GROUP BY GROUPING SETS ((..., workspace), (...)): the workspace's scope, or the
+    platform's in the set without it. -#}
+case when grouping({{ workspace_column }}) = 1 then {{ platform_scope_id() }} else {{ workspace_column }} end
+{%- endmacro %}
+
+
+{% macro is_scope_grouping(workspace_column) -%}
+{#- HAVING for those grouping sets: facts with no workspace count for the platform only. -#}
+grouping({{ workspace_column }}) = 1 or {{ workspace_column }} is not null
+{%- endmacro %}
+
+
 {% macro row_id(columns) -%}
 {#- A stable uuid from the row's natural key, NULLs included, so rebuilds keep the same id.
     Pass timestamps as epochs: their text depends on the session TimeZone. -#}
