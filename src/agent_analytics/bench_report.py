@@ -152,7 +152,8 @@ def markdown(results: dict, others: dict[str, dict], plots: list[str]) -> str:
 
     add("## Dashboard queries")
     add("")
-    add("Milliseconds per query, client round trip included, over the sampled workspaces. A member runs as "
+    add("Milliseconds per query, client round trip included, over the sampled workspaces, after one untimed "
+        "pass over them (the run evicts the pages a dashboard keeps warm). A member runs as "
         "`authenticated` with JWT claims, through RLS, as PostgREST does; `service_role` bypasses RLS.")
     add("")
     add("| query | role | ours p50 | ours p95 | ours p99 | naive p50 | naive p95 | naive p99 | p95 speed-up | rows (ours / naive) |")
