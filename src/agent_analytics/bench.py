@@ -55,10 +55,22 @@ class BenchOptions:
     refresh_repeat: int = 3
     keep: bool = False
     naive_limit: float = 600.0  # seconds any one statement of the naive baseline may run
+    days: int | None = None  # days of history; None: the scale's
 
     @property
     def scale(self) -> generate.Scale:
         return generate.SCALES[self.scale_name]
+
+    @property
+    def label(self) -> str:
+        """The scale, and the days of history when they are not the scale's: names the data and the results."""
+        if self.days is None or self.days == self.scale.days:
+            return self.scale_name
+        return f"{self.scale_name}-{self.days}d"
+
+    @property
+    def history_days(self) -> int:
+        return self.days or self.scale.days
 
     @property
     def appended(self) -> timedelta:
@@ -150,7 +162,7 @@ def run(admin: db.Connection, options: BenchOptions, progress: Progress) -> dict
 def _bench_run(admin: db.Connection, options: BenchOptions, progress: Progress) -> Iterator[Run]:
     """The data database (generated or reused), the run's database (a clone when the data is
     kept), and the cleanup afterwards, whatever happens."""
-    data_name = f"aa_bench_{options.scale_name}"
+    data_name = f"aa_bench_{options.label.replace('-', '_')}"
     run_name = f"{data_name}_run_{os.getpid()}"
     data = _prepare_data(admin, data_name, options, progress)
     clone = options.keep
@@ -162,6 +174,7 @@ def _bench_run(admin: db.Connection, options: BenchOptions, progress: Progress) 
         with tempfile.TemporaryDirectory(prefix="aa-bench-dbt-") as target_path:
             yield Run(admin, target, data_name, clone, Path(target_path), {
                 "scale": options.scale_name,
+                "label": options.label,
                 "seed": options.seed,
                 "build_command": list(dbt.SCHEDULED_BUILD),
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -180,7 +193,9 @@ def _bench_run(admin: db.Connection, options: BenchOptions, progress: Progress) 
 def _prepare_data(admin: db.Connection, name: str, options: BenchOptions, progress: Progress) -> dict:
     """Generated data ending where the appends will bring it to now; kept data when it fits."""
     state = _kept_state(admin, name)
-    wanted = {"scale": options.scale_name, "seed": options.seed, "appended_hours": options.appended / timedelta(hours=1)}
+    # Two days more than the history, so that the retention has whole days to drop.
+    wanted = {"scale": options.scale_name, "seed": options.seed, "appended_hours": options.appended / timedelta(hours=1),
+              "days": options.history_days + 2}
     if state and all(state.get(key) == value for key, value in wanted.items()):
         planned_end = datetime.fromisoformat(state["data_end"]) + options.appended
         if abs(datetime.now(UTC) - planned_end) <= REUSE_WITHIN:
@@ -190,9 +205,8 @@ def _prepare_data(admin: db.Connection, name: str, options: BenchOptions, progre
     target = db.create_database(admin, name)
     bootstrap.prepare_standin_database(target)
     end = datetime.now(UTC).replace(microsecond=0) - options.appended
-    # Two days more than the scale's, so that the retention has whole days to drop.
     generate_options = generate.GenerateOptions(
-        scale=options.scale, seed=options.seed, end=end, days=options.scale.days + 2,
+        scale=options.scale, seed=options.seed, end=end, days=wanted["days"],
     )
     started = time.monotonic()
     with db.connect(target) as conn:

@@ -20,30 +20,44 @@ TARGETS = {
 }
 
 
+def label_of(results: dict) -> str:
+    """The scale, with the days of history when a run chose them (results from before `--days`
+    carry no label)."""
+    return results.get("label") or results["scale"]
+
+
 def write(results: dict, output: Path) -> list[Path]:
-    """<scale>.json, <scale>.md and <scale>-*.png in `output`; returns the files written."""
+    """<label>.json, <label>.md and <label>-*.png in `output`; returns the files written."""
     output.mkdir(parents=True, exist_ok=True)
-    scale = results["scale"]
-    json_path = output / f"{scale}.json"
+    label = label_of(results)
+    json_path = output / f"{label}.json"
     json_path.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
-    others = _other_scales(output, scale)
+    others = _other_runs(output, label)
     plots = write_plots(results, others, output)
-    md_path = output / f"{scale}.md"
+    md_path = output / f"{label}.md"
     md_path.write_text(markdown(results, others, [plot.name for plot in plots]), encoding="utf-8")
     return [json_path, md_path, *plots]
 
 
-def _other_scales(output: Path, scale: str) -> dict[str, dict]:
-    """Results of the other scales already in the output folder, for the scaling comparison."""
+def _other_runs(output: Path, label: str) -> dict[str, dict]:
+    """Results of the other scales and histories already in the output folder, by label, for
+    the scaling comparison."""
     found = {}
-    for name in SCALES_IN_ORDER:
-        path = output / f"{name}.json"
-        if name != scale and path.is_file():
-            try:
-                found[name] = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
+    for path in sorted(output.glob("*.json")):
+        try:
+            results = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(results, dict) and results.get("scale") in SCALES_IN_ORDER and "builds" in results:
+            if label_of(results) != label and path.stem == label_of(results):
+                found[label_of(results)] = results
     return found
+
+
+def in_scaling_order(results: dict, others: dict[str, dict]) -> list[tuple[str, dict]]:
+    """This run and the others, smallest history first."""
+    runs = {**others, label_of(results): results}
+    return sorted(runs.items(), key=lambda item: item[1]["data"]["events"])
 
 
 # -- figures drawn from the results --------------------------------------------------------
@@ -55,9 +69,12 @@ def build_1h_median(results: dict) -> float | None:
 
 def target_figures(results: dict, others: dict[str, dict]) -> dict[str, float | None]:
     member = [entry["ours"]["member"]["p95_ms"] for entry in results["dashboard"] if "member" in entry["ours"]]
-    medium = others.get("medium") if results["scale"] != "medium" else None
+    medium = others.get("medium") if label_of(results) != "medium" else None
     hour = build_1h_median(results)
     medium_hour = build_1h_median(medium) if medium else None
+    # the same scale with the scale's own history: what a longer history alone costs
+    default_history = others.get(results["scale"]) if label_of(results) != results["scale"] else None
+    default_hour = build_1h_median(default_history) if default_history else None
     ours_all = results["refresh"]["ours"]["all"]["p50_s"]
     naive_all = results["refresh"]["naive"]["all"].get("p50_s") or results["naive"]["time_limit_s"]
     speedups = [
@@ -72,6 +89,7 @@ def target_figures(results: dict, others: dict[str, dict]) -> dict[str, float | 
         "aggregation_s": results["aggregation"]["ours"]["p50_s"],
         "build_1h_s": hour,
         "build_1h_vs_medium": round(hour / medium_hour, 2) if hour and medium_hour else None,
+        "build_1h_vs_default_history": round(hour / default_hour, 2) if hour and default_hour else None,
         "refresh_speedup": round(naive_all / ours_all, 1) if ours_all else None,
         "member_speedup_min": round(min(speedups), 2) if speedups else None,
         "retention_speedup": round(retention["naive"]["seconds"] / retention["ours"]["seconds"], 1)
@@ -120,9 +138,10 @@ def markdown(results: dict, others: dict[str, dict], plots: list[str]) -> str:
     lines: list[str] = []
     add = lines.append
     data, machine = results["data"], results["machine"]
-    add(f"# Benchmark at scale `{results['scale']}`")
+    add(f"# Benchmark at scale `{label_of(results)}`")
     add("")
-    add(f"Run {results['started_at']} with `agent-analytics bench --scale {results['scale']}` "
+    days_option = f" --days {results['data']['days'] - 2}" if label_of(results) != results["scale"] else ""
+    add(f"Run {results['started_at']} with `agent-analytics bench --scale {results['scale']}{days_option}` "
         f"({results['options']['repeat']} executions per query and role, "
         f"{results['options']['hourly_builds']} hourly and {results['options']['daily_builds']} daily builds, "
         f"{results['options']['refresh_repeat']} refreshes per view); it took {results['seconds']:,.0f} s.")
@@ -334,15 +353,19 @@ def markdown(results: dict, others: dict[str, dict], plots: list[str]) -> str:
     if others:
         add("## Scaling")
         add("")
-        add("| scale | events | events per appended hour | incremental build after 1h, median s |")
-        add("| --- | --- | --- | --- |")
-        for name in SCALES_IN_ORDER:
-            entry = results if name == results["scale"] else others.get(name)
-            if not entry:
-                continue
+        add("| run | days of history | events | events per appended hour | incremental build after 1h, median s |")
+        add("| --- | --- | --- | --- | --- |")
+        for name, entry in in_scaling_order(results, others):
             hours = entry["builds"].get("append_1h") or []
             per_hour = statistics.median(build["appended"]["events"] for build in hours) if hours else None
-            add(f"| {name} | {entry['data']['events']:,} | {_fmt(per_hour, 0)} | {_fmt(build_1h_median(entry), 1)} |")
+            add(f"| {name} | {entry['data']['days'] - 2} | {entry['data']['events']:,} | {_fmt(per_hour, 0)} | "
+                f"{_fmt(build_1h_median(entry), 1)} |")
+        versus_default = target_figures(results, others)["build_1h_vs_default_history"]
+        if versus_default is not None:
+            add("")
+            add(f"With {results['data']['days'] - 2} days of history instead of the scale's "
+                f"{others[results['scale']]['data']['days'] - 2}, the same new data costs {versus_default:g}× "
+                "the time of the incremental build after one new hour with the scale's own history.")
         add("")
 
     if plots:
@@ -378,7 +401,7 @@ def write_plots(results: dict, others: dict[str, dict], output: Path) -> list[Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scale = results["scale"]
+    scale = label_of(results)
     written = []
 
     figure, axis = plt.subplots(figsize=(9, 0.45 * len(results["dashboard"]) + 2.5))
@@ -444,10 +467,10 @@ def write_plots(results: dict, others: dict[str, dict], output: Path) -> list[Pa
     axis.legend(fontsize=8)
     written.append(_save(figure, output / f"{scale}-storage.png"))
 
-    scales = [name for name in SCALES_IN_ORDER if name == scale or name in others]
-    if len(scales) > 1:
+    runs = in_scaling_order(results, others)
+    if len(runs) > 1:
         figure, axis = plt.subplots(figsize=(7, 4))
-        entries = [results if name == scale else others[name] for name in scales]
+        scales, entries = [name for name, _ in runs], [entry for _, entry in runs]
         axis.plot([entry["data"]["events"] for entry in entries], [build_1h_median(entry) or 0 for entry in entries],
                   marker="o")
         for name, entry in zip(scales, entries):

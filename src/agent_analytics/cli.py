@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     benchmark.add_argument("--scale", choices=sorted(generate.SCALES), default="medium", help="data size (see README)")
     benchmark.add_argument("--seed", type=int, default=42, help="data and sampling seed")
+    benchmark.add_argument("--days", type=_positive,
+                           help="days of history (default: the scale's); the results are named <scale>-<days>d")
     benchmark.add_argument("--repeat", type=_positive, default=50,
                            help="executions of each dashboard query per role and schema (default 50)")
     benchmark.add_argument("--builds", type=_positive, default=3,
@@ -165,7 +167,7 @@ def _bench(args: argparse.Namespace, console: Console) -> int:
     admin = _target(console)
     options = bench.BenchOptions(
         scale_name=args.scale, output=args.output, seed=args.seed, repeat=args.repeat, hourly_builds=args.builds,
-        refresh_repeat=args.refresh_repeat, keep=args.keep, naive_limit=args.naive_limit,
+        refresh_repeat=args.refresh_repeat, keep=args.keep, naive_limit=args.naive_limit, days=args.days,
     )
     with _progress(console) as report_progress:
         results = bench.run(admin, options, report_progress)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import psycopg
@@ -60,6 +61,29 @@ def test_speedup_reads_as_naive_over_ours():
     assert bench_report.speedup(1.0, 12.0) == "12.0× faster"
     assert bench_report.speedup(2.0, 1.0) == "0.50× (slower)"
     assert bench_report.speedup(None, 1.0) == "–"
+
+
+def test_a_run_with_its_own_history_is_named_apart_from_the_scale(tmp_path):
+    assert bench.BenchOptions("medium", tmp_path).label == "medium"
+    assert bench.BenchOptions("medium", tmp_path, days=90).label == "medium"
+    longer = bench.BenchOptions("medium", tmp_path, days=180)
+    assert (longer.label, longer.history_days) == ("medium-180d", 180)
+
+
+def test_the_scaling_comparison_finds_every_run_in_the_folder_by_label(tmp_path):
+    def run(scale, label, events, hours):
+        return {"scale": scale, "label": label, "data": {"events": events, "days": 92},
+                "builds": {"append_1h": [{"seconds": seconds} for seconds in hours]}}
+
+    (tmp_path / "medium.json").write_text(json.dumps(run("medium", "medium", 2_000_000, [9.0, 10.0, 11.0])))
+    (tmp_path / "large.json").write_text(json.dumps(run("large", "large", 23_000_000, [20.0, 21.0, 22.0])))
+    (tmp_path / "notes.json").write_text("[1, 2]")
+    longer = run("medium", "medium-180d", 4_000_000, [10.0, 12.0, 13.0])
+    others = bench_report._other_runs(tmp_path, "medium-180d")
+    assert sorted(others) == ["large", "medium"]
+    order = [name for name, _ in bench_report.in_scaling_order(longer, others)]
+    assert order == ["medium", "medium-180d", "large"]
+    assert bench_report.build_1h_median(longer) / bench_report.build_1h_median(others["medium"]) == pytest.approx(1.2)
 
 
 @pytest.fixture(scope="module")
