@@ -38,6 +38,7 @@
 {%- set recent_days = "(now() at time zone 'UTC')::date - " ~ (var('lookback_days') + 1) -%}
 {%- set recent = {
     'int_user_activity_hours': 'activity_hour >= ' ~ recent_days,
+    'int_agent_run_days': 'run_date >= ' ~ recent_days,
     'int_cohort_activity': 'period_start >= ' ~ recent_days,
     'int_user_scope_days': 'activity_date >= ' ~ recent_days,
     'int_active_users_daily': 'activity_date >= ' ~ recent_days,

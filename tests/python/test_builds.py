@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from psycopg import sql
 
 ROLLUPS = ("daily_metrics", "hourly_metrics", "agent_performance", "user_cohorts")
 MATERIALIZED_VIEWS = ("mv_active_users", "mv_top_agents", "mv_workspace_summary")
@@ -120,3 +121,28 @@ def test_results_do_not_depend_on_the_order_rows_arrived(rebuilt):
         conn.execute("insert into public.agent_runs select * from runs_again order by started_at desc, id desc")
     rebuilt.build("--full-refresh")
     assert snapshot_all(rebuilt, with_bookkeeping=False) == before
+
+
+def test_a_materialized_view_left_with_an_older_query_is_replaced_by_the_next_build(rebuilt):
+    # What an upgrade of the project meets: the view as an earlier version defined it.
+    current = snapshot(rebuilt, "mv_top_agents")
+    owner = rebuilt.value(
+        "select matviewowner from pg_matviews where schemaname = 'analytics' and matviewname = 'mv_top_agents'"
+    )
+    with rebuilt.connect() as conn, conn.transaction():
+        conn.execute("drop materialized view analytics.mv_top_agents cascade")
+        conn.execute(
+            "create materialized view analytics.mv_top_agents as "
+            "select agent_id, agent_name, workspace_id, 0 as total_runs_30d from analytics_internal.stg_app__agents"
+        )
+        conn.execute("create unique index idx_mv_top_agents on analytics.mv_top_agents (agent_id)")
+        conn.execute(sql.SQL("alter materialized view analytics.mv_top_agents owner to {}").format(sql.Identifier(owner)))
+
+    rebuilt.build("--exclude-resource-type", "unit_test")
+
+    assert snapshot(rebuilt, "mv_top_agents") == current
+    assert rebuilt.value("select to_regprocedure('analytics.member_top_agents()') is not null")
+    # and a build after it keeps the view: it is replaced only when its query changed
+    oid = rebuilt.value("select 'analytics.mv_top_agents'::regclass::oid")
+    rebuilt.build("--exclude-resource-type", "unit_test")
+    assert rebuilt.value("select 'analytics.mv_top_agents'::regclass::oid") == oid

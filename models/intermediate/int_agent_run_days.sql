@@ -1,0 +1,74 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='upsert_changed',
+        unique_key='id',
+        post_hook=[
+            "{{ drop_swapped_out_backup() }}",
+            "{{ ensure_table_ddl(constraints={'int_agent_run_days_pkey': 'primary key (id)'}) }}",
+            "{{ ensure_index('int_agent_run_days_agent_idx', '(agent_id, run_date)') }}",
+            "{{ ensure_index('int_agent_run_days_date_idx', '(run_date)') }}",
+            "{{ record_watermarks() }}",
+        ],
+    )
+}}
+{{ note_read_start() }}
+
+{#-
+    Each agent's runs of each UTC day, kept so that mv_top_agents adds up 30 days of these
+    instead of reading and sorting 30 days of runs: the sums and counts add up, and the
+    runtimes and users are kept whole (sorted arrays), because a median and a count of
+    distinct users do not add up from daily figures. A build recomputes the agent-days of
+    the runs it takes in, from all of their runs, as agent_performance does.
+-#}
+{%- set since = earliest_taken_in(runs_relation=ref('stg_app__agent_runs')) %}
+
+with
+{% if is_incremental() %}
+    touched as (
+        select distinct
+            agent_id,
+            {{ utc_date('started_at') }} as run_date
+        from {{ ref('stg_app__agent_runs') }}
+        where {{ taken_in('runs') }}
+    ),
+{% endif %}
+
+runs as (
+    select runs.*
+    from {{ ref('stg_app__agent_runs') }} as runs
+    {% if is_incremental() %}
+        inner join touched
+            on
+                runs.agent_id = touched.agent_id
+                and runs.started_at >= {{ utc_day_start('touched.run_date') }}
+                and runs.started_at < {{ utc_day_start('touched.run_date + 1') }}
+        where runs.started_at >= {{ utc_day_start(utc_date(since)) }}
+    {% endif %}
+),
+
+final as (
+    select
+        {{ row_id(['agent_id', utc_date('started_at')]) }} as id,
+        agent_id,
+        {{ utc_date('started_at') }} as run_date,
+        count(*)::integer as run_count,
+        (count(*) filter (where status = 'completed'))::integer as completed_count,
+        (count(runtime_seconds))::integer as runtime_count,
+        sum(runtime_seconds) as runtime_sum,
+        coalesce(
+            array_agg(runtime_seconds order by runtime_seconds) filter (where runtime_seconds is not null),
+            '{}'
+        ) as runtimes,
+        sum(credits_consumed) as credits,
+        coalesce(array_agg(distinct user_id) filter (where user_id is not null), '{}') as user_ids,
+        max(started_at) as last_run_at
+    from runs
+    group by agent_id, {{ utc_date('started_at') }}
+)
+
+select * from final
+{#- A full build writes the rows in time order, so that the recent days lie together. -#}
+{% if not is_incremental() %}
+    order by run_date
+{% endif %}
