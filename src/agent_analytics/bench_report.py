@@ -118,10 +118,11 @@ def speedup(ours: float | None, naive: float | None) -> str:
     return f"{factor:,.1f}× faster" if factor >= 1 else f"{factor:.2f}× (slower)"
 
 
-def _fmt(value: float | None, digits: int = 2) -> str:
+def _fmt(value: float | str | None, digits: int = 2) -> str:
     if value is None:
         return "–"
-    return f"{value:,.{digits}f}"
+    # the JSON keeps decimals as text; a report drawn again from it reads them back
+    return f"{float(value):,.{digits}f}"
 
 
 def _bytes(value: float) -> str:
@@ -471,10 +472,15 @@ def write_plots(results: dict, others: dict[str, dict], output: Path) -> list[Pa
     if len(runs) > 1:
         figure, axis = plt.subplots(figsize=(7, 4))
         scales, entries = [name for name, _ in runs], [entry for _, entry in runs]
+        # separate runs, not a series: each point is labelled with what an appended hour brought
         axis.plot([entry["data"]["events"] for entry in entries], [build_1h_median(entry) or 0 for entry in entries],
-                  marker="o")
+                  marker="o", linestyle="none")
         for name, entry in zip(scales, entries):
-            axis.annotate(name, (entry["data"]["events"], build_1h_median(entry) or 0))
+            hours = entry["builds"].get("append_1h") or []
+            per_hour = statistics.median(build["appended"]["events"] for build in hours) if hours else 0
+            axis.annotate(f"{name}: {per_hour:,.0f} new events/h", (entry["data"]["events"], build_1h_median(entry) or 0),
+                          textcoords="offset points", xytext=(6, -12), fontsize=8)
+        axis.set_ylim(bottom=0)
         axis.set_xscale("log")
         axis.set_xlabel("events in the database (log scale)")
         axis.set_ylabel("incremental build after 1h, median s")
