@@ -334,3 +334,37 @@ on conflict (model_name) do update
 set read_start = excluded.read_start, built_at = excluded.built_at
 {%- endif %}
 {% endmacro %}
+
+
+{% macro runs_of_touched_agent_days(runs_relation) -%}
+{#- The input of the per agent-day models: every run of each agent-day that the runs this
+    build takes in touch (every run on a first build), so that a day is recomputed whole. -#}
+{%- set since = earliest_taken_in(runs_relation=runs_relation) -%}
+select runs.*
+from {{ runs_relation }} as runs
+{%- if is_incremental() %}
+inner join (
+    select distinct
+        agent_id,
+        {{ utc_date('started_at') }} as run_date
+    from {{ runs_relation }}
+    where {{ taken_in('runs') }}
+) as touched
+    on
+        runs.agent_id = touched.agent_id
+        and runs.started_at >= {{ utc_day_start('touched.run_date') }}
+        and runs.started_at < {{ utc_day_start('touched.run_date + 1') }}
+where runs.started_at >= {{ utc_day_start(utc_date(since)) }}
+{%- endif %}
+{%- endmacro %}
+
+
+{% macro time_ordered_on_full_build(column) -%}
+{#- Ends a grain's query. A full build writes the rows in time order: a scheduled build and
+    its tests read the recent days, which then lie on a few pages at the end of the table
+    instead of on nearly all of them (rows grouped by user had put the last four days of
+    int_user_scope_days on 57k of its 64k pages). -#}
+{%- if not is_incremental() %}
+order by {{ column }}
+{%- endif %}
+{%- endmacro %}

@@ -21,30 +21,8 @@
     distinct users do not add up from daily figures. A build recomputes the agent-days of
     the runs it takes in, from all of their runs, as agent_performance does.
 -#}
-{%- set since = earliest_taken_in(runs_relation=ref('stg_app__agent_runs')) %}
-
-with
-{% if is_incremental() %}
-    touched as (
-        select distinct
-            agent_id,
-            {{ utc_date('started_at') }} as run_date
-        from {{ ref('stg_app__agent_runs') }}
-        where {{ taken_in('runs') }}
-    ),
-{% endif %}
-
-runs as (
-    select runs.*
-    from {{ ref('stg_app__agent_runs') }} as runs
-    {% if is_incremental() %}
-        inner join touched
-            on
-                runs.agent_id = touched.agent_id
-                and runs.started_at >= {{ utc_day_start('touched.run_date') }}
-                and runs.started_at < {{ utc_day_start('touched.run_date + 1') }}
-        where runs.started_at >= {{ utc_day_start(utc_date(since)) }}
-    {% endif %}
+with runs as (
+    {{ runs_of_touched_agent_days(ref('stg_app__agent_runs')) }}
 ),
 
 final as (
@@ -68,7 +46,4 @@ final as (
 )
 
 select * from final
-{#- A full build writes the rows in time order, so that the recent days lie together. -#}
-{% if not is_incremental() %}
-    order by run_date
-{% endif %}
+{{ time_ordered_on_full_build('run_date') }}

@@ -213,9 +213,4 @@ final as (
 )
 
 select * from final
-{#- A full build writes the rows in time order: a scheduled build and its tests read the recent
-    days, which then lie on a few pages at the end of the table instead of on nearly all of
-    them. -#}
-{% if not is_incremental() %}
-    order by activity_date
-{% endif %}
+{{ time_ordered_on_full_build('activity_date') }}

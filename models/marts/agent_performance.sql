@@ -35,30 +35,8 @@
 
 {#- One row per agent and UTC day on which it ran. A build recomputes the agent-days of the
     runs it takes in, from all of their runs. #}
-{%- set since = earliest_taken_in(runs_relation=ref('stg_app__agent_runs')) %}
-
-with
-{% if is_incremental() %}
-    touched as (
-        select distinct
-            agent_id,
-            {{ utc_date('started_at') }} as metric_date
-        from {{ ref('stg_app__agent_runs') }}
-        where {{ taken_in('runs') }}
-    ),
-{% endif %}
-
-runs as (
-    select runs.*
-    from {{ ref('stg_app__agent_runs') }} as runs
-    {% if is_incremental() %}
-        inner join touched
-            on
-                runs.agent_id = touched.agent_id
-                and runs.started_at >= {{ utc_day_start('touched.metric_date') }}
-                and runs.started_at < {{ utc_day_start('touched.metric_date + 1') }}
-        where runs.started_at >= {{ utc_day_start(utc_date(since)) }}
-    {% endif %}
+with runs as (
+    {{ runs_of_touched_agent_days(ref('stg_app__agent_runs')) }}
 ),
 
 agents as (

@@ -86,6 +86,12 @@ def test_the_scaling_comparison_finds_every_run_in_the_folder_by_label(tmp_path)
     assert bench_report.build_1h_median(longer) / bench_report.build_1h_median(others["medium"]) == pytest.approx(1.2)
 
 
+def test_a_report_drawn_again_from_its_json_reads_decimals_kept_as_text():
+    assert bench_report._fmt("12.5") == "12.50"
+    assert bench_report._fmt(Decimal("1234.4"), 0) == "1,234"
+    assert bench_report._fmt(None) == "–"
+
+
 @pytest.fixture(scope="module")
 def with_naive(built):
     """The built database with the spec's SQL beside ours (removed afterwards)."""

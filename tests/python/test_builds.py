@@ -146,3 +146,15 @@ def test_a_materialized_view_left_with_an_older_query_is_replaced_by_the_next_bu
     oid = rebuilt.value("select 'analytics.mv_top_agents'::regclass::oid")
     rebuilt.build("--exclude-resource-type", "unit_test")
     assert rebuilt.value("select 'analytics.mv_top_agents'::regclass::oid") == oid
+
+
+def test_a_full_build_writes_the_large_grains_in_time_order(rebuilt):
+    rebuilt.build("--full-refresh")
+    for table, column in (("int_user_scope_days", "activity_date"), ("int_user_activity_hours", "activity_hour"),
+                          ("int_sessions", "session_start_at"), ("int_agent_run_days", "run_date")):
+        rows, out_of_order = rebuilt.rows(
+            f"select count(*), count(*) filter (where earlier) from ("
+            f"  select {column} < lag({column}) over (order by ctid) as earlier from analytics_internal.{table}"
+            f") as physical"
+        )[0]
+        assert rows > 20 and out_of_order == 0, (table, rows, out_of_order)

@@ -95,3 +95,11 @@ def test_sqlfluff_finds_nothing_in_the_models():
         cwd=PROJECT, capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_the_example_profile_takes_every_connection_secret_from_the_environment():
+    text = (PROJECT / "profiles.yml.example").read_text(encoding="utf-8")
+    passwords = re.findall(r"^\s*password:\s*(.+)$", text, flags=re.MULTILINE)
+    assert passwords, "the example profile names no password field"
+    for value in passwords:
+        assert re.fullmatch(r"""["']\{\{ env_var\('PGPASSWORD'(, '')?\) \}\}["']""", value.strip()), value
