@@ -92,21 +92,12 @@ end
 {% macro read_start_sql() -%}
 {#- The moment from which rows may be invisible to a read that starts now: the start of the
     oldest transaction still open (a row is stamped with its transaction's start, and shows
-    only once it commits), or now. Without the rights to see other sessions (the build role
-    is granted pg_read_all_stats), the commit margin before now. -#}
-case
-    when pg_catalog.pg_has_role('pg_read_all_stats', 'usage')
-        then least(now(), coalesce((
-            select min(sessions.xact_start)
-            from pg_catalog.pg_stat_activity as sessions
-            where
-                sessions.datname = pg_catalog.current_database()
-                and sessions.backend_type = 'client backend'
-                and sessions.pid <> pg_catalog.pg_backend_pid()
-                and sessions.xact_start is not null
-        ), now()))
-    else now() - interval '{{ var("commit_margin") }}'
-end
+    only once it commits), or now; the deploy's function reads it with the owner's right to see
+    other sessions. Where the owner has no such right, the commit margin before now. -#}
+coalesce(
+    {{ internal_schema() }}.oldest_open_transaction_start(),
+    now() - interval '{{ var("commit_margin") }}'
+)
 {%- endmacro %}
 
 

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='upsert_changed',
         unique_key='id',
+        grants={'select': ['authenticated', 'service_role']},
         bucket_column='metric_date',
         post_hook=[
             "{{ drop_swapped_out_backup() }}",

@@ -10,6 +10,7 @@
             "{{ drop_swapped_out_backup('materialized view') }}",
             "{{ name_index('idx_mv_active_users', ['activity_date', 'workspace_id']) }}",
             "{{ name_index('idx_mv_active_users_workspace', ['workspace_id', 'activity_date']) }}",
+            "{{ create_member_function() }}",
         ],
     )
 }}

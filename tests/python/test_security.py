@@ -30,14 +30,14 @@ def track(conn, **arguments):
 
 def test_a_member_records_an_event_stamped_with_their_own_user(built, member):
     user_id, workspace_id, _ = member
-    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+    with built.api() as conn, acting_as(conn, "authenticated", user_id):
         conn.execute(
             "select set_config('request.headers', %s, true)",
             (json.dumps({"user-agent": "test-agent/1.0", "x-forwarded-for": "203.0.113.9, 10.0.0.1"}),),
         )
         event_id = track(conn, event_type="api_call", workspace_id=workspace_id,
                          metadata=psycopg.types.json.Jsonb({"response_time_ms": 12.5}))
-        conn.execute("set local role postgres")
+        conn.execute("select set_config('role', 'service_role', true)")
         row = conn.execute(
             "select user_id, workspace_id, event_type, user_agent, host(ip_address) from analytics.user_activity "
             "where id = %s", (event_id,)
@@ -58,7 +58,7 @@ def test_a_member_records_an_event_stamped_with_their_own_user(built, member):
 def test_bad_events_are_refused_with_a_clear_message_and_nothing_is_written(built, member, arguments, message):
     user_id, _, _ = member
     before = built.value("select count(*) from analytics.user_activity")
-    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+    with built.api() as conn, acting_as(conn, "authenticated", user_id):
         with pytest.raises(psycopg.Error, match=message):
             track(conn, **arguments)
     assert built.value("select count(*) from analytics.user_activity") == before
@@ -66,7 +66,7 @@ def test_bad_events_are_refused_with_a_clear_message_and_nothing_is_written(buil
 
 def test_no_one_writes_into_a_workspace_they_do_not_belong_to(built, member):
     user_id, _, foreign = member
-    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+    with built.api() as conn, acting_as(conn, "authenticated", user_id):
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not a member of workspace"):
             track(conn, event_type="page_view", workspace_id=foreign)
 
@@ -78,7 +78,7 @@ def test_no_one_writes_as_another_user_or_into_their_session(built, member):
         "and created_at > now() - interval '2 days' limit 1",
         (user_id,),
     )[0]
-    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+    with built.api() as conn, acting_as(conn, "authenticated", user_id):
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="belongs to another user"), conn.transaction():
             track(conn, event_type="page_view", session_id=other_session)
         # The function takes no user argument; a direct insert is refused outright.
@@ -91,7 +91,7 @@ def test_no_one_writes_as_another_user_or_into_their_session(built, member):
 
 @pytest.mark.parametrize("role", ["anon", None])
 def test_anonymous_callers_cannot_track(built, role):
-    with built.connect() as conn, acting_as(conn, role or "authenticated"):
+    with built.api() as conn, acting_as(conn, role or "authenticated"):
         with pytest.raises(psycopg.Error, match="permission denied|no signed-in user"):
             track(conn, event_type="page_view")
 
@@ -104,11 +104,11 @@ def test_anonymous_callers_cannot_track(built, role):
 def test_members_read_materialized_views_only_for_their_workspaces(built, member, function, view):
     user_id, workspace_id, _ = member
     expected = built.value(f"select count(*) from analytics.{view} where workspace_id = %s", (workspace_id,))
-    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+    with built.api() as conn, acting_as(conn, "authenticated", user_id):
         seen = conn.execute(f"select workspace_id from analytics.{function}()").fetchall()
     assert expected > 0 and len(seen) == expected
     assert {w for (w,) in seen} == {workspace_id}
-    with built.connect() as conn, acting_as(conn, "anon"):
+    with built.api() as conn, acting_as(conn, "anon"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(f"select * from analytics.{function}()")
 
@@ -149,14 +149,14 @@ def test_maintenance_calls_are_audited_and_the_log_cannot_be_forged(built, membe
                           "update analytics.audit_log set action = 'erased'", "delete from analytics.audit_log"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
                 conn.execute(statement)
-    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+    with built.api() as conn, acting_as(conn, "authenticated", user_id):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select analytics.write_audit('forged', %s, '{}')", (workspace_id,))
 
 
 def test_a_member_cannot_redirect_a_security_definer_function_with_search_path(built, member):
     user_id, workspace_id, _ = member
-    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+    with built.api() as conn, acting_as(conn, "authenticated", user_id):
         conn.execute("set local search_path = pg_temp, public")
         conn.execute("create temporary table workspace_members (workspace_id uuid, user_id uuid)")
         seen = {w for (w,) in conn.execute("select analytics.member_workspace_ids()").fetchall()}
@@ -195,8 +195,10 @@ LINTS = {
         where c.relnamespace = 'analytics'::regnamespace and c.relkind = 'm'
           and has_table_privilege(r, c.oid, 'select')
     """,
+    # for a role a request can take; the build role's read-all policy is for a NOLOGIN role of ours
     "permissive policy using (true)": """
         select tablename from pg_policies where schemaname = 'analytics' and (qual = 'true' or with_check = 'true')
+          and roles && array['public', 'anon', 'authenticated', 'service_role']::name[]
     """,
     "security_definer function executable by anon": """
         select p.proname from pg_proc p
@@ -231,7 +233,7 @@ def test_schema_passes_the_supabase_linter_rule(built, rule):
 
 def test_member_queries_on_a_rollup_use_an_index_not_a_scan_of_all_tenants(built, member):
     user_id, workspace_id, _ = member
-    with built.connect() as conn, acting_as(conn, "authenticated", user_id):
+    with built.api() as conn, acting_as(conn, "authenticated", user_id):
         conn.execute("set local enable_seqscan = off")  # tiny tables: make the planner show what it can use
         plan = "\n".join(row[0] for row in conn.execute(
             "explain select * from analytics.daily_metrics"

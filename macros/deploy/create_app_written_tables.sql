@@ -97,6 +97,12 @@ $column$;
 create table if not exists {{ s }}.user_activity_default
     partition of {{ s }}.user_activity default;
 
+{% endmacro %}
+
+
+{% macro create_user_activity_indexes() %}
+{#- At every deploy: repairs what a bulk load left behind, then makes what is missing. -#}
+{% set s = target.schema %}
 {#- An index left invalid (a bulk load or a CREATE INDEX that stopped half way) serves no
     query and would never be made again by `if not exists`: drop it, so it is built again. #}
 do $repair$
@@ -193,5 +199,6 @@ create table if not exists {{ internal_schema() }}.build_watermarks (
 alter table {{ internal_schema() }}.build_watermarks add column if not exists read_start timestamptz;
 alter table {{ internal_schema() }}.build_watermarks drop column if exists runs_updated_at;
 alter table {{ internal_schema() }}.build_watermarks drop column if exists events_read_at;
-alter table {{ internal_schema() }}.build_watermarks drop column if exists runs_read_at
+alter table {{ internal_schema() }}.build_watermarks drop column if exists runs_read_at;
+grant select, insert, update, delete on {{ internal_schema() }}.build_watermarks to {{ build_role() }}
 {% endmacro %}

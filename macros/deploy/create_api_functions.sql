@@ -86,19 +86,4 @@ revoke all on function {{ s }}.track_event(text, uuid, text, text, uuid, jsonb, 
 grant execute on function {{ s }}.track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)
     to authenticated, service_role;
 
-{#- Materialized views cannot carry RLS: members read them through these, filtered by membership. #}
-{% for view in ['mv_active_users', 'mv_top_agents', 'mv_workspace_summary'] %}
-create or replace function {{ s }}.member_{{ view[3:] }}()
-returns setof {{ s }}.{{ view }}
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-    select * from {{ s }}.{{ view }}
-    where workspace_id = any (array(select {{ s }}.member_workspace_ids()))
-$$;
-revoke all on function {{ s }}.member_{{ view[3:] }}() from public;
-grant execute on function {{ s }}.member_{{ view[3:] }}() to authenticated, service_role;
-{% endfor %}
 {% endmacro %}

@@ -1,7 +1,10 @@
--- A stand-in of the main app's `public` tables (main-app-contract.md), for a database that has
--- no app. The comment on public.users marks it, so tools can tell it from a real app.
+-- The demo app: the main app's `public` tables (main-app-contract.md) as a Supabase app has them,
+-- for a database that has no app. Run as the app's owner, postgres: the tables are postgres's,
+-- row-level security is on with policies for signed-in users only (Supabase's linter asks for
+-- it), and users.id references auth.users. The comment on public.users tells tools it is the
+-- demo app and not a real one.
 create table if not exists public.users (
-    id uuid primary key default gen_random_uuid(),
+    id uuid primary key references auth.users (id) on delete cascade,
     email text not null unique,
     full_name text,
     created_at timestamptz not null default now(),
@@ -71,6 +74,29 @@ create or replace trigger agent_runs_touch_updated_at
 before update on public.agent_runs
 for each row execute function public.touch_updated_at();
 
--- Supabase exposes public to the API roles; the stand-in does the same.
-grant usage on schema public to anon, authenticated, service_role;
-grant select on all tables in schema public to authenticated, service_role;
+-- Row-level security on every table, with policies for signed-in members only: no policy is
+-- written for any role of the analytics project.
+alter table public.users enable row level security;
+alter table public.workspaces enable row level security;
+alter table public.workspace_members enable row level security;
+alter table public.agents enable row level security;
+alter table public.agent_runs enable row level security;
+
+drop policy if exists users_read_self on public.users;
+create policy users_read_self on public.users
+    for select to authenticated using (id = (select auth.uid()));
+drop policy if exists workspace_members_read_own on public.workspace_members;
+create policy workspace_members_read_own on public.workspace_members
+    for select to authenticated using (user_id = (select auth.uid()));
+drop policy if exists workspaces_read_member on public.workspaces;
+create policy workspaces_read_member on public.workspaces
+    for select to authenticated
+    using (id in (select m.workspace_id from public.workspace_members as m where m.user_id = (select auth.uid())));
+drop policy if exists agents_read_member on public.agents;
+create policy agents_read_member on public.agents
+    for select to authenticated
+    using (workspace_id in (select m.workspace_id from public.workspace_members as m where m.user_id = (select auth.uid())));
+drop policy if exists agent_runs_read_member on public.agent_runs;
+create policy agent_runs_read_member on public.agent_runs
+    for select to authenticated
+    using (workspace_id in (select m.workspace_id from public.workspace_members as m where m.user_id = (select auth.uid())));

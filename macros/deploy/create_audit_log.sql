@@ -56,10 +56,6 @@ begin
 end
 $$;
 revoke all on function {{ s }}.audit_alert_rule_change() from public;
-{% endmacro %}
-
-
-{% macro create_alert_rules_audit_trigger() %}
 {{ create_trigger_if_missing('audit_alert_rules_change', target.schema ~ '.alert_rules',
     'after insert or update or delete on ' ~ target.schema ~ '.alert_rules for each row execute function '
     ~ target.schema ~ '.audit_alert_rule_change()') }}

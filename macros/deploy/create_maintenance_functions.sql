@@ -42,6 +42,31 @@ $$;
 revoke all on function {{ s }}.member_workspace_ids() from public;
 grant execute on function {{ s }}.member_workspace_ids() to authenticated, service_role;
 
+{#- For incremental builds (macro read_start_sql): the start of the oldest transaction open in
+    this database, or now; NULL when the owner cannot see other sessions (pg_read_all_stats,
+    which Supabase's postgres has through pg_monitor). Runs as the owner, so the build role
+    needs no such right. #}
+create or replace function {{ internal_schema() }}.oldest_open_transaction_start()
+returns timestamptz
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select case
+        when pg_catalog.pg_has_role('pg_read_all_stats', 'usage') then least(now(), coalesce((
+            select min(sessions.xact_start)
+            from pg_catalog.pg_stat_activity as sessions
+            where
+                sessions.datname = pg_catalog.current_database()
+                and sessions.backend_type = 'client backend'
+                and sessions.pid <> pg_catalog.pg_backend_pid()
+                and sessions.xact_start is not null
+        ), now()))
+    end
+$$;
+revoke all on function {{ internal_schema() }}.oldest_open_transaction_start() from public;
+
 create or replace function {{ s }}.ensure_user_activity_partitions(first_day date, last_day date)
 returns integer
 language plpgsql
@@ -137,4 +162,25 @@ select {{ target.schema }}.ensure_user_activity_partitions(
     (now() at time zone 'UTC')::date - {{ var('lookback_days') }},
     (now() at time zone 'UTC')::date + {{ var('partitions_ahead_days') }}
 )
+{% endmacro %}
+
+
+{% macro create_refresh_function() %}
+{#- S13: only the owner may refresh, so the function runs as the owner and only service_role may call it. -#}
+create or replace function {{ target.schema }}.refresh_all_materialized_views()
+returns void
+language plpgsql
+security definer
+set search_path = ''
+{#- JIT compilation costs more than these short queries take. #}
+set jit = off
+set work_mem = '{{ var("build_work_mem", "64MB") }}'
+as $$
+begin
+    perform {{ target.schema }}.write_audit('refresh_all_materialized_views', null, '{}');
+    refresh materialized view concurrently {{ target.schema }}.mv_active_users;
+    refresh materialized view concurrently {{ target.schema }}.mv_top_agents;
+    refresh materialized view concurrently {{ target.schema }}.mv_workspace_summary;
+end
+$$
 {% endmacro %}

@@ -1,0 +1,19 @@
+{% macro create_member_function() %}
+{#- Materialized views cannot carry RLS: members read this one through
+    analytics.member_<name without mv_>(), filtered by their memberships. Made with the view, by
+    its owner (the build role), so a view replaced by a build gets its function back in the same
+    build. -#}
+{% set function_name = this.schema ~ '.member_' ~ this.identifier[3:] %}
+create or replace function {{ function_name }}()
+returns setof {{ this }}
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select * from {{ this }}
+    where workspace_id = any (array(select {{ this.schema }}.member_workspace_ids()))
+$$;
+revoke all on function {{ function_name }}() from public;
+grant execute on function {{ function_name }}() to authenticated, service_role
+{% endmacro %}

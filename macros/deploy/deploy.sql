@@ -1,0 +1,125 @@
+{#-
+    The owner's deploy: everything that is made once per version of this project and is not a
+    dbt model (the build role, schemas, the views through which the build reads the app, the
+    tables the app writes, functions, triggers, policies, grants). Run as the database owner
+    (on Supabase, postgres):
+
+        dbt run-operation deploy --target owner        (agent-analytics deploy)
+
+    It runs in one transaction. Each step is recorded in analytics_internal.deploy_steps with
+    the checksum of its SQL: a re-run executes nothing, an upgrade executes the steps whose SQL
+    changed. Every step is idempotent on its own too (a deploy interrupted, or run with
+    force=true, changes nothing that is in place), and no step drops or empties what the app
+    wrote. docs/deploy.md maps every object to its step.
+-#}
+
+{% macro build_role() -%}
+{#- The least-privileged role that builds the models (profile setting `role`). -#}
+{{ env_var('DBT_BUILD_ROLE', 'analytics_builder') }}
+{%- endmacro %}
+
+
+{% macro app_schema_for_build() -%}
+{#- Where the build reads the app: views owned by the deploying owner (docs/deploy.md). -#}
+{{ target.schema }}_app
+{%- endmacro %}
+
+
+{% macro deploy_steps() %}
+{#- [name, sql, every_time]: in order. Steps marked every_time run at every deploy (checks,
+    repairs and partition upkeep that look before they act); the others when their SQL changed. -#}
+{{ return([
+    ['check_app', deploy_check_app(), true],
+    ['build_role', deploy_build_role(), false],
+    ['schemas', deploy_schemas(), false],
+    ['app_views', deploy_app_views(), false],
+    ['app_access', deploy_app_access(), true],
+    ['maintenance_functions', create_maintenance_functions(), false],
+    ['user_activity', create_user_activity_table(), false],
+    ['user_activity_indexes', create_user_activity_indexes(), true],
+    ['alert_tables', create_alert_tables(), false],
+    ['audit_log', create_audit_log(), false],
+    ['build_bookkeeping', create_build_watermarks_table(), false],
+    ['partitions', ensure_default_partitions(), true],
+    ['api_functions', create_api_functions(), false],
+    ['refresh_function', create_refresh_function(), false],
+    ['alert_evaluation', create_alert_evaluation(), false],
+    ['grants', grant_analytics_privileges(), false],
+]) }}
+{% endmacro %}
+
+
+{% macro deploy_fingerprint() -%}
+{#- One checksum of every versioned step: what the build compares with the deployed one. -#}
+{%- set parts = [] -%}
+{%- for name, statements, every_time in deploy_steps() if not every_time -%}
+    {%- do parts.append(name ~ ':' ~ local_md5(statements)) -%}
+{%- endfor -%}
+{{ local_md5(parts | join(',')) }}
+{%- endmacro %}
+
+
+{% macro deploy_ledger_sql() %}
+create schema if not exists {{ internal_schema() }};
+create table if not exists {{ internal_schema() }}.deploy_steps (
+    step text primary key,
+    checksum text not null,
+    applied_at timestamptz not null default now()
+);
+comment on table {{ internal_schema() }}.deploy_steps is
+    'agent-analytics deploy: the checksum of each step as last applied; (fingerprint) is what builds compare';
+revoke all on {{ internal_schema() }}.deploy_steps from public
+{% endmacro %}
+
+
+{% macro deploy_record_sql(step, checksum) %}
+insert into {{ internal_schema() }}.deploy_steps (step, checksum, applied_at)
+values ('{{ step }}', '{{ checksum }}', now())
+on conflict (step) do update set checksum = excluded.checksum, applied_at = excluded.applied_at
+{% endmacro %}
+
+
+{% macro deploy(force=false) %}
+{%- do run_query("select pg_advisory_xact_lock(hashtext('agent-analytics deploy'))") -%}
+{%- do run_query(deploy_ledger_sql()) -%}
+{%- set applied = {} -%}
+{%- for row in run_query("select step, checksum from " ~ internal_schema() ~ ".deploy_steps").rows -%}
+    {%- do applied.update({row[0]: row[1]}) -%}
+{%- endfor -%}
+{%- set changed = [] -%}
+{%- for name, statements, every_time in deploy_steps() -%}
+    {%- set checksum = local_md5(statements) -%}
+    {%- if force or every_time or applied.get(name) != checksum -%}
+        {%- do run_query(statements) -%}
+        {%- do run_query(deploy_record_sql(name, checksum)) -%}
+        {%- if not every_time -%}{%- do changed.append(name) -%}{%- endif -%}
+    {%- endif -%}
+{%- endfor -%}
+{%- do run_query(deploy_record_sql('(fingerprint)', deploy_fingerprint())) -%}
+{%- if changed -%}
+    {{ log("deploy: applied " ~ (changed | join(', ')) ~ "; the build role " ~ build_role() ~ " can build", info=true) }}
+{%- else -%}
+    {{ log("deploy: everything was in place; nothing changed", info=true) }}
+{%- endif -%}
+{% endmacro %}
+
+
+{% macro deploy_script() %}
+{#- The whole deploy as one SQL script, for the Supabase CLI's migrations folder
+    (agent-analytics deploy --migration-file). Idempotent: safe to apply over any deploy. -#}
+-- agent-analytics deploy (fingerprint {{ deploy_fingerprint() }}): generated, do not edit.
+-- Apply as the database owner (supabase db push); then build with agent-analytics build.
+select pg_advisory_xact_lock(hashtext('agent-analytics deploy'));
+{{ deploy_ledger_sql() }};
+{% for name, statements, every_time in deploy_steps() %}
+-- step {{ name }}
+{{ statements }};
+{{ deploy_record_sql(name, local_md5(statements)) }};
+{% endfor %}
+{{ deploy_record_sql('(fingerprint)', deploy_fingerprint()) }};
+{% endmacro %}
+
+
+{% macro print_deploy_script() %}
+{{ print(deploy_script()) }}
+{% endmacro %}

@@ -1,0 +1,184 @@
+{#-
+    How the build reaches the app without a superuser (docs/deploy.md, "Reading the app"):
+    the app's tables keep row-level security, with no policy for any role of ours. The deploy
+    makes one view per app table in schema analytics_app, owned by the deploying owner, which
+    reads past RLS (on Supabase, postgres has BYPASSRLS); a view runs with its owner's rights,
+    so the build role, granted SELECT on these views only, reads every row and can write
+    nothing in public. The views name only the columns analytics reads.
+-#}
+
+{% macro app_columns() %}
+{#- The app's columns that analytics reads (main-app-contract.md), by table. -#}
+{{ return({
+    'users': ['id', 'email', 'full_name', 'created_at', 'last_sign_in_at'],
+    'workspaces': ['id', 'name', 'plan', 'created_at'],
+    'workspace_members': ['workspace_id', 'user_id', 'role', 'joined_at'],
+    'agents': ['id', 'workspace_id', 'name', 'created_by', 'created_at'],
+    'agent_runs': ['id', 'agent_id', 'workspace_id', 'user_id', 'status', 'started_at', 'completed_at',
+                   'runtime_seconds', 'credits_consumed', 'model', 'tokens_used', 'error_type', 'error_message',
+                   'user_rating', 'feedback', 'updated_at'],
+}) }}
+{% endmacro %}
+
+
+{% macro reads_past_rls(reader, table_oid) -%}
+{#- SQL: true when `reader` (a role's oid or name expression) sees every row of the table: RLS off,
+    a superuser or BYPASSRLS, or the table's owner without FORCE ROW LEVEL SECURITY. -#}
+(
+    select not c.relrowsecurity
+        or r.rolsuper or r.rolbypassrls
+        or (pg_catalog.pg_has_role(r.oid, c.relowner, 'USAGE') and not c.relforcerowsecurity)
+    from pg_catalog.pg_class as c, pg_catalog.pg_roles as r
+    where c.oid = {{ table_oid }} and r.oid = {{ reader }}
+)
+{%- endmacro %}
+
+
+{% macro deploy_check_app() %}
+{#- Before anything is made: the app's tables and columns exist, and the deploying owner reads
+    all of their rows. Each failure names the table and what fixes it. -#}
+{% set app = var('app_schema') %}
+do $check_app$
+declare
+    problems text[] := array[]::text[];
+    role_name text;
+    found regclass;
+begin
+    {%- for table, columns in app_columns().items() %}
+    found := to_regclass('{{ app }}.{{ table }}');
+    if found is null then
+        problems := problems || 'the app has no table {{ app }}.{{ table }} (var app_schema names the app''s schema)'::text;
+    else
+        if not has_table_privilege(found, 'select') then
+            problems := problems || format('%s cannot read {{ app }}.{{ table }}: run the deploy as the owner of the app''s tables (on Supabase: postgres)', current_user);
+        elsif not {{ reads_past_rls("(select oid from pg_catalog.pg_roles where rolname = current_user)", 'found') }} then
+            problems := problems || format('{{ app }}.{{ table }} has row-level security and %s neither owns it nor has BYPASSRLS, so the build would read no rows: run the deploy as the table''s owner or a role with BYPASSRLS (on Supabase: postgres)', current_user);
+        end if;
+        problems := problems || array(
+            select format('{{ app }}.{{ table }} has no column %s, which analytics reads (main-app-contract.md): add it to the app or map it in macro app_columns()', wanted)
+            from unnest(array[{% for column in columns %}'{{ column }}'{{ ', ' if not loop.last }}{% endfor %}]) as wanted
+            where not exists (
+                select from pg_catalog.pg_attribute
+                where attrelid = found and attname = wanted and attnum > 0 and not attisdropped
+            )
+        );
+    end if;
+    {%- endfor %}
+    foreach role_name in array array['anon', 'authenticated', 'service_role'] loop
+        if to_regrole(role_name) is null then
+            problems := problems || format('role %s is missing: this is not a Supabase database (agent-analytics bootstrap makes the roles on a local server)', role_name);
+        end if;
+    end loop;
+    if to_regprocedure('auth.uid()') is null then
+        problems := problems || 'function auth.uid() is missing: this is not a Supabase database'::text;
+    end if;
+    if cardinality(problems) > 0 then
+        raise exception 'agent-analytics deploy: %', array_to_string(problems, '; ')
+            using hint = 'docs/deploy.md lists what the deploy needs';
+    end if;
+end
+$check_app$
+{% endmacro %}
+
+
+{% macro deploy_build_role() %}
+{% set role = build_role() %}
+{% set app = var('app_schema') %}
+do $role$
+begin
+    if to_regrole('{{ role }}') is null then
+        create role {{ role }} nologin inherit;
+    end if;
+end
+$role$;
+{#- dbt connects as the owner and sets this role; the owner acts for it in maintenance functions. #}
+grant {{ role }} to current_user;
+{#- every build checks that the deploy is this version's #}
+grant select on {{ internal_schema() }}.deploy_steps to {{ role }};
+{#- An earlier version granted it; the owner's function reads the sessions now. #}
+do $stats$
+begin
+    if pg_catalog.pg_has_role('{{ role }}', 'pg_read_all_stats', 'member') then
+        revoke pg_read_all_stats from {{ role }};
+    end if;
+exception when insufficient_privilege then
+    null;
+end
+$stats$;
+{#- Nothing in the app but what a foreign key from a rollup needs; an earlier version read it directly. #}
+revoke all on all tables in schema {{ app }} from {{ role }};
+grant references on {{ app }}.users, {{ app }}.workspaces, {{ app }}.agents to {{ role }}
+{% endmacro %}
+
+
+{% macro deploy_schemas() %}
+{% set role = build_role() %}
+{% for schema in [target.schema, internal_schema(), app_schema_for_build()] %}
+create schema if not exists {{ schema }};
+{% endfor %}
+{#- An earlier version made the build role own the schemas and the app-written tables: the
+    owner takes them back, so the build role cannot alter what it does not build. -#}
+do $owners$
+declare
+    item record;
+begin
+    for item in
+        select n.nspname
+        from pg_catalog.pg_namespace as n
+        where n.nspname in ('{{ target.schema }}', '{{ internal_schema() }}', '{{ app_schema_for_build() }}')
+          and n.nspowner <> (select oid from pg_catalog.pg_roles where rolname = current_user)
+    loop
+        execute format('alter schema %I owner to %I', item.nspname, current_user);
+    end loop;
+    for item in
+        select c.oid::regclass as relation
+        from pg_catalog.pg_class as c
+        where c.relnamespace = '{{ target.schema }}'::regnamespace
+          and c.relkind in ('r', 'p')
+          and (c.relname in ('user_activity', 'alert_rules', 'alert_history', 'audit_log')
+               or c.relname ~ '^user_activity_(p[0-9]{8}|default)$')
+          and c.relowner <> (select oid from pg_catalog.pg_roles where rolname = current_user)
+    loop
+        execute format('alter table %s owner to %I', item.relation, current_user);
+    end loop;
+end
+$owners$;
+grant usage, create on schema {{ target.schema }}, {{ internal_schema() }} to {{ role }};
+revoke all on schema {{ app_schema_for_build() }} from public;
+grant usage on schema {{ app_schema_for_build() }} to {{ role }}
+{% endmacro %}
+
+
+{% macro deploy_app_views() %}
+{% set app = var('app_schema') %}
+{% set views = app_schema_for_build() %}
+{% for table, columns in app_columns().items() %}
+create or replace view {{ views }}.{{ table }} as
+select {{ columns | join(', ') }} from {{ app }}.{{ table }};
+comment on view {{ views }}.{{ table }} is
+    'agent-analytics: {{ app }}.{{ table }} as the build reads it (owned by the deploying owner, who reads past RLS; docs/deploy.md)';
+{% endfor %}
+{% endmacro %}
+
+
+{% macro deploy_app_access() %}
+{#- At every deploy: the views are the deploying owner's (a view owned by a role that RLS
+    binds would show the build no rows) and only the build role reads them. -#}
+{% set views = app_schema_for_build() %}
+do $view_owners$
+declare
+    item record;
+begin
+    for item in
+        select c.oid::regclass as view_name
+        from pg_catalog.pg_class as c
+        where c.relnamespace = '{{ views }}'::regnamespace and c.relkind = 'v'
+          and c.relowner <> (select oid from pg_catalog.pg_roles where rolname = current_user)
+    loop
+        execute format('alter view %s owner to %I', item.view_name, current_user);
+    end loop;
+end
+$view_owners$;
+revoke all on all tables in schema {{ views }} from public, anon, authenticated, service_role;
+grant select on all tables in schema {{ views }} to {{ build_role() }}
+{% endmacro %}

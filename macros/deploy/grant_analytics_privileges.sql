@@ -1,0 +1,90 @@
+{% macro deployed_functions() %}
+{#- The deploy's functions in the analytics schema, with their argument types. -#}
+{{ return([
+    'update_updated_at()', 'calculate_percentiles(numeric[], numeric[])', 'member_workspace_ids()',
+    'ensure_user_activity_partitions(date, date)', 'cleanup_old_data()', 'write_audit(text, uuid, jsonb)',
+    'audit_alert_rule_change()', 'track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)',
+    'refresh_all_materialized_views()', 'evaluate_alerts(timestamptz)',
+]) }}
+{% endmacro %}
+
+
+{% macro build_read_tables() %}
+{#- The tables the app writes that the build reads (dbt sources). -#}
+{{ return(['user_activity', 'alert_rules', 'alert_history']) }}
+{% endmacro %}
+
+
+{% macro build_read_policy() -%}
+build_role_reads_all
+{%- endmacro %}
+
+
+{% macro grant_analytics_privileges() %}
+{#-
+    Step 8 of the spec's migration order, made explicit (S6): service_role ingests and runs
+    maintenance; authenticated reads RLS-protected tables only; anon gets nothing. The build
+    role gets what building needs and no more. The models' own grants are their `grants`
+    config (dbt_project.yml), applied by the build role, which owns them.
+-#}
+{% set s = target.schema %}
+{% set role = build_role() %}
+{% for table in ['user_activity', 'alert_rules', 'alert_history', 'audit_log'] %}
+{{ enable_workspace_rls(api.Relation.create(schema=s, identifier=table)) }};
+{% endfor %}
+{#- The build role reads these tables whole: it is not their owner, so without a policy of its
+    own RLS would show it no rows, without an error. #}
+{% for table in build_read_tables() %}
+drop policy if exists {{ build_read_policy() }} on {{ s }}.{{ table }};
+create policy {{ build_read_policy() }} on {{ s }}.{{ table }} for select to {{ role }} using (true);
+{% endfor %}
+{#- A function an earlier version's build made is the owner's from now on. #}
+do $function_owners$
+declare
+    item record;
+begin
+    for item in
+        select p.oid::regprocedure as function_name
+        from pg_catalog.pg_proc as p
+        where p.oid = any (array[{% for f in deployed_functions() %}to_regprocedure('{{ s }}.{{ f }}'){{ ', ' if not loop.last }}{% endfor %}])
+          and p.proowner <> (select oid from pg_catalog.pg_roles where rolname = current_user)
+    loop
+        execute format('alter function %s owner to %I', item.function_name, current_user);
+    end loop;
+end
+$function_owners$;
+revoke all on schema {{ s }} from public, anon;
+grant usage on schema {{ s }} to authenticated, service_role;
+revoke all on schema {{ internal_schema() }} from public, anon, authenticated, service_role;
+revoke all on {{ s }}.user_activity, {{ s }}.alert_rules, {{ s }}.alert_history, {{ s }}.audit_log
+    from public, anon, authenticated, service_role;
+grant select, insert on {{ s }}.user_activity to service_role;
+grant select, insert, update, delete on {{ s }}.alert_rules, {{ s }}.alert_history to service_role;
+grant select on {{ s }}.audit_log to service_role;
+grant select on {{ s }}.user_activity, {{ s }}.alert_rules, {{ s }}.alert_history, {{ s }}.audit_log to authenticated;
+grant select on {% for table in build_read_tables() %}{{ s }}.{{ table }}{{ ', ' if not loop.last }}{% endfor %} to {{ role }};
+{% for f in deployed_functions() %}
+revoke all on function {{ s }}.{{ f }} from public, anon, authenticated, service_role;
+{% endfor %}
+grant execute on function {{ s }}.member_workspace_ids() to authenticated, service_role, {{ role }};
+grant execute on function {{ s }}.calculate_percentiles(numeric[], numeric[]) to authenticated, service_role;
+grant execute on function {{ s }}.track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)
+    to authenticated, service_role;
+grant execute on function
+    {{ s }}.refresh_all_materialized_views(),
+    {{ s }}.cleanup_old_data(),
+    {{ s }}.evaluate_alerts(timestamptz),
+    {{ s }}.ensure_user_activity_partitions(date, date)
+    to service_role;
+{#- the build keeps partitions ready, gives its tables the updated_at trigger and audits
+    aggregate_daily_metrics(), which it makes with daily_metrics #}
+grant execute on function
+    {{ s }}.ensure_user_activity_partitions(date, date),
+    {{ s }}.update_updated_at(),
+    {{ s }}.write_audit(text, uuid, jsonb),
+    {{ internal_schema() }}.oldest_open_transaction_start()
+    to {{ role }};
+alter default privileges in schema {{ s }} revoke execute on functions from public;
+alter default privileges for role {{ role }} in schema {{ s }} revoke execute on functions from public;
+alter default privileges for role {{ role }} in schema {{ internal_schema() }} revoke execute on functions from public
+{% endmacro %}
