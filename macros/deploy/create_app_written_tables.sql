@@ -200,5 +200,12 @@ alter table {{ internal_schema() }}.build_watermarks add column if not exists re
 alter table {{ internal_schema() }}.build_watermarks drop column if exists runs_updated_at;
 alter table {{ internal_schema() }}.build_watermarks drop column if exists events_read_at;
 alter table {{ internal_schema() }}.build_watermarks drop column if exists runs_read_at;
-grant select, insert, update, delete on {{ internal_schema() }}.build_watermarks to {{ build_role() }}
+grant select, insert, update, delete on {{ internal_schema() }}.build_watermarks to {{ build_role() }};
+{#- One cut per build (macro record_build_cut): the watermark every model of that build records. #}
+create table if not exists {{ internal_schema() }}.build_cuts (
+    invocation_id text primary key,
+    cut timestamptz not null,
+    started_at timestamptz not null default now()
+);
+grant select, insert, delete on {{ internal_schema() }}.build_cuts to {{ build_role() }}
 {% endmacro %}

@@ -109,8 +109,44 @@ coalesce(
     partition spent seconds compiling for milliseconds of work. -#}
 {%- if execute -%}
     {%- do run_query(build_session_settings()) -%}
+    {%- do pause_before_reading() -%}
     {%- do run_query(
-        "select set_config('analytics.read_start_" ~ this.identifier ~ "', (" ~ read_start_sql() ~ ")::text, false)"
+        "select set_config('analytics.read_start_" ~ this.identifier ~ "', (" ~ build_cut_sql() ~ ")::text, false)"
+    ) -%}
+{%- endif -%}
+{%- endmacro %}
+
+
+{% macro build_cut_sql() -%}
+{#- This build's cut (record_build_cut, before any model read): every model records it as its
+    watermark, so what arrived before it is in every model by the end of the build, and what
+    arrived after is taken in by every model in the next. A model run without the hook (no
+    cut recorded for this invocation) falls back to its own read start. -#}
+coalesce(
+    (select cut from {{ internal_schema() }}.build_cuts where invocation_id = '{{ invocation_id }}'),
+    {{ read_start_sql() }}
+)
+{%- endmacro %}
+
+
+{% macro record_build_cut() %}
+{#- on-run-start, before any model reads: the moment before which every event and run change
+    has committed (read_start_sql), fixed once for the whole build. -#}
+delete from {{ internal_schema() }}.build_cuts where started_at < now() - interval '7 days';
+insert into {{ internal_schema() }}.build_cuts (invocation_id, cut)
+values ('{{ invocation_id }}', {{ read_start_sql() }})
+on conflict (invocation_id) do nothing
+{% endmacro %}
+
+
+{% macro pause_before_reading() -%}
+{#- A seam for tests that interleave the app's writes between two models of one build: with
+    var pause_before set to this model's name, the model waits, before it reads anything, for
+    whoever holds the advisory lock 'agent-analytics pause' to let it go. Renders nothing. -#}
+{%- if var('pause_before', none) == this.identifier -%}
+    {%- do run_query(
+        "select pg_advisory_lock_shared(hashtext('agent-analytics pause')); "
+        ~ "select pg_advisory_unlock_shared(hashtext('agent-analytics pause'))"
     ) -%}
 {%- endif -%}
 {%- endmacro %}
