@@ -9,7 +9,7 @@ returns setof {{ this }}
 language sql
 stable
 security definer
-set search_path = ''
+set search_path = {{ definer_search_path() }}
 as $$
     select * from {{ this }}
     where workspace_id = any (array(select {{ this.schema }}.member_workspace_ids()))

@@ -7,6 +7,65 @@
 {% macro create_api_functions() %}
 {% set s = target.schema %}
 {% set app = var('app_schema') %}
+{#- The client's address as proxies define X-Forwarded-For: each proxy appends the address it
+    saw, so only the entries the trusted proxies added can be believed; the client's is the
+    one `trusted_proxies` entries from the right (var trusted_proxies: 1 for Supabase's API
+    gateway). Whatever does not parse as a single address gives NULL, never an error. #}
+create or replace function {{ s }}.client_address(
+    forwarded_for text,
+    trusted_proxies integer default {{ var('trusted_proxies') }}
+)
+returns inet
+language plpgsql
+immutable
+parallel safe
+set search_path = {{ definer_search_path() }}
+as $$
+declare
+    hops text[];
+    hop text;
+begin
+    if forwarded_for is null or trusted_proxies is null or trusted_proxies < 1 or length(forwarded_for) > 4096 then
+        return null;
+    end if;
+    hops := regexp_split_to_array(btrim(forwarded_for), '\s*,\s*');
+    if cardinality(hops) < trusted_proxies then
+        return null;
+    end if;
+    hop := btrim(hops[cardinality(hops) - trusted_proxies + 1], ' "');
+    if hop ~ '^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$' then
+        hop := substring(hop from '^\[([0-9A-Fa-f:.]+)\]');   -- [2001:db8::1]:443
+    elsif hop ~ '^[0-9]{1,3}(\.[0-9]{1,3}){3}:[0-9]+$' then
+        hop := split_part(hop, ':', 1);                        -- 203.0.113.7:51234
+    end if;
+    if hop !~ '^[0-9A-Fa-f:.]+$' then
+        return null;                                           -- unknown, obfuscated names, masks
+    end if;
+    return hop::inet;
+exception when others then
+    return null;
+end
+$$;
+revoke all on function {{ s }}.client_address(text, integer) from public;
+
+{#- PostgREST's request headers (lower-cased names) as an object; anything else as none. #}
+create or replace function {{ s }}.request_headers()
+returns jsonb
+language plpgsql
+stable
+set search_path = {{ definer_search_path() }}
+as $$
+declare
+    headers jsonb;
+begin
+    headers := nullif(current_setting('request.headers', true), '')::jsonb;
+    return case when jsonb_typeof(headers) = 'object' then headers else '{}'::jsonb end;
+exception when others then
+    return '{}'::jsonb;
+end
+$$;
+revoke all on function {{ s }}.request_headers() from public;
+
 create or replace function {{ s }}.track_event(
     event_type text,
     workspace_id uuid default null,
@@ -21,12 +80,12 @@ returns uuid
 language plpgsql
 volatile
 security definer
-set search_path = ''
+set search_path = {{ definer_search_path() }}
 as $$
 declare
     caller uuid := (select auth.uid());
     happened timestamptz := coalesce(occurred_at, now());
-    headers jsonb := nullif(current_setting('request.headers', true), '')::jsonb;
+    headers jsonb := {{ s }}.request_headers();
     new_id uuid := gen_random_uuid();
 begin
     if caller is null then
@@ -75,8 +134,7 @@ begin
     )
     values (
         new_id, caller, workspace_id, event_type, event_name, page_path, session_id,
-        -- PostgREST passes the request headers; the first forwarded address is the client's
-        nullif(split_part(headers ->> 'x-forwarded-for', ',', 1), '')::inet,
+        {{ s }}.client_address(headers ->> 'x-forwarded-for'),
         left(headers ->> 'user-agent', 1024), referrer, metadata, happened
     );
     return new_id;

@@ -23,7 +23,7 @@ returns void
 language sql
 volatile
 security definer
-set search_path = ''
+set search_path = {{ definer_search_path() }}
 as $$
     -- `role` is what SET ROLE chose (PostgREST: authenticated, anon or service_role); inside a
     -- SECURITY DEFINER function current_user would only name this function's owner.
@@ -40,7 +40,7 @@ create or replace function {{ s }}.audit_alert_rule_change()
 returns trigger
 language plpgsql
 security definer
-set search_path = ''
+set search_path = {{ definer_search_path() }}
 as $$
 begin
     perform {{ s }}.write_audit(

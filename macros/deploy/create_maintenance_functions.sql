@@ -5,7 +5,7 @@
 create or replace function {{ s }}.update_updated_at()
 returns trigger
 language plpgsql
-set search_path = ''
+set search_path = {{ definer_search_path() }}
 as $$
 begin
     new.updated_at := now();
@@ -19,7 +19,7 @@ returns numeric[]
 language sql
 immutable
 parallel safe
-set search_path = ''
+set search_path = {{ definer_search_path() }}
 as $$
     select array_agg(
         (select percentile_cont(p::double precision) within group (order by v)
@@ -35,7 +35,7 @@ returns setof uuid
 language sql
 stable
 security definer
-set search_path = ''
+set search_path = {{ definer_search_path() }}
 as $$
     select workspace_id from {{ var('app_schema') }}.workspace_members where user_id = (select auth.uid())
 $$;
@@ -51,7 +51,7 @@ returns timestamptz
 language sql
 stable
 security definer
-set search_path = ''
+set search_path = {{ definer_search_path() }}
 as $$
     select case
         when pg_catalog.pg_has_role('pg_read_all_stats', 'usage') then least(now(), coalesce((
@@ -71,7 +71,7 @@ create or replace function {{ s }}.ensure_user_activity_partitions(first_day dat
 returns integer
 language plpgsql
 security definer
-set search_path = ''
+set search_path = {{ definer_search_path() }}
 as $$
 declare
     day date;
@@ -91,27 +91,23 @@ begin
         continue when to_regclass(format('{{ s }}.%I', partition_name)) is not null;
         lower_bound := day::timestamp at time zone 'UTC';
         upper_bound := (day + 1)::timestamp at time zone 'UTC';
-        -- Rows that reached the default partition before this day had one move into it.
-        create temporary table if not exists pg_temp.user_activity_moving
-            (like {{ s }}.user_activity) on commit drop;
-        with moved as (
-            delete from {{ s }}.user_activity_default
-            where created_at >= lower_bound and created_at < upper_bound
-            returning *
-        )
-        insert into pg_temp.user_activity_moving select * from moved;
         -- Created apart, then attached: ATTACH takes only a SHARE UPDATE EXCLUSIVE lock on the
         -- parent, so the app goes on writing events (CREATE ... PARTITION OF would lock it out).
         execute format(
             'create table {{ s }}.%I (like {{ s }}.user_activity including defaults including constraints)',
             partition_name
         );
+        -- Rows that reached the default partition before this day had one move straight into
+        -- the new table (no temporary table: a caller could have made one of that name first).
+        execute format(
+            'with moved as (delete from {{ s }}.user_activity_default where created_at >= %L and created_at < %L '
+            'returning *) insert into {{ s }}.%I select * from moved',
+            lower_bound, upper_bound, partition_name
+        );
         execute format(
             'alter table {{ s }}.user_activity attach partition {{ s }}.%I for values from (%L) to (%L)',
             partition_name, lower_bound, upper_bound
         );
-        insert into {{ s }}.user_activity select * from pg_temp.user_activity_moving;
-        truncate pg_temp.user_activity_moving;
         created := created + 1;
     end loop;
     return created;
@@ -127,7 +123,7 @@ create or replace function {{ s }}.cleanup_old_data()
 returns void
 language plpgsql
 security definer
-set search_path = ''
+set search_path = {{ definer_search_path() }}
 as $$
 declare
     first_kept_day date := ((now() - make_interval(days => {{ var('raw_event_retention_days') }})) at time zone 'UTC')::date;
@@ -171,7 +167,7 @@ create or replace function {{ target.schema }}.refresh_all_materialized_views()
 returns void
 language plpgsql
 security definer
-set search_path = ''
+set search_path = {{ definer_search_path() }}
 {#- JIT compilation costs more than these short queries take. #}
 set jit = off
 set work_mem = '{{ var("build_work_mem", "64MB") }}'

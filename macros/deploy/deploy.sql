@@ -19,6 +19,14 @@
 {%- endmacro %}
 
 
+{% macro definer_search_path() -%}
+{#- Every function of the project pins this. pg_temp last: an unpinned or empty search_path
+    still searches the caller's temporary schema first for table and type names, so a caller
+    could shadow a name the function uses with an object of their own that runs code. -#}
+pg_catalog, pg_temp
+{%- endmacro %}
+
+
 {% macro app_schema_for_build() -%}
 {#- Where the build reads the app: views owned by the deploying owner (docs/deploy.md). -#}
 {{ target.schema }}_app

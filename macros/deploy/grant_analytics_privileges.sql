@@ -4,7 +4,8 @@
     'update_updated_at()', 'calculate_percentiles(numeric[], numeric[])', 'member_workspace_ids()',
     'ensure_user_activity_partitions(date, date)', 'cleanup_old_data()', 'write_audit(text, uuid, jsonb)',
     'audit_alert_rule_change()', 'track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)',
-    'refresh_all_materialized_views()', 'evaluate_alerts(timestamptz)',
+    'refresh_all_materialized_views()', 'evaluate_alerts(timestamptz)', 'client_address(text, integer)',
+    'request_headers()',
 ]) }}
 {% endmacro %}
 
@@ -68,6 +69,7 @@ revoke all on function {{ s }}.{{ f }} from public, anon, authenticated, service
 {% endfor %}
 grant execute on function {{ s }}.member_workspace_ids() to authenticated, service_role, {{ role }};
 grant execute on function {{ s }}.calculate_percentiles(numeric[], numeric[]) to authenticated, service_role;
+grant execute on function {{ s }}.client_address(text, integer) to service_role;
 grant execute on function {{ s }}.track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)
     to authenticated, service_role;
 grant execute on function

@@ -253,7 +253,7 @@ create or replace function {{ this.schema }}.aggregate_daily_metrics(
 returns void
 language plpgsql
 security definer
-set search_path = ''
+set search_path = {{ definer_search_path() }}
 {#- JIT compilation costs more than these short queries take. #}
 set jit = off
 set work_mem = '{{ var("build_work_mem", "64MB") }}'
@@ -264,19 +264,20 @@ begin
     end if;
     perform {{ this.schema }}.write_audit('aggregate_daily_metrics', target_workspace_id,
         jsonb_build_object('target_date', target_date));
-    create temporary table if not exists pg_temp.daily_metrics_for_day
-        (like {{ this }}) on commit drop;
-    truncate pg_temp.daily_metrics_for_day;
-    insert into pg_temp.daily_metrics_for_day
-    {{ daily_metrics_rows('select target_date as day') | indent(4) }};
+    -- One statement, no temporary table (a caller could have made one of that name first).
+    with fresh as (
+        {{ daily_metrics_rows('select target_date as day') | indent(8) }}
+    ),
 
-    delete from {{ this }} as t
-    where t.metric_date = target_date
-      and (target_workspace_id is null or t.workspace_id = target_workspace_id)
-      and not exists (select from pg_temp.daily_metrics_for_day as s where s.id = t.id);
+    vanished as (
+        delete from {{ this }} as t
+        where t.metric_date = target_date
+          and (target_workspace_id is null or t.workspace_id = target_workspace_id)
+          and not exists (select from fresh as s where s.id = t.id)
+    )
 
     insert into {{ this }}
-    select * from pg_temp.daily_metrics_for_day as s
+    select * from fresh as s
     where target_workspace_id is null or s.workspace_id = target_workspace_id
     on conflict (id) do update set
     {%- for column in daily_metrics_value_columns() %}

@@ -3,12 +3,14 @@ equivalents of the Supabase database linter, acting as PostgREST does."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 
 import psycopg
 import pytest
 
+from agent_analytics import db
 from conftest import acting_as
 
 
@@ -30,11 +32,8 @@ def track(conn, **arguments):
 
 def test_a_member_records_an_event_stamped_with_their_own_user(built, member):
     user_id, workspace_id, _ = member
-    with built.api() as conn, acting_as(conn, "authenticated", user_id):
-        conn.execute(
-            "select set_config('request.headers', %s, true)",
-            (json.dumps({"user-agent": "test-agent/1.0", "x-forwarded-for": "203.0.113.9, 10.0.0.1"}),),
-        )
+    headers = {"user-agent": "test-agent/1.0", "x-forwarded-for": "6.6.6.6, 203.0.113.9"}
+    with built.api() as conn, acting_as(conn, "authenticated", user_id, headers=headers):
         event_id = track(conn, event_type="api_call", workspace_id=workspace_id,
                          metadata=psycopg.types.json.Jsonb({"response_time_ms": 12.5}))
         conn.execute("select set_config('role', 'service_role', true)")
@@ -42,7 +41,43 @@ def test_a_member_records_an_event_stamped_with_their_own_user(built, member):
             "select user_id, workspace_id, event_type, user_agent, host(ip_address) from analytics.user_activity "
             "where id = %s", (event_id,)
         ).fetchone()
+    # the client wrote the first entry itself; the gateway appended the address it saw
     assert row == (user_id, workspace_id, "api_call", "test-agent/1.0", "203.0.113.9")
+
+
+@pytest.mark.parametrize("forwarded, expected", [
+    ("203.0.113.9", "203.0.113.9"),
+    ("unknown, 203.0.113.9", "203.0.113.9"),
+    ("203.0.113.9:51234", "203.0.113.9"),
+    ("198.51.100.1,203.0.113.9:443", "203.0.113.9"),
+    ("[2001:db8::1]:443", "2001:db8::1"),
+    ("198.51.100.1, 2001:db8::7", "2001:db8::7"),
+    ('"203.0.113.9"', "203.0.113.9"),
+    ("203.0.113.9, unknown", None),
+    ("unknown", None),
+    ("_hidden", None),
+    ("", None),
+    (" , ,", None),
+    ("10.0.0.0/8", None),
+    ("999.1.1.1", None),
+    ("203.0.113.9, " * 500, None),
+    (None, None),
+])
+def test_any_forwarded_for_value_keeps_the_event_and_stores_an_address_or_null(built, member, forwarded, expected):
+    user_id, workspace_id, _ = member
+    headers = {"user-agent": "curl/8"} if forwarded is None else {"x-forwarded-for": forwarded}
+    with built.api() as conn, acting_as(conn, "authenticated", user_id, headers=headers):
+        event_id = track(conn, event_type="page_view", workspace_id=workspace_id)
+        conn.execute("select set_config('role', 'service_role', true)")
+        stored = conn.execute("select host(ip_address) from analytics.user_activity where id = %s", (event_id,)).fetchone()
+    assert stored == (expected,)
+
+
+def test_request_headers_that_are_not_json_lose_no_event(built, member):
+    user_id, workspace_id, _ = member
+    with built.api() as conn, acting_as(conn, "authenticated", user_id):
+        conn.execute("select set_config('request.headers', 'not json at all', true)")
+        assert track(conn, event_type="login", workspace_id=workspace_id)
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -272,3 +307,95 @@ def test_service_role_evaluates_alerts_and_a_firing_rule_is_recorded(built):
         ).fetchall()
     assert fired >= 2
     assert history == [("exact", runs_that_hour, ["email"], 1), ("fires", runs_that_hour, ["email"], 1)]
+
+
+# -- SECURITY DEFINER functions use nothing a caller can make first ---------------------------
+
+PLANT = """
+create function pg_temp.planted() returns boolean language plpgsql as $$
+begin
+    if current_user not in (session_user, 'service_role') then
+        raise exception 'planted code ran as %', current_user;
+    end if;
+    return true;
+end $$;
+create function pg_temp.planted_trigger() returns trigger language plpgsql as $$
+begin
+    perform pg_temp.planted();
+    return new;
+end $$;
+"""
+# Type names the functions use, each shadowed by a domain whose check runs the planted code.
+SHADOWED_TYPES = ("inet", "uuid", "jsonb", "text", "date", "timestamptz", "numeric", "int4", "int8", "bool",
+                  "regclass", "name")
+# Names a function could take for its own: temporary tables with a trigger that runs the code.
+SHADOWED_TABLES = ("user_activity_moving", "daily_metrics_for_day", "user_activity", "user_activity_default",
+                   "daily_metrics", "alert_rules", "alert_history", "audit_log", "workspace_members",
+                   "mv_active_users", "build_watermarks")
+
+
+@pytest.fixture
+def backend_login(built):
+    """A database login that can act as service_role, as a backend job gets."""
+    name = f"aa_backend_{uuid.uuid4().hex[:8]}"
+    with built.connect_as("supabase_admin") as conn:
+        conn.execute(f"create role {name} login in role service_role")
+    try:
+        yield dataclasses.replace(built.target, user=name)
+    finally:
+        with built.connect_as("supabase_admin") as conn:
+            conn.execute(f"drop owned by {name}")
+            conn.execute(f"drop role {name}")
+
+
+def test_no_security_definer_function_runs_what_a_service_role_login_planted(built, backend_login, member):
+    user_id, workspace_id, _ = member
+    definers = {name for (name,) in built.rows(
+        "select p.proname from pg_proc p where p.prosecdef "
+        "and p.pronamespace in ('analytics'::regnamespace, 'analytics_internal'::regnamespace)"
+    )}
+    far_day = built.value("select (now() at time zone 'UTC')::date + 40")
+    calls = {
+        "member_workspace_ids": "select count(*) from analytics.member_workspace_ids()",
+        "track_event": f"select analytics.track_event('page_view', '{workspace_id}'::uuid)",
+        "ensure_user_activity_partitions": f"select analytics.ensure_user_activity_partitions('{far_day}', '{far_day}')",
+        "cleanup_old_data": "select analytics.cleanup_old_data()",
+        "refresh_all_materialized_views": "select analytics.refresh_all_materialized_views()",
+        "evaluate_alerts": "select analytics.evaluate_alerts(now())",
+        "aggregate_daily_metrics": "select analytics.aggregate_daily_metrics((now() at time zone 'UTC')::date - 1)",
+        "member_active_users": "select count(*) from analytics.member_active_users()",
+        "member_top_agents": "select count(*) from analytics.member_top_agents()",
+        "member_workspace_summary": "select count(*) from analytics.member_workspace_summary()",
+        # the audit trigger's function, and write_audit, which every audited function calls
+        "audit_alert_rule_change": "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, "
+                                   f"threshold_value) values ('{workspace_id}', 'planted', 'total_runs', 'greater_than', 1)",
+        "write_audit": "select analytics.cleanup_old_data()",
+        # called by the build role's hooks only; service_role may not call it
+        "oldest_open_transaction_start": None,
+    }
+    assert definers <= set(calls), f"a SECURITY DEFINER function this test does not call: {definers - set(calls)}"
+    events_before = built.value("select count(*) from analytics.user_activity")
+    with db.connect(backend_login) as conn:
+        conn.execute("select set_config('request.jwt.claims', %s, false)",
+                     (json.dumps({"sub": str(user_id), "role": "service_role"}),))
+        conn.execute(PLANT)
+        for type_name in SHADOWED_TYPES:
+            conn.execute(f"create domain pg_temp.{type_name} as pg_catalog.{type_name} check (pg_temp.planted())")
+        for table in SHADOWED_TABLES:
+            conn.execute(f"create temporary table {table} (like analytics.user_activity)")
+            conn.execute(f"create trigger planted before insert or update or delete on pg_temp.{table} "
+                         "for each row execute function pg_temp.planted_trigger()")
+        conn.execute("set role service_role")
+        # an event that waits in the DEFAULT partition until its day gets a partition
+        conn.execute("insert into analytics.user_activity (user_id, workspace_id, event_type, created_at) "
+                     "values (%s, %s, 'login', %s::date + interval '1 hour')", (user_id, workspace_id, far_day))
+        for name, statement in calls.items():
+            if statement is None:
+                continue
+            with conn.transaction(force_rollback=name in ("audit_alert_rule_change",)):
+                conn.execute(statement)
+        conn.execute("reset role")
+    assert built.value("select count(*) from analytics.user_activity") >= events_before + 2
+    assert built.value("select count(*) from analytics.user_activity where created_at >= %s::date "
+                       "and created_at < %s::date + 1 and tableoid <> 'analytics.user_activity_default'::regclass",
+                       (far_day, far_day)) == 1
