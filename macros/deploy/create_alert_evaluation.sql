@@ -50,7 +50,9 @@ begin
                 where a.created_at >= window_start and a.created_at < evaluated_at
                   and (rule.workspace_id is null or a.workspace_id = rule.workspace_id))
             when 'avg_response_time_ms' then (
-                select avg((a.metadata ->> 'response_time_ms')::numeric) from {{ s }}.user_activity as a
+                select avg(case when (a.metadata ->> 'response_time_ms')::numeric between 0 and {{ max_response_time_ms() }}
+                                then (a.metadata ->> 'response_time_ms')::numeric end)
+                from {{ s }}.user_activity as a
                 where a.created_at >= window_start and a.created_at < evaluated_at and a.event_type = 'api_call'
                   and jsonb_typeof(a.metadata -> 'response_time_ms') = 'number'
                   and (rule.workspace_id is null or a.workspace_id = rule.workspace_id))
@@ -70,7 +72,9 @@ begin
         if value is not null and fires then
             insert into {{ s }}.alert_history
                 (alert_rule_id, workspace_id, triggered_at, metric_value, threshold_value, notifications_sent)
-            values (rule.id, rule.workspace_id, evaluated_at, round(value, 2), rule.threshold_value,
+            values (rule.id, rule.workspace_id, evaluated_at,
+                    {#- a value beyond the column (a huge sum) is stored as unknown, not an error for every rule #}
+                    case when abs(value) < 99999999.995 then round(value, 2) end, rule.threshold_value,
                     coalesce(rule.notification_channels, '[]'::jsonb));
             update {{ s }}.alert_rules
             set last_triggered_at = evaluated_at, trigger_count = coalesce(trigger_count, 0) + 1

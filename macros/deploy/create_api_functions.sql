@@ -114,8 +114,10 @@ begin
             using errcode = '22001';
     end if;
     if event_type = 'api_call' and metadata ? 'response_time_ms'
-        and (jsonb_typeof(metadata -> 'response_time_ms') <> 'number' or (metadata ->> 'response_time_ms')::numeric < 0) then
-        raise exception 'track_event: metadata.response_time_ms must be a non-negative number' using errcode = '22023';
+        and (jsonb_typeof(metadata -> 'response_time_ms') <> 'number'
+             or (metadata ->> 'response_time_ms')::numeric not between 0 and {{ max_response_time_ms() }}) then
+        raise exception 'track_event: metadata.response_time_ms must be a number of milliseconds from 0 to {{ max_response_time_ms() }}'
+            using errcode = '22023';
     end if;
     if happened < now() - interval '{{ var("lookback_days") }} days' or happened > now() + interval '5 minutes' then
         raise exception 'track_event: occurred_at % is outside the last {{ var("lookback_days") }} days', happened
@@ -144,4 +146,31 @@ revoke all on function {{ s }}.track_event(text, uuid, text, text, uuid, jsonb, 
 grant execute on function {{ s }}.track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)
     to authenticated, service_role;
 
+
+{#- A rule's notification targets, for the owners and admins of its workspace (and
+    service_role); other members are refused. #}
+create or replace function {{ s }}.alert_rule_recipients(rule_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = {{ definer_search_path() }}
+as $$
+declare
+    rule_workspace uuid;
+    recipients jsonb;
+begin
+    select r.workspace_id, r.notification_recipients into rule_workspace, recipients
+    from {{ s }}.alert_rules as r where r.id = rule_id;
+    if coalesce(current_setting('role', true), '') <> 'service_role' and (rule_workspace is null or not exists (
+        select from {{ var('app_schema') }}.workspace_members as m
+        where m.workspace_id = rule_workspace and m.user_id = (select auth.uid()) and m.role in ('owner', 'admin')
+    )) then
+        raise exception 'alert_rule_recipients: only the owners and admins of the rule''s workspace read its targets'
+            using errcode = '42501';
+    end if;
+    return recipients;
+end
+$$;
+revoke all on function {{ s }}.alert_rule_recipients(uuid) from public;
 {% endmacro %}

@@ -97,6 +97,25 @@ $column$;
 create table if not exists {{ s }}.user_activity_default
     partition of {{ s }}.user_activity default;
 
+{#- When a row arrived is the database's to say: a caller-chosen ingested_at in the past would
+    hide the event from the incremental builds, one in the future would make every build take
+    it in again. Only the owner (a bulk load of history) may set it. #}
+create or replace function {{ s }}.stamp_ingested_at()
+returns trigger
+language plpgsql
+set search_path = {{ definer_search_path() }}
+as $$
+begin
+    if new.ingested_at is distinct from now() and not pg_has_role(current_user, '{{ target.user }}', 'USAGE') then
+        new.ingested_at := now();
+    end if;
+    return new;
+end
+$$;
+revoke all on function {{ s }}.stamp_ingested_at() from public;
+{{ create_trigger_if_missing('stamp_ingested_at', s ~ '.user_activity',
+    'before insert on ' ~ s ~ '.user_activity for each row execute function ' ~ s ~ '.stamp_ingested_at()') }};
+
 {% endmacro %}
 
 

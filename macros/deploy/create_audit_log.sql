@@ -36,6 +36,40 @@ as $$
 $$;
 revoke all on function {{ s }}.write_audit(text, uuid, jsonb) from public;
 
+{#- Nobody quietly rewrites the log: a row, once written, is neither changed nor deleted (only
+    the owner could drop this trigger; the build role and the API roles hold no privilege on
+    the table at all). #}
+create or replace function {{ s }}.refuse_audit_change()
+returns trigger
+language plpgsql
+set search_path = {{ definer_search_path() }}
+as $$
+begin
+    raise exception 'audit_log is append-only: % refused', tg_op using errcode = '42501';
+end
+$$;
+revoke all on function {{ s }}.refuse_audit_change() from public;
+{{ create_trigger_if_missing('audit_log_append_only', s ~ '.audit_log',
+    'before update or delete on ' ~ s ~ '.audit_log for each row execute function ' ~ s ~ '.refuse_audit_change()') }};
+{{ create_trigger_if_missing('audit_log_no_truncate', s ~ '.audit_log',
+    'before truncate on ' ~ s ~ '.audit_log for each statement execute function ' ~ s ~ '.refuse_audit_change()') }};
+
+{#- An alert rule as the audit log keeps it: its notification targets (webhook URLs carry
+    secrets) replaced by how many there were. #}
+create or replace function {{ s }}.without_secrets(rule jsonb)
+returns jsonb
+language sql
+immutable
+set search_path = {{ definer_search_path() }}
+as $$
+    select (rule - 'notification_recipients') || jsonb_build_object(
+        'notification_recipients_count',
+        case when jsonb_typeof(rule -> 'notification_recipients') = 'array'
+             then jsonb_array_length(rule -> 'notification_recipients') end
+    )
+$$;
+revoke all on function {{ s }}.without_secrets(jsonb) from public;
+
 create or replace function {{ s }}.audit_alert_rule_change()
 returns trigger
 language plpgsql
@@ -48,8 +82,8 @@ begin
         coalesce(new.workspace_id, old.workspace_id),
         jsonb_build_object(
             'rule_id', coalesce(new.id, old.id),
-            'before', case when tg_op <> 'INSERT' then to_jsonb(old) end,
-            'after', case when tg_op <> 'DELETE' then to_jsonb(new) end
+            'before', case when tg_op <> 'INSERT' then {{ s }}.without_secrets(to_jsonb(old)) end,
+            'after', case when tg_op <> 'DELETE' then {{ s }}.without_secrets(to_jsonb(new)) end
         )
     );
     return null;

@@ -5,7 +5,8 @@
     'ensure_user_activity_partitions(date, date)', 'cleanup_old_data()', 'write_audit(text, uuid, jsonb)',
     'audit_alert_rule_change()', 'track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)',
     'refresh_all_materialized_views()', 'evaluate_alerts(timestamptz)', 'client_address(text, integer)',
-    'request_headers()',
+    'request_headers()', 'stamp_ingested_at()', 'refuse_audit_change()', 'without_secrets(jsonb)',
+    'alert_rule_recipients(uuid)',
 ]) }}
 {% endmacro %}
 
@@ -19,6 +20,13 @@
 {% macro build_read_policy() -%}
 build_role_reads_all
 {%- endmacro %}
+
+
+{% macro alert_rule_columns() %}
+{{ return(['id', 'workspace_id', 'name', 'description', 'is_active', 'metric_type', 'condition', 'threshold_value',
+           'evaluation_window_minutes', 'notification_channels', 'notification_recipients', 'last_triggered_at',
+           'trigger_count', 'created_at', 'updated_at', 'created_by']) }}
+{% endmacro %}
 
 
 {% macro grant_analytics_privileges() %}
@@ -62,7 +70,12 @@ revoke all on {{ s }}.user_activity, {{ s }}.alert_rules, {{ s }}.alert_history,
 grant select, insert on {{ s }}.user_activity to service_role;
 grant select, insert, update, delete on {{ s }}.alert_rules, {{ s }}.alert_history to service_role;
 grant select on {{ s }}.audit_log to service_role;
-grant select on {{ s }}.user_activity, {{ s }}.alert_rules, {{ s }}.alert_history, {{ s }}.audit_log to authenticated;
+grant select on {{ s }}.user_activity, {{ s }}.alert_history, {{ s }}.audit_log to authenticated;
+{#- Members read their rules without the notification targets (webhook URLs carry secrets);
+    owners and admins read those through alert_rule_recipients(). #}
+grant select (
+    {%- for column in alert_rule_columns() if column != 'notification_recipients' %}{{ column }}{{ ', ' if not loop.last }}{% endfor -%}
+) on {{ s }}.alert_rules to authenticated;
 grant select on {% for table in build_read_tables() %}{{ s }}.{{ table }}{{ ', ' if not loop.last }}{% endfor %} to {{ role }};
 {% for f in deployed_functions() %}
 revoke all on function {{ s }}.{{ f }} from public, anon, authenticated, service_role;
@@ -72,6 +85,7 @@ grant execute on function {{ s }}.calculate_percentiles(numeric[], numeric[]) to
 grant execute on function {{ s }}.client_address(text, integer) to service_role;
 grant execute on function {{ s }}.track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)
     to authenticated, service_role;
+grant execute on function {{ s }}.alert_rule_recipients(uuid) to authenticated, service_role;
 grant execute on function
     {{ s }}.refresh_all_materialized_views(),
     {{ s }}.cleanup_old_data(),

@@ -7,6 +7,7 @@
         incremental_strategy='upsert_changed',
         unique_key='id',
         bucket_column=['scope_id', 'period', 'period_start'],
+        pre_hook=["{{ widen_columns({'run_credits': credit_grain_type()}) }}"],
         post_hook=[
             "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_cohort_activity_pkey': 'primary key (id)'}) }}",
@@ -168,7 +169,7 @@ final as (
         period_members.period::varchar(5) as period,
         period_members.period_start,
         count(*)::integer as active_users,
-        sum(period_members.run_credits)::numeric(15, 4) as run_credits
+        sum(period_members.run_credits)::{{ credit_grain_type() }} as run_credits
     from period_members
     inner join {{ ref('int_user_first_seen') }} as first_seen
         on period_members.scope_id = first_seen.scope_id and period_members.user_id = first_seen.user_id

@@ -6,6 +6,7 @@
         materialized='incremental',
         incremental_strategy='upsert_changed',
         unique_key='id',
+        pre_hook=["{{ widen_columns({'run_credits': credit_grain_type()}) }}"],
         post_hook=[
             "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_user_activity_hours_pkey': 'primary key (id)'}) }}",
@@ -106,7 +107,7 @@ final as (
         user_id,
         sum(events)::integer as event_count,
         sum(runs)::integer as run_count,
-        sum(credits)::numeric(15, 4) as run_credits
+        sum(credits)::{{ credit_grain_type() }} as run_credits
     from (
         select * from event_hours
         union all

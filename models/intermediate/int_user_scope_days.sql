@@ -6,6 +6,7 @@
         materialized='incremental',
         incremental_strategy='upsert_changed',
         unique_key='id',
+        pre_hook=["{{ widen_columns({'run_credits': credit_grain_type()}) }}"],
         post_hook=[
             "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_user_scope_days_pkey': 'primary key (id)'}) }}",
@@ -197,7 +198,7 @@ final as (
         sequenced.activity_date,
         sequenced.event_count::integer as event_count,
         sequenced.run_count::integer as run_count,
-        sequenced.run_credits::numeric(15, 4) as run_credits,
+        sequenced.run_credits::{{ credit_grain_type() }} as run_credits,
         least(sequenced.activity_date + 7, sequenced.next_active_date) as wau_end_date,
         least(sequenced.activity_date + 30, sequenced.next_active_date) as mau_end_date,
         coalesce(sequenced.kept_first_in_week, sequenced.first_in_week) as is_first_in_week,

@@ -4,6 +4,7 @@
         incremental_strategy='upsert_changed',
         unique_key='id',
         grants={'select': ['authenticated', 'service_role']},
+        pre_hook=["{{ widen_columns({'total_credits': credit_sum_type(), 'avg_credits_per_run': credit_average_type()}) }}"],
         post_hook=[
             "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(
@@ -135,8 +136,8 @@ final as (
         run_stats.p75_runtime_seconds::numeric(10, 2) as p75_runtime_seconds,
         run_stats.p95_runtime_seconds::numeric(10, 2) as p95_runtime_seconds,
         run_stats.p99_runtime_seconds::numeric(10, 2) as p99_runtime_seconds,
-        run_stats.total_credits::numeric(15, 2) as total_credits,
-        (run_stats.total_credits / run_stats.total_runs)::numeric(10, 2) as avg_credits_per_run,
+        run_stats.total_credits::{{ credit_sum_type() }} as total_credits,
+        (run_stats.total_credits / run_stats.total_runs)::{{ credit_average_type() }} as avg_credits_per_run,
         run_stats.total_tokens_used::bigint as total_tokens_used,
         round(run_stats.total_tokens_used::numeric / run_stats.total_runs)::integer as avg_tokens_per_run,
         run_stats.unique_users::integer as unique_users,

@@ -5,6 +5,7 @@
         unique_key='id',
         grants={'select': ['authenticated', 'service_role']},
         bucket_column='metric_date',
+        pre_hook=["{{ widen_columns({'total_credits_consumed': credit_sum_type(), 'avg_credits_per_run': credit_average_type()}) }}"],
         post_hook=[
             "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(

@@ -5,6 +5,7 @@
         unique_key='id',
         grants={'select': ['authenticated', 'service_role']},
         bucket_column='metric_hour',
+        pre_hook=["{{ widen_columns({'total_credits': credit_sum_type()}) }}"],
         post_hook=[
             "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(
@@ -144,7 +145,7 @@ final as (
         coalesce(run_stats.total_runs, 0)::integer as total_runs,
         coalesce(run_stats.successful_runs, 0)::integer as successful_runs,
         coalesce(run_stats.failed_runs, 0)::integer as failed_runs,
-        coalesce(run_stats.total_credits, 0)::numeric(10, 2) as total_credits,
+        coalesce(run_stats.total_credits, 0)::{{ credit_sum_type() }} as total_credits,
         round(response_times.avg_response_time_ms)::integer as avg_response_time_ms,
         round(response_times.p95_response_time_ms::numeric)::integer as p95_response_time_ms,
         {{ rollup_timestamps(updated=false) }}

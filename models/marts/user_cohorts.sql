@@ -5,6 +5,7 @@
         unique_key='id',
         grants={'select': ['authenticated', 'service_role']},
         bucket_column='cohort_period',
+        pre_hook=["{{ widen_columns({'ltv_estimate': credit_sum_type(), 'avg_revenue_per_user': credit_sum_type()}) }}"],
         post_hook=[
             "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(
@@ -234,8 +235,8 @@ final as (
         (
             avg_revenue_per_user / greatest(1, age_days / 30.0)
             * case when coalesce(churn_rate, 0) = 0 then 36 else least(36, 100 / churn_rate) end
-        )::numeric(10, 2) as ltv_estimate,
-        avg_revenue_per_user::numeric(10, 2) as avg_revenue_per_user,
+        )::{{ credit_sum_type() }} as ltv_estimate,
+        avg_revenue_per_user::{{ credit_sum_type() }} as avg_revenue_per_user,
         churn_rate::numeric(5, 2) as churn_rate,
         {{ rollup_timestamps() }}
     from measured

@@ -7,6 +7,8 @@ percentile_cont, which PostgreSQL computes in double precision.
 
 from __future__ import annotations
 
+import re
+
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -34,7 +36,8 @@ def load(conn) -> Raw:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     return Raw(
-        events=rows("select * from analytics.user_activity"),
+        # an event whose time cannot be believed is left out of every rollup (plausible_time)
+        events=[event for event in rows("select * from analytics.user_activity") if plausible_time(event)],
         runs=rows("select * from public.agent_runs"),
         users=rows("select * from public.users"),
         members=rows("select * from public.workspace_members"),
@@ -141,26 +144,49 @@ def sessions(raw: Raw) -> list[dict]:
     return result
 
 
+MAX_RESPONSE_TIME_MS = Decimal(86_400_000)
+MAX_RUNTIME_SECONDS = Decimal(31_536_000)
+LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}")
+
+
 def response_time(event: dict) -> Decimal | None:
+    """A number of milliseconds from 0 to a day; anything else is not a measurement."""
     value = (event["metadata"] or {}).get("response_time_ms") if isinstance(event["metadata"], dict) else None
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         return None
-    return Decimal(str(value))
+    value = Decimal(str(value))
+    return value if 0 <= value <= MAX_RESPONSE_TIME_MS else None
+
+
+def bounded_label(value: object) -> str:
+    """An error type as a JSON key: a short identifier as it is, anything else `other`."""
+    text = value.strip(" ") if isinstance(value, str) else ""  # btrim() trims spaces only
+    if not text:
+        return "unknown"
+    return text if LABEL.fullmatch(text) else "other"
 
 
 def error_type_of_event(event: dict) -> str:
     metadata = event["metadata"] if isinstance(event["metadata"], dict) else {}
-    value = metadata.get("error_type")
-    return value.strip() if isinstance(value, str) and value.strip() else "unknown"
+    return bounded_label(metadata.get("error_type"))
 
 
 def error_type_of_run(run: dict) -> str:
-    value = run["error_type"]
-    return value.strip() if value and value.strip() else "unknown"
+    return bounded_label(run["error_type"])
+
+
+def runtime(run: dict) -> Decimal | None:
+    value = run["runtime_seconds"]
+    return value if value is not None and 0 <= value <= MAX_RUNTIME_SECONDS else None
+
+
+def plausible_time(event: dict) -> bool:
+    arrived = event["ingested_at"]
+    return arrived - timedelta(days=1000) <= event["created_at"] <= arrived + timedelta(days=1)
 
 
 def runtime_stats(runs: list[dict], fractions: dict[str, float]) -> dict:
-    runtimes = [r["runtime_seconds"] for r in runs if r["runtime_seconds"] is not None]
+    runtimes = [runtime(r) for r in runs if runtime(r) is not None]
     stats = {name: rounded(percentile_cont(runtimes, fraction)) for name, fraction in fractions.items()}
     stats["avg"] = rounded(mean(runtimes))
     stats["min"] = rounded(min(runtimes)) if runtimes else None
@@ -439,7 +465,7 @@ def mv_top_agents(raw: Raw, today: date) -> dict[uuid.UUID, dict]:
     result = {}
     for agent in raw.agents:
         runs = recent.get(agent["id"], [])
-        runtimes = [r["runtime_seconds"] for r in runs if r["runtime_seconds"] is not None]
+        runtimes = [runtime(r) for r in runs if runtime(r) is not None]
         completed = sum(r["status"] == "completed" for r in runs)
         result[agent["id"]] = {
             "agent_name": agent["name"],
@@ -462,7 +488,7 @@ def mv_workspace_summary(raw: Raw, today: date) -> dict[uuid.UUID, dict]:
     for workspace in raw.workspaces:
         wid = workspace["id"]
         runs = [r for r in raw.runs if r["workspace_id"] == wid and _in_last_30_days(r["started_at"], today)]
-        runtimes = [r["runtime_seconds"] for r in runs if r["runtime_seconds"] is not None]
+        runtimes = [runtime(r) for r in runs if runtime(r) is not None]
         users: set = set()
         for (day, scope), day_users in active.items():
             if scope == wid and today - timedelta(days=29) <= day <= today:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 UUID, TSZ, INT, TEXT, JSONB, DATE = "uuid", "timestamp with time zone", "integer", "text", "jsonb", "date"
 N10_2, N15_2, N5_2, N3_2 = "numeric(10,2)", "numeric(15,2)", "numeric(5,2)", "numeric(3,2)"
+# Credits and revenue: the app's numeric(12,4) credits overflowed the spec's sums (docs/spec-deviations.md).
+CREDIT_SUM, CREDIT_AVG = "numeric(20,2)", "numeric(14,2)"
 
 
 def vc(length: int) -> str:
@@ -48,8 +50,8 @@ COLUMNS: dict[str, list[tuple[str, str, bool, bool]]] = {
         ("median_runtime_seconds", N10_2, False, False),
         ("p95_runtime_seconds", N10_2, False, False),
         ("p99_runtime_seconds", N10_2, False, False),
-        ("total_credits_consumed", N15_2, False, True),
-        ("avg_credits_per_run", N10_2, False, False),
+        ("total_credits_consumed", CREDIT_SUM, False, True),
+        ("avg_credits_per_run", CREDIT_AVG, False, False),
         ("credits_by_model", JSONB, False, True),
         ("unique_agents_run", INT, False, True),
         ("top_agents", JSONB, False, True),
@@ -67,7 +69,7 @@ COLUMNS: dict[str, list[tuple[str, str, bool, bool]]] = {
         ("total_runs", INT, False, True),
         ("successful_runs", INT, False, True),
         ("failed_runs", INT, False, True),
-        ("total_credits", N10_2, False, True),
+        ("total_credits", CREDIT_SUM, False, True),
         ("avg_response_time_ms", INT, False, False),
         ("p95_response_time_ms", INT, False, False),
         ("created_at", TSZ, True, True),
@@ -88,8 +90,8 @@ COLUMNS: dict[str, list[tuple[str, str, bool, bool]]] = {
         ("p75_runtime_seconds", N10_2, False, False),
         ("p95_runtime_seconds", N10_2, False, False),
         ("p99_runtime_seconds", N10_2, False, False),
-        ("total_credits", N15_2, False, True),
-        ("avg_credits_per_run", N10_2, False, False),
+        ("total_credits", CREDIT_SUM, False, True),
+        ("avg_credits_per_run", CREDIT_AVG, False, False),
         ("total_tokens_used", "bigint", False, True),  # S15: integer overflows
         ("avg_tokens_per_run", INT, False, False),
         ("unique_users", INT, False, True),
@@ -107,8 +109,8 @@ COLUMNS: dict[str, list[tuple[str, str, bool, bool]]] = {
         ("workspace_id", UUID, False, False),
         ("initial_users", INT, True, False),
         ("retention_data", JSONB, True, False),
-        ("ltv_estimate", N10_2, False, False),
-        ("avg_revenue_per_user", N10_2, False, False),
+        ("ltv_estimate", CREDIT_SUM, False, False),
+        ("avg_revenue_per_user", CREDIT_SUM, False, False),
         ("churn_rate", N5_2, False, False),
         ("created_at", TSZ, True, True),
         ("updated_at", TSZ, True, True),

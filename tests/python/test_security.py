@@ -87,7 +87,7 @@ def test_request_headers_that_are_not_json_lose_no_event(built, member):
     ({"event_type": "page_view", "metadata": psycopg.types.json.Jsonb({"blob": "x" * 9000})}, "the limit is 8192"),
     ({"event_type": "page_view", "page_path": "/" + "p" * 300}, "too long"),
     ({"event_type": "api_call", "metadata": psycopg.types.json.Jsonb({"response_time_ms": "fast"})},
-     "response_time_ms must be a non-negative number"),
+     "response_time_ms must be a number of milliseconds"),
     ({"event_type": "login", "occurred_at": "2020-01-01T00:00:00Z"}, "outside the last 3 days"),
 ])
 def test_bad_events_are_refused_with_a_clear_message_and_nothing_is_written(built, member, arguments, message):
@@ -370,6 +370,7 @@ def test_no_security_definer_function_runs_what_a_service_role_login_planted(bui
         "audit_alert_rule_change": "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, "
                                    f"threshold_value) values ('{workspace_id}', 'planted', 'total_runs', 'greater_than', 1)",
         "write_audit": "select analytics.cleanup_old_data()",
+        "alert_rule_recipients": "select analytics.alert_rule_recipients(gen_random_uuid())",
         # called by the build role's hooks only; service_role may not call it
         "oldest_open_transaction_start": None,
     }
@@ -399,3 +400,84 @@ def test_no_security_definer_function_runs_what_a_service_role_login_planted(bui
     assert built.value("select count(*) from analytics.user_activity where created_at >= %s::date "
                        "and created_at < %s::date + 1 and tableoid <> 'analytics.user_activity_default'::regclass",
                        (far_day, far_day)) == 1
+
+
+# -- secrets stay with the people who manage alerts; the audit log is append-only -------------
+
+SECRET_URL = "https://hooks.example.com/T000/B000/very-secret-token"
+
+
+@pytest.fixture
+def secret_rule(built):
+    """A rule whose webhook URL carries a secret, in a workspace with an owner and a viewer."""
+    workspace_id, owner, viewer = built.rows(
+        "select o.workspace_id, o.user_id, v.user_id from public.workspace_members o "
+        "join public.workspace_members v on v.workspace_id = o.workspace_id and v.user_id <> o.user_id "
+        "where o.role = 'owner' order by 1 limit 1")[0]
+    with built.connect_as("supabase_admin") as conn:
+        conn.execute("update public.workspace_members set role = 'viewer' where workspace_id = %s and user_id = %s",
+                     (workspace_id, viewer))
+    with built.connect() as conn, conn.transaction():
+        conn.execute("set local role service_role")
+        rule_id = conn.execute(
+            "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value, "
+            "notification_channels, notification_recipients) values (%s, 'secret', 'total_runs', 'greater_than', 1, "
+            "'[\"webhook\"]', %s) returning id", (workspace_id, json.dumps([SECRET_URL]))).fetchone()[0]
+    yield rule_id, workspace_id, owner, viewer
+    with built.connect() as conn:
+        conn.execute("delete from analytics.alert_rules where id = %s", (rule_id,))
+
+
+def test_members_read_their_rules_but_not_the_notification_targets(built, secret_rule):
+    rule_id, _, _, viewer = secret_rule
+    with built.api() as conn, acting_as(conn, "authenticated", viewer):
+        assert conn.execute("select name from analytics.alert_rules where id = %s", (rule_id,)).fetchone() == ("secret",)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+            conn.execute("select notification_recipients from analytics.alert_rules")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="only the owners and admins"), conn.transaction():
+            conn.execute("select analytics.alert_rule_recipients(%s)", (rule_id,))
+
+
+def test_owners_and_service_role_read_the_notification_targets(built, secret_rule):
+    rule_id, _, owner, _ = secret_rule
+    with built.api() as conn, acting_as(conn, "authenticated", owner):
+        assert conn.execute("select analytics.alert_rule_recipients(%s)", (rule_id,)).fetchone()[0] == [SECRET_URL]
+    with built.api() as conn, acting_as(conn, "service_role"):
+        assert conn.execute("select notification_recipients from analytics.alert_rules where id = %s",
+                            (rule_id,)).fetchone()[0] == [SECRET_URL]
+
+
+def test_the_audit_log_keeps_no_notification_target_in_clear(built, secret_rule):
+    rule_id, *_ = secret_rule
+    with built.connect() as conn:
+        conn.execute("update analytics.alert_rules set threshold_value = 2 where id = %s", (rule_id,))
+    details = built.rows("select details::text from analytics.audit_log where details ->> 'rule_id' = %s",
+                         (str(rule_id),))
+    assert details and all(SECRET_URL not in text and "very-secret-token" not in text for (text,) in details)
+    assert any('"notification_recipients_count": 1' in text for (text,) in details)
+
+
+@pytest.mark.parametrize("statement", [
+    "update analytics.audit_log set action = 'nothing happened'",
+    "delete from analytics.audit_log",
+    "truncate analytics.audit_log",
+    "alter table analytics.audit_log disable trigger audit_log_append_only",
+    "drop trigger audit_log_append_only on analytics.audit_log",
+])
+@pytest.mark.parametrize("role", ["analytics_builder", "service_role", "authenticated"])
+def test_no_api_role_nor_the_build_role_rewrites_the_audit_log(built, role, statement):
+    with built.connect() as conn:
+        conn.execute("select analytics.cleanup_old_data()")  # at least one row
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        conn.execute(f"set local role {role}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+
+
+def test_even_the_owner_cannot_change_or_delete_an_audit_row_without_dropping_the_trigger(built):
+    with built.connect() as conn:
+        conn.execute("select analytics.cleanup_old_data()")
+        for statement in ("update analytics.audit_log set action = 'x'", "delete from analytics.audit_log",
+                          "truncate analytics.audit_log"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"), conn.transaction():
+                conn.execute(statement)
