@@ -12,10 +12,7 @@ returns integer
 language plpgsql
 volatile
 security definer
-set search_path = {{ definer_search_path() }}
-{#- JIT compilation costs more than these short queries take. #}
-set jit = off
-set work_mem = '{{ var("build_work_mem", "64MB") }}'
+{{ maintenance_function_settings() }}
 as $$
 declare
     rule record;

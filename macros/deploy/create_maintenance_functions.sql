@@ -167,10 +167,7 @@ create or replace function {{ target.schema }}.refresh_all_materialized_views()
 returns void
 language plpgsql
 security definer
-set search_path = {{ definer_search_path() }}
-{#- JIT compilation costs more than these short queries take. #}
-set jit = off
-set work_mem = '{{ var("build_work_mem", "64MB") }}'
+{{ maintenance_function_settings() }}
 as $$
 begin
     perform {{ target.schema }}.write_audit('refresh_all_materialized_views', null, '{}');

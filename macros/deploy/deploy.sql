@@ -27,6 +27,16 @@ pg_catalog, pg_temp
 {%- endmacro %}
 
 
+{% macro maintenance_function_settings() -%}
+{#- The settings of a maintenance function that runs the build's kind of queries: the pinned
+    search_path, no JIT (its compilation costs more than these short queries take), and the
+    build's work_mem. -#}
+set search_path = {{ definer_search_path() }}
+set jit = off
+set work_mem = '{{ var("build_work_mem", "64MB") }}'
+{%- endmacro %}
+
+
 {% macro app_schema_for_build() -%}
 {#- Where the build reads the app: views owned by the deploying owner (docs/deploy.md). -#}
 {{ target.schema }}_app

@@ -81,6 +81,25 @@ $check_app$
 {% endmacro %}
 
 
+{% macro claim_for_owner(kind, objects) %}
+{#- Each object that `objects` lists (its name as SQL, its owner's oid) and that the deploying
+    owner does not own becomes the owner's: an earlier version made the build role own
+    schemas, app-written tables and functions; a view owned by a role that RLS binds would
+    show the build no rows. -#}
+do $claim$
+declare
+    item record;
+begin
+    for item in {{ objects }} loop
+        if item.owner <> (select oid from pg_catalog.pg_roles where rolname = current_user) then
+            execute format('alter {{ kind }} %s owner to %I', item.name, current_user);
+        end if;
+    end loop;
+end
+$claim$
+{% endmacro %}
+
+
 {% macro deploy_build_role() %}
 {% set role = build_role() %}
 {% set app = var('app_schema') %}
@@ -118,31 +137,12 @@ create schema if not exists {{ schema }};
 {% endfor %}
 {#- An earlier version made the build role own the schemas and the app-written tables: the
     owner takes them back, so the build role cannot alter what it does not build. -#}
-do $owners$
-declare
-    item record;
-begin
-    for item in
-        select n.nspname
-        from pg_catalog.pg_namespace as n
-        where n.nspname in ('{{ target.schema }}', '{{ internal_schema() }}', '{{ app_schema_for_build() }}')
-          and n.nspowner <> (select oid from pg_catalog.pg_roles where rolname = current_user)
-    loop
-        execute format('alter schema %I owner to %I', item.nspname, current_user);
-    end loop;
-    for item in
-        select c.oid::regclass as relation
-        from pg_catalog.pg_class as c
-        where c.relnamespace = '{{ target.schema }}'::regnamespace
-          and c.relkind in ('r', 'p')
-          and (c.relname in ('user_activity', 'alert_rules', 'alert_history', 'audit_log')
-               or c.relname ~ '^user_activity_(p[0-9]{8}|default)$')
-          and c.relowner <> (select oid from pg_catalog.pg_roles where rolname = current_user)
-    loop
-        execute format('alter table %s owner to %I', item.relation, current_user);
-    end loop;
-end
-$owners$;
+{{ claim_for_owner('schema', "select quote_ident(n.nspname) as name, n.nspowner as owner from pg_catalog.pg_namespace as n
+    where n.nspname in ('" ~ target.schema ~ "', '" ~ internal_schema() ~ "', '" ~ app_schema_for_build() ~ "')") }};
+{{ claim_for_owner('table', "select c.oid::regclass::text as name, c.relowner as owner from pg_catalog.pg_class as c
+    where c.relnamespace = '" ~ target.schema ~ "'::regnamespace and c.relkind in ('r', 'p')
+      and (c.relname in ('user_activity', 'alert_rules', 'alert_history', 'audit_log')
+           or c.relname ~ '^user_activity_(p[0-9]{8}|default)$')") }};
 grant usage, create on schema {{ target.schema }}, {{ internal_schema() }} to {{ role }};
 revoke all on schema {{ app_schema_for_build() }} from public;
 grant usage on schema {{ app_schema_for_build() }} to {{ role }}
@@ -165,20 +165,8 @@ comment on view {{ views }}.{{ table }} is
 {#- At every deploy: the views are the deploying owner's (a view owned by a role that RLS
     binds would show the build no rows) and only the build role reads them. -#}
 {% set views = app_schema_for_build() %}
-do $view_owners$
-declare
-    item record;
-begin
-    for item in
-        select c.oid::regclass as view_name
-        from pg_catalog.pg_class as c
-        where c.relnamespace = '{{ views }}'::regnamespace and c.relkind = 'v'
-          and c.relowner <> (select oid from pg_catalog.pg_roles where rolname = current_user)
-    loop
-        execute format('alter view %s owner to %I', item.view_name, current_user);
-    end loop;
-end
-$view_owners$;
+{{ claim_for_owner('view', "select c.oid::regclass::text as name, c.relowner as owner from pg_catalog.pg_class as c
+    where c.relnamespace = '" ~ views ~ "'::regnamespace and c.relkind = 'v'") }};
 revoke all on all tables in schema {{ views }} from public, anon, authenticated, service_role;
 grant select on all tables in schema {{ views }} to {{ build_role() }}
 {% endmacro %}

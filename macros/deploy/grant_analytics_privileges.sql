@@ -22,6 +22,11 @@ build_role_reads_all
 {%- endmacro %}
 
 
+{% macro deployed_function_oids() -%}
+{%- for f in deployed_functions() %}to_regprocedure('{{ target.schema }}.{{ f }}'){{ ', ' if not loop.last }}{% endfor -%}
+{%- endmacro %}
+
+
 {% macro alert_rule_columns() %}
 {{ return(['id', 'workspace_id', 'name', 'description', 'is_active', 'metric_type', 'condition', 'threshold_value',
            'evaluation_window_minutes', 'notification_channels', 'notification_recipients', 'last_triggered_at',
@@ -47,21 +52,8 @@ build_role_reads_all
 drop policy if exists {{ build_read_policy() }} on {{ s }}.{{ table }};
 create policy {{ build_read_policy() }} on {{ s }}.{{ table }} for select to {{ role }} using (true);
 {% endfor %}
-{#- A function an earlier version's build made is the owner's from now on. #}
-do $function_owners$
-declare
-    item record;
-begin
-    for item in
-        select p.oid::regprocedure as function_name
-        from pg_catalog.pg_proc as p
-        where p.oid = any (array[{% for f in deployed_functions() %}to_regprocedure('{{ s }}.{{ f }}'){{ ', ' if not loop.last }}{% endfor %}])
-          and p.proowner <> (select oid from pg_catalog.pg_roles where rolname = current_user)
-    loop
-        execute format('alter function %s owner to %I', item.function_name, current_user);
-    end loop;
-end
-$function_owners$;
+{{ claim_for_owner('function', "select p.oid::regprocedure::text as name, p.proowner as owner from pg_catalog.pg_proc as p
+    where p.oid = any (array[" ~ deployed_function_oids() ~ "])") }};
 revoke all on schema {{ s }} from public, anon;
 grant usage on schema {{ s }} to authenticated, service_role;
 revoke all on schema {{ internal_schema() }} from public, anon, authenticated, service_role;

@@ -253,10 +253,7 @@ create or replace function {{ this.schema }}.aggregate_daily_metrics(
 returns void
 language plpgsql
 security definer
-set search_path = {{ definer_search_path() }}
-{#- JIT compilation costs more than these short queries take. #}
-set jit = off
-set work_mem = '{{ var("build_work_mem", "64MB") }}'
+{{ maintenance_function_settings() }}
 as $function$
 begin
     if target_date is null then

@@ -59,6 +59,20 @@ def catalog(project_db) -> list[tuple]:
     return project_db.rows(CATALOG)
 
 
+def watermarks(project_db) -> list[tuple]:
+    return project_db.rows("select * from analytics_internal.build_watermarks order by 1")
+
+
+def assert_the_build_stops_before_it_reads(project_db, *messages: str) -> None:
+    """The build fails, names what is wrong and the fix, and no model moved its watermark."""
+    before = watermarks(project_db)
+    with pytest.raises(dbt.DbtFailed) as failure:
+        project_db.build()
+    for message in messages:
+        assert message in str(failure.value)
+    assert watermarks(project_db) == before
+
+
 def test_a_second_deploy_changes_nothing(deployed):
     before = catalog(deployed)
     output = deployed.deploy()
@@ -108,14 +122,10 @@ def test_a_build_before_the_deploy_stops_with_the_command_that_fixes_it(make_dat
 
 
 def test_a_build_after_an_older_deploy_stops_and_builds_nothing(deployed):
-    watermarks = deployed.rows("select * from analytics_internal.build_watermarks order by 1")
     with deployed.connect() as conn:
         conn.execute("update analytics_internal.deploy_steps set checksum = 'older' where step = '(fingerprint)'")
     try:
-        with pytest.raises(dbt.DbtFailed) as failure:
-            deployed.build()
-        assert "is not this version's" in str(failure.value)
-        assert deployed.rows("select * from analytics_internal.build_watermarks order by 1") == watermarks
+        assert_the_build_stops_before_it_reads(deployed, "is not this version's", "run `agent-analytics deploy`")
     finally:
         deployed.deploy()
 
@@ -123,15 +133,11 @@ def test_a_build_after_an_older_deploy_stops_and_builds_nothing(deployed):
 def test_a_build_that_row_level_security_would_blind_stops_before_it_reads(deployed):
     """A view of the app owned by a role that RLS binds shows no rows: the build refuses to take
     in an empty app (its watermarks would move past data it never saw)."""
-    watermarks = deployed.rows("select * from analytics_internal.build_watermarks order by 1")
     with deployed.connect_as("supabase_admin") as conn:
         conn.execute("alter view analytics_app.agent_runs owner to authenticated")
     try:
-        with pytest.raises(dbt.DbtFailed) as failure:
-            deployed.build()
-        assert "row-level security hides rows of public.agent_runs" in str(failure.value)
-        assert "run `agent-analytics deploy --force`" in str(failure.value)
-        assert deployed.rows("select * from analytics_internal.build_watermarks order by 1") == watermarks
+        assert_the_build_stops_before_it_reads(
+            deployed, "row-level security hides rows of public.agent_runs", "run `agent-analytics deploy --force`")
     finally:
         deployed.deploy()
     assert deployed.value("select pg_get_userbyid(relowner) from pg_class "
@@ -140,15 +146,11 @@ def test_a_build_that_row_level_security_would_blind_stops_before_it_reads(deplo
 
 def test_a_build_that_cannot_read_every_event_stops_before_it_reads(deployed):
     """user_activity has RLS for members; the build role reads it whole through a policy of its own."""
-    watermarks = deployed.rows("select * from analytics_internal.build_watermarks order by 1")
     with deployed.connect() as conn:
         conn.execute("drop policy build_role_reads_all on analytics.user_activity")
     try:
-        with pytest.raises(dbt.DbtFailed) as failure:
-            deployed.build()
-        assert "row-level security hides rows of analytics.user_activity" in str(failure.value)
-        assert "run `agent-analytics deploy --force`" in str(failure.value)
-        assert deployed.rows("select * from analytics_internal.build_watermarks order by 1") == watermarks
+        assert_the_build_stops_before_it_reads(
+            deployed, "row-level security hides rows of analytics.user_activity", "run `agent-analytics deploy --force`")
     finally:
         deployed.deploy(force=True)
     deployed.build()
