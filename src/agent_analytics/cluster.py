@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import psycopg
 from psycopg import sql
 
 from agent_analytics.db import Connection, DatabaseUnavailable, Server, connect

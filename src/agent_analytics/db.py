@@ -179,12 +179,6 @@ def connect(target: Connection, *, autocommit: bool = True) -> psycopg.Connectio
         ) from error
 
 
-def create_database(admin: Connection, dbname: str) -> Connection:
-    with connect(admin) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
-    return admin.with_database(dbname)
-
-
 def drop_database(admin: Connection, dbname: str) -> None:
     with connect(admin) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))

@@ -481,3 +481,22 @@ def test_even_the_owner_cannot_change_or_delete_an_audit_row_without_dropping_th
                           "truncate analytics.audit_log"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"), conn.transaction():
                 conn.execute(statement)
+
+
+def test_only_the_owner_says_when_an_event_arrived(built, member):
+    """An arrival time chosen by service_role would hide the event from the incremental builds
+    (in the past) or make every build take it in again (in the future): the database stamps it."""
+    user_id, workspace_id, _ = member
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        conn.execute("set local role service_role")
+        stamped = conn.execute(
+            "insert into analytics.user_activity (user_id, workspace_id, event_type, ingested_at) "
+            "values (%s, %s, 'login', now() - interval '30 days'), (%s, %s, 'login', now() + interval '30 days') "
+            "returning ingested_at = now()", (user_id, workspace_id, user_id, workspace_id)).fetchall()
+    assert stamped == [(True,), (True,)]
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        kept = conn.execute(
+            "insert into analytics.user_activity (user_id, workspace_id, event_type, ingested_at) "
+            "values (%s, %s, 'login', now() - interval '30 days') returning ingested_at < now()",
+            (user_id, workspace_id)).fetchone()
+    assert kept == (True,)  # the owner's bulk loads of history keep their own
