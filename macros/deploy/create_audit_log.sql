@@ -45,6 +45,12 @@ language plpgsql
 set search_path = {{ definer_search_path() }}
 as $$
 begin
+    -- The one change allowed: erasure replacing a gone person's or workspace's ids
+    -- (analytics_internal.scrub_audit_log sets this for its own transaction; only the owner
+    -- may update the table at all).
+    if tg_op = 'UPDATE' and current_setting('analytics.audit_scrub', true) = 'on' then
+        return new;
+    end if;
     raise exception 'audit_log is append-only: % refused', tg_op using errcode = '42501';
 end
 $$;

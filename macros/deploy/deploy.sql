@@ -58,6 +58,7 @@ set work_mem = '{{ var("build_work_mem", "64MB") }}'
     ['alert_tables', create_alert_tables(), false],
     ['audit_log', create_audit_log(), false],
     ['build_bookkeeping', create_build_watermarks_table(), false],
+    ['erasure', create_erasure(), false],
     ['partitions', ensure_default_partitions(), true],
     ['api_functions', create_api_functions(), false],
     ['refresh_function', create_refresh_function(), false],

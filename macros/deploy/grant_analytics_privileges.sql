@@ -6,7 +6,7 @@
     'audit_alert_rule_change()', 'track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)',
     'refresh_all_materialized_views()', 'evaluate_alerts(timestamptz)', 'client_address(text, integer)',
     'request_headers()', 'stamp_ingested_at()', 'refuse_audit_change()', 'without_secrets(jsonb)',
-    'alert_rule_recipients(uuid)',
+    'alert_rule_recipients(uuid)', 'erase_user(uuid)',
 ]) }}
 {% endmacro %}
 
@@ -82,7 +82,8 @@ grant execute on function
     {{ s }}.refresh_all_materialized_views(),
     {{ s }}.cleanup_old_data(),
     {{ s }}.evaluate_alerts(timestamptz),
-    {{ s }}.ensure_user_activity_partitions(date, date)
+    {{ s }}.ensure_user_activity_partitions(date, date),
+    {{ s }}.erase_user(uuid)
     to service_role;
 {#- the build keeps partitions ready, gives its tables the updated_at trigger and audits
     aggregate_daily_metrics(), which it makes with daily_metrics #}

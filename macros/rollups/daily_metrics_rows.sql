@@ -190,20 +190,7 @@ final as (
         {{ row_id(['buckets.metric_date', workspace_from_scope('buckets.scope_id')]) }} as id,
         buckets.metric_date,
         {{ workspace_from_scope('buckets.scope_id') }} as workspace_id,
-        (
-            case
-                when buckets.scope_id = {{ platform_scope_id() }}
-                    then (
-                        select count(*) from users
-                        where users.created_at < {{ utc_day_start('buckets.metric_date + 1') }}
-                    )
-                else (
-                    select count(*) from members
-                    where members.workspace_id = buckets.scope_id
-                      and members.joined_at < {{ utc_day_start('buckets.metric_date + 1') }}
-                )
-            end
-        )::integer as total_users,
+        {{ total_users_on('buckets.scope_id', 'buckets.metric_date', 'users', 'members') }} as total_users,
         coalesce(user_counts.active_users, 0)::integer as active_users,
         coalesce(user_counts.new_users, 0)::integer as new_users,
         coalesce(user_counts.active_users - user_counts.new_users, 0)::integer as returning_users,
@@ -299,3 +286,67 @@ grant execute on function {{ this.schema }}.aggregate_daily_metrics(date, uuid) 
     'unique_agents_run', 'top_agents', 'total_errors', 'error_rate', 'errors_by_type',
 ]) }}
 {% endmacro %}
+
+
+{% macro total_users_on(scope_id, day, users_relation, members_relation) -%}
+{#- total_users of a scope on a day (metrics.md): the platform's users who signed up by its end,
+    a workspace's members who joined by then. -#}
+(
+    case
+        when {{ scope_id }} = {{ platform_scope_id() }}
+            then (
+                select count(*) from {{ users_relation }} as counted_users
+                where counted_users.created_at < {{ utc_day_start(day ~ ' + 1') }}
+            )
+        else (
+            select count(*) from {{ members_relation }} as counted_members
+            where counted_members.workspace_id = {{ scope_id }}
+              and counted_members.joined_at < {{ utc_day_start(day ~ ' + 1') }}
+        )
+    end
+)::integer
+{%- endmacro %}
+
+
+{% macro recount_total_users() -%}
+{#- A post-hook of daily_metrics. total_users of every past day counts the users and members
+    who exist now: a deleted (or erased) user leaves every day since they signed up, not only
+    the days they were active, which the build recomputes. When a platform row's count differs
+    from the users who exist, every day is counted again (otherwise the check costs one pass
+    over the users). -#}
+{%- set users = ref('stg_app__users') -%}
+{%- set members = ref('stg_app__workspace_members') -%}
+{%- if is_incremental() and not is_backfill() and var('erasure_recounts') -%}
+with signups as (
+    select
+        {{ utc_date('created_at') }} as signup_date,
+        count(*) as users
+    from {{ users }}
+    group by 1
+),
+
+recounted as (
+    select
+        rollup.id,
+        {{ total_users_on('coalesce(rollup.workspace_id, ' ~ platform_scope_id() ~ ')', 'rollup.metric_date', users, members) }}
+            as total_users
+    from {{ this }} as rollup
+    {#- the platform's counts, one sum per day, say whether anyone left #}
+    where exists (
+        select from {{ this }} as platform
+        where
+            platform.workspace_id is null
+            and platform.total_users <> coalesce((
+                select sum(signups.users) from signups where signups.signup_date <= platform.metric_date
+            ), 0)
+    )
+)
+
+update {{ this }} as rollup
+set total_users = recounted.total_users
+from recounted
+where rollup.id = recounted.id and rollup.total_users is distinct from recounted.total_users
+{%- else -%}
+select 'full build: total_users counted as built'
+{%- endif -%}
+{%- endmacro %}

@@ -172,13 +172,13 @@ on conflict (invocation_id) do nothing
 
 {% macro taken_in(kind, alias=none) -%}
 {#-
-    True for the rows of `kind` ('events' or 'runs') this build takes in: every row on a first
+    True for the rows of `kind` ('events', 'runs' or 'deletions') this build takes in: every row on a first
     build or a full refresh; those that happened on the backfill's days; otherwise those
     stamped since this model's last build might not have seen them.
 -#}
 {%- set prefix = alias ~ '.' if alias else '' -%}
-{%- set written = prefix ~ {'events': 'ingested_at', 'runs': 'updated_at'}[kind] -%}
-{%- set happened = prefix ~ {'events': 'created_at', 'runs': 'started_at'}[kind] -%}
+{%- set written = prefix ~ {'events': 'ingested_at', 'runs': 'updated_at', 'deletions': 'recorded_at'}[kind] -%}
+{%- set happened = prefix ~ {'events': 'created_at', 'runs': 'started_at', 'deletions': 'happened_at'}[kind] -%}
 {%- if not is_incremental() -%}
     true
 {%- elif is_backfill() -%}
@@ -192,6 +192,26 @@ on conflict (invocation_id) do nothing
         {{ written }} >= {{ mark }}
     {%- endif -%}
 {%- endif -%}
+{%- endmacro %}
+
+
+{% macro deletions_taken_in() -%}
+{#- The deleted events (per hour) and runs this build takes in (macros/deploy/create_erasure.sql),
+    as a query of happened_at, workspace_id, user_id, agent_id, session_id: what they had
+    counted is recomputed like what arrived. Nothing on a first build or a full refresh, which
+    recompute everything, nor with the var erasure_recounts false (docs/security.md, Erasure).
+    Arguments: 'event', 'run' or both. -#}
+{%- set wanted = varargs -%}
+select
+    happened_at,
+    workspace_id,
+    user_id,
+    agent_id,
+    session_id
+from {{ ref('stg_analytics__deleted_activity') }}
+where
+    {% if is_incremental() and not is_backfill() and var('erasure_recounts') %}{{ taken_in('deletions') }}{% else %}false{% endif %}
+    and source in ({% for kind in wanted %}'{{ kind }}'{{ ', ' if not loop.last }}{% endfor %})
 {%- endmacro %}
 
 
@@ -216,6 +236,10 @@ on conflict (invocation_id) do nothing
 {%- endif -%}
 {%- if runs_relation is not none -%}
     {%- do parts.append('(select min(started_at) from ' ~ runs_relation ~ ' where ' ~ taken_in('runs') ~ ')') -%}
+{%- endif -%}
+{%- if not is_unit_test(events_relation if events_relation is not none else runs_relation) -%}
+    {%- do parts.append('(select min(happened_at) from (' ~ deletions_taken_in(
+        'event' if events_relation is not none else 'run', 'run' if runs_relation is not none else 'event') ~ ') as gone)') -%}
 {%- endif -%}
 {%- set query = 'select least(' ~ (parts | join(', ')) ~ ')' -%}
 {%- if not is_incremental() -%}
@@ -242,12 +266,20 @@ on conflict (invocation_id) do nothing
         select {{ utc_date('created_at') }} as day from {{ events_relation }} where {{ taken_in('events') }}
         union
         select {{ utc_date('started_at') }} from {{ runs_relation }} where {{ taken_in('runs') }}
+        {%- if not is_unit_test(events_relation) %}
+        union
+        select {{ utc_date('happened_at') }} from ({{ deletions_taken_in('event', 'run') }}) as gone
+        {%- endif %}
         {%- if sessions_relation is not none and not is_backfill() %}
         union
         select spanned.day::date
         from (
             select distinct session_id from {{ events_relation }}
             where session_id is not null and {{ taken_in('events') }}
+            {%- if not is_unit_test(events_relation) %}
+            union
+            select session_id from ({{ deletions_taken_in('event') }}) as gone where session_id is not null
+            {%- endif %}
         ) as taken_sessions
         {#- a join, not IN: the few sessions taken in are looked up by key, not hashed against all #}
         inner join {{ sessions_relation }} as touched_sessions
@@ -276,6 +308,10 @@ on conflict (invocation_id) do nothing
         select {{ utc_hour('created_at') }} as hour from {{ events_relation }} where {{ taken_in('events') }}
         union
         select {{ utc_hour('started_at') }} from {{ runs_relation }} where {{ taken_in('runs') }}
+        {%- if not is_unit_test(events_relation) %}
+        union
+        select {{ utc_hour('happened_at') }} from ({{ deletions_taken_in('event', 'run') }}) as gone
+        {%- endif %}
     {%- endset -%}
     {%- if is_unit_test(events_relation) or not execute -%}
         {{ query }}
@@ -376,6 +412,13 @@ inner join (
         {{ utc_date('started_at') }} as run_date
     from {{ runs_relation }}
     where {{ taken_in('runs') }}
+    {%- if not is_unit_test(runs_relation) %}
+    union
+    select
+        agent_id,
+        {{ utc_date('happened_at') }}
+    from ({{ deletions_taken_in('run') }}) as gone
+    {%- endif %}
 ) as touched
     on
         runs.agent_id = touched.agent_id

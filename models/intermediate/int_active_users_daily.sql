@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_analytics__deleted_activity') }}
 -- depends_on: {{ ref('stg_analytics__user_activity') }}
 -- depends_on: {{ ref('stg_app__agent_runs') }}
 

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_analytics__deleted_activity') }}
 -- depends_on: {{ ref('stg_analytics__user_activity') }}
 -- depends_on: {{ ref('stg_app__agent_runs') }}
 
@@ -12,6 +13,7 @@
             "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_cohort_activity_pkey': 'primary key (id)'}) }}",
             "{{ ensure_index('int_cohort_activity_bucket_idx', '(scope_id, period, period_start)') }}",
+            "{{ delete_emptied_rows('active_users = 0') }}",
             "{{ record_watermarks() }}",
         ],
     )
@@ -43,6 +45,12 @@
             user_id
         from {{ ref('stg_app__agent_runs') }}
         where {{ taken_in('runs') }}
+        union
+        select
+            {{ utc_date('happened_at') }},
+            workspace_id,
+            user_id
+        from ({{ deletions_taken_in('event', 'run') }}) as gone
     ),
 
     touched_days as (
@@ -160,7 +168,7 @@
     where scope_days.is_first_in_month
 ),
 
-final as (
+cohorts as (
     select
         {{ row_id(['period_members.scope_id', 'first_seen.first_seen_date', 'period_members.period',
                    'period_members.period_start']) }} as id,
@@ -174,6 +182,32 @@ final as (
     inner join {{ ref('int_user_first_seen') }} as first_seen
         on period_members.scope_id = first_seen.scope_id and period_members.user_id = first_seen.user_id
     group by period_members.scope_id, first_seen.first_seen_date, period_members.period, period_members.period_start
+),
+
+final as (
+    select * from cohorts
+    {% if is_incremental() %}
+        {#- a recomputed period left with nobody (their activity was deleted): one row with no
+            users stands for it, so that the period's old rows are replaced, and the post-hook
+            removes it #}
+        union all
+        select
+            {{ row_id(['dirty.scope_id', 'dirty.period', 'dirty.period_start']) }} as id,
+            dirty.scope_id,
+            null::date as cohort_day,
+            dirty.period::varchar(5) as period,
+            dirty.period_start,
+            0 as active_users,
+            null::{{ credit_grain_type() }} as run_credits
+        from dirty
+        where not exists (
+            select from cohorts
+            where
+                cohorts.scope_id = dirty.scope_id
+                and cohorts.period = dirty.period
+                and cohorts.period_start = dirty.period_start
+        )
+    {% endif %}
 )
 
 select * from final

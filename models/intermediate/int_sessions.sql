@@ -1,4 +1,5 @@
 -- depends_on: {{ ref('stg_analytics__user_activity') }}
+-- depends_on: {{ ref('stg_analytics__deleted_activity') }}
 
 {{
     config(
@@ -9,6 +10,7 @@
             "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_sessions_pkey': 'primary key (session_id)'}) }}",
             "{{ ensure_index('int_sessions_start_idx', '(session_start_at)') }}",
+            "{{ delete_emptied_rows('event_count = 0') }}",
             "{{ record_watermarks() }}",
         ],
     )
@@ -25,13 +27,25 @@
 {% if is_incremental() %}
     with touched_sessions as (
         select
-            events.session_id,
-            min(events.created_at) as earliest_event_at
-        from {{ ref('stg_analytics__user_activity') }} as events
-        where
-            events.session_id is not null
-            and {{ taken_in('events', 'events') }}
-        group by events.session_id
+            touched.session_id,
+            min(touched.earliest_event_at) as earliest_event_at
+        from (
+            select
+                events.session_id,
+                events.created_at as earliest_event_at
+            from {{ ref('stg_analytics__user_activity') }} as events
+            where
+                events.session_id is not null
+                and {{ taken_in('events', 'events') }}
+            union all
+            {#- sessions that lost events: recomputed from those left #}
+            select
+                gone.session_id,
+                gone.happened_at
+            from ({{ deletions_taken_in('event') }}) as gone
+            where gone.session_id is not null
+        ) as touched
+        group by touched.session_id
     ),
 
     {# A touched session's events are its new ones and those this table already spans:
@@ -59,7 +73,7 @@
     ),
 {% endif %}
 
-final as (
+sessions as (
     select
         session_id,
         (array_agg(user_id order by created_at, event_id))[1] as user_id,
@@ -75,6 +89,32 @@ final as (
         count(*) = 1 and bool_and(event_type = 'page_view') as is_bounce
     from session_events
     group by session_id
+),
+
+final as (
+    select * from sessions
+    {% if is_incremental() %}
+        {#- a touched session left with no event: written empty, removed by the post-hook #}
+        union all
+        select
+            known.session_id,
+            known.user_id,
+            known.workspace_id,
+            known.session_start_at,
+            known.session_end_at,
+            0 as event_count,
+            0 as page_view_count,
+            false as is_bounce
+        from {{ this }} as known
+        where
+            known.session_id in (
+                select touched_sessions.session_id from touched_sessions
+            )
+            and not exists (
+                select from sessions
+                where sessions.session_id = known.session_id
+            )
+    {% endif %}
 )
 
 select * from final

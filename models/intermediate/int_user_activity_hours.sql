@@ -1,5 +1,6 @@
 -- depends_on: {{ ref('stg_analytics__user_activity') }}
 -- depends_on: {{ ref('stg_app__agent_runs') }}
+-- depends_on: {{ ref('stg_analytics__deleted_activity') }}
 
 {{
     config(
@@ -12,6 +13,7 @@
             "{{ ensure_table_ddl(constraints={'int_user_activity_hours_pkey': 'primary key (id)'}) }}",
             "{{ ensure_index('int_user_activity_hours_user_idx', '(user_id, activity_hour)') }}",
             "{{ ensure_index('int_user_activity_hours_hour_idx', '(activity_hour)') }}",
+            "{{ delete_emptied_rows('event_count = 0 and run_count = 0') }}",
             "{{ record_watermarks() }}",
         ],
     )
@@ -42,6 +44,12 @@ with
             user_id
         from {{ ref('stg_app__agent_runs') }}
         where {{ taken_in('runs') }}
+        union
+        select distinct
+            {{ utc_hour('happened_at') }},
+            workspace_id,
+            user_id
+        from ({{ deletions_taken_in('event', 'run') }}) as gone
     ),
 {% endif %}
 
@@ -98,6 +106,21 @@ run_hours as (
     group by 1, 2, 3
 ),
 
+{#- A touched user-hour left with no event and no run (what it held was deleted) is written
+    with zero counts, and the post-hook removes it. #}
+{% if is_incremental() %}
+    emptied_hours as (
+        select
+            touched.activity_hour,
+            touched.workspace_id,
+            touched.user_id,
+            0 as events,
+            0 as runs,
+            0::numeric as credits
+        from touched
+    ),
+{% endif %}
+
 final as (
     select
         {# the epoch, not the text of the hour, which depends on TimeZone #}
@@ -112,6 +135,10 @@ final as (
         select * from event_hours
         union all
         select * from run_hours
+        {% if is_incremental() %}
+            union all
+            select * from emptied_hours
+        {% endif %}
     ) as activity
     group by 2, 3, 4
 )

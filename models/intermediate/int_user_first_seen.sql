@@ -1,5 +1,6 @@
 -- depends_on: {{ ref('stg_analytics__user_activity') }}
 -- depends_on: {{ ref('stg_app__agent_runs') }}
+-- depends_on: {{ ref('stg_analytics__deleted_activity') }}
 
 {{
     config(
@@ -10,6 +11,7 @@
             "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_user_first_seen_pkey': 'primary key (id)'}) }}",
             "{{ ensure_index('int_user_first_seen_scope_idx', '(scope_id, first_seen_date)') }}",
+            "{{ delete_emptied_rows('first_seen_date is null') }}",
             "{{ record_watermarks() }}",
         ],
     )
@@ -18,42 +20,61 @@
 
 {#-
     The first UTC day each user was active in each workspace, and platform-wide (scope_id
-    = the platform id). Kept here, and only ever moved earlier, because raw events are
-    purged after 90 days.
+    = the platform id), from the user-day grain, which keeps every day (raw events are purged
+    after 90 days). A build recomputes the users whose days it touched, from all of their days:
+    a first day can move earlier (a late event) or later (its activity was deleted); a user
+    left with no day is written with no date and removed by the post-hook.
 -#}
 {%- set since = earliest_taken_in(ref('stg_analytics__user_activity'), ref('stg_app__agent_runs')) %}
 
-with scoped as (
-    select * from {{ ref('int_user_scope_days') }}
-    {% if is_incremental() %}
+{% if is_incremental() %}
+    with touched_users as (
+        select
+            scope_id,
+            user_id
+        from {{ ref('int_user_scope_days') }}
         where activity_date >= {{ utc_date(since) }}
-    {% endif %}
-),
+        union
+        select
+            workspace_id,
+            user_id
+        from ({{ deletions_taken_in('event', 'run') }}) as gone
+        where workspace_id is not null
+        union
+        select
+            {{ platform_scope_id() }},
+            user_id
+        from ({{ deletions_taken_in('event', 'run') }}) as gone
+    ),
 
-first_seen as (
-    select
-        scope_id,
-        user_id,
-        min(activity_date) as first_seen_date
-    from scoped
-    group by scope_id, user_id
-),
+    first_seen as (
+        select
+            touched_users.scope_id,
+            touched_users.user_id,
+            (
+                select min(days.activity_date) from {{ ref('int_user_scope_days') }} as days
+                where days.scope_id = touched_users.scope_id and days.user_id = touched_users.user_id
+            ) as first_seen_date
+        from touched_users
+    ),
+{% else %}
+    with first_seen as (
+        select
+            scope_id,
+            user_id,
+            min(activity_date) as first_seen_date
+        from {{ ref('int_user_scope_days') }}
+        group by scope_id, user_id
+    ),
+{% endif %}
 
 final as (
     select
         {{ row_id(['first_seen.scope_id', 'first_seen.user_id']) }} as id,
         first_seen.scope_id,
         first_seen.user_id,
-        {% if is_incremental() %}
-            least(first_seen.first_seen_date, existing.first_seen_date) as first_seen_date
-        {% else %}
-            first_seen.first_seen_date
-        {% endif %}
+        first_seen.first_seen_date
     from first_seen
-    {% if is_incremental() %}
-        left join {{ this }} as existing
-            on first_seen.scope_id = existing.scope_id and first_seen.user_id = existing.user_id
-    {% endif %}
 )
 
 select * from final

@@ -1,5 +1,6 @@
 -- depends_on: {{ ref('stg_analytics__user_activity') }}
 -- depends_on: {{ ref('stg_app__agent_runs') }}
+-- depends_on: {{ ref('stg_analytics__deleted_activity') }}
 
 {{
     config(
@@ -15,6 +16,7 @@
             "{{ ensure_index('int_user_scope_days_mau_end_idx', '(mau_end_date)') }}",
             "{{ ensure_index('int_user_scope_days_week_idx', '(scope_id, activity_date) where is_first_in_week') }}",
             "{{ ensure_index('int_user_scope_days_month_idx', '(scope_id, activity_date) where is_first_in_month') }}",
+            "{{ delete_emptied_rows('event_count = 0 and run_count = 0') }}",
             "{{ record_watermarks() }}",
         ],
     )
@@ -48,6 +50,12 @@ with
             user_id
         from {{ ref('stg_app__agent_runs') }}
         where {{ taken_in('runs') }}
+        union
+        select
+            {{ utc_date('happened_at') }},
+            workspace_id,
+            user_id
+        from ({{ deletions_taken_in('event', 'run') }}) as gone
     ),
 
     touched_days as (
@@ -116,6 +124,7 @@ recomputed as (
         sum(scoped_hours.run_credits) as run_credits,
         null::boolean as kept_first_in_week,
         null::boolean as kept_first_in_month,
+        null::date as kept_mau_end_date,
         true as is_recomputed
     from scoped_hours
     {% if is_incremental() %}
@@ -144,6 +153,7 @@ recomputed as (
                 as kept_first_in_week,
             case when existing.activity_date < touched_users.first_touched then existing.is_first_in_month end
                 as kept_first_in_month,
+            existing.mau_end_date as kept_mau_end_date,
             false as is_recomputed
         from {{ this }} as existing
         inner join touched_users
@@ -211,6 +221,37 @@ final as (
         sequenced.is_recomputed
         or sequenced.kept_first_in_week is null
         or sequenced.next_is_recomputed
+        {#- its next day was deleted: its ends move to the day after #}
+        or least(sequenced.activity_date + 30, sequenced.next_active_date) is distinct from sequenced.kept_mau_end_date
+    {% if is_incremental() %}
+        {#- a touched day left with no activity: written with zero counts, removed by the post-hook #}
+        union all
+        select
+            existing.id,
+            existing.scope_id,
+            existing.user_id,
+            existing.activity_date,
+            0 as event_count,
+            0 as run_count,
+            0::{{ credit_grain_type() }} as run_credits,
+            existing.wau_end_date,
+            existing.mau_end_date,
+            existing.is_first_in_week,
+            existing.is_first_in_month
+        from {{ this }} as existing
+        inner join touched_days
+            on
+                existing.scope_id = touched_days.scope_id
+                and existing.user_id = touched_days.user_id
+                and existing.activity_date = touched_days.activity_date
+        where not exists (
+            select from recomputed
+            where
+                recomputed.scope_id = existing.scope_id
+                and recomputed.user_id = existing.user_id
+                and recomputed.activity_date = existing.activity_date
+        )
+    {% endif %}
 )
 
 select * from final

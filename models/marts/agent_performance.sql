@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('stg_analytics__deleted_activity') }}
+
 {{
     config(
         materialized='incremental',
@@ -29,6 +31,7 @@
             "{{ ensure_index('idx_agent_performance_composite', '(workspace_id, metric_date desc, total_runs desc)') }}",
             "{{ ensure_updated_at_trigger() }}",
             "{{ enable_workspace_rls() }}",
+            "{{ delete_agent_days_without_runs('metric_date') }}",
             "{{ record_watermarks() }}",
         ],
     )

@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('stg_analytics__deleted_activity') }}
+
 {{
     config(
         materialized='incremental',
@@ -32,6 +34,7 @@
             "{{ ensure_updated_at_trigger() }}",
             "{{ enable_workspace_rls() }}",
             "{{ create_aggregate_daily_metrics_function() }}",
+            "{{ recount_total_users() }}",
             "{{ record_watermarks() }}",
         ],
     )

@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('stg_analytics__deleted_activity') }}
+
 {{
     config(
         materialized='incremental',
@@ -23,6 +25,7 @@
             "{{ drop_covered_index('idx_hourly_metrics_hour') }}",
             "{{ ensure_index('idx_hourly_metrics_workspace', '(workspace_id, metric_hour desc)') }}",
             "{{ enable_workspace_rls() }}",
+            "{{ delete_hours_without_activity() }}",
             "{{ record_watermarks() }}",
         ],
     )

@@ -23,6 +23,7 @@ renamed as (
         updated_at,
         status in ('completed', 'failed', 'cancelled') as is_finished
     from source
+    where {{ not_erased('source.user_id') }}
 )
 
 select * from renamed

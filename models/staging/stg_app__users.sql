@@ -10,6 +10,7 @@ renamed as (
         created_at,
         last_sign_in_at
     from source
+    where {{ not_erased('source.id') }}
 )
 
 select * from renamed

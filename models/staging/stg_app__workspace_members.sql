@@ -9,6 +9,7 @@ renamed as (
         role as member_role,
         joined_at
     from source
+    where {{ not_erased('source.user_id') }}
 )
 
 select * from renamed

@@ -8,6 +8,7 @@ import shlex
 import shutil
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent_analytics import bench, bench_report, bootstrap, db, dbt, generate, report
+from agent_analytics import bench, bench_report, bootstrap, db, dbt, erasure, generate, report
 
 
 def _parse_end(text: str) -> datetime:
@@ -101,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("--keep", action="store_true",
                            help="keep the generated data (aa_bench_<scale>) so that the next run reuses it")
 
+    erase = commands.add_parser(
+        "erase-user",
+        help="erase a person on request: their events now, every row keyed by them after the build that follows",
+    )
+    erase.add_argument("user_id", type=uuid.UUID, help="the person's id (auth.users / public.users)")
+    erase.add_argument("--no-build", action="store_true",
+                       help="leave the rest to the next scheduled build instead of building now")
+
     commands.add_parser("status", help="list the analytics objects and their row counts")
     commands.add_parser("env", help="print the PG* variables that reach the database (for dbt and psql)")
     commands.add_parser("psql", help="run psql on the database in use (further arguments go to psql)")
@@ -122,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, console)
     except (
         db.DatabaseUnavailable, dbt.DbtFailed, bootstrap.RefusedRealApp, bootstrap.NotSupabase,
-        generate.GeneratorError, FileNotFoundError, bench.BenchError,
+        generate.GeneratorError, FileNotFoundError, bench.BenchError, erasure.ErasureError,
     ) as error:
         console.print(f"[bold red]error:[/] {error}", highlight=False)
         return 1
@@ -189,6 +198,15 @@ def _generate_command(args: argparse.Namespace, console: Console) -> int:
 
 def _build(args: argparse.Namespace, console: Console) -> int:
     dbt.run_dbt([*dbt.SCHEDULED_BUILD, *args.dbt_args], _target(console))
+    return 0
+
+
+def _erase_user(args: argparse.Namespace, console: Console) -> int:
+    done = erasure.erase_user(_target(console), args.user_id, build=not args.no_build)
+    console.print(
+        f"erased {done.user_id}: {done.events_deleted} events deleted; "
+        + ("the build removed the rest" if done.built else "the next scheduled build removes the rest")
+    )
     return 0
 
 
@@ -328,6 +346,7 @@ COMMANDS = {
     "env": _env,
     "psql": _psql,
     "stop": _stop,
+    "erase-user": _erase_user,
 }
 
 

@@ -148,7 +148,8 @@ def test_build_role_reads_the_app_only_through_the_deploys_views(built):
 
 
 DEPLOYED_RELATIONS = re.compile(r"^(user_activity(_p\d{8}|_default)?|alert_rules|alert_history|audit_log"
-                                r"|deploy_steps|build_watermarks|build_cuts|users|workspaces|workspace_members|agents|agent_runs)$")
+                                r"|deploy_steps|build_watermarks|build_cuts|deleted_activity|run_keys|run_keys_mark|erased_users"
+                                r"|users|workspaces|workspace_members|agents|agent_runs)$")
 
 
 def test_the_build_role_owns_the_models_and_the_owner_everything_else(built):
