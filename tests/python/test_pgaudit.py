@@ -70,9 +70,9 @@ def documented_setting() -> list[str]:
 def audited(data_end, tmp_path_factory) -> Iterator[tuple[ProjectDatabase, cluster.Cluster]]:
     """A cluster that loads pgaudit; its database `postgres` (the one a Supabase project has)
     with the demo app, deployed and built. The cluster is dropped afterwards."""
+    binaries = pgaudit_binaries()  # skips (or fails) before anything is made
     folder = Path(tempfile.mkdtemp(prefix="aa-test-pgaudit-"))
-    server = cluster.Cluster(pgaudit_binaries(), folder / "data", folder / "run", throwaway=True,
-                             settings=PGAUDIT_SETTINGS)
+    server = cluster.Cluster(binaries, folder / "data", folder / "run", throwaway=True, settings=PGAUDIT_SETTINGS)
     try:
         server.create()
         project_db = ProjectDatabase(server.server(), tmp_path_factory.mktemp("dbt-target-pgaudit"), data_end)
