@@ -80,6 +80,7 @@ begin
         end if;
     end loop;
     return fired;
+{{ log_failed_call("'evaluate_alerts'") }}
 end
 $$;
 revoke all on function {{ s }}.evaluate_alerts(timestamptz) from public;

@@ -30,11 +30,43 @@ as $$
     insert into {{ s }}.audit_log (actor_user_id, actor_role, action, workspace_id, details)
     values (
         (select auth.uid()),
-        coalesce(nullif(current_setting('role', true), 'none'), session_user),
+        {{ audit_actor_role() }},
         action, workspace_id, coalesce(details, '{}'::jsonb)
     )
 $$;
 revoke all on function {{ s }}.write_audit(text, uuid, jsonb) from public;
+
+{#- What a sensitive function's failure handler (macro log_failed_call) logs: one line that a
+    log search (on Supabase: Log Explorer, postgres logs) finds by its prefix, with who, what and
+    why. SQLSTATE and the primary message only, never DETAIL, which can hold a row's values
+    (notification targets). The owner's, since the build role, which owns
+    aggregate_daily_metrics(), may not read schema auth. #}
+create or replace function {{ internal_schema() }}.log_failed_call(action text, error_sqlstate text, error_message text)
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = {{ definer_search_path() }}
+as $$
+declare
+    actor_user_id text;
+begin
+    begin
+        actor_user_id := (select auth.uid())::text;
+    exception when others then
+        -- claims auth.uid() cannot read (a sub that is no uuid) must not hide the failure
+        actor_user_id := 'unreadable';
+    end;
+    raise log 'agent-analytics audit: failed call %', pg_catalog.json_build_object(
+        'action', action,
+        'actor_user_id', actor_user_id,
+        'actor_role', {{ audit_actor_role() }},
+        'sqlstate', error_sqlstate,
+        'message', error_message
+    );
+end
+$$;
+revoke all on function {{ internal_schema() }}.log_failed_call(text, text, text) from public;
 
 {#- Nobody quietly rewrites the log: a row, once written, is neither changed nor deleted (only
     the owner could drop this trigger; the build role and the API roles hold no privilege on
@@ -93,6 +125,7 @@ begin
         )
     );
     return null;
+{{ log_failed_call("'alert_rules.' || pg_catalog.lower(tg_op)") }}
 end
 $$;
 revoke all on function {{ s }}.audit_alert_rule_change() from public;
@@ -100,3 +133,23 @@ revoke all on function {{ s }}.audit_alert_rule_change() from public;
     'after insert or update or delete on ' ~ target.schema ~ '.alert_rules for each row execute function '
     ~ target.schema ~ '.audit_alert_rule_change()') }}
 {% endmacro %}
+
+
+{% macro audit_actor_role() -%}
+{#- SQL: the role an audit entry names. `role` is what SET ROLE chose (PostgREST: authenticated,
+    anon or service_role); inside a SECURITY DEFINER function current_user would only name the
+    function's owner. -#}
+coalesce(nullif(pg_catalog.current_setting('role', true), 'none'), session_user)
+{%- endmacro %}
+
+
+{% macro log_failed_call(action) -%}
+{#- The exception clause that ends the outermost block of a sensitive function (`action`: an SQL
+    text expression naming the call). A failed call rolls back its audit_log row and PostgreSQL
+    has no autonomous transactions, so the failure goes to the server log instead, and then
+    the same error is raised again unchanged. `query_canceled` too: a statement timeout or a
+    cancel fails a call as well. -#}
+exception when others or query_canceled then
+    perform {{ internal_schema() }}.log_failed_call({{ action }}, sqlstate, sqlerrm);
+    raise;
+{%- endmacro %}

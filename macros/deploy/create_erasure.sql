@@ -217,6 +217,7 @@ begin
     perform {{ s }}.write_audit('erase_user', null, jsonb_build_object(
         'events_deleted', events_deleted, 'runs_left_out', runs_noted));
     return events_deleted;
+{{ log_failed_call("'erase_user'") }}
 end
 $$;
 revoke all on function {{ s }}.erase_user(uuid) from public;

@@ -145,6 +145,7 @@ begin
     -- Old rows that reached the DEFAULT partition (their day had no partition) go too.
     delete from {{ s }}.user_activity_default where created_at < (first_kept_day::timestamp at time zone 'UTC');
     delete from {{ s }}.hourly_metrics where metric_hour < hourly_cutoff;
+{{ log_failed_call("'cleanup_old_data'") }}
 end
 $$;
 revoke all on function {{ s }}.cleanup_old_data() from public;
@@ -174,6 +175,7 @@ begin
     refresh materialized view concurrently {{ target.schema }}.mv_active_users;
     refresh materialized view concurrently {{ target.schema }}.mv_top_agents;
     refresh materialized view concurrently {{ target.schema }}.mv_workspace_summary;
+{{ log_failed_call("'refresh_all_materialized_views'") }}
 end
 $$
 {% endmacro %}

@@ -86,11 +86,12 @@ grant execute on function
     {{ s }}.erase_user(uuid)
     to service_role;
 {#- the build keeps partitions ready, gives its tables the updated_at trigger and audits
-    aggregate_daily_metrics(), which it makes with daily_metrics #}
+    aggregate_daily_metrics(), which it makes with daily_metrics, and its failed calls #}
 grant execute on function
     {{ s }}.ensure_user_activity_partitions(date, date),
     {{ s }}.update_updated_at(),
     {{ s }}.write_audit(text, uuid, jsonb),
+    {{ internal_schema() }}.log_failed_call(text, text, text),
     {{ internal_schema() }}.oldest_open_transaction_start()
     to {{ role }};
 alter default privileges in schema {{ s }} revoke execute on functions from public;

@@ -270,6 +270,7 @@ begin
     where ({% for column in daily_metrics_value_columns() %}{{ this.identifier }}.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
         is distinct from
         ({% for column in daily_metrics_value_columns() %}excluded.{{ column }}{{ ', ' if not loop.last }}{% endfor %});
+{{ log_failed_call("'aggregate_daily_metrics'") }}
 end
 $function$;
 revoke all on function {{ this.schema }}.aggregate_daily_metrics(date, uuid) from public;

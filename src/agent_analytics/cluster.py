@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import shutil
 import stat
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -104,12 +106,15 @@ def binaries_named(choice: str) -> Binaries:
 
 @dataclass(frozen=True)
 class Cluster:
-    """A cluster in `data_dir`, reached through a Unix socket in `socket_dir` only."""
+    """A cluster in `data_dir`, reached through a Unix socket in `socket_dir` only. `settings` are
+    server settings given at every start (e.g. shared_preload_libraries for an extension that
+    a test needs loaded)."""
 
     binaries: Binaries
     data_dir: Path
     socket_dir: Path
     throwaway: bool = False
+    settings: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def log_file(self) -> Path:
@@ -156,6 +161,8 @@ class Cluster:
         options = [f"-k {self.socket_dir}", "-c listen_addresses=''", f"-p {SOCKET_PORT}", "-c TimeZone=UTC"]
         if self.throwaway:
             options += [f"-c {setting}" for setting in THROWAWAY_SETTINGS]
+        # pg_ctl hands the options to a shell: each setting is quoted as one word
+        options += [f"-c {shlex.quote(f'{name}={value}')}" for name, value in self.settings.items()]
         self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data_dir), "-l", str(self.log_file),
                   "-o", " ".join(options))
 

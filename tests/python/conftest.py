@@ -73,17 +73,52 @@ class ProjectDatabase:
         return self.rows(query, params)[0][0]
 
 
-@pytest.fixture(scope="session")
-def test_server() -> Iterator[db.Server]:
+def chosen_binaries() -> cluster.Binaries:
+    """The PostgreSQL that AGENT_ANALYTICS_TEST_PG chooses."""
     choice = os.environ.get("AGENT_ANALYTICS_TEST_PG") or ("machine" if cluster.machine_binaries() else "embedded")
+    return cluster.binaries_named(choice)
+
+
+@pytest.fixture(scope="session")
+def test_cluster() -> Iterator[cluster.Cluster]:
+    """The session's cluster; its server log is what tests of logged failures read."""
     folder = Path(tempfile.mkdtemp(prefix="aa-test-pg-"))
-    server = cluster.Cluster(cluster.binaries_named(choice), folder / "data", folder / "run", throwaway=True)
+    server = cluster.Cluster(chosen_binaries(), folder / "data", folder / "run", throwaway=True)
     try:
         server.create()
-        yield server.server()
+        yield server
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def test_server(test_cluster: cluster.Cluster) -> db.Server:
+    return test_cluster.server()
+
+
+@dataclass
+class ServerLog:
+    """A cluster's server log from a mark on. The server writes a statement's log lines before
+    it answers the client, so what a statement logged is there when the call returns."""
+
+    path: Path
+    mark: int = 0
+
+    @classmethod
+    def from_now(cls, path: Path) -> ServerLog:
+        return cls(path, path.stat().st_size)
+
+    def since_mark(self) -> str:
+        with self.path.open("rb") as log:
+            log.seek(self.mark)
+            return log.read().decode(errors="replace")
+
+
+@pytest.fixture
+def server_log(test_cluster: cluster.Cluster) -> ServerLog:
+    """The session cluster's server log, from the start of the test on."""
+    return ServerLog.from_now(test_cluster.log_file)
 
 
 @pytest.fixture(scope="session")

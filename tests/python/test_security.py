@@ -373,6 +373,8 @@ def test_no_security_definer_function_runs_what_a_service_role_login_planted(bui
         "alert_rule_recipients": "select analytics.alert_rule_recipients(gen_random_uuid())",
         # called by the build role's hooks only; service_role may not call it
         "oldest_open_transaction_start": None,
+        # runs only when a sensitive call fails (test_audit.py)
+        "log_failed_call": None,
     }
     assert definers <= set(calls), f"a SECURITY DEFINER function this test does not call: {definers - set(calls)}"
     events_before = built.value("select count(*) from analytics.user_activity")
