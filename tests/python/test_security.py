@@ -371,8 +371,14 @@ def test_no_security_definer_function_runs_what_a_service_role_login_planted(bui
                                    f"threshold_value) values ('{workspace_id}', 'planted', 'total_runs', 'greater_than', 1)",
         "write_audit": "select analytics.cleanup_old_data()",
         "alert_rule_recipients": "select analytics.alert_rule_recipients(gen_random_uuid())",
+        # erasure (rolled back): the function, the triggers that note what it deletes, the audit scrub
+        "erase_user": f"select analytics.erase_user('{user_id}')",
+        "note_deleted_events": f"select analytics.erase_user('{user_id}')",
+        "note_deleted_runs": f"select analytics.erase_user('{user_id}')",
+        "scrub_audit_log": f"select analytics.erase_user('{user_id}')",
         # called by the build role's hooks only; service_role may not call it
         "oldest_open_transaction_start": None,
+        "register_runs": None,
         # runs only when a sensitive call fails (test_audit.py)
         "log_failed_call": None,
     }
@@ -395,7 +401,8 @@ def test_no_security_definer_function_runs_what_a_service_role_login_planted(bui
         for name, statement in calls.items():
             if statement is None:
                 continue
-            with conn.transaction(force_rollback=name in ("audit_alert_rule_change",)):
+            with conn.transaction(force_rollback=name in ("audit_alert_rule_change", "erase_user", "note_deleted_events",
+                                                          "note_deleted_runs", "scrub_audit_log")):
                 conn.execute(statement)
         conn.execute("reset role")
     assert built.value("select count(*) from analytics.user_activity") >= events_before + 2
