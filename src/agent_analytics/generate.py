@@ -397,6 +397,15 @@ def table_indexes_rebuilt_after(
         "and contype in ('p', 'f') order by contype desc",
         (table,),
     ).fetchall()
+    # Keys of other tables that reference this one (analytics_internal.run_keys references the
+    # runs) stand on its primary key: they go first and come back last.
+    referencing = conn.execute(
+        "select conrelid::regclass::text, conname, pg_get_constraintdef(oid) from pg_constraint "
+        "where confrelid = %s::regclass and contype = 'f' and conrelid <> confrelid",
+        (table,),
+    ).fetchall()
+    for other, name, _ in referencing:
+        conn.execute(sql.SQL("alter table {} drop constraint {}").format(sql.SQL(other), sql.Identifier(name)))
     for name, _ in indexes:
         conn.execute(sql.SQL("drop index {}").format(sql.SQL(name)))
     for name, _ in reversed(foreign_keys):
@@ -412,6 +421,8 @@ def table_indexes_rebuilt_after(
             conn.execute(definition.replace(" ON ONLY ", " ON ", 1))
         else:
             conn.execute(sql.SQL("alter table {} add constraint {} " + definition).format(sql.SQL(table), sql.Identifier(name)))
+    for other, name, definition in referencing:
+        conn.execute(sql.SQL("alter table {} add constraint {} " + definition).format(sql.SQL(other), sql.Identifier(name)))
     progress(f"indexes of {table.split('.')[-1]}", steps, steps, 0)
 
 

@@ -76,6 +76,18 @@ def test_a_bulk_load_leaves_every_event_index_valid_on_every_partition(make_data
     assert (after, invalid, missing) == (before, 0, 0)
 
 
+def test_a_bulk_load_of_runs_keeps_the_keys_that_reference_them(built):
+    """analytics_internal.run_keys references the runs (erasure): the load drops that key with
+    the primary key it stands on, and puts both back."""
+    keys = "select conname from pg_constraint where confrelid = 'public.agent_runs'::regclass order by 1"
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        before = conn.execute(keys).fetchall()
+        with generate.table_indexes_rebuilt_after(conn, "public.agent_runs", True, lambda *args: None):
+            assert conn.execute(keys).fetchall() == []
+        after = conn.execute(keys).fetchall()
+    assert ("run_keys_run_id_fkey",) in before and after == before
+
+
 def test_a_deploy_repairs_an_event_index_left_invalid(make_database):
     project_db = make_database(seed=8)
     with project_db.connect() as conn:
