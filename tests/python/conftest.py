@@ -173,11 +173,12 @@ REQUEST_HEADERS = {"user-agent": "pytest", "x-forwarded-for": "203.0.113.7"}
 
 @contextmanager
 def acting_as(
-    conn: psycopg.Connection, role: str, user_id: object | None = None, headers: dict[str, str] | None = None
+    conn: psycopg.Connection, role: str, user_id: object | None = None, headers: dict[str, str] | None = None,
+    commit: bool = False,
 ) -> Iterator[psycopg.Connection]:
     """What PostgREST does for a request, on a connection logged in as authenticator (see
     ProjectDatabase.api): one transaction that sets the role, the JWT claims and the request
-    headers with set_config, then runs the query; rolled back afterwards."""
+    headers with set_config, then runs the query; rolled back afterwards unless `commit`."""
     claims = {"role": role} if user_id is None else {"sub": str(user_id), "role": role}
     try:
         with conn.transaction():
@@ -187,7 +188,8 @@ def acting_as(
                 (role, json.dumps(claims), json.dumps(REQUEST_HEADERS if headers is None else headers)),
             )
             yield conn
-            raise _Rollback
+            if not commit:
+                raise _Rollback
     except _Rollback:
         pass
 

@@ -91,9 +91,7 @@ def test_deleted_users_workspaces_agents_and_runs_leave_no_row_and_rollups_equal
     user, workspace, agent, runs = chosen["user"], chosen["workspace"], chosen["agent"], chosen["runs"]
     # A backend acting for the user writes an alert rule (PostgREST as service_role with the
     # user's claims), so the audit log names them.
-    with project_db.api() as conn, conn.transaction():
-        conn.execute("select set_config('role', 'service_role', true), set_config('request.jwt.claims', %s, true)",
-                     (f'{{"sub": "{user}", "role": "service_role"}}',))
+    with project_db.api() as conn, acting_as(conn, "service_role", user_id=user, commit=True):
         conn.execute(
             "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value, created_by) "
             "values (%s, 'Runs', 'total_runs', 'greater_than', 1, %s)",
@@ -143,10 +141,8 @@ def test_erase_user_on_request_removes_them_now_and_no_build_brings_them_back(ma
         "where exists (select from analytics.user_activity e where e.user_id = m.user_id) "
         "and exists (select from public.agent_runs r where r.user_id = m.user_id) order by 1 limit 1"
     )
-    # As an operator's backend through the API (acting_as would roll it back).
-    with project_db.api() as conn, conn.transaction():
-        conn.execute("select set_config('role', 'service_role', true), "
-                     "set_config('request.jwt.claims', '{\"role\": \"service_role\"}', true)")
+    # As an operator's backend through the API.
+    with project_db.api() as conn, acting_as(conn, "service_role", commit=True):
         deleted = conn.execute("select analytics.erase_user(%s)", (user,)).fetchone()[0]
     assert deleted > 0
     audit = project_db.rows("select actor_role, details::text from analytics.audit_log where action = 'erase_user'")
@@ -179,10 +175,18 @@ def test_only_service_role_erases(built, role):
             conn.execute("select analytics.erase_user(%s)", (user,))
 
 
-def test_erase_user_names_a_missing_user_clearly(built):
-    with built.api() as conn, pytest.raises(psycopg.errors.NoDataFound, match="no user"):
+@pytest.mark.parametrize(("argument", "error", "message"), [
+    ("'00000000-0000-0000-0000-0000000000aa'", psycopg.errors.NoDataFound, "no user"),
+    ("null", psycopg.errors.NullValueNotAllowed, "must not be NULL"),
+    ("'not-a-uuid'", psycopg.errors.InvalidTextRepresentation, "uuid"),
+])
+def test_erase_user_names_bad_input_clearly_and_erases_nothing(built, argument, error, message):
+    events = built.value("select count(*) from analytics.user_activity")
+    with built.api() as conn, pytest.raises(error, match=message):
         with acting_as(conn, "service_role"):
-            conn.execute("select analytics.erase_user('00000000-0000-0000-0000-0000000000aa')")
+            conn.execute(f"select analytics.erase_user({argument})")
+    assert built.value("select count(*) from analytics.user_activity") == events
+    assert built.value("select count(*) from analytics_internal.erased_users") == 0
 
 
 def test_the_command_names_an_unknown_user_in_one_line(built, monkeypatch, capsys):
