@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import shlex
 import shutil
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build and run the analytics schema of a Supabase agent platform. "
         "Uses the database the PG* variables name, else an embedded PostgreSQL in .pgdata/.",
     )
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {importlib.metadata.version('agent-analytics')}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="set up everything and build (the README's first command)")
