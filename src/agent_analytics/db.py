@@ -15,6 +15,9 @@ from psycopg import sql
 # Any of these set means the user chose a database; then nothing embedded starts.
 LIBPQ_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE", "PGSERVICE")
 EMBEDDED_DIR_NAME = ".pgdata"
+# Where the embedded server keeps its data instead of the project's .pgdata (a second
+# server beside it, or the tests' servers of their own).
+EMBEDDED_DIR_VARIABLE = "AGENT_ANALYTICS_PGDATA"
 EMBEDDED_MARKER = "agent-analytics-supabase"
 
 
@@ -108,11 +111,17 @@ def default_sslmode(host: str) -> str:
     return "prefer" if local else "require"
 
 
-def embedded_cluster(project_dir: Path):
+def embedded_data_dir(project_dir: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """The embedded server's data folder: .pgdata in the project, unless AGENT_ANALYTICS_PGDATA names another."""
+    chosen = (os.environ if environ is None else environ).get(EMBEDDED_DIR_VARIABLE)
+    return Path(chosen).absolute() if chosen else project_dir / EMBEDDED_DIR_NAME
+
+
+def embedded_cluster(project_dir: Path, environ: Mapping[str, str] | None = None):
     """The project's embedded cluster in .pgdata: built like a Supabase database (cluster.py)."""
     from agent_analytics import cluster
 
-    data_dir = project_dir / EMBEDDED_DIR_NAME
+    data_dir = embedded_data_dir(project_dir, environ)
     # A Unix socket path may be 107 bytes long at most: a deep checkout keeps it in /tmp.
     socket_dir = data_dir if len(str(data_dir)) < 80 else Path(tempfile.gettempdir()) / (
         "agent-analytics-" + hashlib.sha256(str(data_dir).encode()).hexdigest()[:12])
@@ -143,8 +152,7 @@ def embedded_admin(project_dir: Path) -> Connection:
 
 def stop_embedded(project_dir: Path) -> bool:
     """Stop the embedded server if it runs; its data stays in .pgdata."""
-    server = embedded_cluster(project_dir)
-    return server.stop() if server.exists() else False
+    return embedded_cluster(project_dir).stop()
 
 
 def embedded_psql() -> Path:

@@ -5,14 +5,76 @@ folder (AGENT_ANALYTICS_PGDATA) instead of the checkout's .pgdata."""
 from __future__ import annotations
 
 import importlib.metadata
+import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from agent_analytics import postmaster
+
 CLI = Path(sys.executable).with_name("agent-analytics")
+
+
+@dataclass
+class Shell:
+    """A user's shell with no PG* variables, whose embedded server keeps its data in `folder`."""
+
+    folder: Path
+    env: dict[str, str]
+
+    @property
+    def data_dir(self) -> Path:
+        return self.folder / ".pgdata"
+
+    def run(self, *args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(CLI), *args], env={**self.env, **(env or {})}, cwd=self.folder, input=stdin,
+                              capture_output=True, text=True, timeout=600, check=False)
+
+
+def shell_in(folder: Path) -> Shell:
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith("PG") and name not in {"FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR"}}
+    env.update(AGENT_ANALYTICS_PGDATA=str(folder / ".pgdata"), DBT_TARGET_PATH=str(folder / "target"),
+               DBT_LOG_PATH=str(folder / "logs"))
+    return Shell(folder, env)
+
+
+@pytest.fixture
+def shell(tmp_path: Path) -> Iterator[Shell]:
+    made = shell_in(tmp_path)
+    yield made
+    postmaster.stop(made.data_dir)
+    shutil.rmtree(made.data_dir, ignore_errors=True)
 
 
 def test_version_prints_the_package_version():
     result = subprocess.run([CLI, "--version"], capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert result.stdout.strip() == f"agent-analytics {importlib.metadata.version('agent-analytics')}"
+
+
+def test_stop_leaves_alone_a_process_that_reuses_the_pid_of_a_stale_pid_file(shell):
+    assert shell.run("env").returncode == 0  # makes and starts the embedded server
+    pid_file = shell.data_dir / "postmaster.pid"
+    recorded = pid_file.read_text().splitlines(keepends=True)
+    assert shell.run("stop").stdout.strip() == "embedded PostgreSQL stopped"
+    bystander = subprocess.Popen(["sleep", "600"])
+    try:
+        # What a reboot leaves: the server's pid file, its number now another process's.
+        pid_file.write_text(f"{bystander.pid}\n" + "".join(recorded[1:]))
+        stopped = shell.run("stop")
+        assert stopped.returncode == 0 and stopped.stdout.strip() == "embedded PostgreSQL was not running"
+        assert bystander.poll() is None, "stop signalled a process that is not the server"
+
+        started = shell.run("status")  # the stale pid file does not keep the server from starting
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert postmaster.server_pid(shell.data_dir) not in {None, bystander.pid}
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
