@@ -129,18 +129,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         setattr(args, PASSTHROUGH[argv[0]], [arg for arg in argv[1:] if arg != "--"])
     else:
         args = parser.parse_args(argv)
-    console = Console()
+    console = _console()
+    # Errors go to stderr: stdout may be read by a program (`eval "$(agent-analytics env)"`).
+    errors = _console(stderr=True)
     try:
         return COMMANDS[args.command](args, console)
     except (
         db.DatabaseUnavailable, dbt.DbtFailed, bootstrap.RefusedRealApp, bootstrap.NotSupabase,
         generate.GeneratorError, FileNotFoundError, bench.BenchError, erasure.ErasureError,
     ) as error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        errors.print(f"[bold red]error:[/] {error}", highlight=False)
         return 1
     except KeyboardInterrupt:
-        console.print("interrupted")
+        errors.print("interrupted")
         return 130
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console that wraps lines for a terminal only: piped output keeps each message on one
+    line, so that grep finds it."""
+    console = Console(stderr=stderr)
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 def _up(args: argparse.Namespace, console: Console) -> int:

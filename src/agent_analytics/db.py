@@ -88,6 +88,14 @@ def database_is_configured(environ: Mapping[str, str]) -> bool:
     return any(environ.get(name) for name in LIBPQ_VARIABLES)
 
 
+def names_embedded(project_dir: Path, environ: Mapping[str, str]) -> bool:
+    """True when the PG* variables are exactly those `agent-analytics env` prints for the
+    embedded server: a shell that ran `eval "$(agent-analytics env)"` means the embedded server,
+    and must be able to start it again after a stop or a reboot."""
+    chosen = {name: environ[name] for name in LIBPQ_VARIABLES if environ.get(name)}
+    return chosen == embedded_cluster(project_dir, environ).connection().env()
+
+
 def from_environment(environ: Mapping[str, str]) -> Connection:
     """The database the libpq variables name, with libpq's own defaults for the rest."""
     host = environ.get("PGHOST") or "127.0.0.1"
@@ -128,10 +136,10 @@ def embedded_cluster(project_dir: Path, environ: Mapping[str, str] | None = None
     return cluster.Cluster(cluster.embedded_binaries(), data_dir, socket_dir)
 
 
-def start_embedded(project_dir: Path) -> Connection:
+def start_embedded(project_dir: Path, environ: Mapping[str, str] | None = None) -> Connection:
     """Start (or create, then start) the project's embedded PostgreSQL; it keeps running for dbt
     and psql. The project connects as `postgres`, which is not a superuser, as on Supabase."""
-    server = embedded_cluster(project_dir)
+    server = embedded_cluster(project_dir, environ)
     if server.exists() and not (server.data_dir / EMBEDDED_MARKER).exists():
         raise DatabaseUnavailable(
             f"{server.data_dir} was made by an earlier version of agent-analytics, whose embedded server "
@@ -145,9 +153,9 @@ def start_embedded(project_dir: Path) -> Connection:
     return server.connection()
 
 
-def embedded_admin(project_dir: Path) -> Connection:
+def embedded_admin(project_dir: Path, environ: Mapping[str, str] | None = None) -> Connection:
     """The embedded cluster's superuser (the platform's supabase_admin): it loads the demo data."""
-    return embedded_cluster(project_dir).admin()
+    return embedded_cluster(project_dir, environ).admin()
 
 
 def stop_embedded(project_dir: Path) -> bool:
@@ -169,11 +177,11 @@ def resolve(project_dir: Path, environ: Mapping[str, str] | None = None) -> Conn
 def resolve_server(project_dir: Path, environ: Mapping[str, str] | None = None) -> Server:
     """The database the PG* variables name, else the embedded one (started if needed)."""
     environ = os.environ if environ is None else environ
-    if database_is_configured(environ):
+    if database_is_configured(environ) and not names_embedded(project_dir, environ):
         target = from_environment(environ)
         return Server(target, target)
-    project = start_embedded(project_dir)
-    return Server(project, embedded_admin(project_dir))
+    project = start_embedded(project_dir, environ)
+    return Server(project, embedded_admin(project_dir, environ))
 
 
 def connect(target: Connection, *, autocommit: bool = True) -> psycopg.Connection:
@@ -181,10 +189,9 @@ def connect(target: Connection, *, autocommit: bool = True) -> psycopg.Connectio
         return psycopg.connect(target.conninfo(), autocommit=autocommit, connect_timeout=10)
     except psycopg.OperationalError as error:
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-        raise DatabaseUnavailable(
-            f"cannot connect to {target.describe()}: {reason.rstrip('.')} "
-            "(check the PG* variables, or unset them all to use the embedded server)"
-        ) from error
+        remedy = ("`agent-analytics stop`, then run the command again" if target.embedded
+                  else "check the PG* variables, or unset them all to use the embedded server")
+        raise DatabaseUnavailable(f"cannot connect to {target.describe()}: {reason.rstrip('.')} ({remedy})") from error
 
 
 def drop_database(admin: Connection, dbname: str) -> None:

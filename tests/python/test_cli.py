@@ -45,9 +45,9 @@ def test_missing_database_is_named_without_a_traceback(monkeypatch, capsys):
     monkeypatch.setenv("PGPORT", "1")
     monkeypatch.setenv("PGDATABASE", "nowhere")
     assert cli.main(["status"]) == 1
-    output = capsys.readouterr().out
-    assert "cannot connect to database 'nowhere'" in output
-    assert "Traceback" not in output
+    output = capsys.readouterr()
+    assert "cannot connect to database 'nowhere'" in output.err
+    assert "Traceback" not in output.out + output.err
 
 
 def test_generate_refuses_a_database_with_a_real_app(empty_database):

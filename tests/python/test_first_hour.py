@@ -78,3 +78,30 @@ def test_stop_leaves_alone_a_process_that_reuses_the_pid_of_a_stale_pid_file(she
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_a_shell_with_the_exports_of_env_starts_the_embedded_server_again_after_a_stop(shell):
+    """The PG* variables that `env` printed mean the embedded server, not a database of the
+    user's: after `stop` (or a reboot) every command starts it again instead of failing."""
+    script = f"""
+        set -euo pipefail
+        eval "$({CLI} env)"
+        {CLI} stop
+        {CLI} status
+        {CLI} psql -Atc 'select current_user'
+    """
+    result = subprocess.run(["bash", "-c", script], env=shell.env, cwd=shell.folder, capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "embedded PostgreSQL stopped" in result.stdout
+    assert result.stdout.strip().endswith("postgres")
+    assert postmaster.server_pid(shell.data_dir) is not None
+
+
+def test_pg_variables_for_another_server_are_not_taken_for_the_embedded_one(shell):
+    exported = dict(line.removeprefix("export ").split("=", 1) for line in shell.run("env").stdout.splitlines())
+    assert shell.run("stop").returncode == 0
+    result = shell.run("status", env={**exported, "PGPORT": "5499"})
+    assert result.returncode == 1
+    assert "check the PG* variables" in result.stderr
+    assert postmaster.server_pid(shell.data_dir) is None
