@@ -139,17 +139,23 @@ def embedded_cluster(project_dir: Path, environ: Mapping[str, str] | None = None
 def start_embedded(project_dir: Path, environ: Mapping[str, str] | None = None) -> Connection:
     """Start (or create, then start) the project's embedded PostgreSQL; it keeps running for dbt
     and psql. The project connects as `postgres`, which is not a superuser, as on Supabase."""
+    from agent_analytics import data_folder
+
     server = embedded_cluster(project_dir, environ)
-    if server.exists() and not (server.data_dir / EMBEDDED_MARKER).exists():
-        raise DatabaseUnavailable(
-            f"{server.data_dir} was made by an earlier version of agent-analytics, whose embedded server "
-            "was not built like Supabase: remove it (rm -rf .pgdata) and run ./scripts/up again"
-        )
+    if server.is_running():
+        return server.connection()
     if not server.exists():
+        data_folder.check(server.data_dir)  # only a missing or empty folder is made afresh
         server.create()
+        # Written last: a folder without it was not finished (data_folder.check).
         (server.data_dir / EMBEDDED_MARKER).write_text("built like a Supabase database by agent-analytics\n")
-    else:
+        return server.connection()
+    data_folder.check(server.data_dir, server.binaries.major_version())
+    mark = data_folder.log_size(server.log_file)
+    try:
         server.start()
+    except DatabaseUnavailable as error:
+        raise data_folder.does_not_start(server.data_dir, server.log_file, mark, str(error)) from error
     return server.connection()
 
 

@@ -105,3 +105,30 @@ def test_pg_variables_for_another_server_are_not_taken_for_the_embedded_one(shel
     assert result.returncode == 1
     assert "check the PG* variables" in result.stderr
     assert postmaster.server_pid(shell.data_dir) is None
+
+
+def _remove(path: Path) -> None:
+    path.unlink()
+
+
+def _garble(path: Path) -> None:
+    path.write_bytes(b"\0" * path.stat().st_size)
+
+
+@pytest.mark.parametrize("damaged, damage, named", [
+    ("global/pg_control", _remove, "global/pg_control is missing"),
+    ("PG_VERSION", _remove, "no PG_VERSION file"),
+    ("agent-analytics-supabase", _remove, "did not finish setting it up"),
+    ("global/pg_control", _garble, "does not start"),  # whole to look at; the server refuses it
+])
+def test_a_damaged_data_folder_gets_one_paragraph_naming_it_and_the_way_out(shell, damaged, damage, named):
+    assert shell.run("env").returncode == 0
+    assert shell.run("stop").returncode == 0
+    damage(shell.data_dir / damaged)
+    result = shell.run("status")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    [paragraph] = result.stderr.splitlines()
+    assert paragraph.startswith("error: ")
+    assert str(shell.data_dir) in paragraph and named in paragraph
+    assert "`agent-analytics reset` deletes the folder" in paragraph
