@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent_analytics import bench, bench_report, bootstrap, db, dbt, erasure, generate, report
+from agent_analytics import bench, bench_report, bootstrap, db, dbt, demo_data, erasure, generate, report
 
 
 def _parse_end(text: str) -> datetime:
@@ -53,9 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
                         version=f"%(prog)s {importlib.metadata.version('agent-analytics')}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    up = commands.add_parser("up", help="set up everything and build (the README's first command)")
-    up.add_argument("--scale", choices=sorted(generate.SCALES), default="small", help="demo data size")
-    up.add_argument("--seed", type=int, default=42, help="demo data seed")
+    up = commands.add_parser(
+        "up", help="set up everything and build (the README's first command)",
+        description="Starts the embedded server (unless PG* variables name a database), makes the demo app where "
+        "there is no app, generates demo data where it is empty, deploys and builds. Data already there is kept "
+        "and built: `agent-analytics reset` starts over.",
+    )
+    up.add_argument("--scale", choices=sorted(generate.SCALES),
+                    help=f"demo data size (default {DEFAULT_SCALE}); only for a database without demo data")
+    up.add_argument("--seed", type=int, help=f"demo data seed (default {DEFAULT_SEED})")
 
     deploy = commands.add_parser(
         "deploy", help="as the database owner: create or upgrade the analytics schema (run once per version)",
@@ -117,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("env", help="print the PG* variables that reach the database (for dbt and psql)")
     commands.add_parser("psql", help="run psql on the database in use (further arguments go to psql)")
     commands.add_parser("stop", help="stop the embedded PostgreSQL (its data stays in .pgdata/)")
+    reset = commands.add_parser(
+        "reset", help="start over: stop the embedded PostgreSQL and delete its data folder (.pgdata/)",
+        description="Deletes the embedded server's data folder after asking; a database that the PG* "
+        "variables name is never touched.",
+    )
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser
 
 
@@ -137,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (
         db.DatabaseUnavailable, dbt.DbtFailed, bootstrap.RefusedRealApp, bootstrap.NotSupabase,
         generate.GeneratorError, FileNotFoundError, bench.BenchError, erasure.ErasureError,
+        demo_data.DataExists, db.NotEmbedded,
     ) as error:
         errors.print(f"[bold red]error:[/] {error}", highlight=False)
         return 1
@@ -156,16 +169,39 @@ def _console(stderr: bool = False) -> Console:
 def _up(args: argparse.Namespace, console: Console) -> int:
     started = time.monotonic()
     server = _server(console)
+    with db.connect(server.admin) as conn:
+        found = demo_data.existing(conn)
+    if found and found.differs_from(args.scale, args.seed):
+        raise demo_data.DataExists(_data_exists_message(found, args, server.project))
     real_app = _prepare(server, console)
     with db.connect(server.admin) as conn:
         if not real_app and bootstrap.app_row_count(conn) == 0:
-            _generate(conn, generate.GenerateOptions(scale=generate.SCALES[args.scale], seed=args.seed), console)
+            options = generate.GenerateOptions(scale=generate.SCALES[args.scale or DEFAULT_SCALE],
+                                               seed=DEFAULT_SEED if args.seed is None else args.seed)
+            _generate(conn, options, console)
+        elif found:
+            console.print(f"kept the demo data already there ({found.describe()}); "
+                          f"{_start_over(server.project)}", highlight=False)
     console.print("[bold]dbt build[/] as the build role (models, their tests, RLS and grants)")
     dbt.run_dbt(["build"], server.project)
     _print_status(server.project, console)
     _print_next_steps(server.project, console)
     console.print(f"done in {time.monotonic() - started:.0f} s")
     return 0
+
+
+def _data_exists_message(found: demo_data.DemoData, args: argparse.Namespace, target: db.Connection) -> str:
+    asked = " ".join(f"--{name} {value}" for name, value in (("scale", args.scale), ("seed", args.seed))
+                     if value is not None)
+    return (f"{target.describe()} already holds demo data ({found.describe()}), so {asked} would not be applied: "
+            f"up keeps the data it finds and builds it (run it without {asked} to do that). "
+            + _start_over(target, asked))
+
+
+def _start_over(target: db.Connection, asked: str = "") -> str:
+    if target.embedded:
+        return f"to start over, run `agent-analytics reset`, then `agent-analytics up{' ' + asked if asked else ''}`"
+    return "to start over, point the PG* variables at a database without the demo app"
 
 
 def _deploy(args: argparse.Namespace, console: Console) -> int:
@@ -262,6 +298,38 @@ def _stop(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _reset(args: argparse.Namespace, console: Console) -> int:
+    project = dbt.project_dir()
+    if db.database_is_configured(os.environ) and not db.names_embedded(project, os.environ):
+        raise db.NotEmbedded(
+            f"reset deletes the embedded server's data only, and the PG* variables name "
+            f"{db.from_environment(os.environ).describe()}, which it leaves alone: unset them to reset the "
+            "embedded server"
+        )
+    data_dir = db.embedded_data_dir(project)
+    if not data_dir.exists():
+        console.print(f"nothing to reset: {data_dir} does not exist", highlight=False)
+        return 0
+    if not args.yes and not _confirmed(console, f"Stop the embedded server and delete {data_dir} with all its data?"):
+        console.print("nothing deleted", highlight=False)
+        return 1
+    db.reset_embedded(project)
+    console.print(f"stopped the embedded server and deleted {data_dir}; `agent-analytics up` starts over",
+                  highlight=False)
+    return 0
+
+
+def _confirmed(console: Console, question: str) -> bool:
+    """A yes from stdin; no answer (end of input, as in a script) is a no."""
+    console.print(f"{question} [y/N] ", end="", highlight=False, markup=False)
+    try:
+        answer = input()
+    except EOFError:
+        console.print()
+        return False
+    return answer.strip().lower() in {"y", "yes"}
+
+
 def _target(console: Console, quiet: bool = False) -> db.Connection:
     return _server(console, quiet).project
 
@@ -345,6 +413,10 @@ def _print_next_steps(target: db.Connection, console: Console) -> None:
     )
 
 
+# What `up` generates where there is no demo data yet.
+DEFAULT_SCALE = "small"
+DEFAULT_SEED = 42
+
 # Commands whose unknown options belong to the program they run.
 PASSTHROUGH = {"build": "dbt_args", "psql": "psql_args"}
 
@@ -359,6 +431,7 @@ COMMANDS = {
     "env": _env,
     "psql": _psql,
     "stop": _stop,
+    "reset": _reset,
     "erase-user": _erase_user,
 }
 

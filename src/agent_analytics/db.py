@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -23,6 +24,10 @@ EMBEDDED_MARKER = "agent-analytics-supabase"
 
 class DatabaseUnavailable(RuntimeError):
     """The configured database cannot be reached; the message says which and why."""
+
+
+class NotEmbedded(RuntimeError):
+    """What only the embedded server may undergo was asked of a database the PG* variables name."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,17 @@ def embedded_admin(project_dir: Path, environ: Mapping[str, str] | None = None) 
 def stop_embedded(project_dir: Path) -> bool:
     """Stop the embedded server if it runs; its data stays in .pgdata."""
     return embedded_cluster(project_dir).stop()
+
+
+def reset_embedded(project_dir: Path, environ: Mapping[str, str] | None = None) -> None:
+    """Stop the embedded server and delete its data folder (and its socket folder, when that
+    is apart), so that the next start makes a new one."""
+    server = embedded_cluster(project_dir, environ)
+    server.stop()
+    if server.data_dir.exists():
+        shutil.rmtree(server.data_dir)
+    if server.socket_dir != server.data_dir:
+        shutil.rmtree(server.socket_dir, ignore_errors=True)
 
 
 def embedded_psql() -> Path:

@@ -132,3 +132,66 @@ def test_a_damaged_data_folder_gets_one_paragraph_naming_it_and_the_way_out(shel
     assert paragraph.startswith("error: ")
     assert str(shell.data_dir) in paragraph and named in paragraph
     assert "`agent-analytics reset` deletes the folder" in paragraph
+
+
+def test_reset_asks_before_it_stops_the_server_and_deletes_its_data(shell):
+    assert shell.run("env").returncode == 0
+    server = postmaster.server_pid(shell.data_dir)
+    for answer in ("n\n", ""):  # a no, and no answer at all (a script)
+        declined = shell.run("reset", stdin=answer)
+        assert declined.returncode == 1 and "nothing deleted" in declined.stdout
+        assert shell.data_dir.exists() and postmaster.server_pid(shell.data_dir) == server
+    accepted = shell.run("reset", stdin="y\n")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "deleted" in accepted.stdout
+    assert not shell.data_dir.exists() and not postmaster.is_server_of(server, shell.data_dir)
+    assert shell.run("reset", "--yes").stdout.startswith("nothing to reset")
+
+
+def test_reset_starts_over_from_a_damaged_folder_whose_server_still_runs(shell):
+    assert shell.run("env").returncode == 0
+    server = postmaster.server_pid(shell.data_dir)
+    (shell.data_dir / "PG_VERSION").unlink()  # pg_ctl can no longer stop this server
+    result = shell.run("reset", "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not shell.data_dir.exists() and not postmaster.is_server_of(server, shell.data_dir)
+    assert shell.run("env").returncode == 0  # a new one is made
+
+
+def test_reset_leaves_a_database_named_by_pg_variables_alone(shell):
+    assert shell.run("env").returncode == 0
+    result = shell.run("reset", "--yes", env={"PGHOST": "127.0.0.1", "PGPORT": "5432", "PGDATABASE": "theirs"})
+    assert result.returncode == 1
+    assert "reset deletes the embedded server's data only" in result.stderr
+    assert "database 'theirs'" in result.stderr
+    assert (shell.data_dir / "PG_VERSION").exists() and postmaster.server_pid(shell.data_dir)
+
+
+@pytest.fixture(scope="module")
+def tiny_up(tmp_path_factory) -> Iterator[tuple[Shell, subprocess.CompletedProcess[str]]]:
+    """A shell in which `agent-analytics up --scale tiny` ran, its output piped."""
+    made = shell_in(tmp_path_factory.mktemp("up"))
+    first = made.run("up", "--scale", "tiny")
+    yield made, first
+    postmaster.stop(made.data_dir)
+    shutil.rmtree(made.data_dir, ignore_errors=True)
+
+
+def test_up_on_data_of_another_scale_says_what_is_there_and_how_to_start_over(tiny_up):
+    shell, first = tiny_up
+    assert first.returncode == 0, first.stdout + first.stderr
+    result = shell.run("up", "--scale", "small")
+    assert result.returncode == 1
+    [message] = result.stderr.splitlines()
+    assert "already holds demo data (scale tiny, seed 42, data up to " in message
+    assert "--scale small would not be applied" in message
+    assert "run `agent-analytics reset`, then `agent-analytics up --scale small`" in message
+
+
+def test_up_again_keeps_the_data_and_says_so(tiny_up):
+    shell, first = tiny_up
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = shell.run("up")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "kept the demo data already there (scale tiny, seed 42, data up to " in again.stdout
+    assert "to start over, run `agent-analytics reset`, then `agent-analytics up`" in again.stdout
