@@ -7,19 +7,20 @@ import importlib.metadata
 import os
 import shlex
 import shutil
+import signal
 import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent_analytics import bench, bench_report, bootstrap, db, dbt, demo_data, erasure, generate, report
+from agent_analytics import bench, bench_report, bootstrap, db, dbt, demo_data, erasure, generate, lock, report
 
 
 def _parse_end(text: str) -> datetime:
@@ -144,18 +145,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = _console()
     # Errors go to stderr: stdout may be read by a program (`eval "$(agent-analytics env)"`).
     errors = _console(stderr=True)
+    previous_handler = _interrupt_this_process_only()
     try:
-        return COMMANDS[args.command](args, console)
+        with _exclusive(args.command):
+            return COMMANDS[args.command](args, console)
     except (
         db.DatabaseUnavailable, dbt.DbtFailed, bootstrap.RefusedRealApp, bootstrap.NotSupabase,
         generate.GeneratorError, FileNotFoundError, bench.BenchError, erasure.ErasureError,
-        demo_data.DataExists, db.NotEmbedded,
+        demo_data.DataExists, db.NotEmbedded, lock.Busy,
     ) as error:
         errors.print(f"[bold red]error:[/] {error}", highlight=False)
         return 1
     except KeyboardInterrupt:
         errors.print("interrupted")
         return 130
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+
+
+def _interrupt_this_process_only():
+    """Ctrl-C signals every process of the terminal's foreground group, the generator's forked
+    workers too, and each of them printed its traceback. The handler, which forked workers
+    inherit, interrupts this process only; the workers end when their pool is closed on the way
+    out. Programs this process runs (dbt, pg_ctl, psql) get their default handling back when
+    they start. A process started with Ctrl-C ignored (a background job of a script) keeps
+    ignoring it. Returns the handler it replaced."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return signal.SIG_IGN
+    main_pid = os.getpid()
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        if os.getpid() == main_pid:
+            raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGINT, interrupt)
+
+
+# Commands that change the project's database or its embedded server: one at a time.
+EXCLUSIVE = {"up", "bootstrap", "generate", "reset"}
+
+
+def _exclusive(command: str) -> AbstractContextManager[None]:
+    """The project's lock for the commands that need it, beside the embedded data folder."""
+    if command not in EXCLUSIVE:
+        return nullcontext()
+    return lock.exclusive(db.embedded_data_dir(dbt.project_dir()).parent, command)
 
 
 def _console(stderr: bool = False) -> Console:

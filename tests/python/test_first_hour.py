@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -195,3 +196,23 @@ def test_up_again_keeps_the_data_and_says_so(tiny_up):
     assert again.returncode == 0, again.stdout + again.stderr
     assert "kept the demo data already there (scale tiny, seed 42, data up to " in again.stdout
     assert "to start over, run `agent-analytics reset`, then `agent-analytics up`" in again.stdout
+
+
+def test_a_second_up_names_the_first_and_ctrl_c_ends_the_first_with_one_line(shell):
+    first = subprocess.Popen([CLI, "up", "--scale", "tiny"], env=shell.env, cwd=shell.folder, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        # Its first line comes once it holds the lock and its server runs.
+        assert first.stdout.readline().startswith("using database ")
+        second = shell.run("up", "--scale", "tiny")
+        assert second.returncode == 1
+        assert second.stderr.startswith(f"error: another agent-analytics up is running (pid {first.pid})")
+        os.killpg(first.pid, signal.SIGINT)  # Ctrl-C: the signal reaches its whole process group
+        out, err = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == 130
+    assert err.strip() == "interrupted"
+    assert "Traceback" not in out
