@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agent_analytics import bench, bench_report, bootstrap, db, dbt, demo_data, erasure, generate, lock, report
+from agent_analytics.steps import Steps
 
 
 def _parse_end(text: str) -> datetime:
@@ -63,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--scale", choices=sorted(generate.SCALES),
                     help=f"demo data size (default {DEFAULT_SCALE}); only for a database without demo data")
     up.add_argument("--seed", type=int, help=f"demo data seed (default {DEFAULT_SEED})")
+    up.add_argument("-v", "--verbose", action="store_true",
+                    help="show dbt's log, the generator's progress and the table of what was built")
 
     deploy = commands.add_parser(
         "deploy", help="as the database owner: create or upgrade the analytics schema (run once per version)",
@@ -194,34 +197,52 @@ def _exclusive(command: str) -> AbstractContextManager[None]:
 
 def _console(stderr: bool = False) -> Console:
     """A console that wraps lines for a terminal only: piped output keeps each message on one
-    line, so that grep finds it."""
-    console = Console(stderr=stderr)
+    line, so that grep finds it. Rich writes no escape codes where the output is not a
+    terminal (unless FORCE_COLOR asks); with NO_COLOR set it writes no styles at all."""
+    console = Console(stderr=stderr, color_system=None if os.environ.get("NO_COLOR") else "auto")
     console.soft_wrap = not console.is_terminal
     return console
 
 
 def _up(args: argparse.Namespace, console: Console) -> int:
     started = time.monotonic()
-    server = _server(console)
+    steps = Steps(console, spinner=console.is_terminal and not args.verbose)
+    with steps.step("starting the database") as step:
+        server = _server(console, quiet=True)
+        step.done = f"using {server.project.describe()}"
     with db.connect(server.admin) as conn:
         found = demo_data.existing(conn)
     if found and found.differs_from(args.scale, args.seed):
         raise demo_data.DataExists(_data_exists_message(found, args, server.project))
-    real_app = _prepare(server, console)
-    with db.connect(server.admin) as conn:
-        if not real_app and bootstrap.app_row_count(conn) == 0:
-            options = generate.GenerateOptions(scale=generate.SCALES[args.scale or DEFAULT_SCALE],
-                                               seed=DEFAULT_SEED if args.seed is None else args.seed)
-            _generate(conn, options, console)
-        elif found:
-            console.print(f"kept the demo data already there ({found.describe()}); "
-                          f"{_start_over(server.project)}", highlight=False)
-    console.print("[bold]dbt build[/] as the build role (models, their tests, RLS and grants)")
-    dbt.run_dbt(["build"], server.project)
-    _print_status(server.project, console)
+    with steps.step("deploying the analytics schema") as step:
+        real_app = bootstrap.prepare_demo_database(server)
+        step.done = ("public has a real app: left untouched, no demo data; " if real_app else "demo app ready; ") + \
+            f"analytics schema deployed as {server.project.user}"
+    if found:
+        console.print(f"  kept the demo data already there ({found.describe()}); {_start_over(server.project)}",
+                      highlight=False)
+    elif not real_app:
+        scale, seed = args.scale or DEFAULT_SCALE, DEFAULT_SEED if args.seed is None else args.seed
+        with steps.step(f"generating demo data (scale {scale}, seed {seed})") as step, \
+                db.connect(server.admin) as conn:
+            options = generate.GenerateOptions(scale=generate.SCALES[scale], seed=seed)
+            counts = _generate(conn, options, console, show_progress=args.verbose)
+            step.done = f"generated demo data (scale {scale}, seed {seed}): {_counted(counts)}"
+    with steps.step("dbt build as the build role (models, their tests, RLS and grants)") as step:
+        output = dbt.run_dbt(["build"], server.project, capture=not args.verbose).stdout
+        step.done = "dbt build as the build role: " + (dbt.summary(output or "") or "done")
+    if args.verbose:
+        _print_status(server.project, console)
+    else:
+        _print_figures(server.project, console)
     _print_next_steps(server.project, console)
     console.print(f"done in {time.monotonic() - started:.0f} s")
     return 0
+
+
+def _counted(counts: generate.Counts) -> str:
+    return (f"{counts.workspaces:,} workspaces, {counts.users:,} users, {counts.agents:,} agents, "
+            f"{counts.runs:,} runs, {counts.events:,} events")
 
 
 def _data_exists_message(found: demo_data.DemoData, args: argparse.Namespace, target: db.Connection) -> str:
@@ -407,8 +428,11 @@ def _progress(console: Console) -> Iterator[generate.Progress]:
         yield report
 
 
-def _generate(conn, options: generate.GenerateOptions, console: Console) -> generate.Counts:
+def _generate(conn, options: generate.GenerateOptions, console: Console,
+              show_progress: bool = True) -> generate.Counts:
     started = time.monotonic()
+    if not show_progress:
+        return generate.generate(conn, options)
     with _progress(console) as report:
         counts = generate.generate(conn, options, report)
     seconds = time.monotonic() - started
@@ -432,6 +456,15 @@ def _print_status(target: db.Connection, console: Console) -> None:
         table.add_row(item.name, item.kind, "" if item.rows is None else f"{item.rows:,}")
     console.print(table)
     console.print("functions: " + ", ".join(functions))
+
+
+def _print_figures(target: db.Connection, console: Console) -> None:
+    """The rows of what was built, in one paragraph (`status` prints the whole table)."""
+    with db.connect(target) as conn:
+        objects = report.analytics_objects(conn)
+    counted = [f"{item.name} {item.rows:,}" for item in objects if item.rows is not None]
+    console.print("rows in analytics: " + ", ".join(counted) + " (`agent-analytics status` lists every object)",
+                  highlight=False)
 
 
 def _print_next_steps(target: db.Connection, console: Console) -> None:

@@ -189,13 +189,6 @@ def test_up_on_data_of_another_scale_says_what_is_there_and_how_to_start_over(ti
     assert "run `agent-analytics reset`, then `agent-analytics up --scale small`" in message
 
 
-def test_up_again_keeps_the_data_and_says_so(tiny_up):
-    shell, first = tiny_up
-    assert first.returncode == 0, first.stdout + first.stderr
-    again = shell.run("up")
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert "kept the demo data already there (scale tiny, seed 42, data up to " in again.stdout
-    assert "to start over, run `agent-analytics reset`, then `agent-analytics up`" in again.stdout
 
 
 def test_a_second_up_names_the_first_and_ctrl_c_ends_the_first_with_one_line(shell):
@@ -203,7 +196,7 @@ def test_a_second_up_names_the_first_and_ctrl_c_ends_the_first_with_one_line(she
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         # Its first line comes once it holds the lock and its server runs.
-        assert first.stdout.readline().startswith("using database ")
+        assert first.stdout.readline().strip().startswith("using database ")
         second = shell.run("up", "--scale", "tiny")
         assert second.returncode == 1
         assert second.stderr.startswith(f"error: another agent-analytics up is running (pid {first.pid})")
@@ -216,3 +209,27 @@ def test_a_second_up_names_the_first_and_ctrl_c_ends_the_first_with_one_line(she
     assert first.returncode == 130
     assert err.strip() == "interrupted"
     assert "Traceback" not in out
+
+
+def test_up_prints_a_short_summary_without_escape_codes_when_piped(tiny_up):
+    _, first = tiny_up
+    assert first.returncode == 0, first.stdout + first.stderr
+    output = first.stdout + first.stderr
+    assert "\x1b" not in output
+    lines = output.splitlines()
+    assert len(lines) <= 15, output
+    assert lines[0].strip().startswith("using database 'postgres' as 'postgres' on embedded server")
+    assert any("dbt build as the build role: PASS=" in line and "ERROR=0" in line for line in lines)
+    assert any(line.startswith("rows in analytics: ") and "daily_metrics" in line for line in lines)
+    assert lines[-1].startswith("done in ")
+
+
+def test_up_again_keeps_the_data_says_so_and_verbose_shows_the_log_of_dbt(tiny_up):
+    shell, first = tiny_up
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = shell.run("up", "--verbose")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "\x1b" not in again.stdout + again.stderr
+    assert "Running with dbt=" in again.stdout and "Completed successfully" in again.stdout
+    assert "kept the demo data already there (scale tiny, seed 42, data up to " in again.stdout
+    assert "to start over, run `agent-analytics reset`, then `agent-analytics up`" in again.stdout
