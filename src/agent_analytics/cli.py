@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--days", type=_positive, help="days of data (default: the scale's)")
     gen.add_argument("--end", type=_parse_end, help="last moment of data (default: now)")
     gen.add_argument("--append", type=_duration, metavar="DURATION",
-                     help="add the next stretch after the last data (1h, 1d, 90m), late events included")
+                     help="add the next stretch after the last data (1h, 1d, 90m; it ends now at the latest), "
+                     "late events included")
     gen.add_argument("--allow-real-app", action="store_true", help="generate even into a database with a real app")
 
     commands.add_parser("build", help="the scheduled build: dbt build as the build role, without unit tests "

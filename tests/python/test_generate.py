@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from agent_analytics import generate
 
 
@@ -26,9 +28,10 @@ def test_appends_at_odd_moments_continue_from_the_remembered_end_without_repeati
         end = generate._remembered_settings(conn)["end"]
         assert datetime.fromisoformat(end) == project_db.data_end
         events_before = conn.execute("select count(*) from analytics.user_activity").fetchone()[0]
+        later = project_db.data_end + timedelta(days=2)  # the stretches lie ahead of the real clock
         for duration in (timedelta(minutes=37), timedelta(hours=1), timedelta(minutes=90), timedelta(days=1)):
             start = datetime.fromisoformat(generate._remembered_settings(conn)["end"])
-            generate.append(conn, duration)
+            generate.append(conn, duration, now=later)
             assert datetime.fromisoformat(generate._remembered_settings(conn)["end"]) == start + duration
             # Only late events may fall before the stretch; nothing lies beyond it.
             latest = conn.execute(
@@ -42,6 +45,23 @@ def test_appends_at_odd_moments_continue_from_the_remembered_end_without_repeati
         runs, distinct_runs = conn.execute("select count(*), count(distinct id) from public.agent_runs").fetchone()
     assert events > events_before
     assert events == distinct_events and runs == distinct_runs
+
+
+def test_an_append_ends_now_at_the_latest(make_database):
+    project_db = make_database(seed=12)
+    with project_db.connect() as conn:
+        before = datetime.now(UTC)
+        generate.append(conn, timedelta(days=1))  # asks for a day of which an hour at most has passed
+        after = datetime.now(UTC)
+        end = datetime.fromisoformat(generate._remembered_settings(conn)["end"])
+        latest_event, latest_run = conn.execute(
+            "select (select max(created_at) from analytics.user_activity), "
+            "(select max(greatest(started_at, completed_at)) from public.agent_runs)"
+        ).fetchone()
+        assert before <= end <= after
+        assert latest_event < end and latest_run < end
+        with pytest.raises(generate.GeneratorError, match="nothing to append yet"):
+            generate.append(conn, timedelta(hours=1), now=end)
 
 
 def test_a_bulk_load_leaves_every_event_index_valid_on_every_partition(make_database):
