@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from agent_analytics import postmaster
+from agent_analytics import dbt, postmaster
 
 CLI = Path(sys.executable).with_name("agent-analytics")
+PROJECT = dbt.project_dir()
 
 
 @dataclass
@@ -233,3 +235,26 @@ def test_up_again_keeps_the_data_says_so_and_verbose_shows_the_log_of_dbt(tiny_u
     assert "Running with dbt=" in again.stdout and "Completed successfully" in again.stdout
     assert "kept the demo data already there (scale tiny, seed 42, data up to " in again.stdout
     assert "to start over, run `agent-analytics reset`, then `agent-analytics up`" in again.stdout
+
+
+def _anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives a page's headings."""
+    headings = re.findall(r"^#+ (.+)$", markdown, flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
+def test_every_link_of_the_readme_and_the_docs_reaches_a_file_of_the_repository():
+    tracked = subprocess.run(["git", "ls-files", "README.md", "docs"], cwd=PROJECT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    broken = []
+    for page in (PROJECT / name for name in tracked if name.endswith(".md")):
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", target):
+                continue  # a web address
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            if not linked.is_file() or PROJECT.resolve() not in linked.parents:
+                broken.append(f"{page.relative_to(PROJECT)}: {target}")
+            elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked.read_text(encoding="utf-8")):
+                broken.append(f"{page.relative_to(PROJECT)}: {target} (no such heading)")
+    assert broken == []
