@@ -3,12 +3,14 @@ stretch ended."""
 
 from __future__ import annotations
 
+import os
 import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from psycopg import sql
 
-from agent_analytics import generate
+from agent_analytics import bootstrap, cluster, db, generate
 
 
 def test_a_run_draws_the_same_randomness_whether_or_not_it_finished_before_the_end():
@@ -45,6 +47,33 @@ def test_appends_at_odd_moments_continue_from_the_remembered_end_without_repeati
         runs, distinct_runs = conn.execute("select count(*), count(distinct id) from public.agent_runs").fetchone()
     assert events > events_before
     assert events == distinct_events and runs == distinct_runs
+
+
+GENERATED_TABLES = ("auth.users", "public.users", "public.workspaces", "public.workspace_members", "public.agents",
+                    "public.agent_runs", "analytics.user_activity")
+
+
+def test_the_same_seed_and_end_give_the_same_rows_and_another_end_does_not(test_server, data_end, tmp_path):
+    """What the README promises: --seed alone does not fix the rows, --seed with --end does."""
+    name = f"aa_test_{os.getpid()}_same_rows"
+    made = cluster.create_supabase_database(test_server, name)
+    try:
+        bootstrap.prepare_demo_database(made, ("--target-path", str(tmp_path)))
+
+        def generated(end: datetime) -> list[str]:
+            with db.connect(made.admin) as conn, conn.transaction(force_rollback=True):
+                generate.generate(conn, generate.GenerateOptions(scale=generate.SCALES["tiny"], seed=3, end=end))
+                return [
+                    conn.execute(sql.SQL("select md5(string_agg(t::text, '|' order by t::text)) from {} as t").format(
+                        sql.Identifier(*table.split(".")))).fetchone()[0]
+                    for table in GENERATED_TABLES
+                ]
+
+        first = generated(data_end)
+        assert generated(data_end) == first
+        assert generated(data_end - timedelta(minutes=30)) != first
+    finally:
+        db.drop_database(test_server.admin, name)
 
 
 def test_an_append_ends_now_at_the_latest(make_database):
