@@ -237,7 +237,7 @@ def _up(args: argparse.Namespace, console: Console) -> int:
     else:
         _print_figures(server.project, console)
     _print_next_steps(server.project, console)
-    console.print(f"done in {time.monotonic() - started:.0f} s")
+    console.print(f"done in {time.monotonic() - started:.0f} s", highlight=False)
     return 0
 
 
@@ -469,7 +469,7 @@ def _print_figures(target: db.Connection, console: Console) -> None:
 
 
 def _print_next_steps(target: db.Connection, console: Console) -> None:
-    console.print("\nLook at it (from the project directory):")
+    console.print("\nLook at it (from the project directory):", highlight=False)
     console.print(
         "  .venv/bin/agent-analytics psql -c 'select * from analytics.daily_metrics "
         "where workspace_id is null order by metric_date'",
