@@ -217,8 +217,8 @@ def _up(args: argparse.Namespace, console: Console) -> int:
         raise demo_data.DataExists(_data_exists_message(found, args, server.project))
     with steps.step("deploying the analytics schema") as step:
         real_app = bootstrap.prepare_demo_database(server)
-        step.done = ("public has a real app: left untouched, no demo data; " if real_app else "demo app ready; ") + \
-            f"analytics schema deployed as {server.project.user}"
+        app = "public has a real app: left untouched, no demo data" if real_app else "demo app ready"
+        step.done = f"{app}; analytics schema deployed as {server.project.user}"
     if found:
         console.print(f"  kept the demo data already there ({found.describe()}); {_start_over(server.project)}",
                       highlight=False)

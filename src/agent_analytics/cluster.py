@@ -127,7 +127,7 @@ class Cluster:
         return self.data_dir / "server.log"
 
     def connection(self, user: str = PROJECT_USER, dbname: str = "postgres") -> Connection:
-        return Connection(host=str(self.socket_dir), port=SOCKET_PORT, user=user, dbname=dbname, embedded=True)
+        return socket_connection(self.socket_dir, user, dbname)
 
     def admin(self, dbname: str = "postgres") -> Connection:
         return self.connection(ADMIN_USER, dbname)
@@ -181,6 +181,11 @@ class Cluster:
             if self.log_file.exists():
                 log_tail = "\n" + "\n".join(self.log_file.read_text(errors="replace").splitlines()[-10:])
             raise DatabaseUnavailable(f"{tool} failed for {self.data_dir}: " + " ".join(detail) + log_tail)
+
+
+def socket_connection(socket_dir: Path, user: str = PROJECT_USER, dbname: str = "postgres") -> Connection:
+    """How a cluster whose socket is in `socket_dir` is reached (known without its binaries)."""
+    return Connection(host=str(socket_dir), port=SOCKET_PORT, user=user, dbname=dbname, embedded=True)
 
 
 def _server_user() -> pwd.struct_passwd | None:

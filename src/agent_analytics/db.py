@@ -97,8 +97,12 @@ def names_embedded(project_dir: Path, environ: Mapping[str, str]) -> bool:
     """True when the PG* variables are exactly those `agent-analytics env` prints for the
     embedded server: a shell that ran `eval "$(agent-analytics env)"` means the embedded server,
     and must be able to start it again after a stop or a reboot."""
+    from agent_analytics import cluster
+
     chosen = {name: environ[name] for name in LIBPQ_VARIABLES if environ.get(name)}
-    return chosen == embedded_cluster(project_dir, environ).connection().env()
+    socket_dir = embedded_socket_dir(embedded_data_dir(project_dir, environ))
+    # Known without the embedded server's binaries, which a user of their own database may not have.
+    return chosen == cluster.socket_connection(socket_dir).env()
 
 
 def from_environment(environ: Mapping[str, str]) -> Connection:
@@ -135,10 +139,13 @@ def embedded_cluster(project_dir: Path, environ: Mapping[str, str] | None = None
     from agent_analytics import cluster
 
     data_dir = embedded_data_dir(project_dir, environ)
-    # A Unix socket path may be 107 bytes long at most: a deep checkout keeps it in /tmp.
-    socket_dir = data_dir if len(str(data_dir)) < 80 else Path(tempfile.gettempdir()) / (
+    return cluster.Cluster(cluster.embedded_binaries(), data_dir, embedded_socket_dir(data_dir))
+
+
+def embedded_socket_dir(data_dir: Path) -> Path:
+    """A Unix socket path may be 107 bytes long at most: a deep checkout keeps it in /tmp."""
+    return data_dir if len(str(data_dir)) < 80 else Path(tempfile.gettempdir()) / (
         "agent-analytics-" + hashlib.sha256(str(data_dir).encode()).hexdigest()[:12])
-    return cluster.Cluster(cluster.embedded_binaries(), data_dir, socket_dir)
 
 
 def start_embedded(project_dir: Path, environ: Mapping[str, str] | None = None) -> Connection:
