@@ -12,11 +12,23 @@
     test_recent_window before the first incremental build. -#}
 {%- set scheduled = invocation_args_dict.get('which') == 'build' and not flags.FULL_REFRESH
     and not var('test_every_row') -%}
-{#- the arrival stamp of each append-only relation -#}
-{%- set stamped = {
-    'user_activity': 'ingested_at', 'stg_analytics__user_activity': 'ingested_at',
-    'agent_runs': 'updated_at', 'stg_app__agent_runs': 'updated_at',
-} -%}
+{#- What the project says of the tested relation: an append-only relation's arrival stamp
+    (meta arrival_column, on the sources and staging views the app writes through), or an
+    incremental grain's time column (incremental_grain's tested_since). -#}
+{%- set described = {'arrival_column': none, 'tested_since': none} -%}
+{%- if execute -%}
+    {%- for node in (graph.nodes.values() | list) + (graph.sources.values() | list) -%}
+        {%- set name = node.identifier if node.resource_type == 'source' else node.alias -%}
+        {%- if node.resource_type in ('model', 'source') and name == relation.identifier
+            and node.schema == relation.schema -%}
+            {%- set meta = node.config.get('meta', {}) -%}
+            {%- do described.update({
+                'arrival_column': meta.get('arrival_column'),
+                'tested_since': meta.get('incremental_grain', {}).get('tested_since'),
+            }) -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endif -%}
 {%- set arrived = "now() - interval '" ~ var('test_recent_window') ~ "'" -%}
 {#- Each test runs on a connection of its own, without the models' pre-hook: the same
     settings as build_session_settings (JIT compiled the plans of tests over the partitioned
@@ -26,7 +38,7 @@
         "set jit = " ~ ('on' if var('build_jit', false) else 'off') ~ "; set work_mem = '" ~ var('build_work_mem', '64MB') ~ "'"
     ) -%}
 {%- endif -%}
-{%- if execute and scheduled and relation.identifier in stamped -%}
+{%- if execute and scheduled and described.arrival_column -%}
     {%- set watermarks = api.Relation.create(
         database=target.database, schema=target.schema ~ '_internal', identifier='build_watermarks'
     ) -%}
@@ -36,26 +48,18 @@
     {%- endif -%}
 {%- endif -%}
 {%- set recent_days = "(now() at time zone 'UTC')::date - " ~ (var('lookback_days') + 1) -%}
-{%- set recent = {
-    'int_user_activity_hours': 'activity_hour >= ' ~ recent_days,
-    'int_agent_run_days': 'run_date >= ' ~ recent_days,
-    'int_cohort_activity': 'period_start >= ' ~ recent_days,
-    'int_user_scope_days': 'activity_date >= ' ~ recent_days,
-    'int_active_users_daily': 'activity_date >= ' ~ recent_days,
-    'int_sessions': 'session_start_at >= ' ~ recent_days,
-    'daily_metrics': 'metric_date >= ' ~ recent_days,
-    'agent_performance': 'metric_date >= ' ~ recent_days,
-    'hourly_metrics': 'metric_hour >= ' ~ recent_days,
-} -%}
-{%- for name, column in stamped.items() -%}
-    {%- do recent.update({name: column ~ ' >= ' ~ arrived}) -%}
-{%- endfor -%}
+{%- set recent = none -%}
+{%- if described.arrival_column -%}
+    {%- set recent = described.arrival_column ~ ' >= ' ~ arrived -%}
+{%- elif described.tested_since -%}
+    {%- set recent = described.tested_since ~ ' >= ' ~ recent_days -%}
+{%- endif -%}
 {%- set filters = [] -%}
 {%- if config.get('where') -%}
     {%- do filters.append('(' ~ config.get('where') ~ ')') -%}
 {%- endif -%}
-{%- if scheduled and relation.identifier in recent -%}
-    {%- do filters.append(recent[relation.identifier]) -%}
+{%- if scheduled and recent -%}
+    {%- do filters.append(recent) -%}
 {%- endif -%}
 {%- if filters -%}
     {%- do return('(select * from ' ~ relation ~ ' where ' ~ (filters | join(' and ')) ~ ') dbt_subquery') -%}

@@ -215,6 +215,64 @@ where
 {%- endmacro %}
 
 
+{% macro arrivals(period, as_column) -%}
+{#- What this build takes in, as distinct rows of (`as_column`, workspace_id, user_id): the UTC
+    `period` ('day' or 'hour') of each event and run it takes in and of each deleted one. The
+    recompute of every grain starts from it (docs/incremental.md). -#}
+{%- set events = ref('stg_analytics__user_activity') -%}
+select
+    {{ utc_period(period, 'created_at') }} as {{ as_column }},
+    workspace_id,
+    user_id
+from {{ events }}
+where {{ taken_in('events') }}
+union
+select
+    {{ utc_period(period, 'started_at') }},
+    workspace_id,
+    user_id
+from {{ ref('stg_app__agent_runs') }}
+where {{ taken_in('runs') }}
+{%- if not is_unit_test(events) %}
+union
+select
+    {{ utc_period(period, 'happened_at') }},
+    workspace_id,
+    user_id
+from ({{ deletions_taken_in('event', 'run') }}) as gone
+{%- endif %}
+{%- endmacro %}
+
+
+{% macro utc_period(period, column) -%}
+{%- if period == 'day' -%}
+    {{ utc_date(column) }}
+{%- elif period == 'hour' -%}
+    {{ utc_hour(column) }}
+{%- else -%}
+    {{ exceptions.raise_compiler_error("utc_period: period is 'day' or 'hour', not " ~ period) }}
+{%- endif -%}
+{%- endmacro %}
+
+
+{% macro in_both_scopes(arrived, column) -%}
+{#- Each row of `arrived` (arrivals) once in its workspace's scope and once in the platform's,
+    as (scope_id, user_id, `column`): the keys of the per-scope grains. -#}
+select
+    workspace_id as scope_id,
+    user_id,
+    {{ column }}
+from {{ arrived }}
+where workspace_id is not null
+union
+select
+    {{ platform_scope_id() }} as scope_id,
+    user_id,
+    {{ column }}
+from {{ arrived }}
+{%- endmacro %}
+
+
 {% macro is_unit_test(relation) -%}
 {#- Renders "unit test" in a dbt unit test, whose inputs are CTEs of the query: nothing can
     be read ahead of it there. -#}
@@ -253,30 +311,32 @@ where
 {%- endmacro %}
 
 
-{% macro days_taken_in(events_relation, runs_relation, sessions_relation=none) -%}
+{% macro days_taken_in(events_relation, runs_relation, sessions_relation=none, first_seen_relation=none,
+    scope_days_relation=none) -%}
 {#-
     The UTC days whose figures the rows taken in can change: the days of the events and runs
-    taken in and, given the sessions, every day a touched session spans (a late event can
-    move a session's start to an earlier day); a backfill's days exactly. Rendered, when the
-    model runs, as ISO dates joined by commas, 'none' when nothing arrived; empty on a first
-    build or a full refresh (every day); in a unit test, a subquery. in_days reads it.
+    taken in; given the sessions, every day a touched session spans (a late event can move a
+    session's start to an earlier day); given the first-seen days and the user-day grain, the
+    day a touched user was new on before this build (a late event or a deletion can move
+    their first day away from it); a backfill's days exactly. Rendered, when the model runs,
+    as ISO dates joined by commas, 'none' when nothing arrived; empty on a first build or a
+    full refresh (every day); in a unit test, a subquery. in_days reads it.
 -#}
 {%- if is_incremental() -%}
+    {%- set in_unit_test = is_unit_test(events_relation) -%}
     {%- set query -%}
-        select {{ utc_date('created_at') }} as day from {{ events_relation }} where {{ taken_in('events') }}
-        union
-        select {{ utc_date('started_at') }} from {{ runs_relation }} where {{ taken_in('runs') }}
-        {%- if not is_unit_test(events_relation) %}
-        union
-        select {{ utc_date('happened_at') }} from ({{ deletions_taken_in('event', 'run') }}) as gone
-        {%- endif %}
+        with taken as (
+            {{ arrivals('day', 'day') }}
+        )
+
+        select day from taken
         {%- if sessions_relation is not none and not is_backfill() %}
         union
         select spanned.day::date
         from (
             select distinct session_id from {{ events_relation }}
             where session_id is not null and {{ taken_in('events') }}
-            {%- if not is_unit_test(events_relation) %}
+            {%- if not in_unit_test %}
             union
             select session_id from ({{ deletions_taken_in('event') }}) as gone where session_id is not null
             {%- endif %}
@@ -290,11 +350,30 @@ where
             interval '1 day'
         ) as spanned (day)
         {%- endif %}
+        {%- if first_seen_relation is not none and not is_backfill() and not in_unit_test %}
+        union
+        {#- A user whose first touched day is on or before their first-seen day has just moved
+            to it (a late event) or from it (a deletion). The day they were new on before is a
+            taken day or their first day outside them: the days taken in are all that changed. #}
+        select (
+            select min(scope_days.activity_date) from {{ scope_days_relation }} as scope_days
+            where scope_days.scope_id = moved.scope_id and scope_days.user_id = moved.user_id
+                and not exists (select from taken where taken.day = scope_days.activity_date)
+        )
+        from (
+            select touched.scope_id, touched.user_id
+            from ({{ in_both_scopes('taken', 'day') }}) as touched
+            inner join {{ first_seen_relation }} as first_seen
+                on touched.scope_id = first_seen.scope_id and touched.user_id = first_seen.user_id
+            group by touched.scope_id, touched.user_id, first_seen.first_seen_date
+            having min(touched.day) <= first_seen.first_seen_date
+        ) as moved
+        {%- endif %}
     {%- endset -%}
-    {%- if is_unit_test(events_relation) or not execute -%}
+    {%- if in_unit_test or not execute -%}
         {{ query }}
     {%- else -%}
-        {%- set found = run_query('select day::text from (' ~ query ~ ') as days order by 1') -%}
+        {%- set found = run_query('select day::text from (' ~ query ~ ') as days where day is not null order by 1') -%}
         {{ found.columns[0].values() | join(',') if found.rows | length else 'none' }}
     {%- endif -%}
 {%- endif -%}
@@ -305,13 +384,7 @@ where
 {#- The UTC hours of the events and runs taken in, rendered like days_taken_in. -#}
 {%- if is_incremental() -%}
     {%- set query -%}
-        select {{ utc_hour('created_at') }} as hour from {{ events_relation }} where {{ taken_in('events') }}
-        union
-        select {{ utc_hour('started_at') }} from {{ runs_relation }} where {{ taken_in('runs') }}
-        {%- if not is_unit_test(events_relation) %}
-        union
-        select {{ utc_hour('happened_at') }} from ({{ deletions_taken_in('event', 'run') }}) as gone
-        {%- endif %}
+        select distinct hour from ({{ arrivals('hour', 'hour') }}) as taken
     {%- endset -%}
     {%- if is_unit_test(events_relation) or not execute -%}
         {{ query }}

@@ -1,22 +1,15 @@
--- depends_on: {{ ref('stg_analytics__deleted_activity') }}
--- depends_on: {{ ref('stg_analytics__user_activity') }}
--- depends_on: {{ ref('stg_app__agent_runs') }}
-
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='upsert_changed',
+    incremental_grain(
+        takes_in=['events', 'runs'],
+        tested_since='activity_date',
         unique_key='id',
         bucket_column='activity_date',
         post_hook=[
-            "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_active_users_daily_pkey': 'primary key (id)'}) }}",
             "{{ ensure_index('int_active_users_daily_date_idx', '(activity_date, scope_id)') }}",
-            "{{ record_watermarks() }}",
         ],
     )
 }}
-{{ note_read_start() }}
 
 {#-
     DAU, WAU and MAU of every scope for every UTC day up to today on which the scope had a

@@ -1,21 +1,16 @@
--- depends_on: {{ ref('stg_analytics__deleted_activity') }}
-
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='upsert_changed',
+    incremental_grain(
+        takes_in=['runs'],
+        tested_since='run_date',
         unique_key='id',
         post_hook=[
-            "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_agent_run_days_pkey': 'primary key (id)'}) }}",
             "{{ ensure_index('int_agent_run_days_agent_idx', '(agent_id, run_date)') }}",
             "{{ ensure_index('int_agent_run_days_date_idx', '(run_date)') }}",
             "{{ delete_agent_days_without_runs('run_date') }}",
-            "{{ record_watermarks() }}",
         ],
     )
 }}
-{{ note_read_start() }}
 
 {#-
     Each agent's runs of each UTC day, kept so that mv_top_agents adds up 30 days of these

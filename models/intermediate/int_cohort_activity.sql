@@ -1,24 +1,17 @@
--- depends_on: {{ ref('stg_analytics__deleted_activity') }}
--- depends_on: {{ ref('stg_analytics__user_activity') }}
--- depends_on: {{ ref('stg_app__agent_runs') }}
-
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='upsert_changed',
+    incremental_grain(
+        takes_in=['events', 'runs'],
+        tested_since='period_start',
         unique_key='id',
         bucket_column=['scope_id', 'period', 'period_start'],
         pre_hook=["{{ widen_columns({'run_credits': credit_grain_type()}) }}"],
         post_hook=[
-            "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_cohort_activity_pkey': 'primary key (id)'}) }}",
             "{{ ensure_index('int_cohort_activity_bucket_idx', '(scope_id, period, period_start)') }}",
             "{{ delete_emptied_rows('active_users = 0') }}",
-            "{{ record_watermarks() }}",
         ],
     )
 }}
-{{ note_read_start() }}
 
 {#-
     How many users first seen on each day (a daily cohort) were active in each later day, ISO
@@ -32,40 +25,11 @@
     more than once is materialized whole, and these are large. #}
 {% if is_incremental() %}
     with arrivals as (
-        select
-            {{ utc_date('created_at') }} as activity_date,
-            workspace_id,
-            user_id
-        from {{ ref('stg_analytics__user_activity') }}
-        where {{ taken_in('events') }}
-        union
-        select
-            {{ utc_date('started_at') }} as activity_date,
-            workspace_id,
-            user_id
-        from {{ ref('stg_app__agent_runs') }}
-        where {{ taken_in('runs') }}
-        union
-        select
-            {{ utc_date('happened_at') }},
-            workspace_id,
-            user_id
-        from ({{ deletions_taken_in('event', 'run') }}) as gone
+        {{ arrivals('day', 'activity_date') }}
     ),
 
     touched_days as (
-        select
-            workspace_id as scope_id,
-            user_id,
-            activity_date
-        from arrivals
-        where workspace_id is not null
-        union
-        select
-            {{ platform_scope_id() }} as scope_id,
-            user_id,
-            activity_date
-        from arrivals
+        {{ in_both_scopes('arrivals', 'activity_date') }}
     ),
 
     {# A touched user whose first touched day is their first-seen day may have just moved
@@ -95,24 +59,14 @@
         select * from moved_days
     ),
 
+    {# the day, ISO week and month of each changed day #}
     dirty as (
         select distinct
-            scope_id,
-            'day' as period,
-            activity_date as period_start
+            changed_days.scope_id,
+            periods.period,
+            date_trunc(periods.period, changed_days.activity_date::timestamp)::date as period_start
         from changed_days
-        union
-        select distinct
-            scope_id,
-            'week' as period,
-            date_trunc('week', activity_date::timestamp)::date as period_start
-        from changed_days
-        union
-        select distinct
-            scope_id,
-            'month' as period,
-            date_trunc('month', activity_date::timestamp)::date as period_start
-        from changed_days
+        cross join (values ('day'), ('week'), ('month')) as periods (period)
     ),
 {% endif %}
 

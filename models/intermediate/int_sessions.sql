@@ -1,21 +1,15 @@
--- depends_on: {{ ref('stg_analytics__user_activity') }}
--- depends_on: {{ ref('stg_analytics__deleted_activity') }}
-
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='upsert_changed',
+    incremental_grain(
+        takes_in=['events'],
+        tested_since='session_start_at',
         unique_key='session_id',
         post_hook=[
-            "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_sessions_pkey': 'primary key (session_id)'}) }}",
             "{{ ensure_index('int_sessions_start_idx', '(session_start_at)') }}",
             "{{ delete_emptied_rows('event_count = 0') }}",
-            "{{ record_watermarks() }}",
         ],
     )
 }}
-{{ note_read_start() }}
 
 {#-
     One row per session id. A session belongs to the workspace of its first event that has

@@ -1,24 +1,17 @@
--- depends_on: {{ ref('stg_analytics__user_activity') }}
--- depends_on: {{ ref('stg_app__agent_runs') }}
--- depends_on: {{ ref('stg_analytics__deleted_activity') }}
-
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='upsert_changed',
+    incremental_grain(
+        takes_in=['events', 'runs'],
+        tested_since='activity_hour',
         unique_key='id',
         pre_hook=["{{ widen_columns({'run_credits': credit_grain_type()}) }}"],
         post_hook=[
-            "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_user_activity_hours_pkey': 'primary key (id)'}) }}",
             "{{ ensure_index('int_user_activity_hours_user_idx', '(user_id, activity_hour)') }}",
             "{{ ensure_index('int_user_activity_hours_hour_idx', '(activity_hour)') }}",
             "{{ delete_emptied_rows('event_count = 0 and run_count = 0') }}",
-            "{{ record_watermarks() }}",
         ],
     )
 }}
-{{ note_read_start() }}
 
 {#-
     One row per UTC hour, workspace (NULL: events outside any workspace) and user with any
@@ -31,25 +24,7 @@
 with
 {% if is_incremental() %}
     touched as (
-        select distinct
-            {{ utc_hour('created_at') }} as activity_hour,
-            workspace_id,
-            user_id
-        from {{ ref('stg_analytics__user_activity') }}
-        where {{ taken_in('events') }}
-        union
-        select distinct
-            {{ utc_hour('started_at') }} as activity_hour,
-            workspace_id,
-            user_id
-        from {{ ref('stg_app__agent_runs') }}
-        where {{ taken_in('runs') }}
-        union
-        select distinct
-            {{ utc_hour('happened_at') }},
-            workspace_id,
-            user_id
-        from ({{ deletions_taken_in('event', 'run') }}) as gone
+        {{ arrivals('hour', 'activity_hour') }}
     ),
 {% endif %}
 

@@ -1,22 +1,15 @@
--- depends_on: {{ ref('stg_analytics__user_activity') }}
--- depends_on: {{ ref('stg_app__agent_runs') }}
--- depends_on: {{ ref('stg_analytics__deleted_activity') }}
-
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='upsert_changed',
+    incremental_grain(
+        takes_in=['events', 'runs'],
+        tested_since=none,
         unique_key='id',
         post_hook=[
-            "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_user_first_seen_pkey': 'primary key (id)'}) }}",
             "{{ ensure_index('int_user_first_seen_scope_idx', '(scope_id, first_seen_date)') }}",
             "{{ delete_emptied_rows('first_seen_date is null') }}",
-            "{{ record_watermarks() }}",
         ],
     )
 }}
-{{ note_read_start() }}
 
 {#-
     The first UTC day each user was active in each workspace, and platform-wide (scope_id
@@ -25,26 +18,16 @@
     a first day can move earlier (a late event) or later (its activity was deleted); a user
     left with no day is written with no date and removed by the post-hook.
 -#}
-{%- set since = earliest_taken_in(ref('stg_analytics__user_activity'), ref('stg_app__agent_runs')) %}
-
 {% if is_incremental() %}
-    with touched_users as (
-        select
-            scope_id,
-            user_id
-        from {{ ref('int_user_scope_days') }}
-        where activity_date >= {{ utc_date(since) }}
-        union
-        select
-            workspace_id,
-            user_id
-        from ({{ deletions_taken_in('event', 'run') }}) as gone
-        where workspace_id is not null
-        union
-        select
-            {{ platform_scope_id() }},
-            user_id
-        from ({{ deletions_taken_in('event', 'run') }}) as gone
+    with arrivals as (
+        {{ arrivals('day', 'activity_date') }}
+    ),
+
+    touched_users as (
+        select distinct
+            touched.scope_id,
+            touched.user_id
+        from ({{ in_both_scopes('arrivals', 'activity_date') }}) as touched
     ),
 
     first_seen as (

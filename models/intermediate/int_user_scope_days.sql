@@ -1,15 +1,10 @@
--- depends_on: {{ ref('stg_analytics__user_activity') }}
--- depends_on: {{ ref('stg_app__agent_runs') }}
--- depends_on: {{ ref('stg_analytics__deleted_activity') }}
-
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='upsert_changed',
+    incremental_grain(
+        takes_in=['events', 'runs'],
+        tested_since='activity_date',
         unique_key='id',
         pre_hook=["{{ widen_columns({'run_credits': credit_grain_type()}) }}"],
         post_hook=[
-            "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(constraints={'int_user_scope_days_pkey': 'primary key (id)'}) }}",
             "{{ ensure_index('int_user_scope_days_user_idx', '(scope_id, user_id, activity_date)') }}",
             "{{ ensure_index('int_user_scope_days_date_idx', '(activity_date, scope_id)') }}",
@@ -17,11 +12,9 @@
             "{{ ensure_index('int_user_scope_days_week_idx', '(scope_id, activity_date) where is_first_in_week') }}",
             "{{ ensure_index('int_user_scope_days_month_idx', '(scope_id, activity_date) where is_first_in_month') }}",
             "{{ delete_emptied_rows('event_count = 0 and run_count = 0') }}",
-            "{{ record_watermarks() }}",
         ],
     )
 }}
-{{ note_read_start() }}
 
 {#-
     The user-day grain, per scope: each user-day with activity once for its workspace and
@@ -37,40 +30,11 @@
 with
 {% if is_incremental() %}
     arrivals as (
-        select
-            {{ utc_date('created_at') }} as activity_date,
-            workspace_id,
-            user_id
-        from {{ ref('stg_analytics__user_activity') }}
-        where {{ taken_in('events') }}
-        union
-        select
-            {{ utc_date('started_at') }} as activity_date,
-            workspace_id,
-            user_id
-        from {{ ref('stg_app__agent_runs') }}
-        where {{ taken_in('runs') }}
-        union
-        select
-            {{ utc_date('happened_at') }},
-            workspace_id,
-            user_id
-        from ({{ deletions_taken_in('event', 'run') }}) as gone
+        {{ arrivals('day', 'activity_date') }}
     ),
 
     touched_days as (
-        select
-            workspace_id as scope_id,
-            user_id,
-            activity_date
-        from arrivals
-        where workspace_id is not null
-        union
-        select
-            {{ platform_scope_id() }} as scope_id,
-            user_id,
-            activity_date
-        from arrivals
+        {{ in_both_scopes('arrivals', 'activity_date') }}
     ),
 
     touched_users as (

@@ -1,14 +1,11 @@
--- depends_on: {{ ref('stg_analytics__deleted_activity') }}
-
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='upsert_changed',
+    incremental_grain(
+        takes_in=['runs'],
+        tested_since='metric_date',
         unique_key='id',
         grants={'select': ['authenticated', 'service_role']},
         pre_hook=["{{ widen_columns({'total_credits': credit_sum_type(), 'avg_credits_per_run': credit_average_type()}) }}"],
         post_hook=[
-            "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(
                 not_null=['agent_id', 'metric_date', 'created_at', 'updated_at'],
                 defaults={
@@ -32,11 +29,9 @@
             "{{ ensure_updated_at_trigger() }}",
             "{{ enable_workspace_rls() }}",
             "{{ delete_agent_days_without_runs('metric_date') }}",
-            "{{ record_watermarks() }}",
         ],
     )
 }}
-{{ note_read_start() }}
 
 {#- One row per agent and UTC day on which it ran. A build recomputes the agent-days of the
     runs it takes in, from all of their runs. #}

@@ -1,15 +1,12 @@
--- depends_on: {{ ref('stg_analytics__deleted_activity') }}
-
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='upsert_changed',
+    incremental_grain(
+        takes_in=['events', 'runs'],
+        tested_since='metric_date',
         unique_key='id',
         grants={'select': ['authenticated', 'service_role']},
         bucket_column='metric_date',
         pre_hook=["{{ widen_columns({'total_credits_consumed': credit_sum_type(), 'avg_credits_per_run': credit_average_type()}) }}"],
         post_hook=[
-            "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(
                 not_null=['metric_date', 'created_at', 'updated_at'],
                 defaults={
@@ -35,12 +32,13 @@
             "{{ enable_workspace_rls() }}",
             "{{ create_aggregate_daily_metrics_function() }}",
             "{{ recount_total_users() }}",
-            "{{ record_watermarks() }}",
         ],
     )
 }}
-{{ note_read_start() }}
 
 {#- Every day that what this build takes in touches is recomputed whole, for every scope. #}
-{%- set days = days_taken_in(ref('stg_analytics__user_activity'), ref('stg_app__agent_runs'), ref('int_sessions')) %}
+{%- set days = days_taken_in(
+    ref('stg_analytics__user_activity'), ref('stg_app__agent_runs'), ref('int_sessions'),
+    ref('int_user_first_seen'), ref('int_user_scope_days'),
+) %}
 {{ daily_metrics_rows(days) }}

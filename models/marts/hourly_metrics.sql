@@ -1,15 +1,12 @@
--- depends_on: {{ ref('stg_analytics__deleted_activity') }}
-
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='upsert_changed',
+    incremental_grain(
+        takes_in=['events', 'runs'],
+        tested_since='metric_hour',
         unique_key='id',
         grants={'select': ['authenticated', 'service_role']},
         bucket_column='metric_hour',
         pre_hook=["{{ widen_columns({'total_credits': credit_sum_type()}) }}"],
         post_hook=[
-            "{{ drop_swapped_out_backup() }}",
             "{{ ensure_table_ddl(
                 not_null=['metric_hour', 'created_at'],
                 defaults={
@@ -26,11 +23,9 @@
             "{{ ensure_index('idx_hourly_metrics_workspace', '(workspace_id, metric_hour desc)') }}",
             "{{ enable_workspace_rls() }}",
             "{{ delete_hours_without_activity() }}",
-            "{{ record_watermarks() }}",
         ],
     )
 }}
-{{ note_read_start() }}
 
 {#- One row per UTC hour with activity, per workspace and for the platform; the open hour
     too. Every hour that what a build takes in touches is recomputed whole. Only the hours

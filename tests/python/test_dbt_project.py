@@ -83,6 +83,38 @@ def test_sources_that_grow_have_freshness(docs):
         assert source["loaded_at_field"] and source["freshness"]["error_after"]["count"], name
 
 
+def test_every_incremental_model_follows_the_grain_contract(docs):
+    """docs/incremental.md: a grain opens with incremental_grain, which puts the protocol's hooks
+    around the model's own; the only other incremental model says it recomputes everything."""
+    manifest, _ = docs
+    incremental = {
+        key: model for key, model in project_nodes(manifest, "model").items()
+        if model["config"]["materialized"] == "incremental"
+    }
+    assert len(incremental) >= 10
+    for key, model in incremental.items():
+        meta, code = model["config"]["meta"], model["raw_code"]
+        hooks = [hook["sql"] for hook in model["config"]["post-hook"]]
+        assert model["config"]["incremental_strategy"] == "upsert_changed", key
+        if meta.get("recomputes_everything"):
+            assert "incremental_grain" not in meta and "is_incremental()" not in code, key
+            assert "record_watermarks" not in " ".join(hooks), key
+            continue
+        grain = meta.get("incremental_grain")
+        assert grain, f"{key}: an incremental model opens with incremental_grain (docs/incremental.md)"
+        assert code.lstrip().startswith("{{\n    incremental_grain("), key
+        assert not re.search(r"\bconfig\(|note_read_start|record_watermarks|drop_swapped_out_backup|depends_on", code), (
+            f"{key} repeats by hand what incremental_grain does"
+        )
+        assert hooks[0] == "{{ drop_swapped_out_backup() }}" and hooks[-1] == "{{ record_watermarks() }}", key
+        arrival_models = {"events": "stg_analytics__user_activity", "runs": "stg_app__agent_runs"}
+        read = {dependency.split(".")[-1] for dependency in model["depends_on"]["nodes"]}
+        assert {arrival_models[kind] for kind in grain["takes_in"]} | {"stg_analytics__deleted_activity"} <= read, key
+        if grain["tested_since"]:
+            columns = {name.lower() for name in model["columns"]}
+            assert grain["tested_since"] in columns, f"{key}: tested_since names no documented column"
+
+
 def test_models_name_no_relation_by_hand():
     for path in (PROJECT / "models").rglob("*.sql"):
         text = path.read_text()

@@ -171,6 +171,44 @@ def add_awkward_changes(project_db) -> None:
         )
 
 
+def move_first_seen_days(conn) -> None:
+    """A user's first day moves earlier (a late event from before it) and another's moves later
+    (everything of their first day is deleted): the day each was new on stops being so, on a
+    day no row of this build falls on."""
+    # Two users first seen, platform-wide, on two days that no other change of this build
+    # touches (it adds events 2 and 6 days old), each active again on a later day.
+    candidates = conn.execute(
+        """
+        select distinct on (first_seen.first_seen_date) first_seen.user_id, first_seen.first_seen_date
+        from analytics_internal.int_user_first_seen as first_seen
+        where first_seen.scope_id = '00000000-0000-0000-0000-000000000000'
+            and first_seen.first_seen_date between current_date - 5 and current_date - 4
+            and exists (
+                select from analytics_internal.int_user_scope_days as later
+                where later.scope_id = first_seen.scope_id and later.user_id = first_seen.user_id
+                    and later.activity_date > first_seen.first_seen_date
+            )
+        order by first_seen.first_seen_date, first_seen.user_id
+        limit 2
+        """
+    ).fetchall()
+    assert len(candidates) == 2, "the data set has no two recent first-seen days of users active again"
+    (earlier_user, earlier_day), (later_user, later_day) = candidates
+    conn.execute(
+        "insert into analytics.user_activity (user_id, workspace_id, event_type, metadata, created_at) "
+        "select %(u)s, (select workspace_id from public.workspace_members where user_id = %(u)s limit 1), "
+        "'page_view', '{}', %(day)s::timestamp at time zone 'UTC' - interval '12 hours'",
+        {"u": earlier_user, "day": earlier_day},
+    )
+    first_day = "%(day)s::timestamp at time zone 'UTC'"
+    for table_name, happened in (("analytics.user_activity", "created_at"), ("public.agent_runs", "started_at")):
+        conn.execute(
+            f"delete from {table_name} where user_id = %(u)s "
+            f"and {happened} >= {first_day} and {happened} < {first_day} + interval '1 day'",
+            {"u": later_user, "day": later_day},
+        )
+
+
 @pytest.fixture(scope="module")
 def metrics_db(make_database):
     project_db = make_database(seed=5, scale="tiny")
@@ -179,6 +217,14 @@ def metrics_db(make_database):
 
 
 def test_a_full_build_computes_every_metric_as_defined(metrics_db):
+    check_every_metric(metrics_db)
+
+
+def test_a_first_seen_day_that_moves_changes_who_is_new_on_both_days(metrics_db):
+    """Alone in its build: another change touching the same days would hide a day not recomputed."""
+    with metrics_db.connect() as conn:
+        move_first_seen_days(conn)
+    metrics_db.build()
     check_every_metric(metrics_db)
 
 
