@@ -27,6 +27,7 @@ import psycopg
 from psycopg import sql
 
 from agent_analytics import bootstrap, cluster, db, dbt, generate, naive
+from agent_analytics.errors import AgentAnalyticsError
 
 # progress(stage, done, total, count): total is None when unknown
 Progress = Callable[[str, int, int | None, int], None]
@@ -40,7 +41,7 @@ REUSE_WITHIN = timedelta(hours=24)
 STATE_PREFIX = "agent-analytics bench data: "
 
 
-class BenchError(RuntimeError):
+class BenchError(AgentAnalyticsError):
     """The benchmark cannot run as asked; the message says why."""
 
 

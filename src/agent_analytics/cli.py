@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agent_analytics import bench, bench_report, bootstrap, db, dbt, erasure, generate, report
+from agent_analytics.errors import AgentAnalyticsError
 
 
 def _parse_end(text: str) -> datetime:
@@ -129,10 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     try:
         return COMMANDS[args.command](args, console)
-    except (
-        db.DatabaseUnavailable, dbt.DbtFailed, bootstrap.RefusedRealApp, bootstrap.NotSupabase,
-        generate.GeneratorError, FileNotFoundError, bench.BenchError, erasure.ErasureError,
-    ) as error:
+    except AgentAnalyticsError as error:
         console.print(f"[bold red]error:[/] {error}", highlight=False)
         return 1
     except KeyboardInterrupt:

@@ -12,13 +12,15 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from agent_analytics.errors import AgentAnalyticsError
+
 # Any of these set means the user chose a database; then nothing embedded starts.
 LIBPQ_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE", "PGSERVICE")
 EMBEDDED_DIR_NAME = ".pgdata"
 EMBEDDED_MARKER = "agent-analytics-supabase"
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(AgentAnalyticsError):
     """The configured database cannot be reached; the message says which and why."""
 
 

@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from agent_analytics.bootstrap import RefusedRealApp, app_row_count, is_standin_app
+from agent_analytics.errors import AgentAnalyticsError
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ LATE_SESSION_RATE = 0.2
 MAX_LATENESS = timedelta(hours=70)
 
 
-class GeneratorError(RuntimeError):
+class GeneratorError(AgentAnalyticsError):
     """The generator cannot do what was asked; the message says why."""
 
 
