@@ -16,7 +16,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -26,11 +26,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from agent_analytics import bootstrap, cluster, db, dbt, generate, naive
+from agent_analytics import bootstrap, cluster, db, dbt, generate, naive, postgrest
 from agent_analytics.errors import AgentAnalyticsError
-
-# progress(stage, done, total, count): total is None when unknown
-Progress = Callable[[str, int, int | None, int], None]
+from agent_analytics.progress import Progress
 
 OUR_VIEWS = ("mv_active_users", "mv_top_agents", "mv_workspace_summary")
 MEASURED_SCHEMAS = ("analytics", "analytics_internal", "naive", "public")
@@ -224,20 +222,13 @@ def _prepare_data(server: db.Server, name: str, options: BenchOptions, progress:
         "generated_seconds": round(time.monotonic() - started, 1),
     }
     with db.connect(admin) as conn:
-        conn.execute(sql.SQL("comment on database {} is {}").format(
-            sql.Identifier(name), sql.Literal(STATE_PREFIX + json.dumps(state))
-        ))
+        db.write_note(conn, "database", name, STATE_PREFIX, state)
     return {**state, "reused": False}
 
 
 def _kept_state(admin: db.Connection, name: str) -> dict | None:
     with db.connect(admin) as conn:
-        row = conn.execute(
-            "select shobj_description(oid, 'pg_database') from pg_database where datname = %s", (name,)
-        ).fetchone()
-    if not row or not row[0] or not row[0].startswith(STATE_PREFIX):
-        return None
-    return json.loads(row[0][len(STATE_PREFIX):])
+        return db.read_note(conn, "database", name, STATE_PREFIX)
 
 
 def _clone_database(admin: db.Connection, source: str, name: str) -> None:
@@ -360,7 +351,7 @@ def _our_aggregation(bench: Run, progress: Progress) -> dict:
     days = _recent_days(bench)
     with bench.connect() as conn:
         for index, day in enumerate(days, start=1):
-            timings.append(_timed_as(conn, "service_role", sql.SQL("select analytics.aggregate_daily_metrics(%s)"), (day,)))
+            timings.append(db.timed(conn, sql.SQL("select analytics.aggregate_daily_metrics(%s)"), (day,), role="service_role"))
             progress("one day's aggregation", index, len(days), index)
     return {"days": [day.isoformat() for day in days], **summary(timings),
             "computes": "all 23 figures of every workspace with activity that day and the platform row"}
@@ -394,12 +385,12 @@ def _refreshes(
                     statement = sql.SQL("refresh materialized view concurrently {}.{}").format(
                         sql.Identifier(schema), sql.Identifier(view)
                     )
-                    _record(timings[view], timed_out, view, _timed_as(conn, owner, statement, limit=limit))
+                    _record(timings[view], timed_out, view, db.timed(conn, statement, role=owner, limit=limit))
                 done += 1
                 progress(f"{schema}: view refreshes", done, steps, done)
             if every_view and "all" not in timed_out:
                 statement = sql.SQL("select {}.refresh_all_materialized_views()").format(sql.Identifier(schema))
-                _record(timings["all"], timed_out, "all", _timed_as(conn, caller, statement, limit=limit))
+                _record(timings["all"], timed_out, "all", db.timed(conn, statement, role=caller, limit=limit))
             done += 1
             progress(f"{schema}: view refreshes", done, steps, done)
     results = {}
@@ -418,24 +409,6 @@ def _record(timings: list[float], timed_out: set[str], name: str, seconds: float
         timed_out.add(name)
     else:
         timings.append(seconds)
-
-
-def _timed_as(
-    conn: psycopg.Connection, role: str | None, statement: sql.Composable, params=None, limit: float | None = None
-) -> float | None:
-    """Seconds to run one statement as `role` (None: as we are) and commit it; None when it
-    ran past `limit` seconds and was cancelled."""
-    try:
-        with conn.transaction():
-            if role:
-                conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
-            if limit:
-                conn.execute("select set_config('statement_timeout', %s, true)", (str(int(limit * 1000)),))
-            started = time.perf_counter()
-            conn.execute(statement, params)
-    except psycopg.errors.QueryCanceled:
-        return None
-    return time.perf_counter() - started
 
 
 def _seed_alerts(bench: Run) -> None:
@@ -526,13 +499,11 @@ def sample_parameters(conn: psycopg.Connection, count: int, seed: int) -> list[d
 
 
 def become(conn: psycopg.Connection, role: str, user_id) -> None:
-    """What PostgREST does for a request: the API role, and for members the JWT claims."""
+    """A request as PostgREST makes it: a member signed in as `user_id`, or the service key."""
     if role == "member":
-        conn.execute("set local role authenticated")
-        claims = json.dumps({"sub": str(user_id), "role": "authenticated"})
-        conn.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
+        postgrest.impersonate(conn, "authenticated", user_id)
     else:
-        conn.execute("set local role service_role")
+        postgrest.impersonate(conn, "service_role")
 
 
 def _dashboard(
@@ -832,16 +803,16 @@ def _write_events(conn: psycopg.Connection, schema: str, columns: tuple[str, ...
     elif method == "insert_single":
         for row in rows:
             with conn.transaction():
-                conn.execute("set local role service_role")
+                postgrest.impersonate(conn, "service_role")
                 conn.execute(insert, row)
     elif method == "insert_batched_1000":
         for first in range(0, len(rows), 1000):
             with conn.transaction():
-                conn.execute("set local role service_role")
+                postgrest.impersonate(conn, "service_role")
                 conn.cursor().executemany(insert, rows[first:first + 1000])
     else:
         with conn.transaction():
-            conn.execute("set local role service_role")
+            postgrest.impersonate(conn, "service_role")
             with conn.cursor().copy(sql.SQL("copy {} ({}) from stdin").format(table, names)) as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -857,7 +828,7 @@ def _retention(bench: Run) -> dict:
             hourly = sql.SQL("{}.hourly_metrics").format(sql.Identifier(schema))
             before = conn.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0]
             hourly_before = conn.execute(sql.SQL("select count(*) from {}").format(hourly)).fetchone()[0]
-            seconds = _timed_as(conn, role, sql.SQL("select {}.cleanup_old_data()").format(sql.Identifier(schema)))
+            seconds = db.timed(conn, sql.SQL("select {}.cleanup_old_data()").format(sql.Identifier(schema)), role=role)
             after = conn.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0]
             hourly_after = conn.execute(sql.SQL("select count(*) from {}").format(hourly)).fetchone()[0]
             results["ours" if schema == "analytics" else "naive"] = {

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import random
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,7 +22,9 @@ import psycopg
 from psycopg import sql
 
 from agent_analytics.bootstrap import RefusedRealApp, app_row_count, is_standin_app
+from agent_analytics import db
 from agent_analytics.errors import AgentAnalyticsError
+from agent_analytics.progress import Progress, quiet
 
 
 @dataclass(frozen=True)
@@ -137,14 +139,6 @@ class World:
     activity: float
 
 
-# progress(stage, done, total, rows): total is None when unknown
-Progress = Callable[[str, int, int | None, int], None]
-
-
-def _quiet(_stage: str, _done: int, _total: int | None, _rows: int) -> None:
-    pass
-
-
 def _uuid(rng: random.Random) -> str:
     """A version-4 UUID as text: the generator writes text to COPY, so it never builds UUID objects."""
     bits = (rng.getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC000 << 48) | (0x8000 << 48)
@@ -178,7 +172,7 @@ def _check_target(conn: psycopg.Connection, allow_real_app: bool) -> None:
         )
 
 
-def generate(conn: psycopg.Connection, options: GenerateOptions, progress: Progress = _quiet) -> Counts:
+def generate(conn: psycopg.Connection, options: GenerateOptions, progress: Progress = quiet) -> Counts:
     """Fill an empty stand-in app and analytics.user_activity; returns what was written."""
     _check_target(conn, options.allow_real_app)
     if app_row_count(conn):
@@ -205,20 +199,17 @@ SETTINGS_PREFIX = "agent-analytics generator settings: "
 def _remember_settings(conn: psycopg.Connection, seed: int, activity: float, end: datetime) -> None:
     """Kept on the stand-in's agent_runs table, so an append continues with the same world
     from exactly where the last stretch ended (sessions that began at its very end included)."""
-    note = SETTINGS_PREFIX + json.dumps({"seed": seed, "activity": activity, "end": end.isoformat()})
-    conn.execute(sql.SQL("comment on table public.agent_runs is {}").format(sql.Literal(note)))
+    db.write_note(conn, "table", "public.agent_runs", SETTINGS_PREFIX,
+                  {"seed": seed, "activity": activity, "end": end.isoformat()})
 
 
 def _remembered_settings(conn: psycopg.Connection) -> dict:
-    row = conn.execute("select obj_description('public.agent_runs'::regclass, 'pg_class')").fetchone()
-    if row and row[0] and row[0].startswith(SETTINGS_PREFIX):
-        return json.loads(row[0][len(SETTINGS_PREFIX):])
-    return {}
+    return db.read_note(conn, "table", "public.agent_runs", SETTINGS_PREFIX) or {}
 
 
 def append(
     conn: psycopg.Connection, duration: timedelta, seed: int | None = None, allow_real_app: bool = False,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> Counts:
     """The next stretch of time after the last data: new events and runs, events that arrive
     late for the past 70 hours, runs that finish, and ratings of earlier runs."""

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from agent_analytics import bootstrap, cluster, db, dbt, generate
+from agent_analytics import bootstrap, cluster, db, dbt, generate, postgrest
 
 PROJECT = dbt.project_dir()
 
@@ -163,35 +162,17 @@ def built(make_database) -> ProjectDatabase:
     return project_db
 
 
-class _Rollback(Exception):
-    pass
-
-
 # What PostgREST passes of a request's headers (lower-cased names), unless a test says otherwise.
 REQUEST_HEADERS = {"user-agent": "pytest", "x-forwarded-for": "203.0.113.7"}
 
 
-@contextmanager
 def acting_as(
     conn: psycopg.Connection, role: str, user_id: object | None = None, headers: dict[str, str] | None = None,
     commit: bool = False,
-) -> Iterator[psycopg.Connection]:
-    """What PostgREST does for a request, on a connection logged in as authenticator (see
-    ProjectDatabase.api): one transaction that sets the role, the JWT claims and the request
-    headers with set_config, then runs the query; rolled back afterwards unless `commit`."""
-    claims = {"role": role} if user_id is None else {"sub": str(user_id), "role": role}
-    try:
-        with conn.transaction():
-            conn.execute(
-                "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true), "
-                "set_config('request.headers', %s, true), set_config('search_path', 'public, analytics', true)",
-                (role, json.dumps(claims), json.dumps(REQUEST_HEADERS if headers is None else headers)),
-            )
-            yield conn
-            if not commit:
-                raise _Rollback
-    except _Rollback:
-        pass
+) -> AbstractContextManager[psycopg.Connection]:
+    """A request as PostgREST makes it, on a connection logged in as authenticator (see
+    ProjectDatabase.api), with the tests' headers unless given; rolled back unless `commit`."""
+    return postgrest.acting_as(conn, role, user_id, REQUEST_HEADERS if headers is None else headers, commit)
 
 
 @pytest.fixture

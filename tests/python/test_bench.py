@@ -9,7 +9,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from agent_analytics import bench, bench_report, naive
+from agent_analytics import bench, bench_report, db, naive
 
 from conftest import acting_as
 
@@ -109,10 +109,24 @@ def test_spec_views_are_created_empty_so_that_their_filling_is_timed_and_limited
     assert statements.replace("\nWITH NO DATA;", ";") == naive.spec_sql()
 
 
-def test_a_naive_statement_past_its_limit_is_stopped_and_reported_as_such(built):
+def test_a_statement_past_its_limit_is_stopped_and_reported_as_such(built):
     with built.connect() as conn:
-        assert naive.timed_with_limit(conn, psycopg.sql.SQL("select pg_sleep(2)"), 0.2) is None
-        assert naive.timed_with_limit(conn, psycopg.sql.SQL("select 1"), 5) < 5
+        assert db.timed(conn, psycopg.sql.SQL("select pg_sleep(2)"), limit=0.2) is None
+        assert db.timed(conn, "select current_user", role="service_role", limit=5) < 5
+        assert conn.execute("select current_user, current_setting('statement_timeout')").fetchone() == (
+            built.target.user, "0")
+
+
+def test_state_kept_in_a_comment_reads_back_and_is_none_where_there_is_none(built, admin_target):
+    with db.connect(admin_target) as conn:
+        assert db.read_note(conn, "database", built.target.dbname, "test note: ") is None
+        db.write_note(conn, "database", built.target.dbname, "test note: ", {"events": 12, "end": "2026-01-01"})
+        assert db.read_note(conn, "database", built.target.dbname, "test note: ") == {"events": 12, "end": "2026-01-01"}
+        assert db.read_note(conn, "database", "no_such_database", "test note: ") is None
+        conn.execute(psycopg.sql.SQL("comment on database {} is null").format(
+            psycopg.sql.Identifier(built.target.dbname)))
+    with built.connect() as conn:
+        assert db.read_note(conn, "table", "public.no_such_table", "test note: ") is None
 
 
 def test_spec_sql_with_f1_to_f3_fixed_runs_and_computes_what_the_spec_says(with_naive):
