@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 
 from agent_analytics import db
-from agent_analytics.generate import table_indexes_rebuilt_after
+from agent_analytics.bulk import table_indexes_rebuilt_after
 from agent_analytics.progress import Progress
 
 SCHEMA = "naive"

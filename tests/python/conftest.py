@@ -140,14 +140,11 @@ def make_database(test_server: db.Server, data_end: datetime, tmp_path_factory) 
 
     def make(seed: int = 7, scale: str = "tiny") -> ProjectDatabase:
         name = f"aa_test_{os.getpid()}_{next(numbers)}"
-        server = cluster.create_supabase_database(test_server, name)
         created.append(name)
-        project_db = ProjectDatabase(server, tmp_path_factory.mktemp(f"dbt-target-{name}"), data_end)
-        bootstrap.prepare_demo_database(server, ("--target-path", str(project_db.target_path)))
-        # The app's data, written as the platform writes it (auth.users included).
-        with db.connect(server.admin) as conn:
-            generate.generate(conn, generate.GenerateOptions(scale=generate.SCALES[scale], seed=seed, end=data_end))
-        return project_db
+        target_path = tmp_path_factory.mktemp(f"dbt-target-{name}")
+        options = generate.GenerateOptions(scale=generate.SCALES[scale], seed=seed, end=data_end)
+        server, _ = generate.demo_database(test_server, name, options, dbt_args=("--target-path", str(target_path)))
+        return ProjectDatabase(server, target_path, data_end)
 
     yield make
     for name in created:
