@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent_analytics import bench, bench_report, bootstrap, db, dbt, erasure, generate, report
+from agent_analytics import bench, bootstrap, db, dbt, erasure, generate, report
 from agent_analytics.errors import AgentAnalyticsError
 
 
@@ -216,8 +216,8 @@ def _bench(args: argparse.Namespace, console: Console) -> int:
     )
     with _progress(console) as report_progress:
         results = bench.run(server, options, report_progress)
-    written = bench_report.write(results, args.output)
-    console.print(f"benchmark done in {results['seconds']:,.0f} s; wrote " + ", ".join(str(path) for path in written),
+    written = bench.report.write(results, args.output)
+    console.print(f"benchmark done in {results.seconds:,.0f} s; wrote " + ", ".join(str(path) for path in written),
                   highlight=False)
     return 0
 
