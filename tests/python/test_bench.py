@@ -300,6 +300,19 @@ def test_anon_cannot_read_the_dashboard_tables(with_naive):
             conn.execute("select * from analytics.daily_metrics limit 1")
 
 
+def test_a_copy_of_kept_data_is_owned_like_the_original_so_that_the_run_may_create_schemas(built, test_server):
+    copy = f"{built.target.dbname}_copy"
+    data.clone_database(test_server, built.target.dbname, copy)
+    try:
+        with db.connect(built.target.with_database(copy)) as conn:
+            assert conn.execute(
+                "select pg_get_userbyid(datdba) from pg_database where datname = current_database()"
+            ).fetchone()[0] == built.target.user
+            conn.execute("create schema naive_copy_check")
+    finally:
+        db.drop_database(test_server.admin, copy)
+
+
 def test_storage_reports_a_naive_view_that_never_filled_as_empty_instead_of_failing(with_naive):
     with with_naive.connect() as conn:
         conn.execute("create materialized view naive.never_filled as select 1 as x with no data")

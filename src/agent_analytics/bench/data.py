@@ -50,7 +50,7 @@ def run_database(server: db.Server, options: BenchOptions, progress: Progress) -
     run_name = f"{data_name}_run_{os.getpid()}"
     data = _prepare_data(server, data_name, options, progress)
     if options.keep:
-        _clone_database(admin, data_name, run_name)
+        clone_database(server, data_name, run_name)
         progress("copy of the kept data", 1, 1, 0)
     target = server.project.with_database(run_name if options.keep else data_name)
     try:
@@ -104,11 +104,14 @@ def _kept_data(admin: db.Connection, name: str) -> DataSet | None:
     return None if state is None else from_json(DataSet, state)
 
 
-def _clone_database(admin: db.Connection, source: str, name: str) -> None:
-    """A file copy of the kept database. Autovacuum may still be in it for a moment."""
+def clone_database(server: db.Server, source: str, name: str) -> None:
+    """A file copy of the kept database, owned like the original by the project's user (the
+    admin makes it; the naive baseline creates a schema in it as the project's user).
+    Autovacuum may still be in the original for a moment."""
+    admin = server.admin
     db.drop_database(admin, name)
-    statement = sql.SQL("create database {} template {} strategy file_copy").format(
-        sql.Identifier(name), sql.Identifier(source)
+    statement = sql.SQL("create database {} owner {} template {} strategy file_copy").format(
+        sql.Identifier(name), sql.Identifier(server.project.user), sql.Identifier(source)
     )
     for attempt in range(30):
         try:
