@@ -8,7 +8,7 @@
 -#}
 
 {% macro app_columns() %}
-{#- The app's columns that analytics reads (main-app-contract.md), by table. -#}
+{#- The app's columns that analytics reads (the main app's contract, docs/specification.md), by table. -#}
 {{ return({
     'users': ['id', 'email', 'full_name', 'created_at', 'last_sign_in_at'],
     'workspaces': ['id', 'name', 'plan', 'created_at'],
@@ -55,7 +55,7 @@ begin
             problems := problems || format('{{ app }}.{{ table }} has row-level security and %s neither owns it nor has BYPASSRLS, so the build would read no rows: run the deploy as the table''s owner or a role with BYPASSRLS (on Supabase: postgres)', current_user);
         end if;
         problems := problems || array(
-            select format('{{ app }}.{{ table }} has no column %s, which analytics reads (main-app-contract.md): add it to the app or map it in macro app_columns()', wanted)
+            select format('{{ app }}.{{ table }} has no column %s, which analytics reads (docs/specification.md, the contract of the main app): add it to the app or map it in macro app_columns()', wanted)
             from unnest(array[{% for column in columns %}'{{ column }}'{{ ', ' if not loop.last }}{% endfor %}]) as wanted
             where not exists (
                 select from pg_catalog.pg_attribute

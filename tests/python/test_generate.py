@@ -10,6 +10,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from psycopg import sql
 
 from agent_analytics import bootstrap, bulk, cli, cluster, db, generate
 from agent_analytics.generate import load, simulate
@@ -39,9 +40,10 @@ def test_appends_at_odd_moments_continue_from_the_remembered_end_without_repeati
         end = load.remembered_settings(conn)["end"]
         assert datetime.fromisoformat(end) == project_db.data_end
         events_before = conn.execute("select count(*) from analytics.user_activity").fetchone()[0]
+        later = project_db.data_end + timedelta(days=2)  # the stretches lie ahead of the real clock
         for duration in (timedelta(minutes=37), timedelta(hours=1), timedelta(minutes=90), timedelta(days=1)):
             start = datetime.fromisoformat(load.remembered_settings(conn)["end"])
-            generate.append(conn, duration)
+            generate.append(conn, duration, now=later)
             assert datetime.fromisoformat(load.remembered_settings(conn)["end"]) == start + duration
             # Only late events may fall before the stretch; nothing lies beyond it.
             latest = conn.execute(
@@ -55,6 +57,50 @@ def test_appends_at_odd_moments_continue_from_the_remembered_end_without_repeati
         runs, distinct_runs = conn.execute("select count(*), count(distinct id) from public.agent_runs").fetchone()
     assert events > events_before
     assert events == distinct_events and runs == distinct_runs
+
+
+GENERATED_TABLES = ("auth.users", "public.users", "public.workspaces", "public.workspace_members", "public.agents",
+                    "public.agent_runs", "analytics.user_activity")
+
+
+def test_the_same_seed_and_end_give_the_same_rows_and_another_end_does_not(test_server, data_end, tmp_path):
+    """What the README promises: --seed alone does not fix the rows, --seed with --end does."""
+    name = f"aa_test_{os.getpid()}_same_rows"
+    made = cluster.create_supabase_database(test_server, name)
+    try:
+        bootstrap.prepare_demo_database(made, ("--target-path", str(tmp_path)))
+
+        def generated(end: datetime) -> list[str]:
+            with db.connect(made.admin) as conn, conn.transaction(force_rollback=True):
+                generate.generate(conn, generate.GenerateOptions(scale=generate.SCALES["tiny"], seed=3, end=end))
+                return [
+                    conn.execute(sql.SQL("select md5(string_agg(t::text, '|' order by t::text)) from {} as t").format(
+                        sql.Identifier(*table.split(".")))).fetchone()[0]
+                    for table in GENERATED_TABLES
+                ]
+
+        first = generated(data_end)
+        assert generated(data_end) == first
+        assert generated(data_end - timedelta(minutes=30)) != first
+    finally:
+        db.drop_database(test_server.admin, name)
+
+
+def test_an_append_ends_now_at_the_latest(make_database):
+    project_db = make_database(seed=12)
+    with project_db.connect() as conn:
+        before = datetime.now(UTC)
+        generate.append(conn, timedelta(days=1))  # asks for a day of which an hour at most has passed
+        after = datetime.now(UTC)
+        end = datetime.fromisoformat(load.remembered_settings(conn)["end"])
+        latest_event, latest_run = conn.execute(
+            "select (select max(created_at) from analytics.user_activity), "
+            "(select max(greatest(started_at, completed_at)) from public.agent_runs)"
+        ).fetchone()
+        assert before <= end <= after
+        assert latest_event < end and latest_run < end
+        with pytest.raises(generate.GeneratorError, match="nothing to append yet"):
+            generate.append(conn, timedelta(hours=1), now=end)
 
 
 def test_a_bulk_load_leaves_every_event_index_valid_on_every_partition(make_database):

@@ -183,14 +183,15 @@ def test_a_full_build_computes_every_metric_as_defined(metrics_db):
 
 
 def test_incremental_builds_take_in_late_events_and_changed_runs_and_equal_a_full_refresh(metrics_db):
+    later = metrics_db.data_end + timedelta(days=2)  # the appended hour and day lie ahead of the real clock
     with metrics_db.connect() as conn:
-        appended = generate.append(conn, timedelta(hours=1))
+        appended = generate.append(conn, timedelta(hours=1), now=later)
     add_awkward_changes(metrics_db)
     metrics_db.build()
     check_every_metric(metrics_db)
 
     with metrics_db.connect() as conn:
-        appended_day = generate.append(conn, timedelta(days=1))
+        appended_day = generate.append(conn, timedelta(days=1), now=later)
     metrics_db.build()
     check_every_metric(metrics_db)
     incremental = rollup_values(metrics_db)

@@ -13,11 +13,12 @@ from agent_analytics.generate.load import (
     demo_database,
     generate,
     parse_duration,
+    remembered_settings,
 )
 from agent_analytics.generate.simulate import SCALES, Scale
 from agent_analytics.progress import Progress
 
 __all__ = [
     "SCALES", "Counts", "GenerateOptions", "GeneratorError", "Progress", "Scale", "append", "demo_database",
-    "generate", "parse_duration", "simulate",
+    "generate", "parse_duration", "remembered_settings", "simulate",
 ]

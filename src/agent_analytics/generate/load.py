@@ -85,10 +85,12 @@ def generate(conn: psycopg.Connection, options: GenerateOptions, progress: Progr
 
 def append(
     conn: psycopg.Connection, duration: timedelta, seed: int | None = None, allow_real_app: bool = False,
-    progress: Progress = quiet,
+    progress: Progress = quiet, *, now: datetime | None = None,
 ) -> Counts:
     """The next stretch of time after the last data: new events and runs, events that arrive
-    late for the past 70 hours, runs that finish, and ratings of earlier runs."""
+    late for the past 70 hours, runs that finish, and ratings of earlier runs. The stretch
+    ends at `now` (default: the current time) at the latest: what a scheduled build sees has
+    happened, and data that ends now (generate's default) gets only the time since."""
     started = time.monotonic()
     _check_target(conn, allow_real_app)
     if duration <= timedelta(0):
@@ -96,7 +98,11 @@ def append(
     settings = remembered_settings(conn)
     seed = int(settings.get("seed", 42)) if seed is None else seed
     start = datetime.fromisoformat(settings["end"]) if "end" in settings else _data_end(conn)
-    end = start + duration
+    end = min(start + duration, datetime.now(UTC) if now is None else now)
+    if end <= start:
+        raise GeneratorError(
+            f"the data already reaches {start:%Y-%m-%d %H:%M:%S} UTC, which is not in the past: nothing to append yet"
+        )
     world = _read_world(conn, seed, float(settings.get("activity", 1.0)))
     counts = Counts()
     with conn.transaction():
