@@ -9,15 +9,16 @@ from pathlib import Path
 import psycopg
 
 from agent_analytics import db, dbt
+from agent_analytics.errors import AgentAnalyticsError
 
 STANDIN_MARKER = "agent-analytics stand-in of the main app"
 
 
-class RefusedRealApp(RuntimeError):
+class RefusedRealApp(AgentAnalyticsError):
     """An operation meant for the demo app was pointed at a real one."""
 
 
-class NotSupabase(RuntimeError):
+class NotSupabase(AgentAnalyticsError):
     """The database lacks what Supabase provides and we may not create it."""
 
 

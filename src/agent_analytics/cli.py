@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent_analytics import bench, bench_report, bootstrap, db, dbt, demo_data, erasure, generate, lock, report
+from agent_analytics import bench, bootstrap, db, dbt, demo_data, erasure, generate, lock, report
+from agent_analytics.errors import AgentAnalyticsError
 from agent_analytics.steps import Steps
 
 
@@ -153,11 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _exclusive(args.command):
             return COMMANDS[args.command](args, console)
-    except (
-        db.DatabaseUnavailable, dbt.DbtFailed, bootstrap.RefusedRealApp, bootstrap.NotSupabase,
-        generate.GeneratorError, FileNotFoundError, bench.BenchError, erasure.ErasureError,
-        demo_data.DataExists, db.NotEmbedded, lock.Busy,
-    ) as error:
+    except AgentAnalyticsError as error:
         errors.print(f"[bold red]error:[/] {error}", highlight=False)
         return 1
     except KeyboardInterrupt:
@@ -323,8 +320,8 @@ def _bench(args: argparse.Namespace, console: Console) -> int:
     )
     with _progress(console) as report_progress:
         results = bench.run(server, options, report_progress)
-    written = bench_report.write(results, args.output)
-    console.print(f"benchmark done in {results['seconds']:,.0f} s; wrote " + ", ".join(str(path) for path in written),
+    written = bench.report.write(results, args.output)
+    console.print(f"benchmark done in {results.seconds:,.0f} s; wrote " + ", ".join(str(path) for path in written),
                   highlight=False)
     return 0
 

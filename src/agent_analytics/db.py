@@ -1,17 +1,24 @@
-"""Where the database is: the libpq variables when set, else an embedded server in the project."""
+"""Where the database is (the libpq variables when set, else an embedded server in the
+project), and the few statements every part runs the same way: a timed statement under a time
+limit, dropping a database, state kept in an object's comment."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
+
+from agent_analytics.errors import AgentAnalyticsError
 
 # Any of these set means the user chose a database; then nothing embedded starts.
 LIBPQ_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE", "PGSERVICE")
@@ -22,11 +29,11 @@ EMBEDDED_DIR_VARIABLE = "AGENT_ANALYTICS_PGDATA"
 EMBEDDED_MARKER = "agent-analytics-supabase"
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(AgentAnalyticsError):
     """The configured database cannot be reached; the message says which and why."""
 
 
-class NotEmbedded(RuntimeError):
+class NotEmbedded(AgentAnalyticsError):
     """What only the embedded server may undergo was asked of a database the PG* variables name."""
 
 
@@ -226,3 +233,49 @@ def connect(target: Connection, *, autocommit: bool = True) -> psycopg.Connectio
 def drop_database(admin: Connection, dbname: str) -> None:
     with connect(admin) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
+
+
+def timed(
+    conn: psycopg.Connection, statement: sql.Composable | str, params: Any = None, *, role: str | None = None,
+    limit: float | None = None,
+) -> float | None:
+    """Seconds to run one statement as `role` (None: as the login) and commit it; None when it
+    ran past `limit` seconds and was cancelled (then it is rolled back). The role and the limit
+    are set in the statement's own transaction, and are not timed."""
+    try:
+        with conn.transaction():
+            if role:
+                conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+            if limit:
+                conn.execute("select set_config('statement_timeout', %s, true)", (str(int(limit * 1000)),))
+            started = time.perf_counter()
+            conn.execute(statement, params)
+    except psycopg.errors.QueryCanceled:
+        return None
+    return time.perf_counter() - started
+
+
+# State a tool keeps beside the data it made, in that object's comment: it goes with a dump,
+# a copy (create database ... template) and a drop, where a file beside it would not.
+_DESCRIPTION = {
+    "database": "select shobj_description(oid, 'pg_database') from pg_database where datname = %s",
+    "table": "select obj_description(to_regclass(%s), 'pg_class')",
+}
+
+
+def write_note(
+    conn: psycopg.Connection, kind: Literal["database", "table"], name: str, prefix: str, state: Mapping[str, Any]
+) -> None:
+    """Keep `state` as JSON in the comment of a database or a table (schema.table), after `prefix`."""
+    target = sql.Identifier(name) if kind == "database" else sql.Identifier(*name.split("."))
+    conn.execute(sql.SQL("comment on {} {} is {}").format(
+        sql.SQL(kind), target, sql.Literal(prefix + json.dumps(state))
+    ))
+
+
+def read_note(conn: psycopg.Connection, kind: Literal["database", "table"], name: str, prefix: str) -> dict | None:
+    """The state write_note kept there, or None when the object or its note is missing."""
+    row = conn.execute(_DESCRIPTION[kind], (name,)).fetchone()
+    if not row or not row[0] or not row[0].startswith(prefix):
+        return None
+    return json.loads(row[0][len(prefix):])

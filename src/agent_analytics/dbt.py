@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agent_analytics.db import Connection
+from agent_analytics.errors import AgentAnalyticsError
 
 
 # What the schedule runs (README, "Scheduling"); the benchmark times the same command. Unit
@@ -18,8 +19,12 @@ from agent_analytics.db import Connection
 SCHEDULED_BUILD = ("build", "--exclude-resource-type", "unit_test")
 
 
-class DbtFailed(RuntimeError):
-    """dbt exited non-zero; its own output says why."""
+class DbtFailed(AgentAnalyticsError):
+    """dbt exited non-zero (its own output says why), or could not be started."""
+
+
+class ProjectNotFound(AgentAnalyticsError, FileNotFoundError):
+    """No dbt project around this package or in the current directory."""
 
 
 def project_dir() -> Path:
@@ -28,7 +33,7 @@ def project_dir() -> Path:
     for candidate in (*here.parents, Path.cwd()):
         if (candidate / "dbt_project.yml").is_file():
             return candidate
-    raise FileNotFoundError("no dbt_project.yml found: run agent-analytics from the project checkout")
+    raise ProjectNotFound("no dbt_project.yml found: run agent-analytics from the project checkout")
 
 
 def ensure_profile(project: Path) -> Path:
@@ -68,14 +73,17 @@ def run_dbt(
     command = [dbt_executable(), *args, "--project-dir", str(project)]
     # dbt colours its log even into a pipe or a file: only a terminal gets colours.
     colours = not capture and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    result = subprocess.run(
-        command,
-        cwd=project,
-        env=dbt_environment(target, extra_env, colours),
-        text=True,
-        capture_output=capture,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            command,
+            cwd=project,
+            env=dbt_environment(target, extra_env, colours),
+            text=True,
+            capture_output=capture,
+            check=False,
+        )
+    except FileNotFoundError as error:
+        raise DbtFailed(f"cannot run dbt ({command[0]} is missing): reinstall agent-analytics") from error
     if result.returncode != 0:
         detail = ""
         if capture:

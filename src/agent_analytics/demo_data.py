@@ -9,9 +9,10 @@ from datetime import datetime
 import psycopg
 
 from agent_analytics import bootstrap, generate
+from agent_analytics.errors import AgentAnalyticsError
 
 
-class DataExists(RuntimeError):
+class DataExists(AgentAnalyticsError):
     """Other demo data than the one asked for is already there; the message says how to start over."""
 
 
@@ -53,7 +54,7 @@ def existing(conn: psycopg.Connection) -> DemoData | None:
     if users == 0:
         return None
     workspaces = conn.execute("select count(*) from public.workspaces").fetchone()[0]
-    settings = generate._remembered_settings(conn)  # the generator's own record of what it made
+    settings = generate.remembered_settings(conn)  # the generator's own record of what it made
     return DemoData(
         workspaces=int(workspaces),
         users=users,

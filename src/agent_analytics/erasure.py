@@ -10,9 +10,10 @@ from uuid import UUID
 import psycopg
 
 from agent_analytics import db, dbt
+from agent_analytics.errors import AgentAnalyticsError
 
 
-class ErasureError(RuntimeError):
+class ErasureError(AgentAnalyticsError):
     """The erasure was refused; the message says why."""
 
 

@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from agent_analytics.errors import AgentAnalyticsError
+
 LOCK_FILE = ".agent-analytics.lock"
 
 
-class Busy(RuntimeError):
+class Busy(AgentAnalyticsError):
     """Another agent-analytics command holds the lock; the message names it."""
 
 

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from importlib import resources
 
 import psycopg
 from psycopg import sql
 
-from agent_analytics.generate import table_indexes_rebuilt_after
+from agent_analytics import db
+from agent_analytics.bulk import table_indexes_rebuilt_after
+from agent_analytics.progress import Progress
 
 SCHEMA = "naive"
 # Tables the spec creates but never fills: the benchmark copies our rows into them, so that
 # the spec's indexes and policies are timed on the same rows as ours.
 COPIED_FROM_OURS = ("hourly_metrics", "agent_performance", "user_cohorts", "alert_rules", "alert_history")
-
-# progress(stage, done, total, rows)
-Progress = Callable[[str, int, int | None, int], None]
-
 
 VIEWS = ("mv_active_users", "mv_top_agents", "mv_workspace_summary")
 
@@ -60,23 +57,11 @@ def fill_views(conn: psycopg.Connection, timeout_seconds: float, progress: Progr
     None when it did not finish within the limit (the view then stays unpopulated)."""
     filled: dict[str, float | None] = {}
     for done, view in enumerate(VIEWS, start=1):
-        filled[view] = timed_with_limit(
-            conn, sql.SQL("refresh materialized view naive.{}").format(sql.Identifier(view)), timeout_seconds
+        filled[view] = db.timed(
+            conn, sql.SQL("refresh materialized view naive.{}").format(sql.Identifier(view)), limit=timeout_seconds
         )
         progress("naive: first view fills", done, len(VIEWS), done)
     return filled
-
-
-def timed_with_limit(conn: psycopg.Connection, statement: sql.Composable, timeout_seconds: float) -> float | None:
-    """Seconds to run and commit `statement`, or None when it ran past the limit (rolled back)."""
-    started = time.perf_counter()
-    try:
-        with conn.transaction():
-            conn.execute("select set_config('statement_timeout', %s, true)", (f"{int(timeout_seconds * 1000)}",))
-            conn.execute(statement)
-    except psycopg.errors.QueryCanceled:
-        return None
-    return time.perf_counter() - started
 
 
 def copy_unfilled_tables(conn: psycopg.Connection) -> dict[str, int]:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from agent_analytics import bootstrap, cluster, db, dbt, generate
+from agent_analytics import bootstrap, cluster, db, dbt, generate, postgrest
 
 PROJECT = dbt.project_dir()
 
@@ -141,14 +140,11 @@ def make_database(test_server: db.Server, data_end: datetime, tmp_path_factory) 
 
     def make(seed: int = 7, scale: str = "tiny") -> ProjectDatabase:
         name = f"aa_test_{os.getpid()}_{next(numbers)}"
-        server = cluster.create_supabase_database(test_server, name)
         created.append(name)
-        project_db = ProjectDatabase(server, tmp_path_factory.mktemp(f"dbt-target-{name}"), data_end)
-        bootstrap.prepare_demo_database(server, ("--target-path", str(project_db.target_path)))
-        # The app's data, written as the platform writes it (auth.users included).
-        with db.connect(server.admin) as conn:
-            generate.generate(conn, generate.GenerateOptions(scale=generate.SCALES[scale], seed=seed, end=data_end))
-        return project_db
+        target_path = tmp_path_factory.mktemp(f"dbt-target-{name}")
+        options = generate.GenerateOptions(scale=generate.SCALES[scale], seed=seed, end=data_end)
+        server, _ = generate.demo_database(test_server, name, options, dbt_args=("--target-path", str(target_path)))
+        return ProjectDatabase(server, target_path, data_end)
 
     yield make
     for name in created:
@@ -163,35 +159,17 @@ def built(make_database) -> ProjectDatabase:
     return project_db
 
 
-class _Rollback(Exception):
-    pass
-
-
 # What PostgREST passes of a request's headers (lower-cased names), unless a test says otherwise.
 REQUEST_HEADERS = {"user-agent": "pytest", "x-forwarded-for": "203.0.113.7"}
 
 
-@contextmanager
 def acting_as(
     conn: psycopg.Connection, role: str, user_id: object | None = None, headers: dict[str, str] | None = None,
     commit: bool = False,
-) -> Iterator[psycopg.Connection]:
-    """What PostgREST does for a request, on a connection logged in as authenticator (see
-    ProjectDatabase.api): one transaction that sets the role, the JWT claims and the request
-    headers with set_config, then runs the query; rolled back afterwards unless `commit`."""
-    claims = {"role": role} if user_id is None else {"sub": str(user_id), "role": role}
-    try:
-        with conn.transaction():
-            conn.execute(
-                "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true), "
-                "set_config('request.headers', %s, true), set_config('search_path', 'public, analytics', true)",
-                (role, json.dumps(claims), json.dumps(REQUEST_HEADERS if headers is None else headers)),
-            )
-            yield conn
-            if not commit:
-                raise _Rollback
-    except _Rollback:
-        pass
+) -> AbstractContextManager[psycopg.Connection]:
+    """A request as PostgREST makes it, on a connection logged in as authenticator (see
+    ProjectDatabase.api), with the tests' headers unless given; rolled back unless `commit`."""
+    return postgrest.acting_as(conn, role, user_id, REQUEST_HEADERS if headers is None else headers, commit)
 
 
 @pytest.fixture

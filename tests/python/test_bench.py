@@ -1,38 +1,48 @@
-"""The benchmark's pieces: its queries run on both schemas, its figures are computed right.
+"""The benchmark's pieces: its queries run on both schemas, its figures are computed right, its
+results read back from the JSON they are written to, and the report is drawn from them.
 (The whole benchmark runs at tiny scale in CI as a smoke test; timings are never asserted.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from decimal import Decimal
 
 import psycopg
 import pytest
 
-from agent_analytics import bench, bench_report, naive
+from agent_analytics import bench, db, naive
+from agent_analytics.bench import data, plans, queries, report, scaling, storage
+from agent_analytics.bench.results import (
+    Aggregation, AggregationTiming, Appended, BenchResults, Build, Builds, CoveredIndex, DashboardEntry, DataSet,
+    ExplainedQuery, Footprint, IndexReport, Ingestion, Machine, NaiveBaseline, PlanSummary, QueryTiming, Refresh,
+    RefreshTiming, Retention, RetentionTiming, RunOptions, Scan, SlowNode, Storage, TableSize, UnusedIndex, rate,
+    summary,
+)
 
 from conftest import acting_as
 
 
 def test_dashboard_queries_are_parsed_with_their_roles_and_member_forms():
-    queries = {query.name: query for query in bench.load_queries()}
-    assert len(queries) >= 10
-    assert queries["my_workspaces_30d"].roles == ("member",)
-    assert queries["daily_30d"].roles == ("member", "service")
-    member_form = queries["top_agents"].statement("analytics", "member").as_string(None)
+    parsed = {query.name: query for query in queries.load_queries()}
+    assert len(parsed) >= 10
+    assert parsed["my_workspaces_30d"].roles == ("member",)
+    assert parsed["daily_30d"].roles == ("member", "service")
+    member_form = parsed["top_agents"].statement("analytics", "member").as_string(None)
     assert "member_top_agents()" in member_form
     # Members of the naive schema read its views directly: the spec gives them nothing else.
-    assert "\"naive\".mv_top_agents" in queries["top_agents"].statement("naive", "member").as_string(None)
-    assert '{"status_code": 500}' in queries["events_by_metadata"].text.replace("{{", "{").replace("}}", "}")
+    assert "\"naive\".mv_top_agents" in parsed["top_agents"].statement("naive", "member").as_string(None)
+    assert '{"status_code": 500}' in parsed["events_by_metadata"].text.replace("{{", "{").replace("}}", "}")
 
 
-def test_summary_gives_interpolated_percentiles():
-    figures = bench.summary([i / 1000 for i in range(1, 101)], unit="ms")
-    assert figures["n"] == 100
-    assert figures["p50_ms"] == pytest.approx(50.5)
-    assert figures["p95_ms"] == pytest.approx(95.05)
-    assert figures["p99_ms"] == pytest.approx(99.01)
-    assert bench.summary([]) == {"n": 0}
+def test_summary_gives_interpolated_percentiles_under_their_unit_in_the_json():
+    figures = summary([i / 1000 for i in range(1, 101)], unit="ms")
+    assert figures.n == 100
+    assert figures.p50 == pytest.approx(50.5)
+    assert figures.p95 == pytest.approx(95.05)
+    assert figures.p99 == pytest.approx(99.01)
+    assert list(figures.to_json()) == ["n", "p50_ms", "p95_ms", "p99_ms", "max_ms"]
+    assert summary([]).to_json() == {"n": 0}
 
 
 def test_plan_summary_flags_sequential_scans_of_big_tables_only():
@@ -51,16 +61,16 @@ def test_plan_summary_flags_sequential_scans_of_big_tables_only():
             ],
         },
     }
-    summary = bench.plan_summary(plan, {("analytics", "big"): 1e6, ("analytics", "small"): 10})
-    assert summary["whole_table_scans"] == ["analytics.big"]
-    assert [scan["rows"] for scan in summary["scans"]] == [5, 6, 4]
-    assert summary["scans"][2]["index"] == "big_idx"
+    summary_ = plans.plan_summary(plan, {("analytics", "big"): 1e6, ("analytics", "small"): 10})
+    assert summary_.whole_table_scans == ["analytics.big"]
+    assert [scan.rows for scan in summary_.scans] == [5, 6, 4]
+    assert summary_.scans[2].index == "big_idx"
 
 
 def test_speedup_reads_as_naive_over_ours():
-    assert bench_report.speedup(1.0, 12.0) == "12.0× faster"
-    assert bench_report.speedup(2.0, 1.0) == "0.50× (slower)"
-    assert bench_report.speedup(None, 1.0) == "–"
+    assert report.speedup(1.0, 12.0) == "12.0× faster"
+    assert report.speedup(2.0, 1.0) == "0.50× (slower)"
+    assert report.speedup(None, 1.0) == "–"
 
 
 def test_a_run_with_its_own_history_is_named_apart_from_the_scale(tmp_path):
@@ -78,18 +88,130 @@ def test_the_scaling_comparison_finds_every_run_in_the_folder_by_label(tmp_path)
     (tmp_path / "medium.json").write_text(json.dumps(run("medium", "medium", 2_000_000, [9.0, 10.0, 11.0])))
     (tmp_path / "large.json").write_text(json.dumps(run("large", "large", 23_000_000, [20.0, 21.0, 22.0])))
     (tmp_path / "notes.json").write_text("[1, 2]")
-    longer = run("medium", "medium-180d", 4_000_000, [10.0, 12.0, 13.0])
-    others = bench_report._other_runs(tmp_path, "medium-180d")
+    longer = scaling.ScalingPoint.from_json(run("medium", "medium-180d", 4_000_000, [10.0, 12.0, 13.0]))
+    others = scaling.other_runs(tmp_path, "medium-180d")
     assert sorted(others) == ["large", "medium"]
-    order = [name for name, _ in bench_report.in_scaling_order(longer, others)]
-    assert order == ["medium", "medium-180d", "large"]
-    assert bench_report.build_1h_median(longer) / bench_report.build_1h_median(others["medium"]) == pytest.approx(1.2)
+    assert [point.label for point in scaling.in_scaling_order(longer, others)] == ["medium", "medium-180d", "large"]
+    assert longer.build_1h_median / others["medium"].build_1h_median == pytest.approx(1.2)
 
 
-def test_a_report_drawn_again_from_its_json_reads_decimals_kept_as_text():
-    assert bench_report._fmt("12.5") == "12.50"
-    assert bench_report._fmt(Decimal("1234.4"), 0) == "1,234"
-    assert bench_report._fmt(None) == "–"
+def sample_results() -> BenchResults:
+    """A run's results with every case the report draws: a naive query that could not run, a
+    naive refresh stopped at its limit, builds with and without appended data."""
+    def build(seconds: float, appended: Appended | None = None) -> Build:
+        return Build(seconds=seconds, dbt_elapsed=seconds - 1, nodes=40,
+                     slowest=[SlowNode(node="model.user_activity_hours", seconds=1.5)], appended=appended)
+
+    def timing(ms: list[float], rows: int = 3) -> QueryTiming:
+        return QueryTiming(timings=summary([value / 1000 for value in ms], unit="ms"), rows_median=rows,
+                           empty_results=0)
+
+    def footprint(schemas: list[str], total: int) -> Footprint:
+        return Footprint(schemas=schemas, total_bytes=total, event_table_bytes=total // 2, bytes_per_event=310.5,
+                         bytes_per_event_all_tables=620.0, bytes_per_workspace_month=40_000,
+                         events_per_workspace_month_for_1gb=1_700_000)
+
+    views = {view: RefreshTiming(timings=summary([0.01, 0.02])) for view in ("mv_active_users", "all")}
+    appended = Appended(events=120, late_events=7, runs=12, runs_updated=3, seconds=0.4)
+    return BenchResults(
+        scale="tiny", label="tiny", seed=42, build_command=["build", "--exclude-resource-type", "unit_test"],
+        started_at="2026-12-03T06:00:00+00:00",
+        options=RunOptions(repeat=5, hourly_builds=1, daily_builds=1, refresh_repeat=1, naive_limit_s=600.0),
+        data=DataSet(scale="tiny", seed=42, appended_hours=25.0, days=9, data_start="2026-11-24T06:00:00+00:00",
+                     data_end="2026-12-02T05:00:00+00:00", workspaces=3, users=20, memberships=26, agents=17,
+                     runs=50, events=475, generated_seconds=1.2, data_end_after_appends="2026-12-03T05:59:00+00:00"),
+        machine=Machine(cpu="test cpu", cores=2, memory_gib=23.5, os="Linux", python="3.11.7",
+                        postgres="PostgreSQL 15", server="database 'x'", settings={"work_mem": "4MB"}),
+        builds=Builds(full=build(20.0), no_change=build(8.0), append_1h=[build(9.0, appended)],
+                      append_1d=[build(11.0, appended)]),
+        aggregation=Aggregation(
+            ours=AggregationTiming(days=["2026-12-02"], timings=summary([0.05]), computes="everything"),
+            naive=AggregationTiming(days=["2026-12-02"], timings=summary([0.5]), all_days=summary([0.5, 0.6]),
+                                    computes="9 of the 30 columns"),
+        ),
+        refresh=Refresh(ours=views, naive={
+            "mv_active_users": RefreshTiming(timings=summary([]), timed_out_after_s=600.0),
+            "all": RefreshTiming(timings=summary([]), unavailable=refresh_unavailable()),
+        }),
+        naive=NaiveBaseline(load_seconds=0.3, copied_from_ours={"alert_rules": 4}, time_limit_s=600.0,
+                            first_fill_s={"mv_active_users": None, "mv_top_agents": 0.25}),
+        dashboard=[
+            DashboardEntry(name="daily_30d", what="daily figures", ours={"member": timing([1.0, 2.0, 3.0])},
+                           naive={"member": timing([10.0, 20.0, 30.0])}, ratio={"member": 0.1}),
+            DashboardEntry(name="top_agents", what="top agents", ours={"service": timing([1.0])},
+                           naive={"service": QueryTiming(timings=summary([], unit="ms"), unavailable="not populated")},
+                           ratio={"service": None}),
+        ],
+        explain=[ExplainedQuery(query="daily_30d", role="member", schema="naive", plan=PlanSummary(
+            planning_ms=0.2, execution_ms=3.1, shared_hit=40, shared_read=2, whole_table_scans=["naive.user_activity"],
+            scans=[Scan(node="Seq Scan", relation="naive.user_activity", index=None, rows=475, whole_table=True)],
+        ))],
+        indexes=IndexReport(
+            unused=[UnusedIndex(index="analytics.idx_x", table="analytics.x", bytes=8192, definition="CREATE INDEX",
+                                enforces=None)],
+            covered=[CoveredIndex(index="naive.idx_a", covered_by="naive.idx_ab", table="naive.t", bytes=16384)],
+        ),
+        storage=Storage(
+            months_of_data=0.3, bytes_per_run=512.0, ours=footprint(["analytics", "analytics_internal"], 2_000_000),
+            naive=footprint(["naive"], 3_000_000),
+            tables=[TableSize(schema="naive", table="mv_top_agents", kind="m", rows=0, populated=False,
+                              table_bytes=0, index_bytes=0, bytes_per_row=None),
+                    TableSize(schema="public", table="agent_runs", kind="r", rows=50, populated=True,
+                              table_bytes=16384, index_bytes=8192, bytes_per_row=491.5)],
+        ),
+        ingestion=Ingestion(
+            ours={path: rate(200, 0.5) for path in ("track_event", "insert_single", "insert_batched_1000", "copy")},
+            naive={path: rate(200, 0.6) for path in ("insert_single", "insert_batched_1000", "copy")},
+        ),
+        retention=Retention(ours=RetentionTiming(seconds=0.01, events_removed=5, events_kept=470),
+                            naive=RetentionTiming(seconds=0.2, events_removed=5, events_kept=470,
+                                                  hourly_rows_removed=2), ratio=0.05),
+        seconds=56.0,
+    )
+
+
+def refresh_unavailable() -> str:
+    return "not populated: its first fill ran past the time limit"
+
+
+def test_results_read_back_from_the_json_they_are_written_to():
+    written = sample_results()
+    assert BenchResults.from_json(json.loads(json.dumps(written.to_json()))) == written
+
+
+def test_the_json_keeps_its_keys_figures_inline_and_absent_figures_left_out():
+    written = sample_results().to_json()
+    assert list(written["dashboard"][0]["ours"]["member"]) == [
+        "n", "p50_ms", "p95_ms", "p99_ms", "max_ms", "rows_median", "empty_results"]
+    assert written["dashboard"][1]["naive"]["service"] == {"n": 0, "unavailable": "not populated"}
+    assert written["refresh"]["naive"]["mv_active_users"] == {"n": 0, "timed_out_after_s": 600.0}
+    assert "appended" not in written["builds"]["full"] and "appended" in written["builds"]["append_1h"][0]
+    assert list(written["aggregation"]["naive"]) == ["days", "n", "p50_s", "p95_s", "p99_s", "max_s", "all_days",
+                                                     "computes"]
+    assert written["explain"][0]["planning_ms"] == 0.2 and written["explain"][0]["query"] == "daily_30d"
+    assert "hourly_rows_removed" in written["retention"]["ours"]
+
+
+def test_results_written_before_the_figures_were_typed_read_back():
+    """Files of earlier runs kept sizes summed over partitions as text (a decimal), and runs
+    from before --days carry no label."""
+    older = sample_results().to_json()
+    older["storage"]["tables"][1]["bytes_per_row"] = "491.5"
+    del older["label"]
+    read = BenchResults.from_json(older)
+    assert read.storage.tables[1].bytes_per_row == 491.5 and read.label == "tiny"
+
+
+def test_the_report_and_its_plots_are_drawn_from_the_results(tmp_path):
+    written = report.write(sample_results(), tmp_path)
+    assert [path.name for path in written] == [
+        "tiny.json", "tiny.md", "tiny-dashboard.png", "tiny-builds.png", "tiny-refresh.png", "tiny-storage.png"]
+    assert report.read(tmp_path / "tiny.json") == sample_results()
+    text = (tmp_path / "tiny.md").read_text(encoding="utf-8")
+    assert "| top_agents | service | 1.00 | 1.00 | 1.00 | – | – | – | – | 3 / – (naive: not populated) |" in text
+    assert "| mv_active_users | 0.015 | > 600 (stopped at the limit) | more than 40,000× faster |" in text
+    assert "| daily_30d | member | 2.00 | 2.90 | 2.98 | 20.00 | 29.00 | 29.80 | 10.0× faster | 3 / 3 |" in text
+    assert "| after --append 1h | 9.0 | 8.0 | 120 (7) | 12 / 3 |" in text
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +231,24 @@ def test_spec_views_are_created_empty_so_that_their_filling_is_timed_and_limited
     assert statements.replace("\nWITH NO DATA;", ";") == naive.spec_sql()
 
 
-def test_a_naive_statement_past_its_limit_is_stopped_and_reported_as_such(built):
+def test_a_statement_past_its_limit_is_stopped_and_reported_as_such(built):
     with built.connect() as conn:
-        assert naive.timed_with_limit(conn, psycopg.sql.SQL("select pg_sleep(2)"), 0.2) is None
-        assert naive.timed_with_limit(conn, psycopg.sql.SQL("select 1"), 5) < 5
+        assert db.timed(conn, psycopg.sql.SQL("select pg_sleep(2)"), limit=0.2) is None
+        assert db.timed(conn, "select current_user", role="service_role", limit=5) < 5
+        assert conn.execute("select current_user, current_setting('statement_timeout')").fetchone() == (
+            built.target.user, "0")
+
+
+def test_state_kept_in_a_comment_reads_back_and_is_none_where_there_is_none(built, admin_target):
+    with db.connect(admin_target) as conn:
+        assert db.read_note(conn, "database", built.target.dbname, "test note: ") is None
+        db.write_note(conn, "database", built.target.dbname, "test note: ", {"events": 12, "end": "2026-01-01"})
+        assert db.read_note(conn, "database", built.target.dbname, "test note: ") == {"events": 12, "end": "2026-01-01"}
+        assert db.read_note(conn, "database", "no_such_database", "test note: ") is None
+        conn.execute(psycopg.sql.SQL("comment on database {} is null").format(
+            psycopg.sql.Identifier(built.target.dbname)))
+    with built.connect() as conn:
+        assert db.read_note(conn, "table", "public.no_such_table", "test note: ") is None
 
 
 def test_spec_sql_with_f1_to_f3_fixed_runs_and_computes_what_the_spec_says(with_naive):
@@ -135,14 +271,14 @@ def test_spec_sql_with_f1_to_f3_fixed_runs_and_computes_what_the_spec_says(with_
         conn.execute("select naive.refresh_all_materialized_views()")
 
 
-@pytest.mark.parametrize("query", bench.load_queries(), ids=lambda query: query.name)
+@pytest.mark.parametrize("query", queries.load_queries(), ids=lambda query: query.name)
 def test_every_dashboard_query_runs_for_a_member_and_service_role_on_both_schemas(with_naive, query):
     with with_naive.connect() as conn:
-        params = bench.sample_parameters(conn, 1, 3)[0]
+        params = queries.sample_parameters(conn, 1, 3)[0]
         for role in query.roles:
             for schema in ("analytics", "naive"):
                 with conn.transaction():
-                    bench.become(conn, role, params["user_id"])
+                    queries.become(conn, role, params["user_id"])
                     conn.execute(query.statement(schema, role), params).fetchall()
 
 
@@ -152,7 +288,7 @@ def test_members_see_only_their_workspaces_in_the_member_dashboard_queries(with_
             "select user_id, min(workspace_id::text)::uuid from public.workspace_members group by user_id "
             "having count(*) = 1 limit 1"
         ).fetchone()
-        query = next(query for query in bench.load_queries() if query.name == "my_workspaces_30d")
+        query = next(query for query in queries.load_queries() if query.name == "my_workspaces_30d")
         with acting_as(conn, "authenticated", user_id):
             rows = conn.execute(query.statement("analytics", "member"), {}).fetchall()
         assert rows and {row[0] for row in rows} == {workspace_id}
@@ -164,18 +300,29 @@ def test_anon_cannot_read_the_dashboard_tables(with_naive):
             conn.execute("select * from analytics.daily_metrics limit 1")
 
 
+def test_a_copy_of_kept_data_is_owned_like_the_original_so_that_the_run_may_create_schemas(built, test_server):
+    copy = f"{built.target.dbname}_copy"
+    data.clone_database(test_server, built.target.dbname, copy)
+    try:
+        with db.connect(built.target.with_database(copy)) as conn:
+            assert conn.execute(
+                "select pg_get_userbyid(datdba) from pg_database where datname = current_database()"
+            ).fetchone()[0] == built.target.user
+            conn.execute("create schema naive_copy_check")
+    finally:
+        db.drop_database(test_server.admin, copy)
+
+
 def test_storage_reports_a_naive_view_that_never_filled_as_empty_instead_of_failing(with_naive):
     with with_naive.connect() as conn:
         conn.execute("create materialized view naive.never_filled as select 1 as x with no data")
     try:
-        run = bench.Run(with_naive.target, with_naive.target, "unused", False, with_naive.target_path, {
-            "data": {"data_start": "2026-01-01T00:00:00+00:00", "data_end_after_appends": "2026-01-31T00:00:00+00:00",
-                     "workspaces": 3},
-        })
-        storage = bench._storage(run)
+        measured = data.RunDatabase(with_naive.target, dataclasses.replace(
+            sample_results().data, data_start="2026-01-01T00:00:00+00:00"), with_naive.target_path)
+        sizes = storage.storage(measured, "2026-01-31T00:00:00+00:00")
     finally:
         with with_naive.connect() as conn:
             conn.execute("drop materialized view naive.never_filled")
-    never_filled = next(table for table in storage["tables"] if table["table"] == "never_filled")
-    assert (never_filled["rows"], never_filled["populated"]) == (0, False)
-    assert storage["ours"]["bytes_per_event"] > 0
+    never_filled = next(table for table in sizes.tables if table.table == "never_filled")
+    assert (never_filled.rows, never_filled.populated) == (0, False)
+    assert sizes.ours.bytes_per_event > 0

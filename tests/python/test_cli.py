@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from agent_analytics import bootstrap, cli, cluster, db, dbt, generate
+from agent_analytics import bench, bootstrap, cli, cluster, db, dbt, demo_data, erasure, generate, lock
+from agent_analytics.errors import AgentAnalyticsError
 
 
 @pytest.fixture
@@ -47,6 +48,24 @@ def test_missing_database_is_named_without_a_traceback(monkeypatch, capsys):
     assert cli.main(["status"]) == 1
     output = capsys.readouterr()
     assert "cannot connect to database 'nowhere'" in output.err
+    assert "Traceback" not in output.out + output.err
+
+
+@pytest.mark.parametrize("error", [
+    db.DatabaseUnavailable, db.NotEmbedded, dbt.DbtFailed, dbt.ProjectNotFound, bootstrap.RefusedRealApp,
+    bootstrap.NotSupabase, generate.GeneratorError, bench.BenchError, erasure.ErasureError, demo_data.DataExists,
+    lock.Busy,
+])
+def test_every_error_meant_for_the_user_is_one_line_from_main(monkeypatch, capsys, error):
+    assert issubclass(error, AgentAnalyticsError)
+
+    def fails(args, console):
+        raise error("what went wrong, and what to do")
+
+    monkeypatch.setitem(cli.COMMANDS, "status", fails)
+    assert cli.main(["status"]) == 1
+    output = capsys.readouterr()
+    assert "error: what went wrong, and what to do" in output.err
     assert "Traceback" not in output.out + output.err
 
 

@@ -3,6 +3,8 @@ stretch ended."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 from datetime import UTC, datetime, timedelta
@@ -10,31 +12,39 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg import sql
 
-from agent_analytics import bootstrap, cluster, db, generate
+from agent_analytics import bootstrap, bulk, cli, cluster, db, generate
+from agent_analytics.generate import load, simulate
+
+# A fixed end (generate --end) makes the data a function of the seed alone.
+END = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
+# tiny, seed 42, ending at END: rows of workspaces, users, memberships, agents, events and runs,
+# and a digest of them all, as the generator made them before its split (generate.py, 4cf60bc)
+PINNED_COUNTS = (3, 20, 24, 7, 288, 37)
+PINNED_DIGEST = "b1447c6ef852289f"
 
 
 def test_a_run_draws_the_same_randomness_whether_or_not_it_finished_before_the_end():
-    world = generate.World(people=[], agents={"w": ["a1", "a2", "a3"]}, activity=1.0)
+    world = simulate.World(people=[], agents={"w": ["a1", "a2", "a3"]}, activity=1.0)
     started = datetime(2026, 11, 20, 12, tzinfo=UTC)
     for seed in range(200):
         still_going, finished = random.Random(seed), random.Random(seed)
-        run_cut = generate._run(still_going, world, "u", "w", started, until=started + timedelta(seconds=1))
-        run_whole = generate._run(finished, world, "u", "w", started, until=started + timedelta(days=1))
-        assert run_cut[0] == run_whole[0], "the run id must not depend on where the data ends"
+        run_cut = simulate.agent_run(still_going, world, "u", "w", started, until=started + timedelta(seconds=1))
+        run_whole = simulate.agent_run(finished, world, "u", "w", started, until=started + timedelta(days=1))
+        assert run_cut.id == run_whole.id, "the run id must not depend on where the data ends"
         assert still_going.random() == finished.random(), "later draws must not depend on it either"
 
 
 def test_appends_at_odd_moments_continue_from_the_remembered_end_without_repeating_a_row(make_database):
     project_db = make_database(seed=5)
     with project_db.connect() as conn:
-        end = generate._remembered_settings(conn)["end"]
+        end = load.remembered_settings(conn)["end"]
         assert datetime.fromisoformat(end) == project_db.data_end
         events_before = conn.execute("select count(*) from analytics.user_activity").fetchone()[0]
         later = project_db.data_end + timedelta(days=2)  # the stretches lie ahead of the real clock
         for duration in (timedelta(minutes=37), timedelta(hours=1), timedelta(minutes=90), timedelta(days=1)):
-            start = datetime.fromisoformat(generate._remembered_settings(conn)["end"])
+            start = datetime.fromisoformat(load.remembered_settings(conn)["end"])
             generate.append(conn, duration, now=later)
-            assert datetime.fromisoformat(generate._remembered_settings(conn)["end"]) == start + duration
+            assert datetime.fromisoformat(load.remembered_settings(conn)["end"]) == start + duration
             # Only late events may fall before the stretch; nothing lies beyond it.
             latest = conn.execute(
                 "select greatest((select max(created_at) from analytics.user_activity), "
@@ -82,7 +92,7 @@ def test_an_append_ends_now_at_the_latest(make_database):
         before = datetime.now(UTC)
         generate.append(conn, timedelta(days=1))  # asks for a day of which an hour at most has passed
         after = datetime.now(UTC)
-        end = datetime.fromisoformat(generate._remembered_settings(conn)["end"])
+        end = datetime.fromisoformat(load.remembered_settings(conn)["end"])
         latest_event, latest_run = conn.execute(
             "select (select max(created_at) from analytics.user_activity), "
             "(select max(greatest(started_at, completed_at)) from public.agent_runs)"
@@ -99,7 +109,7 @@ def test_a_bulk_load_leaves_every_event_index_valid_on_every_partition(make_data
         before = conn.execute(
             "select count(*) from pg_index where indrelid = 'analytics.user_activity'::regclass"
         ).fetchone()[0]
-        with generate.table_indexes_rebuilt_after(conn, "analytics.user_activity", True, lambda *args: None):
+        with bulk.table_indexes_rebuilt_after(conn, "analytics.user_activity", True, lambda *args: None):
             conn.execute(
                 "insert into analytics.user_activity (user_id, event_type) select id, 'login' from public.users"
             )
@@ -131,7 +141,7 @@ def test_a_bulk_load_of_runs_keeps_the_keys_that_reference_them(built):
     keys = "select conname from pg_constraint where confrelid = 'public.agent_runs'::regclass order by 1"
     with built.connect() as conn, conn.transaction(force_rollback=True):
         before = conn.execute(keys).fetchall()
-        with generate.table_indexes_rebuilt_after(conn, "public.agent_runs", True, lambda *args: None):
+        with bulk.table_indexes_rebuilt_after(conn, "public.agent_runs", True, lambda *args: None):
             assert conn.execute(keys).fetchall() == []
         after = conn.execute(keys).fetchall()
     assert ("run_keys_run_id_fkey",) in before and after == before
@@ -158,19 +168,19 @@ def test_a_deploy_repairs_an_event_index_left_invalid(make_database):
 
 
 def test_a_history_simulated_day_by_day_is_the_history_simulated_whole():
-    world = generate.World(people=[], agents={"w1": ["a1", "a2"], "w2": ["a3"]}, activity=2.0)
-    person = generate.Person(
+    world = simulate.World(people=[], agents={"w1": ["a1", "a2"], "w2": ["a3"]}, activity=2.0)
+    person = simulate.Person(
         user_id="u1", created_at=datetime(2026, 1, 1, tzinfo=UTC), workspaces=("w1", "w2"),
         engagement=1.5, ip="10.0.0.1", user_agent="test",
     )
     start, end = datetime(2026, 11, 1, 6, tzinfo=UTC), datetime(2026, 11, 8, 18, tzinfo=UTC)
-    whole_runs: list[tuple] = []
-    whole = list(generate._person_events(person, world, 3, start, end, whole_runs))
-    by_day_runs: list[tuple] = []
+    whole_runs: list[simulate.AgentRun] = []
+    whole = list(simulate.person_events(person, world, 3, start, end, whole_runs))
+    by_day_runs: list[simulate.AgentRun] = []
     by_day = [
         event
         for offset in range(9)
-        for event in generate._person_events(
+        for event in simulate.person_events(
             person, world, 3, start, end, by_day_runs, only_day=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=offset)
         )
     ]
@@ -206,3 +216,55 @@ def test_a_deploy_drops_the_metadata_index_an_earlier_version_made(make_database
     with project_db.connect() as conn:
         assert conn.execute("select to_regclass('analytics.idx_user_activity_metadata')").fetchone()[0] is None
         assert conn.execute("select count(*) from analytics.user_activity").fetchone()[0] > 0
+
+
+def simulated(scale: str, seed: int, end: datetime) -> tuple[simulate.App, simulate.StretchRows]:
+    """What `generate --scale SCALE --seed SEED --end END` writes, simulated without a database."""
+    options = generate.GenerateOptions(scale=generate.SCALES[scale], seed=seed, end=end)
+    app = simulate.app(options.scale, seed, options.start, end)
+    world = app.world
+    activity = simulate.simulate(simulate.Stretch(
+        tuple(world.people), world.agents, world.activity, seed, options.start, end, late_from=None))
+    return app, activity
+
+
+def test_the_same_seed_and_end_give_the_same_rows_as_ever():
+    """Pinned: these are the rows the generator made before it was split into simulation and
+    loading. A change here changes every data set and benchmark; make it on purpose."""
+    app, activity = simulated("tiny", 42, END)
+    digest = hashlib.sha256()
+    for rows in (app.workspaces, app.users, app.memberships, app.agents, activity.events, activity.runs):
+        for row in rows:
+            digest.update(repr(tuple(row)).encode())
+    counts = (len(app.workspaces), len(app.users), len(app.memberships), len(app.agents), len(activity.events),
+              len(activity.runs))
+    assert (counts, digest.hexdigest()[:16]) == (PINNED_COUNTS, PINNED_DIGEST)
+
+
+@pytest.fixture
+def demo_database(test_server, tmp_path):
+    """A database with the demo app and the deploy, and no data yet."""
+    name = f"aa_test_{os.getpid()}_generate_cli"
+    made = cluster.create_supabase_database(test_server, name)
+    bootstrap.prepare_demo_database(made, ("--target-path", str(tmp_path)))
+    yield made
+    db.drop_database(test_server.admin, name)
+
+
+def test_generate_with_a_fixed_end_writes_exactly_the_simulated_rows(demo_database, monkeypatch):
+    admin = demo_database.admin
+    for name in db.LIBPQ_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in (("PGHOST", admin.host), ("PGPORT", str(admin.port)), ("PGUSER", admin.user),
+                        ("PGDATABASE", admin.dbname)):
+        monkeypatch.setenv(name, value)
+    assert cli.main(["generate", "--scale", "tiny", "--seed", "42", "--end", END.isoformat()]) == 0
+    app, activity = simulated("tiny", 42, END)
+    with db.connect(admin) as conn:
+        users = conn.execute("select id::text, email, created_at from public.users order by id").fetchall()
+        events = conn.execute("select id::text, created_at, metadata from analytics.user_activity").fetchall()
+        runs = conn.execute("select id::text, status, started_at from public.agent_runs").fetchall()
+    assert users == sorted((user.id, user.email, user.created_at) for user in app.users)
+    assert sorted(events) == sorted(
+        (event.id, event.created_at, json.loads(event.metadata)) for event in activity.events)
+    assert sorted(runs) == sorted((run.id, run.status, run.started_at) for run in activity.runs)

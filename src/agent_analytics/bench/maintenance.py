@@ -1,0 +1,111 @@
+"""The scheduled functions, timed on both schemas: one day's aggregation, the refreshes of the
+materialized views, and the retention (cleanup_old_data)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from psycopg import sql
+
+from agent_analytics import db, naive
+from agent_analytics.bench.data import RunDatabase
+from agent_analytics.bench.results import AggregationTiming, RefreshTiming, Retention, RetentionTiming, ratio, summary
+from agent_analytics.progress import Progress
+
+# The spec's three materialized views, which ours keep by name.
+VIEWS = naive.VIEWS
+NOT_POPULATED = "not populated: its first fill ran past the time limit"
+
+
+def recent_days(bench: RunDatabase, count: int = 7) -> list[date]:
+    """The last complete UTC days of the data."""
+    with bench.connect() as conn:
+        last = conn.execute("select (max(created_at) at time zone 'UTC')::date - 1 from analytics.user_activity").fetchone()[0]
+    return [last - timedelta(days=offset) for offset in range(count)]
+
+
+def our_aggregation(bench: RunDatabase, progress: Progress) -> AggregationTiming:
+    """analytics.aggregate_daily_metrics(day), as service_role calls it, for the last days."""
+    timings = []
+    days = recent_days(bench)
+    with bench.connect() as conn:
+        for index, day in enumerate(days, start=1):
+            timings.append(db.timed(conn, sql.SQL("select analytics.aggregate_daily_metrics(%s)"), (day,),
+                                    role="service_role"))
+            progress("one day's aggregation", index, len(days), index)
+    return AggregationTiming(days=[day.isoformat() for day in days], timings=summary(timings),
+                             computes="all 23 figures of every workspace with activity that day and the platform row")
+
+
+def our_refreshes(bench: RunDatabase, repeat: int, progress: Progress) -> dict[str, RefreshTiming]:
+    with bench.connect() as conn:
+        owner = conn.execute(
+            "select pg_get_userbyid(relowner) from pg_class where oid = 'analytics.mv_active_users'::regclass"
+        ).fetchone()[0]
+    return refreshes(bench, "analytics", owner, "service_role", repeat, progress)
+
+
+def refreshes(
+    bench: RunDatabase, schema: str, owner: str | None, caller: str | None, repeat: int, progress: Progress,
+    limit: float | None = None, views: tuple[str, ...] = VIEWS,
+) -> dict[str, RefreshTiming]:
+    """Each view refreshed on its own (as its owner, the only role allowed), then all of them
+    through the schema's refresh_all_materialized_views() (as `caller`). A view missing from
+    `views` is not populated and cannot be refreshed concurrently; one that runs past `limit`
+    seconds is not tried again."""
+    timings: dict[str, list[float]] = {name: [] for name in (*VIEWS, "all")}
+    timed_out: set[str] = set()
+    every_view = set(VIEWS) <= set(views)
+    steps = repeat * (len(VIEWS) + 1)
+    done = 0
+    with bench.connect() as conn:
+        for _ in range(repeat):
+            for view in VIEWS:
+                if view in views and view not in timed_out:
+                    statement = sql.SQL("refresh materialized view concurrently {}.{}").format(
+                        sql.Identifier(schema), sql.Identifier(view)
+                    )
+                    _record(timings[view], timed_out, view, db.timed(conn, statement, role=owner, limit=limit))
+                done += 1
+                progress(f"{schema}: view refreshes", done, steps, done)
+            if every_view and "all" not in timed_out:
+                statement = sql.SQL("select {}.refresh_all_materialized_views()").format(sql.Identifier(schema))
+                _record(timings["all"], timed_out, "all", db.timed(conn, statement, role=caller, limit=limit))
+            done += 1
+            progress(f"{schema}: view refreshes", done, steps, done)
+    results = {}
+    for name, values in timings.items():
+        if name in timed_out:
+            results[name] = RefreshTiming(timings=summary(values), timed_out_after_s=limit)
+        elif (name == "all" and not every_view) or (name != "all" and name not in views):
+            results[name] = RefreshTiming(timings=summary([]), unavailable=NOT_POPULATED)
+        else:
+            results[name] = RefreshTiming(timings=summary(values))
+    return results
+
+
+def _record(timings: list[float], timed_out: set[str], name: str, seconds: float | None) -> None:
+    if seconds is None:
+        timed_out.add(name)
+    else:
+        timings.append(seconds)
+
+
+def retention(bench: RunDatabase) -> Retention:
+    """Each schema's cleanup_old_data(): the same events older than 90 days go."""
+    results = {}
+    with bench.connect() as conn:
+        for schema, role in (("analytics", "service_role"), ("naive", None)):
+            table = sql.SQL("{}.user_activity").format(sql.Identifier(schema))
+            hourly = sql.SQL("{}.hourly_metrics").format(sql.Identifier(schema))
+            before = conn.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0]
+            hourly_before = conn.execute(sql.SQL("select count(*) from {}").format(hourly)).fetchone()[0]
+            seconds = db.timed(conn, sql.SQL("select {}.cleanup_old_data()").format(sql.Identifier(schema)), role=role)
+            after = conn.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0]
+            hourly_after = conn.execute(sql.SQL("select count(*) from {}").format(hourly)).fetchone()[0]
+            results[schema] = RetentionTiming(
+                seconds=round(seconds, 3), events_removed=before - after, events_kept=after,
+                hourly_rows_removed=hourly_before - hourly_after,
+            )
+    ours, naive = results["analytics"], results["naive"]
+    return Retention(ours=ours, naive=naive, ratio=ratio(ours.seconds, naive.seconds))

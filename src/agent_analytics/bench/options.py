@@ -1,0 +1,57 @@
+"""What a benchmark run was asked to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from agent_analytics import generate
+from agent_analytics.bench.results import RunOptions
+from agent_analytics.errors import AgentAnalyticsError
+
+
+class BenchError(AgentAnalyticsError):
+    """The benchmark cannot run as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    scale_name: str
+    output: Path
+    seed: int = 42
+    repeat: int = 50  # executions of each dashboard query, per role and schema
+    hourly_builds: int = 3  # --append 1h then an incremental build, this many times
+    daily_builds: int = 1  # --append 1d then an incremental build
+    refresh_repeat: int = 3
+    keep: bool = False
+    naive_limit: float = 600.0  # seconds any one statement of the naive baseline may run
+    days: int | None = None  # days of history; None: the scale's
+
+    @property
+    def scale(self) -> generate.Scale:
+        return generate.SCALES[self.scale_name]
+
+    @property
+    def label(self) -> str:
+        """The scale, and the days of history when they are not the scale's: names the data and the results."""
+        if self.days is None or self.days == self.scale.days:
+            return self.scale_name
+        return f"{self.scale_name}-{self.days}d"
+
+    @property
+    def history_days(self) -> int:
+        return self.days or self.scale.days
+
+    @property
+    def appended(self) -> timedelta:
+        return timedelta(hours=self.hourly_builds, days=self.daily_builds)
+
+    def recorded(self) -> RunOptions:
+        """The options the results record."""
+        return RunOptions(repeat=self.repeat, hourly_builds=self.hourly_builds, daily_builds=self.daily_builds,
+                          refresh_repeat=self.refresh_repeat, naive_limit_s=self.naive_limit)
+
+    def check(self) -> None:
+        if self.hourly_builds < 1 or self.daily_builds < 1 or self.repeat < 1 or self.refresh_repeat < 1:
+            raise BenchError("--builds, --repeat and --refresh-repeat must be at least 1")
