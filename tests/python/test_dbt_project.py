@@ -115,6 +115,19 @@ def test_every_incremental_model_follows_the_grain_contract(docs):
             assert grain["tested_since"] in columns, f"{key}: tested_since names no documented column"
 
 
+def test_the_dashboard_exposure_lists_every_relation_the_dashboard_queries_read(docs):
+    manifest, _ = docs
+    queries = (PROJECT / "src" / "agent_analytics" / "sql" / "dashboard_queries.sql").read_text()
+    read = {re.sub(r"^member_", "mv_", name) for name in re.findall(r"\{schema\}\.(\w+)", queries)}
+    exposure = manifest["exposures"]["exposure.agent_analytics.dashboard_queries"]
+    listed = {dependency.split(".")[-1] for dependency in exposure["depends_on"]["nodes"]}
+    assert read == listed, f"the queries read {sorted(read - listed)} unlisted; listed but unread: {sorted(listed - read)}"
+    functions = manifest["exposures"]["exposure.agent_analytics.member_functions"]
+    assert {dependency.split(".")[-1] for dependency in functions["depends_on"]["nodes"]} == {
+        name for name in listed if name.startswith("mv_")
+    }
+
+
 def test_models_name_no_relation_by_hand():
     for path in (PROJECT / "models").rglob("*.sql"):
         text = path.read_text()
