@@ -195,5 +195,5 @@ def test_the_command_names_an_unknown_user_in_one_line(built, monkeypatch, capsy
     for name, value in built.target.env().items():
         monkeypatch.setenv(name, value)
     assert cli.main(["erase-user", "00000000-0000-0000-0000-0000000000aa", "--no-build"]) == 1
-    output = capsys.readouterr().out
-    assert "no user 00000000-0000-0000-0000-0000000000aa" in output and "Traceback" not in output
+    output = capsys.readouterr()
+    assert "no user 00000000-0000-0000-0000-0000000000aa" in output.err and "Traceback" not in output.out + output.err
