@@ -273,6 +273,21 @@ from {{ arrived }}
 {%- endmacro %}
 
 
+{% macro users_whose_first_day_moved(touched, day_column, first_seen_relation) -%}
+{#- The (scope_id, user_id) of `touched` (rows of in_both_scopes) whose first touched day is on
+    or before their first-seen day: their first day has just moved to it (a late event, a new
+    user) or away from it (a deletion), and what counted them as new or by cohort changes. -#}
+select
+    touched.scope_id,
+    touched.user_id
+from {{ touched }} as touched
+inner join {{ first_seen_relation }} as first_seen
+    on touched.scope_id = first_seen.scope_id and touched.user_id = first_seen.user_id
+group by touched.scope_id, touched.user_id, first_seen.first_seen_date
+having min(touched.{{ day_column }}) <= first_seen.first_seen_date
+{%- endmacro %}
+
+
 {% macro is_unit_test(relation) -%}
 {#- Renders "unit test" in a dbt unit test, whose inputs are CTEs of the query: nothing can
     be read ahead of it there. -#}
@@ -358,15 +373,11 @@ from {{ arrived }}
         select (
             select min(scope_days.activity_date) from {{ scope_days_relation }} as scope_days
             where scope_days.scope_id = moved.scope_id and scope_days.user_id = moved.user_id
-                and not exists (select from taken where taken.day = scope_days.activity_date)
+                {#- the days once, not a scan of what was taken per user #}
+                and scope_days.activity_date <> all (array(select distinct taken.day from taken))
         )
         from (
-            select touched.scope_id, touched.user_id
-            from ({{ in_both_scopes('taken', 'day') }}) as touched
-            inner join {{ first_seen_relation }} as first_seen
-                on touched.scope_id = first_seen.scope_id and touched.user_id = first_seen.user_id
-            group by touched.scope_id, touched.user_id, first_seen.first_seen_date
-            having min(touched.day) <= first_seen.first_seen_date
+            {{ users_whose_first_day_moved('(' ~ in_both_scopes('taken', 'day') ~ ')', 'day', first_seen_relation) }}
         ) as moved
         {%- endif %}
     {%- endset -%}

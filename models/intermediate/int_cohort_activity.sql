@@ -41,14 +41,7 @@
             scope_days.activity_date
         from {{ ref('int_user_scope_days') }} as scope_days
         inner join (
-            select
-                touched_days.scope_id,
-                touched_days.user_id
-            from touched_days
-            inner join {{ ref('int_user_first_seen') }} as first_seen
-                on touched_days.scope_id = first_seen.scope_id and touched_days.user_id = first_seen.user_id
-            group by touched_days.scope_id, touched_days.user_id, first_seen.first_seen_date
-            having min(touched_days.activity_date) <= first_seen.first_seen_date
+            {{ users_whose_first_day_moved('touched_days', 'activity_date', ref('int_user_first_seen')) }}
         ) as moved
             on scope_days.scope_id = moved.scope_id and scope_days.user_id = moved.user_id
     ),
