@@ -9,8 +9,8 @@
 with runs as (
     select
         runs.*,
-        {{ utc_date('runs.started_at') }} as metric_date
-    from {{ ref('stg_app__agent_runs') }} as runs
+        runs.run_date as metric_date
+    from {{ ref('int_agent_runs') }} as runs
     where {{ in_days('runs.started_at', days) }}
 ),
 
@@ -86,9 +86,9 @@ run_stats as (
         metric_date,
         {{ scope_of_grouping('workspace_id') }} as scope_id,
         count(*) as total_runs,
-        count(*) filter (where status = 'completed') as successful_runs,
-        count(*) filter (where status = 'failed') as failed_runs,
-        count(*) filter (where status = 'cancelled') as cancelled_runs,
+        count(*) filter (where is_successful) as successful_runs,
+        count(*) filter (where is_failed) as failed_runs,
+        count(*) filter (where is_cancelled) as cancelled_runs,
         avg(runtime_seconds) as avg_runtime_seconds,
         percentile_cont(0.5) within group (order by runtime_seconds) as median_runtime_seconds,
         percentile_cont(0.95) within group (order by runtime_seconds) as p95_runtime_seconds,
@@ -155,8 +155,8 @@ top_agents as (
 ),
 
 error_occurrences as (
-    select metric_date, workspace_id, coalesce(error_type, 'unknown') as error_type
-    from runs where status = 'failed'
+    select metric_date, workspace_id, failure_type as error_type
+    from runs where is_failed
     union all
     select metric_date, workspace_id, error_type from error_events
 ),

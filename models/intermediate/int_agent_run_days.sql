@@ -20,16 +20,16 @@
     the runs it takes in, from all of their runs, as agent_performance does.
 -#}
 with runs as (
-    {{ runs_of_touched_agent_days(ref('stg_app__agent_runs')) }}
+    {{ runs_of_touched_agent_days(ref('int_agent_runs')) }}
 ),
 
 final as (
     select
-        {{ row_id(['agent_id', utc_date('started_at')]) }} as id,
+        {{ row_id(['agent_id', 'run_date']) }} as id,
         agent_id,
-        {{ utc_date('started_at') }} as run_date,
+        run_date,
         count(*)::integer as run_count,
-        (count(*) filter (where status = 'completed'))::integer as completed_count,
+        (count(*) filter (where is_successful))::integer as completed_count,
         (count(runtime_seconds))::integer as runtime_count,
         sum(runtime_seconds) as runtime_sum,
         coalesce(
@@ -40,7 +40,7 @@ final as (
         coalesce(array_agg(distinct user_id) filter (where user_id is not null), '{}') as user_ids,
         max(started_at) as last_run_at
     from runs
-    group by agent_id, {{ utc_date('started_at') }}
+    group by agent_id, run_date
 )
 
 select * from final

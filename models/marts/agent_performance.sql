@@ -36,7 +36,7 @@
 {#- One row per agent and UTC day on which it ran. A build recomputes the agent-days of the
     runs it takes in, from all of their runs. #}
 with runs as (
-    {{ runs_of_touched_agent_days(ref('stg_app__agent_runs')) }}
+    {{ runs_of_touched_agent_days(ref('int_agent_runs')) }}
 ),
 
 agents as (
@@ -45,7 +45,7 @@ agents as (
 
 daily_runs as (
     select
-        {{ utc_date('started_at') }} as metric_date,
+        run_date as metric_date,
         *
     from runs
 ),
@@ -55,9 +55,9 @@ run_stats as (
         agent_id,
         metric_date,
         count(*) as total_runs,
-        count(*) filter (where status = 'completed') as successful_runs,
-        count(*) filter (where status = 'failed') as failed_runs,
-        count(*) filter (where status = 'cancelled') as cancelled_runs,
+        count(*) filter (where is_successful) as successful_runs,
+        count(*) filter (where is_failed) as failed_runs,
+        count(*) filter (where is_cancelled) as cancelled_runs,
         avg(runtime_seconds) as avg_runtime_seconds,
         min(runtime_seconds) as min_runtime_seconds,
         max(runtime_seconds) as max_runtime_seconds,
@@ -69,7 +69,7 @@ run_stats as (
         sum(tokens_used) as total_tokens_used,
         count(distinct user_id) as unique_users,
         avg(user_rating) as avg_user_rating,
-        count(*) filter (where user_rating is not null or feedback is not null) as total_feedback_count
+        count(*) filter (where has_feedback) as total_feedback_count
     from daily_runs
     group by 1, 2
 ),
@@ -83,10 +83,10 @@ error_types as (
         select
             agent_id,
             metric_date,
-            coalesce(error_type, 'unknown') as error_type,
+            failure_type as error_type,
             count(*) as failures
         from daily_runs
-        where status = 'failed'
+        where is_failed
         group by 1, 2, 3
     ) as per_type
     group by 1, 2
@@ -111,7 +111,7 @@ failure_reasons as (
                 partition by agent_id, metric_date order by count(*) desc, error_message
             ) as reason_rank
         from daily_runs
-        where status = 'failed' and error_message is not null
+        where is_failed and error_message is not null
         group by 1, 2, 3
     ) as per_reason
     group by 1, 2

@@ -45,13 +45,13 @@ api_calls as (
 ),
 
 runs as (
-    select * from {{ ref('stg_app__agent_runs') }}
+    select * from {{ ref('int_agent_runs') }}
     where {{ in_hours('started_at', hours) }} and started_at >= {{ horizon }}
 ),
 
 hourly_runs as (
     select
-        {{ utc_hour('runs.started_at') }} as metric_hour,
+        runs.run_hour as metric_hour,
         runs.*
     from runs
 ),
@@ -75,14 +75,16 @@ scoped_runs as (
     select
         metric_hour,
         workspace_id as scope_id,
-        status,
+        is_successful,
+        is_failed,
         credits_consumed
     from hourly_runs
     union all
     select
         metric_hour,
         {{ platform_scope_id() }},
-        status,
+        is_successful,
+        is_failed,
         credits_consumed
     from hourly_runs
 ),
@@ -116,8 +118,8 @@ run_stats as (
         metric_hour,
         scope_id,
         count(*) as total_runs,
-        count(*) filter (where status = 'completed') as successful_runs,
-        count(*) filter (where status = 'failed') as failed_runs,
+        count(*) filter (where is_successful) as successful_runs,
+        count(*) filter (where is_failed) as failed_runs,
         sum(credits_consumed) as total_credits
     from scoped_runs
     group by 1, 2

@@ -38,7 +38,7 @@ run_stats as (
         count(*) as total_runs,
         sum(credits_consumed) as total_credits,
         avg(runtime_seconds) as avg_runtime
-    from {{ ref('stg_app__agent_runs') }}
+    from {{ ref('int_agent_runs') }}
     where
         started_at >= {{ utc_day_start(utc_today() ~ ' - 29') }}
         and started_at < {{ utc_day_start(utc_today() ~ ' + 1') }}
