@@ -79,40 +79,25 @@
                 and scope_days.activity_date = dirty.period_start
                 and scope_days.scope_id = dirty.scope_id
     {% endif %}
-    union all
-    select
-        scope_days.scope_id,
-        'week' as period,
-        date_trunc('week', scope_days.activity_date::timestamp)::date as period_start,
-        scope_days.user_id,
-        null as run_credits
-    from {{ ref('int_user_scope_days') }} as scope_days
-    {% if is_incremental() %}
-        inner join dirty
-            on
-                dirty.period = 'week'
-                and scope_days.scope_id = dirty.scope_id
-                and scope_days.activity_date >= dirty.period_start
-                and scope_days.activity_date < dirty.period_start + 7
-    {% endif %}
-    where scope_days.is_first_in_week
-    union all
-    select
-        scope_days.scope_id,
-        'month' as period,
-        date_trunc('month', scope_days.activity_date::timestamp)::date as period_start,
-        scope_days.user_id,
-        null as run_credits
-    from {{ ref('int_user_scope_days') }} as scope_days
-    {% if is_incremental() %}
-        inner join dirty
-            on
-                dirty.period = 'month'
-                and scope_days.scope_id = dirty.scope_id
-                and scope_days.activity_date >= dirty.period_start
-                and scope_days.activity_date < (dirty.period_start + interval '1 month')::date
-    {% endif %}
-    where scope_days.is_first_in_month
+    {%- for period in ['week', 'month'] %}
+        union all
+        select
+            scope_days.scope_id,
+            '{{ period }}' as period,
+            date_trunc('{{ period }}', scope_days.activity_date::timestamp)::date as period_start,
+            scope_days.user_id,
+            null as run_credits
+        from {{ ref('int_user_scope_days') }} as scope_days
+        {% if is_incremental() %}
+            inner join dirty
+                on
+                    dirty.period = '{{ period }}'
+                    and scope_days.scope_id = dirty.scope_id
+                    and scope_days.activity_date >= dirty.period_start
+                    and scope_days.activity_date < (dirty.period_start + interval '1 {{ period }}')::date
+        {% endif %}
+        where scope_days.is_first_in_{{ period }}
+    {%- endfor %}
 ),
 
 cohorts as (
