@@ -1,7 +1,7 @@
 {#-
     Incremental strategy `upsert_changed`: the model selects the rows it recomputes. Rows that
     differ are updated (their updated_at moves), new rows are inserted, and rows that did not
-    change are not touched, so a second build writes nothing.
+    change are not touched, so a second build writes nothing (dbt reports "MERGE 0").
     Config: unique_key (one NOT NULL column), and optionally bucket_column (a column or a list
     of columns): the model then selects every row of each bucket it recomputes (a day, an
     hour, a period), and rows of those buckets that it no longer selects are deleted.
@@ -34,20 +34,21 @@
       and not exists (select from {{ source }} as s where s.{{ key }} = t.{{ key }});
     {%- endif %}
 
-    update {{ target }} as t
-    set ({{ compared | join(', ') }}) = (
-        {%- for column in compared %}s.{{ column }}{{ ', ' if not loop.last }}{% endfor -%}
-    )
-    from {{ source }} as s
-    where s.{{ key }} = t.{{ key }}
-      {#- the rows to compare are looked up by key: a join alone hashed the whole target #}
-      and t.{{ key }} = any (array(select s.{{ key }} from {{ source }} as s))
-      and ({% for column in compared %}t.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
-          is distinct from
-          ({% for column in compared %}s.{{ column }}{{ ', ' if not loop.last }}{% endfor %});
-
-    insert into {{ target }} ({{ inserted | join(', ') }})
-    select {{ inserted | join(', ') }}
-    from {{ source }} as s
-    where not exists (select from {{ target }} as t where t.{{ key }} = s.{{ key }})
+    {#- One MERGE updates the rows that differ and inserts the new ones, so that dbt reports the
+        rows the build wrote ("MERGE 12"), not the last of several statements ("INSERT 0 0").
+        The target's rows are looked up by key: a join alone hashed the whole target. #}
+    merge into {{ target }} as t
+    using {{ source }} as s
+        on t.{{ key }} = s.{{ key }}
+        and t.{{ key }} = any (array(select s.{{ key }} from {{ source }} as s))
+    when matched and
+        ({% for column in compared %}t.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
+        is distinct from
+        ({% for column in compared %}s.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
+        then update set ({{ compared | join(', ') }}) = (
+            {%- for column in compared %}s.{{ column }}{{ ', ' if not loop.last }}{% endfor -%}
+        )
+    when not matched then
+        insert ({{ inserted | join(', ') }})
+        values ({% for column in inserted %}s.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
 {% endmacro %}

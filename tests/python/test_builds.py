@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -158,3 +159,32 @@ def test_a_full_build_writes_the_large_grains_in_time_order(rebuilt):
             f") as physical"
         )[0]
         assert rows > 20 and out_of_order == 0, (table, rows, out_of_order)
+
+
+def rows_written(project_db) -> dict[str, tuple[str, int]]:
+    """What dbt reported for each rollup of the last build: its status line and rows affected."""
+    results = json.loads((project_db.target_path / "run_results.json").read_text())["results"]
+    return {
+        result["unique_id"].rsplit(".", 1)[-1]: (result["adapter_response"]["_message"],
+                                                  result["adapter_response"]["rows_affected"])
+        for result in results
+        if result["unique_id"].rsplit(".", 1)[-1] in ("daily_metrics", "agent_performance")
+    }
+
+
+def test_dbt_reports_the_rows_a_build_updated(rebuilt):
+    """dbt printed INSERT 0 0 for a rollup whose rows a build had updated: the last of its
+    statements. It reports the rows written: none after a quiet build, the agent-day and the two
+    days (the workspace's and the platform's) that a run which failed after all changes."""
+    rebuilt.build("--exclude-resource-type", "unit_test")
+    assert rows_written(rebuilt) == {"daily_metrics": ("MERGE 0", 0), "agent_performance": ("MERGE 0", 0)}
+    with rebuilt.connect() as conn:
+        conn.execute(
+            """
+            update public.agent_runs set status = 'failed', error_type = 'timeout', updated_at = now()
+            where id = (select id from public.agent_runs where status = 'completed'
+                        and started_at < now() - interval '2 days' order by started_at desc limit 1)
+            """
+        )
+    rebuilt.build("--exclude-resource-type", "unit_test")
+    assert rows_written(rebuilt) == {"daily_metrics": ("MERGE 2", 2), "agent_performance": ("MERGE 1", 1)}
