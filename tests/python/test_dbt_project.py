@@ -148,3 +148,13 @@ def test_the_example_profile_takes_every_connection_secret_from_the_environment(
     assert passwords, "the example profile names no password field"
     for value in passwords:
         assert re.fullmatch(r"""["']\{\{ env_var\('PGPASSWORD'(, '')?\) \}\}["']""", value.strip()), value
+
+
+def test_sqlfluff_finds_nothing_new_in_the_sql_the_macros_render():
+    """tests/python/macro_lint.py (./scripts/lint): every macro that renders SQL is rendered
+    through dbt and linted with the project's rules; KNOWN_FINDINGS is a ratchet."""
+    result = subprocess.run(
+        [sys.executable, str(PROJECT / "tests" / "python" / "macro_lint.py")],
+        cwd=PROJECT, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]

@@ -1,173 +1,6 @@
-{#- SQL building blocks of the rollups: UTC days, the platform scope, stable ids and what
-    an incremental build takes in. One file, so that macros calling each other also
-    render in sqlfluff's offline templater. -#}
-
-{% macro platform_scope_id() -%}
-{#- Intermediate models key platform-wide rows by this id so joins need no NULL handling;
-    marts turn it back into the spec's NULL workspace_id. -#}
-'00000000-0000-0000-0000-000000000000'::uuid
-{%- endmacro %}
-
-
-{% macro workspace_from_scope(scope_column) -%}
-nullif({{ scope_column }}, {{ platform_scope_id() }})
-{%- endmacro %}
-
-
-{% macro scope_of_grouping(workspace_column) -%}
-{#- In a GROUP BY GROUPING SETS ((..., workspace), (...)): the workspace's scope, or the
-    platform's in the set without it. -#}
-case when grouping({{ workspace_column }}) = 1 then {{ platform_scope_id() }} else {{ workspace_column }} end
-{%- endmacro %}
-
-
-{% macro is_scope_grouping(workspace_column) -%}
-{#- HAVING for those grouping sets: facts with no workspace count for the platform only. -#}
-grouping({{ workspace_column }}) = 1 or {{ workspace_column }} is not null
-{%- endmacro %}
-
-
-{% macro row_id(columns) -%}
-{#- A stable uuid from the row's natural key, NULLs included, so rebuilds keep the same id.
-    Pass timestamps as epochs: their text depends on the session TimeZone. -#}
-md5(concat_ws('|', {% for column in columns %}coalesce({{ column }}::text, '∅'){{ ', ' if not loop.last }}{% endfor %}))::uuid
-{%- endmacro %}
-
-
-{% macro rollup_timestamps(updated=true) -%}
-{#- Bookkeeping columns: set when a row is inserted; updated_at moves (by trigger) when it changes. -#}
-now() as created_at{% if updated %},
-        now() as updated_at{% endif %}
-{%- endmacro %}
-
-
-{% macro utc_date(column) -%}
-({{ column }} at time zone 'UTC')::date
-{%- endmacro %}
-
-
-{% macro utc_today() -%}
-(now() at time zone 'UTC')::date
-{%- endmacro %}
-
-
-{% macro utc_day_start(day) -%}
-(({{ day }})::timestamp at time zone 'UTC')
-{%- endmacro %}
-
-
-{% macro cohort_start(period, day) -%}
-{#- The first day of the daily, weekly (ISO, from Monday) or monthly cohort period of `day`. -#}
-case {{ period }}
-    when 'daily' then {{ day }}
-    when 'weekly' then date_trunc('week', {{ day }}::timestamp)::date
-    else date_trunc('month', {{ day }}::timestamp)::date
-end
-{%- endmacro %}
-
-
-{% macro utc_hour(column) -%}
-(date_trunc('hour', {{ column }} at time zone 'UTC') at time zone 'UTC')
-{%- endmacro %}
-
-
-{#-
-    What an incremental build takes in. Events are stamped with ingested_at when they reach
-    the database, runs with updated_at whenever the app changes them: both are now() of the
-    writing transaction. Before a model reads anything it notes from when rows may still be
-    invisible to it (the start of the oldest open transaction); after it has written, it
-    records that moment (build_watermarks), and the next build takes in every row stamped
-    since. What it then recomputes (user-hours, sessions, days, hours, agent-days) is the set
-    those rows touch, whatever day they belong to: a late event is taken in however late.
--#}
-
-{% macro is_backfill() -%}
-{#- Renders "backfill" (true in an if) when this incremental build rebuilds chosen days. -#}
-{%- if is_incremental() and var('backfill_from') is not none and var('backfill_to') is not none -%}
-    backfill
-{%- endif -%}
-{%- endmacro %}
-
-
-{% macro read_start_sql() -%}
-{#- The moment from which rows may be invisible to a read that starts now: the start of the
-    oldest transaction still open (a row is stamped with its transaction's start, and shows
-    only once it commits), or now; the deploy's function reads it with the owner's right to see
-    other sessions. Where the owner has no such right, the commit margin before now. -#}
-coalesce(
-    {{ internal_schema() }}.oldest_open_transaction_start(),
-    now() - interval '{{ var("commit_margin") }}'
-)
-{%- endmacro %}
-
-
-{% macro note_read_start() -%}
-{#- Called first in every model that records watermarks, before it reads anything: keeps
-    read_start_sql() on the connection for record_watermarks. Renders nothing. It also applies
-    the build's session settings: the queries these models run while they compile (what was
-    taken in, watermarks) come before the pre-hook, and with JIT on, a query over every event
-    partition spent seconds compiling for milliseconds of work. -#}
-{%- if execute -%}
-    {%- do run_query(build_session_settings()) -%}
-    {%- do pause_before_reading() -%}
-    {%- do run_query(
-        "select set_config('analytics.read_start_" ~ this.identifier ~ "', (" ~ build_cut_sql() ~ ")::text, false)"
-    ) -%}
-{%- endif -%}
-{%- endmacro %}
-
-
-{% macro build_cut_sql() -%}
-{#- This build's cut (record_build_cut, before any model read): every model records it as its
-    watermark, so what arrived before it is in every model by the end of the build, and what
-    arrived after is taken in by every model in the next. A model run without the hook (no
-    cut recorded for this invocation) falls back to its own read start. -#}
-coalesce(
-    (select cut from {{ internal_schema() }}.build_cuts where invocation_id = '{{ invocation_id }}'),
-    {{ read_start_sql() }}
-)
-{%- endmacro %}
-
-
-{% macro record_build_cut() %}
-{#- on-run-start, before any model reads: the moment before which every event and run change
-    has committed (read_start_sql), fixed once for the whole build. -#}
-delete from {{ internal_schema() }}.build_cuts where started_at < now() - interval '7 days';
-insert into {{ internal_schema() }}.build_cuts (invocation_id, cut)
-values ('{{ invocation_id }}', {{ read_start_sql() }})
-on conflict (invocation_id) do nothing
-{% endmacro %}
-
-
-{% macro pause_before_reading() -%}
-{#- A seam for tests that interleave the app's writes between two models of one build: with
-    var pause_before set to this model's name, the model waits, before it reads anything, for
-    whoever holds the advisory lock 'agent-analytics pause' to let it go. Renders nothing. -#}
-{%- if var('pause_before', none) == this.identifier -%}
-    {%- do run_query(
-        "select pg_advisory_lock_shared(hashtext('agent-analytics pause')); "
-        ~ "select pg_advisory_unlock_shared(hashtext('agent-analytics pause'))"
-    ) -%}
-{%- endif -%}
-{%- endmacro %}
-
-
-{% macro build_watermark() -%}
-{#- From when this model's last build may not have seen the rows, as a literal; empty when it
-    never built. A unit test gives it as the var unit_test_watermark. (Macros here render
-    their result rather than return it, so that sqlfluff's offline templater can follow them.) -#}
-{%- if var('unit_test_watermark', none) -%}
-    '{{ var('unit_test_watermark') }}'::timestamptz
-{%- elif execute -%}
-    {%- set found = run_query(
-        'select read_start::text from ' ~ internal_schema() ~ ".build_watermarks where model_name = '"
-        ~ this.identifier ~ "' and read_start is not null"
-    ) -%}
-    {%- if found.rows | length -%}
-        '{{ found.columns[0].values()[0] }}'::timestamptz
-    {%- endif -%}
-{%- endif -%}
-{%- endmacro %}
+{#- What an incremental build takes in (the rows stamped since its watermark,
+    macros/rollups/build_watermarks.sql) and the keys those rows touch, which every grain
+    recomputes whole (docs/incremental.md). -#}
 
 
 {% macro taken_in(kind, alias=none) -%}
@@ -244,17 +77,6 @@ from ({{ deletions_taken_in('event', 'run') }}) as gone
 {%- endmacro %}
 
 
-{% macro utc_period(period, column) -%}
-{%- if period == 'day' -%}
-    {{ utc_date(column) }}
-{%- elif period == 'hour' -%}
-    {{ utc_hour(column) }}
-{%- else -%}
-    {{ exceptions.raise_compiler_error("utc_period: period is 'day' or 'hour', not " ~ period) }}
-{%- endif -%}
-{%- endmacro %}
-
-
 {% macro in_both_scopes(arrived, column) -%}
 {#- Each row of `arrived` (arrivals) once in its workspace's scope and once in the platform's,
     as (scope_id, user_id, `column`): the keys of the per-scope grains. -#}
@@ -285,15 +107,6 @@ inner join {{ first_seen_relation }} as first_seen
     on touched.scope_id = first_seen.scope_id and touched.user_id = first_seen.user_id
 group by touched.scope_id, touched.user_id, first_seen.first_seen_date
 having min(touched.{{ day_column }}) <= first_seen.first_seen_date
-{%- endmacro %}
-
-
-{% macro is_unit_test(relation) -%}
-{#- Renders "unit test" in a dbt unit test, whose inputs are CTEs of the query: nothing can
-    be read ahead of it there. -#}
-{%- if (relation | string).startswith('__dbt__cte__') -%}
-    unit test
-{%- endif -%}
 {%- endmacro %}
 
 
@@ -460,27 +273,6 @@ having min(touched.{{ day_column }}) <= first_seen.first_seen_date
     {%- endif -%}
 {%- endif -%}
 {%- endmacro %}
-
-
-{% macro record_watermarks() %}
-{#- After the build wrote: the next one takes in what was stamped since this build's read
-    started (note_read_start). A backfill rebuilds chosen days only and leaves it alone. -#}
-{%- if is_backfill() %}
-select 'backfill: the watermark of {{ this.identifier }} stays as it was'
-{%- else %}
-insert into {{ internal_schema() }}.build_watermarks (model_name, read_start, built_at)
-values (
-    '{{ this.identifier }}',
-    coalesce(
-        nullif(current_setting('analytics.read_start_{{ this.identifier }}', true), '')::timestamptz,
-        now() - interval '{{ var("commit_margin") }}'
-    ),
-    now()
-)
-on conflict (model_name) do update
-set read_start = excluded.read_start, built_at = excluded.built_at
-{%- endif %}
-{% endmacro %}
 
 
 {% macro runs_of_touched_agent_days(runs_relation) -%}
