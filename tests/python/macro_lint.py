@@ -253,7 +253,7 @@ KNOWN_FINDINGS: dict[str, int] = {
     "deploy_schemas": 2,
     "earliest_taken_in": 5,
     "ensure_updated_at_trigger": 2,
-    "get_incremental_upsert_changed_sql": 16,
+    "get_incremental_upsert_changed_sql": 13,
     "grant_analytics_privileges": 30,
     "hours_taken_in": 9,
     "not_erased": 3,

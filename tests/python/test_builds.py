@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from psycopg import sql
+
+from agent_analytics import dbt
+from conftest import PROJECT
 
 ROLLUPS = ("daily_metrics", "hourly_metrics", "agent_performance", "user_cohorts")
 MATERIALIZED_VIEWS = ("mv_active_users", "mv_top_agents", "mv_workspace_summary")
@@ -188,3 +193,47 @@ def test_dbt_reports_the_rows_a_build_updated(rebuilt):
         )
     rebuilt.build("--exclude-resource-type", "unit_test")
     assert rows_written(rebuilt) == {"daily_metrics": ("MERGE 2", 2), "agent_performance": ("MERGE 1", 1)}
+
+
+def column_types(project_db, relation: str) -> list[tuple[str, str]]:
+    return project_db.rows(
+        "select attname, format_type(atttypid, atttypmod) from pg_attribute "
+        "where attrelid = %s::regclass and attnum > 0 and not attisdropped order by attnum",
+        (f"analytics.{relation}",),
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "changed_to", "error"),
+    [
+        # dbt's contract compares each column's name and type with the YAML before anything is written
+        ("::integer as total_runs", "::bigint as total_runs", "This model has an enforced contract that failed"),
+        ("::integer as total_runs", "::integer as runs_total", "This model has an enforced contract that failed"),
+        # it does not compare precision; on_schema_change: fail compares it with the table's
+        ("::{{ credit_sum_type() }} as total_credits", "::numeric(24, 4) as total_credits", "out of sync"),
+    ],
+    ids=["type", "name", "precision"],
+)
+def test_a_rollup_whose_sql_breaks_its_contract_fails_its_build_and_leaves_its_table(
+    rebuilt, tmp_path, written, changed_to, error
+):
+    """docs/incremental.md, "The API tables' contract": a copy of the project whose hourly_metrics
+    returns another type, name or precision than its YAML declares."""
+    copy = tmp_path / "project"
+    copy.mkdir()
+    shutil.copy(PROJECT / "dbt_project.yml", copy)
+    for folder in ("models", "macros", "seeds", "tests/dbt"):
+        shutil.copytree(PROJECT / folder, copy / folder)
+    model = copy / "models" / "marts" / "hourly_metrics.sql"
+    assert written in model.read_text()
+    model.write_text(model.read_text().replace(written, changed_to))
+    rows, types = snapshot(rebuilt, "hourly_metrics"), column_types(rebuilt, "hourly_metrics")
+
+    result = subprocess.run(
+        [dbt.dbt_executable(), "run", "--select", "hourly_metrics", "--project-dir", str(copy),
+         "--target-path", str(tmp_path / "target")],
+        cwd=copy, env=dbt.dbt_environment(rebuilt.target), capture_output=True, text=True, check=False,
+    )
+
+    assert result.returncode == 1 and error in result.stdout, result.stdout[-4000:]
+    assert snapshot(rebuilt, "hourly_metrics") == rows and column_types(rebuilt, "hourly_metrics") == types

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import spec_schema
 from conftest import PROJECT
 
 
@@ -113,6 +114,22 @@ def test_every_incremental_model_follows_the_grain_contract(docs):
         if grain["tested_since"]:
             columns = {name.lower() for name in model["columns"]}
             assert grain["tested_since"] in columns, f"{key}: tested_since names no documented column"
+
+
+def test_every_api_rollup_enforces_a_contract_with_the_spec_columns_and_types(docs):
+    """docs/incremental.md, "The API tables' contract": the incremental marts that members read
+    declare every column's name and type, in the spec's order, and dbt enforces them."""
+    manifest, _ = docs
+    rollups = {
+        model["name"]: model for model in project_nodes(manifest, "model").values()
+        if model["config"]["materialized"] == "incremental" and model["original_file_path"].startswith("models/marts/")
+    }
+    assert set(rollups) == {"daily_metrics", "hourly_metrics", "agent_performance", "user_cohorts"}
+    for name, model in rollups.items():
+        assert model["config"]["contract"]["enforced"] and model["contract"]["enforced"], name
+        assert model["config"]["on_schema_change"] == "fail", name
+        declared = [(column["name"], column["data_type"]) for column in model["columns"].values()]
+        assert declared == [(column, data_type) for column, data_type, *_ in spec_schema.COLUMNS[name]], name
 
 
 def test_the_dashboard_exposure_lists_every_relation_the_dashboard_queries_read(docs):
