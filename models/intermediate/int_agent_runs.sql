@@ -9,29 +9,14 @@ with runs as (
 
 final as (
     select
-        run_id,
-        agent_id,
-        workspace_id,
-        user_id,
-        status,
-        started_at,
-        completed_at,
-        runtime_seconds,
-        credits_consumed,
-        model,
-        tokens_used,
-        error_type,
-        error_message,
-        user_rating,
-        feedback,
-        updated_at,
-        {{ utc_date('started_at') }} as run_date,
-        {{ utc_hour('started_at') }} as run_hour,
-        status = 'completed' as is_successful,
-        status = 'failed' as is_failed,
-        status = 'cancelled' as is_cancelled,
-        case when status = 'failed' then coalesce(error_type, 'unknown') end as failure_type,
-        user_rating is not null or feedback is not null as has_feedback
+        runs.*,
+        {{ utc_date('runs.started_at') }} as run_date,
+        {{ utc_hour('runs.started_at') }} as run_hour,
+        runs.status = 'completed' as is_successful,
+        runs.status = 'failed' as is_failed,
+        runs.status = 'cancelled' as is_cancelled,
+        case when runs.status = 'failed' then coalesce(runs.error_type, 'unknown') end as failure_type,
+        runs.user_rating is not null or runs.feedback is not null as has_feedback
     from runs
 )
 
