@@ -25,6 +25,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+import dbt_forkserver
 from agent_analytics import bootstrap, cluster, db, dbt, generate, postgrest
 
 PROJECT = dbt.project_dir()
@@ -71,6 +72,18 @@ class ProjectDatabase:
 
     def value(self, query: str, params: tuple | dict | None = None):
         return self.rows(query, params)[0][0]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_without_import_cost(tmp_path_factory) -> Iterator[None]:
+    """The session's captured dbt runs (dbt.run_dbt: builds, deploys) fork from one process that
+    imported dbt once, instead of starting and importing dbt each time (dbt_forkserver.py)."""
+    server = dbt_forkserver.ForkServer(Path(tempfile.mkdtemp(prefix="aa-dbt-")), PROJECT)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dbt, "subprocess", dbt_forkserver.Subprocess(server, dbt.dbt_executable()))
+        yield
+    server.close()
+    shutil.rmtree(Path(server.socket_path).parent, ignore_errors=True)
 
 
 def chosen_binaries() -> cluster.Binaries:
