@@ -23,7 +23,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
+import dbt_forkserver
 from agent_analytics import bootstrap, cluster, db, dbt, generate, postgrest
 
 PROJECT = dbt.project_dir()
@@ -70,6 +72,18 @@ class ProjectDatabase:
 
     def value(self, query: str, params: tuple | dict | None = None):
         return self.rows(query, params)[0][0]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_without_import_cost(tmp_path_factory) -> Iterator[None]:
+    """The session's captured dbt runs (dbt.run_dbt: builds, deploys) fork from one process that
+    imported dbt once, instead of starting and importing dbt each time (dbt_forkserver.py)."""
+    server = dbt_forkserver.ForkServer(Path(tempfile.mkdtemp(prefix="aa-dbt-")), PROJECT)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dbt, "subprocess", dbt_forkserver.Subprocess(server, dbt.dbt_executable()))
+        yield
+    server.close()
+    shutil.rmtree(Path(server.socket_path).parent, ignore_errors=True)
 
 
 def chosen_binaries() -> cluster.Binaries:
@@ -134,7 +148,30 @@ def data_end() -> datetime:
 
 
 @pytest.fixture(scope="session")
-def make_database(test_server: db.Server, data_end: datetime, tmp_path_factory) -> Iterator:
+def deployed_template(test_server: db.Server, tmp_path_factory) -> Iterator[str]:
+    """A database as generate.demo_database makes one before its data: Supabase's layer, the
+    demo app and the owner's deploy. The session deploys once; each test database is a copy
+    (CREATE DATABASE ... TEMPLATE), which carries every object, owner, grant, policy and the
+    deploy's bookkeeping, so it is the deployed database without a dbt run of its own. Nothing
+    connects to it (allow_connections false): a copy needs a source nobody is using."""
+    name = f"aa_test_{os.getpid()}_template"
+    target_path = tmp_path_factory.mktemp("dbt-target-template")
+    made = cluster.create_supabase_database(test_server, name)
+    bootstrap.prepare_demo_database(made, ("--target-path", str(target_path)))
+    with db.connect(test_server.admin) as conn:
+        conn.execute(sql.SQL("alter database {} with is_template true allow_connections false").format(
+            sql.Identifier(name)))
+    yield name
+    with db.connect(test_server.admin) as conn:
+        conn.execute(sql.SQL("alter database {} with is_template false allow_connections true").format(
+            sql.Identifier(name)))
+    db.drop_database(test_server.admin, name)
+
+
+@pytest.fixture(scope="session")
+def make_database(test_server: db.Server, deployed_template: str, data_end: datetime, tmp_path_factory) -> Iterator:
+    """A new database with the demo app, the deploy and generated data (seed, scale), dropped at
+    the end of the session."""
     created: list[str] = []
     numbers = itertools.count(1)
 
@@ -142,8 +179,13 @@ def make_database(test_server: db.Server, data_end: datetime, tmp_path_factory) 
         name = f"aa_test_{os.getpid()}_{next(numbers)}"
         created.append(name)
         target_path = tmp_path_factory.mktemp(f"dbt-target-{name}")
+        with db.connect(test_server.admin) as conn:
+            conn.execute(sql.SQL("create database {} template {} owner {}").format(
+                sql.Identifier(name), sql.Identifier(deployed_template), sql.Identifier(test_server.project.user)))
+        server = test_server.database(name)
         options = generate.GenerateOptions(scale=generate.SCALES[scale], seed=seed, end=data_end)
-        server, _ = generate.demo_database(test_server, name, options, dbt_args=("--target-path", str(target_path)))
+        with db.connect(server.admin) as conn:
+            generate.generate(conn, options)
         return ProjectDatabase(server, target_path, data_end)
 
     yield make

@@ -1,0 +1,165 @@
+"""dbt for the test session without paying for its import each time: a server process imports
+dbt once, then forks a child per invocation, which runs dbt's own command line (what the `dbt`
+script runs: `dbt.cli.main.cli`) with the invocation's arguments, environment and working
+folder, its stdout and stderr captured. Each invocation is still a process of its own that
+starts from nothing but the imported modules, so dbt keeps no state between invocations.
+
+The test session sends agent_analytics.dbt.run_dbt's captured runs here (conftest.py); any
+other run (not captured, another executable) goes to subprocess.run as before. Starting dbt
+(importing dbt-core, the postgres adapter and agate) costs about 3 s of CPU per invocation on
+this machine's cores, and a session runs dbt about a hundred times.
+
+Run as a script: `python dbt_forkserver.py SOCKET` serves until its stdin closes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+_HEADER = struct.Struct("!Q")
+
+
+def _send(conn: socket.socket, payload: dict) -> None:
+    data = json.dumps(payload).encode()
+    conn.sendall(_HEADER.pack(len(data)) + data)
+
+
+def _receive(conn: socket.socket) -> dict:
+    def exactly(size: int) -> bytes:
+        chunks = bytearray()
+        while len(chunks) < size:
+            chunk = conn.recv(size - len(chunks))
+            if not chunk:
+                raise ConnectionError("the dbt fork server closed the connection")
+            chunks += chunk
+        return bytes(chunks)
+
+    (size,) = _HEADER.unpack(exactly(_HEADER.size))
+    return json.loads(exactly(size))
+
+
+def _run_one(conn: socket.socket) -> None:
+    """In the forked child: one dbt invocation as the `dbt` script makes it, then exit."""
+    request = _receive(conn)
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    code = 1
+    try:
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = [request["argv"][0], *request["argv"][1:]]
+        from dbt.cli.main import cli
+
+        try:
+            cli()  # click's standalone mode: exits with dbt's exit code
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except BaseException:  # noqa: BLE001 - reported as the invocation's stderr
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        out.seek(0)
+        err.seek(0)
+        _send(conn, {"returncode": code, "stdout": out.read().decode(errors="replace"),
+                     "stderr": err.read().decode(errors="replace")})
+        conn.close()
+        os._exit(0)
+
+
+def serve(socket_path: str) -> None:
+    import dbt.adapters.postgres  # noqa: F401 - imported once, here, for every child
+    import dbt.cli.main  # noqa: F401
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(socket_path)
+    server.listen(32)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    selector = selectors.DefaultSelector()
+    selector.register(server, selectors.EVENT_READ)
+    selector.register(sys.stdin, selectors.EVENT_READ)
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is sys.stdin:
+                if not sys.stdin.buffer.read1(4096):  # the test session ended
+                    return
+                continue
+            conn, _ = server.accept()
+            if os.fork() == 0:
+                selector.close()
+                server.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _run_one(conn)
+            conn.close()
+
+
+class ForkServer:
+    """The test session's side: start the server, send it invocations."""
+
+    def __init__(self, folder: Path, cwd: Path) -> None:
+        self.socket_path = str(folder / "dbt.sock")
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, self.socket_path], cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )
+        ready = self.process.stdout.readline()
+        if ready.strip() != b"ready":
+            self.close()
+            raise RuntimeError("the dbt fork server did not start")
+
+    def run(self, argv: list[str], cwd: str, env: dict[str, str]) -> tuple[int, str, str]:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(self.socket_path)
+            _send(conn, {"argv": argv, "cwd": cwd, "env": env})
+            answer = _receive(conn)
+        return answer["returncode"], answer["stdout"], answer["stderr"]
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class Subprocess:
+    """Stands in for the subprocess module in agent_analytics.dbt: run_dbt's captured dbt
+    invocations go to the fork server, everything else to subprocess.run."""
+
+    CompletedProcess = subprocess.CompletedProcess
+
+    def __init__(self, server: ForkServer, dbt_executable: str) -> None:
+        self.server = server
+        self.dbt_executable = dbt_executable
+
+    def run(self, command, *, cwd=None, env=None, text=False, capture_output=False, check=False, **kwargs):
+        if (not capture_output or not text or kwargs or check or not command
+                or str(command[0]) != self.dbt_executable):
+            return subprocess.run(command, cwd=cwd, env=env, text=text, capture_output=capture_output, check=check,
+                                  **kwargs)
+        argv = [str(part) for part in command]
+        code, out, err = self.server.run(argv, str(cwd or os.getcwd()), dict(os.environ if env is None else env))
+        return subprocess.CompletedProcess(argv, code, out, err)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
