@@ -17,7 +17,10 @@ nullif({{ scope_column }}, {{ platform_scope_id() }})
 {% macro scope_of_grouping(workspace_column) -%}
 {#- In a GROUP BY GROUPING SETS ((..., workspace), (...)): the workspace's scope, or the
     platform's in the set without it. -#}
-case when grouping({{ workspace_column }}) = 1 then {{ platform_scope_id() }} else {{ workspace_column }} end
+case
+    when grouping({{ workspace_column }}) = 1 then {{ platform_scope_id() }}
+    else {{ workspace_column }}
+end
 {%- endmacro %}
 
 

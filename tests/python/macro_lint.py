@@ -82,7 +82,7 @@ CALLS: dict[str, list[str]] = {
     "platform_scope_id": ["select {{ platform_scope_id() }} as scope_id"],
     "workspace_from_scope": ["select {{ workspace_from_scope('days.scope_id') }} as workspace_id from days"],
     "scope_of_grouping": [
-        "select\n    day,\n    {{ scope_of_grouping('workspace_id') }} as scope_id,\n    count(*) as events\n"
+        "select\n    day,\n    {{ scope_of_grouping('workspace_id') | indent(4) }} as scope_id,\n    count(*) as events\n"
         "from events\ngroup by grouping sets ((day, workspace_id), (day))\n"
         "having {{ is_scope_grouping('workspace_id') }}",
     ],
@@ -136,8 +136,8 @@ CALLS: dict[str, list[str]] = {
     "create_aggregate_daily_metrics_function": ["{{ create_aggregate_daily_metrics_function() }}"],
     "recount_total_users": ["{{ recount_total_users() }}"],
     "total_users_on": [
-        "select {{ total_users_on('days.scope_id', 'days.metric_date', ref('stg_app__users'),"
-        " ref('stg_app__workspace_members')) | indent(7) }} as total_users\nfrom days",
+        "select\n    {{ total_users_on('days.scope_id', 'days.metric_date', ref('stg_app__users'),"
+        " ref('stg_app__workspace_members')) | indent(4) }} as total_users\nfrom days",
     ],
     # macros/incremental/
     "delete_emptied_rows": ["{{ delete_emptied_rows('active_users = 0') }}"],
@@ -222,14 +222,9 @@ CALLS: dict[str, list[str]] = {
     ],
 }
 
-# Rendered and linted, but their findings are reported apart and fail nothing: their files are
-# being reworked on another branch (daily_metrics' SQL moves into models).
-NOT_YET_LINTED = {
-    "daily_metrics_rows": "macros/rollups/daily_metrics_rows.sql",
-    "create_aggregate_daily_metrics_function": "macros/rollups/daily_metrics_rows.sql",
-    "recount_total_users": "macros/rollups/daily_metrics_rows.sql",
-    "total_users_on": "macros/rollups/daily_metrics_rows.sql",
-}
+# Rendered and linted, but their findings are reported apart and fail nothing (none now: a file
+# whose macros do not lint clean yet is listed here by macro, with its path).
+NOT_YET_LINTED: dict[str, str] = {}
 
 # Findings not fixed yet, by macro: a ratchet. A macro fails when it has more findings than
 # listed here, and when it has fewer (lower its number, or remove it when it has none).
@@ -258,7 +253,6 @@ KNOWN_FINDINGS: dict[str, int] = {
     "record_watermarks": 1,
     "rollup_timestamps": 1,
     "row_id": 2,
-    "scope_of_grouping": 1,
     "test_accepted_range": 8,
     "test_unique_combination_of_columns": 1,
 }
