@@ -245,7 +245,6 @@ KNOWN_FINDINGS: dict[str, int] = {
     "deploy_ledger_sql": 1,
     "deploy_schemas": 2,
     "ensure_updated_at_trigger": 2,
-    "get_incremental_upsert_changed_sql": 13,
     "grant_analytics_privileges": 30,
     "not_erased": 3,
     "plausible_event_time": 1,
@@ -253,8 +252,6 @@ KNOWN_FINDINGS: dict[str, int] = {
     "record_watermarks": 1,
     "rollup_timestamps": 1,
     "row_id": 2,
-    "test_accepted_range": 8,
-    "test_unique_combination_of_columns": 1,
 }
 
 # Rules that judge what dbt renders rather than what a macro writes: RF06, dbt quotes every
