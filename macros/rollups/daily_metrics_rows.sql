@@ -215,7 +215,7 @@ buckets as (
 
 final as (
     select
-        {{ row_id(['buckets.metric_date', 'buckets.workspace_id']) }}
+        {{ row_id(['buckets.metric_date', 'buckets.workspace_id']) | indent(8) }}
             as id,
         buckets.metric_date,
         buckets.workspace_id,
@@ -244,7 +244,7 @@ final as (
         coalesce(error_stats.total_errors, 0)::integer as total_errors,
         (100.0 * run_stats.failed_runs / nullif(run_stats.total_runs, 0))::numeric(5, 2) as error_rate,
         coalesce(error_stats.errors_by_type, '{}'::jsonb) as errors_by_type,
-        {{ rollup_timestamps() }}
+        {{ rollup_timestamps() | indent(8) }}
     from buckets
     left join user_counts using (metric_date, scope_id)
     left join session_stats using (metric_date, scope_id)
