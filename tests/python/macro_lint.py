@@ -161,7 +161,8 @@ CALLS: dict[str, list[str]] = {
     "max_response_time_ms": ["select *\nfrom events\nwhere response_time_ms <= {{ max_response_time_ms() }}"],
     "max_runtime_seconds": ["select *\nfrom runs\nwhere runtime_seconds <= {{ max_runtime_seconds() }}"],
     "plausible_event_time": [
-        "select events.*\nfrom events\nwhere\n    {{ plausible_event_time('events.created_at', 'events.ingested_at') }}",
+        "select events.*\nfrom events\nwhere\n"
+        "    {{ plausible_event_time('events.created_at', 'events.ingested_at') | indent(4) }}",
     ],
     "credit_sum_type": ["select sum(credits)::{{ credit_sum_type() }} as credits from runs"],
     "credit_average_type": ["select avg(credits)::{{ credit_average_type() }} as credits from runs"],
@@ -236,17 +237,12 @@ KNOWN_FINDINGS: dict[str, int] = {
     "create_member_function": 1,
     "create_user_activity_indexes": 1,
     "create_user_activity_table": 2,
-    "delete_agent_days_without_runs": 3,
-    "delete_emptied_rows": 1,
-    "delete_hours_without_activity": 2,
     "deploy_app_access": 1,
     "deploy_app_views": 16,
     "deploy_ledger_sql": 1,
     "deploy_schemas": 2,
     "ensure_updated_at_trigger": 2,
     "grant_analytics_privileges": 30,
-    "not_erased": 3,
-    "plausible_event_time": 1,
 }
 
 # Rules that judge what dbt renders rather than what a macro writes: RF06, dbt quotes every
