@@ -5,7 +5,7 @@
     build. -#}
 {% set function_name = this.schema ~ '.member_' ~ this.identifier[3:] %}
 create or replace function {{ function_name }}()
-returns setof {{ this }}
+returns setof {{ this.include(database=false) }}
 language sql
 stable
 security definer

@@ -18,4 +18,4 @@ begin
     end if;
 end
 $rls$
-{% endmacro %}
+{%- endmacro %}

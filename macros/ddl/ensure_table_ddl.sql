@@ -59,8 +59,8 @@ drop index if exists {{ this.schema }}.{{ name }}
 
 {% macro ensure_updated_at_trigger() %}
 create or replace trigger {{ 'update_' ~ this.identifier ~ '_updated_at' }}
-    before update on {{ this }}
-    for each row execute function {{ this.schema }}.update_updated_at()
+before update on {{ this }}
+for each row execute function {{ this.schema }}.update_updated_at()
 {% endmacro %}
 
 

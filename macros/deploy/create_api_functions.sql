@@ -144,7 +144,7 @@ end
 $$;
 revoke all on function {{ s }}.track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz) from public;
 grant execute on function {{ s }}.track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)
-    to authenticated, service_role;
+to authenticated, service_role;
 
 
 {#- A rule's notification targets, for the owners and admins of its workspace (and

@@ -75,7 +75,11 @@ create table if not exists {{ s }}.user_activity (
     ingested_at timestamptz not null default now(),
     constraint user_activity_pkey primary key (id, created_at),
     constraint valid_event_type check (
-        event_type in ({% for kind in event_types() %}'{{ kind }}'{{ ', ' if not loop.last }}{% endfor %})
+        event_type in (
+            {%- for kind in event_types() %}
+            '{{ kind }}'{{ ',' if not loop.last }}
+            {%- endfor %}
+        )
     )
 ) partition by range (created_at);
 
@@ -95,7 +99,7 @@ $column$;
 
 {#- Events whose day has no partition yet land here and move out when it is created. #}
 create table if not exists {{ s }}.user_activity_default
-    partition of {{ s }}.user_activity default;
+partition of {{ s }}.user_activity default;
 
 {#- When a row arrived is the database's to say: a caller-chosen ingested_at in the past would
     hide the event from the incremental builds, one in the future would make every build take
@@ -144,7 +148,7 @@ $repair$;
 {{ create_index_if_missing('idx_user_activity_session', s ~ '.user_activity', "(session_id)") }};
 {#- The spec's GIN index on metadata: every metadata query here is bounded by workspace and
     time, which the btree indexes serve; the GIN index was never used and cost a tenth of the
-    table's size and every insert (docs/performance.md). -#}
+    table's size and every insert (docs/performance.md). #}
 {{ drop_index_if_present('idx_user_activity_metadata', s) }};
 {{ create_index_if_missing('idx_user_activity_created_at_brin', s ~ '.user_activity', "using brin (created_at)") }};
 {{ create_index_if_missing('idx_user_activity_composite', s ~ '.user_activity', "(workspace_id, user_id, created_at desc)") }};
@@ -192,8 +196,9 @@ create table if not exists {{ s }}.alert_history (
     acknowledged_by uuid references {{ var('app_schema') }}.users (id) on delete set null,
     acknowledged_at timestamptz,
     notes text,
-    constraint alert_history_notification_status_check
-        check (notification_status in ('pending', 'sent', 'failed', 'acknowledged'))
+    constraint alert_history_notification_status_check check (
+        notification_status in ('pending', 'sent', 'failed', 'acknowledged')
+    )
 );
 {{ create_index_if_missing('idx_alert_history_rule', s ~ '.alert_history', "(alert_rule_id, triggered_at desc)") }};
 {{ create_index_if_missing('idx_alert_history_workspace', s ~ '.alert_history', "(workspace_id, triggered_at desc)") }};

@@ -31,7 +31,7 @@ create table if not exists {{ internal }}.deleted_activity (
     session_id uuid
 );
 comment on table {{ internal }}.deleted_activity is
-    'agent-analytics: deleted events (per hour) and runs, until every model has taken them in; no payload';
+'agent-analytics: deleted events (per hour) and runs, until every model has taken them in; no payload';
 {{ create_index_if_missing('deleted_activity_recorded_idx', internal ~ '.deleted_activity', '(recorded_at)') }};
 grant select, delete on {{ internal }}.deleted_activity to {{ build_role() }};
 
@@ -71,7 +71,7 @@ create table if not exists {{ internal }}.run_keys (
     agent_id uuid
 );
 comment on table {{ internal }}.run_keys is
-    'agent-analytics: the runs the build took in; a run deleted in the app takes its key with it (ON DELETE CASCADE)';
+'agent-analytics: the runs the build took in; a run deleted in the app takes its key with it (ON DELETE CASCADE)';
 create table if not exists {{ internal }}.run_keys_mark (
     singleton boolean primary key default true check (singleton),
     read_start timestamptz not null
@@ -137,14 +137,14 @@ create table if not exists {{ internal }}.erased_users (
     erased_at timestamptz not null default now()
 );
 comment on table {{ internal }}.erased_users is
-    'agent-analytics: people erased on request before the app deleted them; staging leaves their rows out';
+'agent-analytics: people erased on request before the app deleted them; staging leaves their rows out';
 grant select on {{ internal }}.erased_users to {{ build_role() }};
 
 {#- The audit log keeps who did what; once a person or workspace is gone, their ids are replaced
     (actor and workspace become NULL, the id inside details becomes "erased"). Only ids that
     are gone from the app or erased on request: the build role, which calls this, cannot blank
     out anyone else's trail. #}
-create or replace function {{ internal }}.scrub_audit_log(ids uuid[])
+create or replace function {{ internal }}.scrub_audit_log(ids uuid array)
 returns integer
 language plpgsql
 security definer
@@ -183,8 +183,8 @@ begin
     return scrubbed;
 end
 $$;
-revoke all on function {{ internal }}.scrub_audit_log(uuid[]) from public;
-grant execute on function {{ internal }}.scrub_audit_log(uuid[]) to {{ build_role() }};
+revoke all on function {{ internal }}.scrub_audit_log(uuid array) from public;
+grant execute on function {{ internal }}.scrub_audit_log(uuid array) to {{ build_role() }};
 
 {#- An operator's erasure on request, before (or without) the app's delete: the person's events
     go now, their runs are noted as deleted, and every build from now on leaves their rows out

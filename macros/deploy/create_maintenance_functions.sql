@@ -14,8 +14,8 @@ end
 $$;
 
 {#- F1 and F2: "values" is reserved, and an aggregate cannot take unnest() directly. #}
-create or replace function {{ s }}.calculate_percentiles("values" numeric[], percentiles numeric[])
-returns numeric[]
+create or replace function {{ s }}.calculate_percentiles("values" numeric array, percentiles numeric array)
+returns numeric array
 language sql
 immutable
 parallel safe

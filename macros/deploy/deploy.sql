@@ -86,7 +86,7 @@ create table if not exists {{ internal_schema() }}.deploy_steps (
     applied_at timestamptz not null default now()
 );
 comment on table {{ internal_schema() }}.deploy_steps is
-    'agent-analytics deploy: the checksum of each step as last applied; (fingerprint) is what builds compare';
+'agent-analytics deploy: the checksum of each step as last applied; (fingerprint) is what builds compare';
 revoke all on {{ internal_schema() }}.deploy_steps from public
 {% endmacro %}
 

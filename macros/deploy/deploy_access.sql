@@ -97,7 +97,7 @@ begin
     end loop;
 end
 $claim$
-{% endmacro %}
+{%- endmacro %}
 
 
 {% macro deploy_build_role() %}
@@ -154,9 +154,15 @@ grant usage on schema {{ app_schema_for_build() }} to {{ role }}
 {% set views = app_schema_for_build() %}
 {% for table, columns in app_columns().items() %}
 create or replace view {{ views }}.{{ table }} as
-select {{ columns | join(', ') }} from {{ app }}.{{ table }};
+select
+    {%- for column in columns %}
+    {{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+from {{ app }}.{{ table }};
+{#- adjacent string constants on separate lines are one constant (SQL standard) #}
 comment on view {{ views }}.{{ table }} is
-    'agent-analytics: {{ app }}.{{ table }} as the build reads it (owned by the deploying owner, who reads past RLS; docs/deploy.md)';
+'agent-analytics: {{ app }}.{{ table }} as the build reads it '
+'(owned by the deploying owner, who reads past RLS; docs/deploy.md)';
 {% endfor %}
 {% endmacro %}
 

@@ -1,7 +1,7 @@
 {% macro deployed_functions() %}
 {#- The deploy's functions in the analytics schema, with their argument types. -#}
 {{ return([
-    'update_updated_at()', 'calculate_percentiles(numeric[], numeric[])', 'member_workspace_ids()',
+    'update_updated_at()', 'calculate_percentiles(numeric array, numeric array)', 'member_workspace_ids()',
     'ensure_user_activity_partitions(date, date)', 'cleanup_old_data()', 'write_audit(text, uuid, jsonb)',
     'audit_alert_rule_change()', 'track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)',
     'refresh_all_materialized_views()', 'evaluate_alerts(timestamptz)', 'client_address(text, integer)',
@@ -43,22 +43,22 @@ build_role_reads_all
 -#}
 {% set s = target.schema %}
 {% set role = build_role() %}
-{% for table in ['user_activity', 'alert_rules', 'alert_history', 'audit_log'] %}
+{%- for table in ['user_activity', 'alert_rules', 'alert_history', 'audit_log'] %}
 {{ enable_workspace_rls(api.Relation.create(schema=s, identifier=table)) }};
-{% endfor %}
+{%- endfor %}
 {#- The build role reads these tables whole: it is not their owner, so without a policy of its
     own RLS would show it no rows, without an error. #}
-{% for table in build_read_tables() %}
+{%- for table in build_read_tables() %}
 drop policy if exists {{ build_read_policy() }} on {{ s }}.{{ table }};
 create policy {{ build_read_policy() }} on {{ s }}.{{ table }} for select to {{ role }} using (true);
-{% endfor %}
+{%- endfor %}
 {{ claim_for_owner('function', "select p.oid::regprocedure::text as name, p.proowner as owner from pg_catalog.pg_proc as p
-    where p.oid = any (array[" ~ deployed_function_oids() ~ "])") }};
+    where p.oid = any(array[" ~ deployed_function_oids() ~ "])") }};
 revoke all on schema {{ s }} from public, anon;
 grant usage on schema {{ s }} to authenticated, service_role;
 revoke all on schema {{ internal_schema() }} from public, anon, authenticated, service_role;
 revoke all on {{ s }}.user_activity, {{ s }}.alert_rules, {{ s }}.alert_history, {{ s }}.audit_log
-    from public, anon, authenticated, service_role;
+from public, anon, authenticated, service_role;
 grant select, insert on {{ s }}.user_activity to service_role;
 grant select, insert, update, delete on {{ s }}.alert_rules, {{ s }}.alert_history to service_role;
 grant select on {{ s }}.audit_log to service_role;
@@ -66,34 +66,32 @@ grant select on {{ s }}.user_activity, {{ s }}.alert_history, {{ s }}.audit_log 
 {#- Members read their rules without the notification targets (webhook URLs carry secrets);
     owners and admins read those through alert_rule_recipients(). #}
 grant select (
-    {%- for column in alert_rule_columns() if column != 'notification_recipients' %}{{ column }}{{ ', ' if not loop.last }}{% endfor -%}
+    {%- for column in alert_rule_columns() if column != 'notification_recipients' %}
+    {{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
 ) on {{ s }}.alert_rules to authenticated;
 grant select on {% for table in build_read_tables() %}{{ s }}.{{ table }}{{ ', ' if not loop.last }}{% endfor %} to {{ role }};
-{% for f in deployed_functions() %}
-revoke all on function {{ s }}.{{ f }} from public, anon, authenticated, service_role;
-{% endfor %}
+{%- for f in deployed_functions() %}
+revoke all on function {{ s }}.{{ f }}
+from public, anon, authenticated, service_role;
+{%- endfor %}
 grant execute on function {{ s }}.member_workspace_ids() to authenticated, service_role, {{ role }};
-grant execute on function {{ s }}.calculate_percentiles(numeric[], numeric[]) to authenticated, service_role;
+grant execute on function {{ s }}.calculate_percentiles(numeric array, numeric array) to authenticated, service_role;
 grant execute on function {{ s }}.client_address(text, integer) to service_role;
 grant execute on function {{ s }}.track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)
-    to authenticated, service_role;
+to authenticated, service_role;
 grant execute on function {{ s }}.alert_rule_recipients(uuid) to authenticated, service_role;
-grant execute on function
-    {{ s }}.refresh_all_materialized_views(),
-    {{ s }}.cleanup_old_data(),
-    {{ s }}.evaluate_alerts(timestamptz),
-    {{ s }}.ensure_user_activity_partitions(date, date),
-    {{ s }}.erase_user(uuid)
-    to service_role;
+{%- for f in ['refresh_all_materialized_views()', 'cleanup_old_data()', 'evaluate_alerts(timestamptz)',
+              'ensure_user_activity_partitions(date, date)', 'erase_user(uuid)'] %}
+grant execute on function {{ s }}.{{ f }} to service_role;
+{%- endfor %}
 {#- the build keeps partitions ready, gives its tables the updated_at trigger and audits
     aggregate_daily_metrics(), which it makes with daily_metrics, and its failed calls #}
-grant execute on function
-    {{ s }}.ensure_user_activity_partitions(date, date),
-    {{ s }}.update_updated_at(),
-    {{ s }}.write_audit(text, uuid, jsonb),
-    {{ internal_schema() }}.log_failed_call(text, text, text),
-    {{ internal_schema() }}.oldest_open_transaction_start()
-    to {{ role }};
+{%- for f in [s ~ '.ensure_user_activity_partitions(date, date)', s ~ '.update_updated_at()',
+              s ~ '.write_audit(text, uuid, jsonb)', internal_schema() ~ '.log_failed_call(text, text, text)',
+              internal_schema() ~ '.oldest_open_transaction_start()'] %}
+grant execute on function {{ f }} to {{ role }};
+{%- endfor %}
 alter default privileges in schema {{ s }} revoke execute on functions from public;
 alter default privileges for role {{ role }} in schema {{ s }} revoke execute on functions from public;
 alter default privileges for role {{ role }} in schema {{ internal_schema() }} revoke execute on functions from public

@@ -3,7 +3,8 @@
     left with nothing to count is written with zero counts by the model, and removed here,
     before anything downstream reads it. -#}
 {%- if is_incremental() -%}
-delete from {{ this }} where {{ condition }}
+delete from {{ this }}
+where {{ condition }}
 {%- else -%}
 select 'full build: nothing emptied in {{ this.identifier }}'
 {%- endif -%}
@@ -47,8 +48,9 @@ select 'full build: nothing emptied in {{ this.identifier }}'
 delete from {{ this }} as kept
 where
     kept.metric_hour in (
-        select distinct {{ utc_hour('gone.happened_at') }}
+        select {{ utc_hour('gone.happened_at') }} as metric_hour
         from {{ source('analytics_internal', 'deleted_activity') }} as gone
+        group by 1
     )
     and not exists (
         select from {{ ref('int_user_activity_hours') }} as hours

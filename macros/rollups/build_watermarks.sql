@@ -49,8 +49,12 @@ coalesce(
     arrived after is taken in by every model in the next. A model run without the hook (no
     cut recorded for this invocation) falls back to its own read start. -#}
 coalesce(
-    (select cut from {{ internal_schema() }}.build_cuts where invocation_id = '{{ invocation_id }}'),
-    {{ read_start_sql() }}
+    (
+        select build_cuts.cut
+        from {{ internal_schema() }}.build_cuts
+        where build_cuts.invocation_id = '{{ invocation_id }}'
+    ),
+    {{ read_start_sql() | indent(4) }}
 )
 {%- endmacro %}
 
@@ -58,7 +62,8 @@ coalesce(
 {% macro record_build_cut() %}
 {#- on-run-start, before any model reads: the moment before which every event and run change
     has committed (read_start_sql), fixed once for the whole build. -#}
-delete from {{ internal_schema() }}.build_cuts where started_at < now() - interval '7 days';
+delete from {{ internal_schema() }}.build_cuts
+where started_at < now() - interval '7 days';
 insert into {{ internal_schema() }}.build_cuts (invocation_id, cut)
 values ('{{ invocation_id }}', {{ read_start_sql() }})
 on conflict (invocation_id) do nothing
@@ -111,6 +116,6 @@ values (
     now()
 )
 on conflict (model_name) do update
-set read_start = excluded.read_start, built_at = excluded.built_at
+    set read_start = excluded.read_start, built_at = excluded.built_at
 {%- endif %}
 {% endmacro %}

@@ -11,7 +11,8 @@ with runs as (
         runs.*,
         runs.run_date as metric_date
     from {{ ref('int_agent_runs') }} as runs
-    where {{ in_days('runs.started_at', days) }}
+    where
+        {{ in_days('runs.started_at', days) | indent(8) }}
 ),
 
 error_events as (
@@ -20,12 +21,16 @@ error_events as (
         events.error_type,
         {{ utc_date('events.created_at') }} as metric_date
     from {{ ref('stg_analytics__user_activity') }} as events
-    where events.event_type = 'error' and {{ in_days('events.created_at', days) }}
+    where
+        events.event_type = 'error'
+        and {{ in_days('events.created_at', days) | indent(8) }}
 ),
 
 activity as (
-    select * from {{ ref('int_user_scope_days') }}
-    where {{ in_days('activity_date', days, is_date=true) }}
+    select *
+    from {{ ref('int_user_scope_days') }}
+    where
+        {{ in_days('activity_date', days, is_date=true) | indent(8) }}
 ),
 
 sessions as (
@@ -33,7 +38,8 @@ sessions as (
         sessions.*,
         {{ utc_date('sessions.session_start_at') }} as metric_date
     from {{ ref('int_sessions') }} as sessions
-    where {{ in_days('sessions.session_start_at', days) }}
+    where
+        {{ in_days('sessions.session_start_at', days) | indent(8) }}
 ),
 
 first_seen as (
@@ -52,7 +58,7 @@ agents as (
     select * from {{ ref('stg_app__agents') }}
 ),
 
-{#- Every fact counts once for its workspace and once for the platform row: the grouping sets
+{# Every fact counts once for its workspace and once for the platform row: the grouping sets
     ((day, workspace), (day)) read each fact once (a union of the two scopes read it twice,
     and materialized it), and a fact with no workspace counts for the platform only. The
     user-days already carry their scope. -#}
@@ -64,14 +70,14 @@ user_counts as (
         count(*) filter (where first_seen.first_seen_date = activity.activity_date) as new_users
     from activity
     left join first_seen
-        on first_seen.scope_id = activity.scope_id and first_seen.user_id = activity.user_id
-    group by 1, 2
+        on activity.scope_id = first_seen.scope_id and activity.user_id = first_seen.user_id
+    group by activity.activity_date, activity.scope_id
 ),
 
 session_stats as (
     select
         metric_date,
-        {{ scope_of_grouping('workspace_id') }} as scope_id,
+        {{ scope_of_grouping('workspace_id') | indent(8) }} as scope_id,
         count(*) as total_sessions,
         avg(extract(epoch from session_end_at - session_start_at)) as avg_session_duration_seconds,
         100.0 * count(*) filter (where is_bounce)
@@ -84,7 +90,7 @@ session_stats as (
 run_stats as (
     select
         metric_date,
-        {{ scope_of_grouping('workspace_id') }} as scope_id,
+        {{ scope_of_grouping('workspace_id') | indent(8) }} as scope_id,
         count(*) as total_runs,
         count(*) filter (where is_successful) as successful_runs,
         count(*) filter (where is_failed) as failed_runs,
@@ -101,18 +107,21 @@ run_stats as (
 ),
 
 credits_by_model as (
-    select metric_date, scope_id, jsonb_object_agg(model, credits order by model) as credits_by_model
+    select
+        per_model.metric_date,
+        per_model.scope_id,
+        jsonb_object_agg(per_model.model, per_model.credits order by per_model.model) as credits_by_model
     from (
         select
             metric_date,
-            {{ scope_of_grouping('workspace_id') }} as scope_id,
+            {{ scope_of_grouping('workspace_id') | indent(12) }} as scope_id,
             model,
             sum(credits_consumed) as credits
         from runs
         group by grouping sets ((metric_date, workspace_id, model), (metric_date, model))
         having {{ is_scope_grouping('workspace_id') }}
     ) as per_model
-    group by 1, 2
+    group by per_model.metric_date, per_model.scope_id
 ),
 
 agent_ranks as (
@@ -120,12 +129,12 @@ agent_ranks as (
         per_agent.*,
         row_number() over (
             partition by per_agent.metric_date, per_agent.scope_id
-            order by per_agent.runs desc, per_agent.agent_id
+            order by per_agent.runs desc, per_agent.agent_id asc
         ) as agent_rank
     from (
         select
             metric_date,
-            {{ scope_of_grouping('workspace_id') }} as scope_id,
+            {{ scope_of_grouping('workspace_id') | indent(12) }} as scope_id,
             agent_id,
             count(*) as runs,
             sum(credits_consumed) as credits
@@ -149,48 +158,68 @@ top_agents as (
             order by agent_ranks.agent_rank
         ) as top_agents
     from agent_ranks
-    left join agents on agents.agent_id = agent_ranks.agent_id
+    left join agents on agent_ranks.agent_id = agents.agent_id
     where agent_ranks.agent_rank <= 5
-    group by 1, 2
+    group by agent_ranks.metric_date, agent_ranks.scope_id
 ),
 
 error_occurrences as (
-    select metric_date, workspace_id, failure_type as error_type
-    from runs where is_failed
+    select
+        runs.metric_date,
+        runs.workspace_id,
+        runs.failure_type as error_type
+    from runs
+    where runs.is_failed
     union all
-    select metric_date, workspace_id, error_type from error_events
+    select
+        error_events.metric_date,
+        error_events.workspace_id,
+        error_events.error_type
+    from error_events
 ),
 
 error_stats as (
-    select metric_date, scope_id, sum(errors) as total_errors,
-        jsonb_object_agg(error_type, errors order by error_type) as errors_by_type
+    select
+        per_type.metric_date,
+        per_type.scope_id,
+        sum(per_type.errors) as total_errors,
+        jsonb_object_agg(per_type.error_type, per_type.errors order by per_type.error_type) as errors_by_type
     from (
         select
             metric_date,
-            {{ scope_of_grouping('workspace_id') }} as scope_id,
+            {{ scope_of_grouping('workspace_id') | indent(12) }} as scope_id,
             error_type,
             count(*) as errors
         from error_occurrences
         group by grouping sets ((metric_date, workspace_id, error_type), (metric_date, error_type))
         having {{ is_scope_grouping('workspace_id') }}
     ) as per_type
-    group by 1, 2
+    group by per_type.metric_date, per_type.scope_id
 ),
 
-{#- the (day, scope) pairs with an active user or a session, from the aggregates: the union
+{# the (day, scope) pairs with an active user or a session, from the aggregates: the union
     of the raw rows deduplicated half a million of them at large -#}
 buckets as (
-    select metric_date, scope_id from user_counts
+    select
+        user_counts.metric_date,
+        user_counts.scope_id,
+        {{ workspace_from_scope('user_counts.scope_id') }} as workspace_id
+    from user_counts
     union
-    select metric_date, scope_id from session_stats
+    select
+        session_stats.metric_date,
+        session_stats.scope_id,
+        {{ workspace_from_scope('session_stats.scope_id') }} as workspace_id
+    from session_stats
 ),
 
 final as (
     select
-        {{ row_id(['buckets.metric_date', workspace_from_scope('buckets.scope_id')]) }} as id,
+        {{ row_id(['buckets.metric_date', 'buckets.workspace_id']) | indent(8) }}
+            as id,
         buckets.metric_date,
-        {{ workspace_from_scope('buckets.scope_id') }} as workspace_id,
-        {{ total_users_on('buckets.scope_id', 'buckets.metric_date', 'users', 'members') }} as total_users,
+        buckets.workspace_id,
+        {{ total_users_on('buckets.scope_id', 'buckets.metric_date', 'users', 'members') | indent(8) }} as total_users,
         coalesce(user_counts.active_users, 0)::integer as active_users,
         coalesce(user_counts.new_users, 0)::integer as new_users,
         coalesce(user_counts.active_users - user_counts.new_users, 0)::integer as returning_users,
@@ -206,14 +235,16 @@ final as (
         run_stats.p95_runtime_seconds::numeric(10, 2) as p95_runtime_seconds,
         run_stats.p99_runtime_seconds::numeric(10, 2) as p99_runtime_seconds,
         coalesce(run_stats.total_credits_consumed, 0)::{{ credit_sum_type() }} as total_credits_consumed,
-        (run_stats.total_credits_consumed / nullif(run_stats.total_runs, 0))::{{ credit_average_type() }} as avg_credits_per_run,
+        (
+            run_stats.total_credits_consumed / nullif(run_stats.total_runs, 0)
+        )::{{ credit_average_type() }} as avg_credits_per_run,
         coalesce(credits_by_model.credits_by_model, '{}'::jsonb) as credits_by_model,
         coalesce(run_stats.unique_agents_run, 0)::integer as unique_agents_run,
         coalesce(top_agents.top_agents, '[]'::jsonb) as top_agents,
         coalesce(error_stats.total_errors, 0)::integer as total_errors,
         (100.0 * run_stats.failed_runs / nullif(run_stats.total_runs, 0))::numeric(5, 2) as error_rate,
         coalesce(error_stats.errors_by_type, '{}'::jsonb) as errors_by_type,
-        {{ rollup_timestamps() }}
+        {{ rollup_timestamps() | indent(8) }}
     from buckets
     left join user_counts using (metric_date, scope_id)
     left join session_stats using (metric_date, scope_id)
@@ -296,13 +327,16 @@ grant execute on function {{ this.schema }}.aggregate_daily_metrics(date, uuid) 
     case
         when {{ scope_id }} = {{ platform_scope_id() }}
             then (
-                select count(*) from {{ users_relation }} as counted_users
+                select count(*)
+                from {{ users_relation }} as counted_users
                 where counted_users.created_at < {{ utc_day_start(day ~ ' + 1') }}
             )
         else (
-            select count(*) from {{ members_relation }} as counted_members
-            where counted_members.workspace_id = {{ scope_id }}
-              and counted_members.joined_at < {{ utc_day_start(day ~ ' + 1') }}
+            select count(*)
+            from {{ members_relation }} as counted_members
+            where
+                counted_members.workspace_id = {{ scope_id }}
+                and counted_members.joined_at < {{ utc_day_start(day ~ ' + 1') }}
         )
     end
 )::integer
@@ -329,16 +363,24 @@ with signups as (
 recounted as (
     select
         rollup.id,
-        {{ total_users_on('coalesce(rollup.workspace_id, ' ~ platform_scope_id() ~ ')', 'rollup.metric_date', users, members) }}
+        {{ total_users_on('rollup.scope_id', 'rollup.metric_date', users, members) | indent(8) }}
             as total_users
-    from {{ this }} as rollup
+    from (
+        select
+            daily.id,
+            daily.metric_date,
+            coalesce(daily.workspace_id, {{ platform_scope_id() }}) as scope_id
+        from {{ this }} as daily
+    ) as rollup
     {#- the platform's counts, one sum per day, say whether anyone left #}
     where exists (
         select from {{ this }} as platform
         where
             platform.workspace_id is null
             and platform.total_users <> coalesce((
-                select sum(signups.users) from signups where signups.signup_date <= platform.metric_date
+                select sum(signups.users)
+                from signups
+                where signups.signup_date <= platform.metric_date
             ), 0)
     )
 )

@@ -17,7 +17,10 @@ nullif({{ scope_column }}, {{ platform_scope_id() }})
 {% macro scope_of_grouping(workspace_column) -%}
 {#- In a GROUP BY GROUPING SETS ((..., workspace), (...)): the workspace's scope, or the
     platform's in the set without it. -#}
-case when grouping({{ workspace_column }}) = 1 then {{ platform_scope_id() }} else {{ workspace_column }} end
+case
+    when grouping({{ workspace_column }}) = 1 then {{ platform_scope_id() }}
+    else {{ workspace_column }}
+end
 {%- endmacro %}
 
 
@@ -30,12 +33,17 @@ grouping({{ workspace_column }}) = 1 or {{ workspace_column }} is not null
 {% macro row_id(columns) -%}
 {#- A stable uuid from the row's natural key, NULLs included, so rebuilds keep the same id.
     Pass timestamps as epochs: their text depends on the session TimeZone. -#}
-md5(concat_ws('|', {% for column in columns %}coalesce({{ column }}::text, '∅'){{ ', ' if not loop.last }}{% endfor %}))::uuid
+md5(concat_ws(
+    '|',
+    {%- for column in columns %}
+    coalesce({{ column }}::text, '∅'){{ ',' if not loop.last }}
+    {%- endfor %}
+))::uuid
 {%- endmacro %}
 
 
 {% macro rollup_timestamps(updated=true) -%}
 {#- Bookkeeping columns: set when a row is inserted; updated_at moves (by trigger) when it changes. -#}
 now() as created_at{% if updated %},
-        now() as updated_at{% endif %}
+now() as updated_at{% endif %}
 {%- endmacro %}

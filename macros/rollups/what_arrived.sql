@@ -16,7 +16,7 @@
     true
 {%- elif is_backfill() -%}
     {{ happened }} >= {{ utc_day_start("'" ~ var('backfill_from') ~ "'::date") }}
-    and {{ happened }} < {{ utc_day_start("'" ~ var('backfill_to') ~ "'::date + 1") }}
+and {{ happened }} < {{ utc_day_start("'" ~ var('backfill_to') ~ "'::date + 1") }}
 {%- else -%}
     {%- set mark = build_watermark() | trim -%}
     {%- if not mark -%}
@@ -54,25 +54,29 @@ where
     recompute of every grain starts from it (docs/incremental.md). -#}
 {%- set events = ref('stg_analytics__user_activity') -%}
 select
-    {{ utc_period(period, 'created_at') }} as {{ as_column }},
-    workspace_id,
-    user_id
-from {{ events }}
-where {{ taken_in('events') }}
+    {{ utc_period(period, 'arrived_events.created_at') }} as {{ as_column }},
+    arrived_events.workspace_id,
+    arrived_events.user_id
+from {{ events }} as arrived_events
+where
+    {{ taken_in('events', 'arrived_events') | indent(4) }}
 union
 select
-    {{ utc_period(period, 'started_at') }},
-    workspace_id,
-    user_id
-from {{ ref('stg_app__agent_runs') }}
-where {{ taken_in('runs') }}
+    {{ utc_period(period, 'arrived_runs.started_at') }},
+    arrived_runs.workspace_id,
+    arrived_runs.user_id
+from {{ ref('stg_app__agent_runs') }} as arrived_runs
+where
+    {{ taken_in('runs', 'arrived_runs') | indent(4) }}
 {%- if not is_unit_test(events) %}
 union
 select
-    {{ utc_period(period, 'happened_at') }},
-    workspace_id,
-    user_id
-from ({{ deletions_taken_in('event', 'run') }}) as gone
+    {{ utc_period(period, 'gone.happened_at') }},
+    gone.workspace_id,
+    gone.user_id
+from (
+    {{ deletions_taken_in('event', 'run') | indent(4) }}
+) as gone
 {%- endif %}
 {%- endmacro %}
 
@@ -118,20 +122,53 @@ having min(touched.{{ day_column }}) <= first_seen.first_seen_date
 -#}
 {%- set parts = [] -%}
 {%- if events_relation is not none -%}
-    {%- do parts.append('(select min(created_at) from ' ~ events_relation ~ ' where ' ~ taken_in('events') ~ ')') -%}
+    {%- set part -%}
+(
+    select min(events.created_at)
+    from {{ events_relation }} as events
+    where
+        {{ taken_in('events', 'events') | indent(8) }}
+)
+    {%- endset -%}
+    {%- do parts.append(part) -%}
 {%- endif -%}
 {%- if runs_relation is not none -%}
-    {%- do parts.append('(select min(started_at) from ' ~ runs_relation ~ ' where ' ~ taken_in('runs') ~ ')') -%}
+    {%- set part -%}
+(
+    select min(runs.started_at)
+    from {{ runs_relation }} as runs
+    where
+        {{ taken_in('runs', 'runs') | indent(8) }}
+)
+    {%- endset -%}
+    {%- do parts.append(part) -%}
 {%- endif -%}
 {%- if not is_unit_test(events_relation if events_relation is not none else runs_relation) -%}
-    {%- do parts.append('(select min(happened_at) from (' ~ deletions_taken_in(
-        'event' if events_relation is not none else 'run', 'run' if runs_relation is not none else 'event') ~ ') as gone)') -%}
+    {%- set part -%}
+(
+    select min(gone.happened_at)
+    from (
+        {{ deletions_taken_in('event' if events_relation is not none else 'run',
+            'run' if runs_relation is not none else 'event') | indent(8) }}
+    ) as gone
+)
+    {%- endset -%}
+    {%- do parts.append(part) -%}
 {%- endif -%}
-{%- set query = 'select least(' ~ (parts | join(', ')) ~ ')' -%}
+{%- set query -%}
+select least(
+    {{ parts | join(',\n') | indent(4) }}
+)
+{%- endset -%}
 {%- if not is_incremental() -%}
     '-infinity'::timestamptz
 {%- elif is_unit_test(events_relation if events_relation is not none else runs_relation) or not execute -%}
-    coalesce(({{ query }}), 'infinity'::timestamptz)
+coalesce(
+    (
+        {{ query | indent(8) }}
+    ),
+    'infinity'::timestamptz
+)
 {%- else -%}
     {%- set found = run_query('select coalesce((' ~ query ~ ")::text, 'infinity')") -%}
     '{{ found.columns[0].values()[0] }}'::timestamptz
@@ -153,46 +190,57 @@ having min(touched.{{ day_column }}) <= first_seen.first_seen_date
 {%- if is_incremental() -%}
     {%- set in_unit_test = is_unit_test(events_relation) -%}
     {%- set query -%}
-        with taken as (
-            {{ arrivals('day', 'day') }}
-        )
+with taken as (
+    {{ arrivals('day', 'day') | indent(4) }}
+)
 
-        select day from taken
-        {%- if sessions_relation is not none and not is_backfill() %}
-        union
-        select spanned.day::date
-        from (
-            select distinct session_id from {{ events_relation }}
-            where session_id is not null and {{ taken_in('events') }}
-            {%- if not in_unit_test %}
-            union
-            select session_id from ({{ deletions_taken_in('event') }}) as gone where session_id is not null
-            {%- endif %}
-        ) as taken_sessions
-        {#- a join, not IN: the few sessions taken in are looked up by key, not hashed against all #}
-        inner join {{ sessions_relation }} as touched_sessions
-            on taken_sessions.session_id = touched_sessions.session_id
-        cross join lateral generate_series(
-            {{ utc_date('touched_sessions.session_start_at') }},
-            {{ utc_date('touched_sessions.session_end_at') }},
-            interval '1 day'
-        ) as spanned (day)
-        {%- endif %}
-        {%- if first_seen_relation is not none and not is_backfill() and not in_unit_test %}
-        union
-        {#- A user whose first touched day is on or before their first-seen day has just moved
-            to it (a late event) or from it (a deletion). The day they were new on before is a
-            taken day or their first day outside them: the days taken in are all that changed. #}
-        select (
-            select min(scope_days.activity_date) from {{ scope_days_relation }} as scope_days
-            where scope_days.scope_id = moved.scope_id and scope_days.user_id = moved.user_id
-                {#- the days once, not a scan of what was taken per user #}
-                and scope_days.activity_date <> all (array(select distinct taken.day from taken))
-        )
-        from (
-            {{ users_whose_first_day_moved('(' ~ in_both_scopes('taken', 'day') ~ ')', 'day', first_seen_relation) }}
-        ) as moved
-        {%- endif %}
+select taken.day from taken
+{%- if sessions_relation is not none and not is_backfill() %}
+union
+select spanned.day::date
+from (
+    select distinct taken_events.session_id
+    from {{ events_relation }} as taken_events
+    where
+        taken_events.session_id is not null
+        and {{ taken_in('events', 'taken_events') | indent(8) }}
+    {%- if not in_unit_test %}
+    union
+    select gone.session_id
+    from (
+        {{ deletions_taken_in('event') | indent(8) }}
+    ) as gone
+    where gone.session_id is not null
+    {%- endif %}
+) as taken_sessions
+{#- a join, not IN: the few sessions taken in are looked up by key, not hashed against all #}
+inner join {{ sessions_relation }} as touched_sessions
+    on taken_sessions.session_id = touched_sessions.session_id
+cross join lateral generate_series(
+    {{ utc_date('touched_sessions.session_start_at') }},
+    {{ utc_date('touched_sessions.session_end_at') }},
+    interval '1 day'
+) as spanned (day)
+{%- endif %}
+{%- if first_seen_relation is not none and not is_backfill() and not in_unit_test %}
+union
+{#- A user whose first touched day is on or before their first-seen day has just moved
+    to it (a late event) or from it (a deletion). The day they were new on before is a
+    taken day or their first day outside them: the days taken in are all that changed. #}
+select (
+    select min(scope_days.activity_date)
+    from {{ scope_days_relation }} as scope_days
+    where
+        scope_days.scope_id = moved.scope_id
+        and scope_days.user_id = moved.user_id
+        {#- the days once, not a scan of what was taken per user #}
+        and scope_days.activity_date <> all(array(select distinct taken.day from taken))
+)
+from (
+    {{ users_whose_first_day_moved('(' ~ in_both_scopes('taken', 'day') ~ ')', 'day', first_seen_relation)
+        | indent(4) }}
+) as moved
+{%- endif %}
     {%- endset -%}
     {%- if in_unit_test or not execute -%}
         {{ query }}
@@ -208,7 +256,10 @@ having min(touched.{{ day_column }}) <= first_seen.first_seen_date
 {#- The UTC hours of the events and runs taken in, rendered like days_taken_in. -#}
 {%- if is_incremental() -%}
     {%- set query -%}
-        select distinct hour from ({{ arrivals('hour', 'hour') }}) as taken
+select distinct taken.hour
+from (
+    {{ arrivals('hour', 'hour') | indent(4) }}
+) as taken
     {%- endset -%}
     {%- if is_unit_test(events_relation) or not execute -%}
         {{ query }}
@@ -231,13 +282,23 @@ having min(touched.{{ day_column }}) <= first_seen.first_seen_date
 {%- elif hours == 'none' -%}
     false
 {%- elif 'select' in hours -%}
-    {{ column }} >= (select min(h.hour) from ({{ hours }}) as h)
-    and {{ utc_hour(column) }} in ({{ hours }})
+{{ column }} >= (
+    select min(h.hour)
+    from (
+        {{ hours | indent(8) }}
+    ) as h
+)
+and {{ utc_hour(column) }} in (
+    {{ hours | indent(4) }}
+)
 {%- else -%}
     {%- set listed = hours.split(',') -%}
-    {{ column }} >= '{{ listed | min }}'::timestamptz
-    and {{ column }} < '{{ listed | max }}'::timestamptz + interval '1 hour'
-    and {{ utc_hour(column) }} = any ('{{ "{" ~ hours ~ "}" }}'::timestamptz[])
+    {#- `timestamptz array` is timestamptz[]: sqlfluff parses this spelling of the array type -#}
+{{ column }} >= '{{ listed | min }}'::timestamptz
+and {{ column }} < '{{ listed | max }}'::timestamptz + interval '1 hour'
+and {{ utc_hour(column) }} = any(
+    '{{ "{" ~ hours ~ "}" }}'::timestamptz array
+)
 {%- endif -%}
 {%- endmacro %}
 
@@ -255,21 +316,36 @@ having min(touched.{{ day_column }}) <= first_seen.first_seen_date
     false
 {%- elif 'select' in days -%}
     {%- if is_date -%}
-        {{ column }} in ({{ days }})
+{{ column }} in (
+    {{ days | indent(4) }}
+)
     {%- else -%}
         {#- the range lets the planner prune partitions and use the time indexes -#}
-        {{ column }} >= (select {{ utc_day_start('min(d.day)') }} from ({{ days }}) as d)
-        and {{ column }} < (select {{ utc_day_start('max(d.day) + 1') }} from ({{ days }}) as d)
-        and {{ utc_date(column) }} in ({{ days }})
+{{ column }} >= (
+    select {{ utc_day_start('min(d.day)') }}
+    from (
+        {{ days | indent(8) }}
+    ) as d
+)
+and {{ column }} < (
+    select {{ utc_day_start('max(d.day) + 1') }}
+    from (
+        {{ days | indent(8) }}
+    ) as d
+)
+and {{ utc_date(column) }} in (
+    {{ days | indent(4) }}
+)
     {%- endif -%}
 {%- else -%}
-    {%- set listed = "'{" ~ days ~ "}'::date[]" -%}
+    {#- `date array` is date[]: sqlfluff parses this spelling of the array type -#}
+    {%- set listed = "'{" ~ days ~ "}'::date array" -%}
     {%- if is_date -%}
-        {{ column }} = any ({{ listed }})
+{{ column }} = any({{ listed }})
     {%- else -%}
-        {{ column }} >= {{ utc_day_start("'" ~ (days.split(',') | min) ~ "'::date") }}
-        and {{ column }} < {{ utc_day_start("'" ~ (days.split(',') | max) ~ "'::date + 1") }}
-        and {{ utc_date(column) }} = any ({{ listed }})
+{{ column }} >= {{ utc_day_start("'" ~ (days.split(',') | min) ~ "'::date") }}
+and {{ column }} < {{ utc_day_start("'" ~ (days.split(',') | max) ~ "'::date + 1") }}
+and {{ utc_date(column) }} = any({{ listed }})
     {%- endif -%}
 {%- endif -%}
 {%- endmacro %}
@@ -284,23 +360,28 @@ from {{ runs_relation }} as runs
 {%- if is_incremental() %}
 inner join (
     select distinct
-        agent_id,
-        {{ utc_date('started_at') }} as run_date
-    from {{ runs_relation }}
-    where {{ taken_in('runs') }}
+        taken_runs.agent_id,
+        {{ utc_date('taken_runs.started_at') }} as run_date
+    from {{ runs_relation }} as taken_runs
+    where
+        {{ taken_in('runs', 'taken_runs') | indent(8) }}
     {%- if not is_unit_test(runs_relation) %}
     union
     select
-        agent_id,
-        {{ utc_date('happened_at') }}
-    from ({{ deletions_taken_in('run') }}) as gone
+        gone.agent_id,
+        {{ utc_date('gone.happened_at') }}
+    from (
+        {{ deletions_taken_in('run') | indent(8) }}
+    ) as gone
     {%- endif %}
 ) as touched
     on
         runs.agent_id = touched.agent_id
         and runs.started_at >= {{ utc_day_start('touched.run_date') }}
         and runs.started_at < {{ utc_day_start('touched.run_date + 1') }}
-where runs.started_at >= {{ utc_day_start(utc_date(since)) }}
+where
+    runs.started_at
+    >= {{ utc_day_start(utc_date(since)) | indent(4) }}
 {%- endif %}
 {%- endmacro %}
 

@@ -31,7 +31,10 @@ end
 {#- An event's time is believed from 1000 days before it reached the database (a backfill of
     old events) until a day after; others (a clock far off, a hand-made row) are left out of
     the rollups. The bound also keeps a session's length within what the rollups hold. -#}
-({{ created_at }} >= {{ ingested_at }} - interval '1000 days' and {{ created_at }} <= {{ ingested_at }} + interval '1 day')
+(
+    {{ created_at }} >= {{ ingested_at }} - interval '1000 days'
+    and {{ created_at }} <= {{ ingested_at }} + interval '1 day'
+)
 {%- endmacro %}
 
 

@@ -12,6 +12,6 @@
 {%- if erased | length == 0 -%}
     true
 {%- else -%}
-    {{ user_column }} <> all ('{{ "{" ~ (erased | join(",")) ~ "}" }}'::uuid[])
+    {{ user_column }} <> all('{{ "{" ~ (erased | join(",")) ~ "}" }}'::uuid array)
 {%- endif -%}
 {%- endmacro %}

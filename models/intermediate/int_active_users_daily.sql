@@ -63,7 +63,7 @@ covered_days as (
 
 final as (
     select
-        {{ row_id(['scope_id', 'activity_date']) }} as id,
+        {{ row_id(['scope_id', 'activity_date']) | indent(8) }} as id,
         scope_id,
         activity_date,
         (count(*) filter (where is_active))::integer as daily_active_users,

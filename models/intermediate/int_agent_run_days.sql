@@ -25,7 +25,7 @@ with runs as (
 
 final as (
     select
-        {{ row_id(['agent_id', 'run_date']) }} as id,
+        {{ row_id(['agent_id', 'run_date']) | indent(8) }} as id,
         agent_id,
         run_date,
         count(*)::integer as run_count,

@@ -103,7 +103,7 @@
 cohorts as (
     select
         {{ row_id(['period_members.scope_id', 'first_seen.first_seen_date', 'period_members.period',
-                   'period_members.period_start']) }} as id,
+                   'period_members.period_start']) | indent(8) }} as id,
         period_members.scope_id,
         first_seen.first_seen_date as cohort_day,
         period_members.period::varchar(5) as period,
@@ -124,7 +124,7 @@ final as (
             removes it #}
         union all
         select
-            {{ row_id(['dirty.scope_id', 'dirty.period', 'dirty.period_start']) }} as id,
+            {{ row_id(['dirty.scope_id', 'dirty.period', 'dirty.period_start']) | indent(12) }} as id,
             dirty.scope_id,
             null::date as cohort_day,
             dirty.period::varchar(5) as period,

@@ -99,7 +99,7 @@ run_hours as (
 final as (
     select
         {# the epoch, not the text of the hour, which depends on TimeZone #}
-        {{ row_id(['extract(epoch from activity_hour)', 'workspace_id', 'user_id']) }} as id,
+        {{ row_id(['extract(epoch from activity_hour)', 'workspace_id', 'user_id']) | indent(8) }} as id,
         activity_hour,
         workspace_id,
         user_id,

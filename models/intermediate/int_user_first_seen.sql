@@ -53,7 +53,7 @@
 
 final as (
     select
-        {{ row_id(['first_seen.scope_id', 'first_seen.user_id']) }} as id,
+        {{ row_id(['first_seen.scope_id', 'first_seen.user_id']) | indent(8) }} as id,
         first_seen.scope_id,
         first_seen.user_id,
         first_seen.first_seen_date

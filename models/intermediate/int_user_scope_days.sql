@@ -166,7 +166,7 @@ sequenced as (
 
 final as (
     select
-        {{ row_id(['sequenced.scope_id', 'sequenced.user_id', 'sequenced.activity_date']) }} as id,
+        {{ row_id(['sequenced.scope_id', 'sequenced.user_id', 'sequenced.activity_date']) | indent(8) }} as id,
         sequenced.scope_id,
         sequenced.user_id,
         sequenced.activity_date,

@@ -119,7 +119,7 @@ failure_reasons as (
 
 final as (
     select
-        {{ row_id(['run_stats.agent_id', 'run_stats.metric_date']) }} as id,
+        {{ row_id(['run_stats.agent_id', 'run_stats.metric_date']) | indent(8) }} as id,
         run_stats.agent_id,
         run_stats.metric_date,
         agents.workspace_id,
@@ -143,7 +143,7 @@ final as (
         run_stats.total_feedback_count::integer as total_feedback_count,
         coalesce(error_types.error_types, '{}'::jsonb) as error_types,
         coalesce(failure_reasons.common_failure_reasons, '[]'::jsonb) as common_failure_reasons,
-        {{ rollup_timestamps() }}
+        {{ rollup_timestamps() | indent(8) }}
     from run_stats
     inner join agents on run_stats.agent_id = agents.agent_id
     left join error_types

@@ -138,7 +138,7 @@ response_times as (
 final as (
     select
         {# the epoch, not the text of the hour, which depends on TimeZone #}
-        {{ row_id(['extract(epoch from user_counts.metric_hour)', 'user_counts.scope_id']) }} as id,
+        {{ row_id(['extract(epoch from user_counts.metric_hour)', 'user_counts.scope_id']) | indent(8) }} as id,
         user_counts.metric_hour,
         {{ workspace_from_scope('user_counts.scope_id') }} as workspace_id,
         user_counts.active_users::integer as active_users,
@@ -148,7 +148,7 @@ final as (
         coalesce(run_stats.total_credits, 0)::{{ credit_sum_type() }} as total_credits,
         round(response_times.avg_response_time_ms)::integer as avg_response_time_ms,
         round(response_times.p95_response_time_ms::numeric)::integer as p95_response_time_ms,
-        {{ rollup_timestamps(updated=false) }}
+        {{ rollup_timestamps(updated=false) | indent(8) }}
     from user_counts
     left join run_stats using (metric_hour, scope_id)
     left join response_times using (metric_hour, scope_id)

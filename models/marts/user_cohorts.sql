@@ -226,7 +226,7 @@ measured as (
 
 final as (
     select
-        {{ row_id(['cohort_period', 'cohort_date', workspace_from_scope('scope_id')]) }} as id,
+        {{ row_id(['cohort_period', 'cohort_date', workspace_from_scope('scope_id')]) | indent(8) }} as id,
         cohort_period::varchar(20) as cohort_period,
         cohort_date,
         {{ workspace_from_scope('scope_id') }} as workspace_id,
@@ -238,7 +238,7 @@ final as (
         )::{{ credit_sum_type() }} as ltv_estimate,
         avg_revenue_per_user::{{ credit_sum_type() }} as avg_revenue_per_user,
         churn_rate::numeric(5, 2) as churn_rate,
-        {{ rollup_timestamps() }}
+        {{ rollup_timestamps() | indent(8) }}
     from measured
 )
 

@@ -10,7 +10,7 @@ checked as (
         created_at,
         ingested_at,
         case
-            when not {{ plausible_event_time('created_at', 'ingested_at') }} then 'created_at'
+            when not {{ plausible_event_time('created_at', 'ingested_at') | indent(12) }} then 'created_at'
             when
                 event_type = 'api_call' and metadata ? 'response_time_ms'
                 and (

@@ -30,7 +30,9 @@ renamed as (
             when event_type = 'error' then 'unknown'
         end as error_type
     from source
-    where {{ plausible_event_time('created_at', 'ingested_at') }} and {{ not_erased('source.user_id') }}
+    where
+        {{ plausible_event_time('created_at', 'ingested_at') | indent(8) }}
+        and {{ not_erased('source.user_id') }}
 )
 
 select * from renamed

@@ -2,10 +2,11 @@
 {#- NULLs pass: an empty set gives NULL by definition. -#}
 select {{ column_name }}
 from {{ model }}
-where {{ column_name }} is not null
-  and (
-      false
-      {%- if min_value is not none %} or {{ column_name }} < {{ min_value }}{% endif %}
-      {%- if max_value is not none %} or {{ column_name }} > {{ max_value }}{% endif %}
-  )
+where
+    {{ column_name }} is not null
+    and (
+        false
+        {%- if min_value is not none %} or {{ column_name }} < {{ min_value }}{% endif %}
+        {%- if max_value is not none %} or {{ column_name }} > {{ max_value }}{% endif %}
+    )
 {% endtest %}

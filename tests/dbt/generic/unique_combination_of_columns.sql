@@ -1,6 +1,10 @@
 {% test unique_combination_of_columns(model, combination_of_columns) %}
 {#- NULLs count as one value, as UNIQUE NULLS NOT DISTINCT does. -#}
-select {{ combination_of_columns | join(', ') }}, count(*) as occurrences
+select
+    {%- for column in combination_of_columns %}
+    {{ column }},
+    {%- endfor %}
+    count(*) as occurrences
 from {{ model }}
 group by {{ combination_of_columns | join(', ') }}
 having count(*) > 1
