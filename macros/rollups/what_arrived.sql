@@ -121,28 +121,18 @@ having min(touched.{{ day_column }}) <= first_seen.first_seen_date
     time; '-infinity' when every row counts, 'infinity' when nothing new arrived.
 -#}
 {%- set parts = [] -%}
-{%- if events_relation is not none -%}
+{%- for relation, kind, happened in [(events_relation, 'events', 'created_at'), (runs_relation, 'runs', 'started_at')]
+    if relation is not none -%}
     {%- set part -%}
 (
-    select min(events.created_at)
-    from {{ events_relation }} as events
+    select min({{ kind }}.{{ happened }})
+    from {{ relation }} as {{ kind }}
     where
-        {{ taken_in('events', 'events') | indent(8) }}
+        {{ taken_in(kind, kind) | indent(8) }}
 )
     {%- endset -%}
     {%- do parts.append(part) -%}
-{%- endif -%}
-{%- if runs_relation is not none -%}
-    {%- set part -%}
-(
-    select min(runs.started_at)
-    from {{ runs_relation }} as runs
-    where
-        {{ taken_in('runs', 'runs') | indent(8) }}
-)
-    {%- endset -%}
-    {%- do parts.append(part) -%}
-{%- endif -%}
+{%- endfor -%}
 {%- if not is_unit_test(events_relation if events_relation is not none else runs_relation) -%}
     {%- set part -%}
 (
