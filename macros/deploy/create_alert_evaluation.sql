@@ -1,12 +1,19 @@
 {% macro create_alert_evaluation() %}
 {#-
-    analytics.evaluate_alerts(): for every active rule, the metric over its evaluation window
-    from the raw rows, compared with the threshold; a rule that fires gets an alert_history
-    row (status pending, its channels as the notifications to send) and its counters moved.
-    Run by service_role (a scheduler) every few minutes.
+    analytics.evaluate_alerts(evaluated_at): every active rule in one pass (docs/alerts.md).
+    Each source (runs, events, arrivals) is read once, for the longest window its rules use,
+    and counted per window and workspace (and for the platform) together; each rule then takes
+    its value, moves its state (ok → pending → firing → ok) and, when it fires, resolves or is
+    due again, its alert_history episode and the notifications to deliver are written.
+    Reads the build's views (stg_analytics__user_activity, int_agent_runs), so that a value the
+    build neutralizes is neutralized here too. Run by service_role (agent-analytics alerts run)
+    every minute; returns how many rules fired.
 -#}
 {% set s = target.schema %}
 {% set app = var('app_schema') %}
+{% set work = internal_schema() %}
+{{ create_alert_work_tables() }};
+
 create or replace function {{ s }}.evaluate_alerts(evaluated_at timestamptz default now())
 returns integer
 language plpgsql
@@ -15,74 +22,328 @@ security definer
 {{ maintenance_function_settings() }}
 as $$
 declare
-    rule record;
-    window_start timestamptz;
-    value numeric;
-    fires boolean;
-    fired integer := 0;
+    fired integer;
+    skipped integer;
 begin
+    {#- two evaluations at once would open the same episode twice #}
+    perform pg_advisory_xact_lock(hashtext('agent-analytics evaluate_alerts'));
     perform {{ s }}.write_audit('evaluate_alerts', null, jsonb_build_object('evaluated_at', evaluated_at));
-    for rule in select * from {{ s }}.alert_rules where is_active order by id loop
-        window_start := evaluated_at - make_interval(mins => coalesce(rule.evaluation_window_minutes, 5));
-        value := case rule.metric_type
-            when 'total_runs' then (
-                select count(*) from {{ app }}.agent_runs as r
-                where r.started_at >= window_start and r.started_at < evaluated_at
-                  and (rule.workspace_id is null or r.workspace_id = rule.workspace_id))
-            when 'failed_runs' then (
-                select count(*) from {{ app }}.agent_runs as r
-                where r.started_at >= window_start and r.started_at < evaluated_at and r.status = 'failed'
-                  and (rule.workspace_id is null or r.workspace_id = rule.workspace_id))
-            when 'error_rate' then (
-                select 100.0 * count(*) filter (where r.status = 'failed') / nullif(count(*), 0)
-                from {{ app }}.agent_runs as r
-                where r.started_at >= window_start and r.started_at < evaluated_at
-                  and (rule.workspace_id is null or r.workspace_id = rule.workspace_id))
-            when 'total_credits' then (
-                select coalesce(sum(r.credits_consumed), 0) from {{ app }}.agent_runs as r
-                where r.started_at >= window_start and r.started_at < evaluated_at
-                  and (rule.workspace_id is null or r.workspace_id = rule.workspace_id))
-            when 'active_users' then (
-                select count(distinct a.user_id) from {{ s }}.user_activity as a
-                where a.created_at >= window_start and a.created_at < evaluated_at
-                  and (rule.workspace_id is null or a.workspace_id = rule.workspace_id))
-            when 'avg_response_time_ms' then (
-                select avg(case when (a.metadata ->> 'response_time_ms')::numeric between 0 and {{ max_response_time_ms() }}
-                                then (a.metadata ->> 'response_time_ms')::numeric end)
-                from {{ s }}.user_activity as a
-                where a.created_at >= window_start and a.created_at < evaluated_at and a.event_type = 'api_call'
-                  and jsonb_typeof(a.metadata -> 'response_time_ms') = 'number'
-                  and (rule.workspace_id is null or a.workspace_id = rule.workspace_id))
-            else null
-        end;
-        if rule.metric_type not in ('total_runs', 'failed_runs', 'error_rate', 'total_credits', 'active_users',
-                                    'avg_response_time_ms') then
-            raise warning 'evaluate_alerts: rule % has unknown metric_type %; skipped', rule.id, rule.metric_type;
-            continue;
-        end if;
-        -- (a CASE inside IF's condition would end it at its first THEN)
-        fires := case rule.condition
-            when 'greater_than' then value > rule.threshold_value
-            when 'less_than' then value < rule.threshold_value
-            when 'equals' then value = rule.threshold_value
-        end;
-        if value is not null and fires then
-            insert into {{ s }}.alert_history
-                (alert_rule_id, workspace_id, triggered_at, metric_value, threshold_value, notifications_sent)
-            values (rule.id, rule.workspace_id, evaluated_at,
-                    {#- a value beyond the column (a huge sum) is stored as unknown, not an error for every rule #}
-                    case when abs(value) < 99999999.995 then round(value, 2) end, rule.threshold_value,
-                    coalesce(rule.notification_channels, '[]'::jsonb));
-            update {{ s }}.alert_rules
-            set last_triggered_at = evaluated_at, trigger_count = coalesce(trigger_count, 0) + 1
-            where id = rule.id;
-            fired := fired + 1;
-        end if;
-    end loop;
+    if to_regclass('{{ internal_schema() }}.int_agent_runs') is null
+        or to_regclass('{{ internal_schema() }}.stg_analytics__user_activity') is null then
+        raise exception 'evaluate_alerts: the analytics models are not built yet; run agent-analytics build first'
+            using errcode = '55000';
+    end if;
+
+    truncate {{ work }}.alert_windows, {{ work }}.alert_values, {{ work }}.alert_outcomes;
+
+    insert into {{ work }}.alert_windows
+    select distinct m.source, r.evaluation_window_minutes, make_interval(mins => r.evaluation_window_minutes)
+    from {{ s }}.alert_rules as r
+    inner join {{ s }}.alert_metrics as m on r.metric_type = m.metric_type
+    where r.is_active and r.evaluation_window_minutes between 1 and 1440;
+
+    if exists (select from {{ work }}.alert_windows where source = 'runs') then
+        insert into {{ work }}.alert_values
+        select counted.minutes, counted.workspace_id, counted.is_platform, metric.metric_type, metric.value
+        from (
+            select
+                w.minutes,
+                runs.workspace_id,
+                grouping(runs.workspace_id) = 1 as is_platform,
+                count(*) as total_runs,
+                count(*) filter (where runs.is_failed) as failed_runs,
+                100.0 * count(*) filter (where runs.is_failed) / nullif(count(*), 0) as error_rate,
+                sum(runs.credits_consumed) as total_credits,
+                avg(runs.runtime_seconds) as avg_run_seconds
+            from {{ internal_schema() }}.int_agent_runs as runs
+            inner join {{ work }}.alert_windows as w on w.source = 'runs' and runs.started_at >= evaluated_at - w.span
+            where
+                runs.started_at >= evaluated_at - (select max(span) from {{ work }}.alert_windows where source = 'runs')
+                and runs.started_at < evaluated_at
+            group by grouping sets ((w.minutes, runs.workspace_id), (w.minutes))
+        ) as counted
+        cross join lateral (
+            values
+            ('total_runs', counted.total_runs::numeric),
+            ('failed_runs', counted.failed_runs::numeric),
+            ('error_rate', counted.error_rate),
+            ('total_credits', counted.total_credits),
+            ('avg_run_seconds', counted.avg_run_seconds)
+        ) as metric (metric_type, value);
+    end if;
+
+    if exists (select from {{ work }}.alert_windows where source = 'events') then
+        insert into {{ work }}.alert_values
+        select counted.minutes, counted.workspace_id, counted.is_platform, metric.metric_type, metric.value
+        from (
+            select
+                w.minutes,
+                events.workspace_id,
+                grouping(events.workspace_id) = 1 as is_platform,
+                count(distinct events.user_id) as active_users,
+                avg(events.response_time_ms) as avg_response_time_ms,
+                percentile_cont(0.95) within group (order by events.response_time_ms) as p95_response_time_ms,
+                count(*) filter (where events.event_type = 'error') as errors
+            from {{ internal_schema() }}.stg_analytics__user_activity as events
+            inner join {{ work }}.alert_windows as w on w.source = 'events' and events.created_at >= evaluated_at - w.span
+            where
+                events.created_at >= evaluated_at - (select max(span) from {{ work }}.alert_windows where source = 'events')
+                and events.created_at < evaluated_at
+            group by grouping sets ((w.minutes, events.workspace_id), (w.minutes))
+        ) as counted
+        cross join lateral (
+            values
+            ('active_users', counted.active_users::numeric),
+            ('avg_response_time_ms', counted.avg_response_time_ms),
+            ('p95_response_time_ms', counted.p95_response_time_ms::numeric),
+            ('errors', counted.errors::numeric)
+        ) as metric (metric_type, value);
+    end if;
+
+    if exists (select from {{ work }}.alert_windows where source = 'arrivals') then
+        insert into {{ work }}.alert_values
+        select w.minutes, arrived.workspace_id, grouping(arrived.workspace_id) = 1, 'no_data', count(*)
+        from (
+            select events.workspace_id, events.ingested_at as arrived_at
+            from {{ internal_schema() }}.stg_analytics__user_activity as events
+            where
+                events.ingested_at >= evaluated_at - (select max(span) from {{ work }}.alert_windows where source = 'arrivals')
+                and events.ingested_at < evaluated_at
+            union all
+            select runs.workspace_id, runs.updated_at
+            from {{ internal_schema() }}.int_agent_runs as runs
+            where
+                runs.updated_at >= evaluated_at - (select max(span) from {{ work }}.alert_windows where source = 'arrivals')
+                and runs.updated_at < evaluated_at
+        ) as arrived
+        inner join {{ work }}.alert_windows as w on w.source = 'arrivals' and arrived.arrived_at >= evaluated_at - w.span
+        group by grouping sets ((w.minutes, arrived.workspace_id), (w.minutes));
+    end if;
+
+    {#- Each active rule: its value, whether its condition holds, whether it has recovered,
+        and the state it moves to. A rule without a value (an average over nothing) neither
+        holds nor recovers: a firing rule stays firing until a value says otherwise. #}
+    insert into {{ work }}.alert_outcomes
+    with rules as (
+        select r.*, m.zero_when_empty
+        from {{ s }}.alert_rules as r
+        inner join {{ s }}.alert_metrics as m on r.metric_type = m.metric_type
+        where r.is_active and r.evaluation_window_minutes between 1 and 1440
+    ),
+
+    valued as (
+        select
+            rules.*,
+            coalesce(v.value, case when rules.zero_when_empty then 0 end) as value
+        from rules
+        left join {{ work }}.alert_values as v
+            on
+                v.metric_type = rules.metric_type
+                and v.minutes = rules.evaluation_window_minutes
+                and v.is_platform = (rules.workspace_id is null)
+                and (rules.workspace_id is null or v.workspace_id = rules.workspace_id)
+    ),
+
+    judged as (
+        select
+            valued.*,
+            st.state as old_state,
+            st.state_since as old_state_since,
+            open_alert.id as open_alert_id,
+            open_alert.triggered_at as open_since,
+            open_alert.last_notified_at,
+            open_alert.acknowledged_at,
+            coalesce(case valued.condition
+                when 'greater_than' then valued.value > valued.threshold_value
+                when 'less_than' then valued.value < valued.threshold_value
+                when 'equals' then valued.value = valued.threshold_value
+            end, false) as holds,
+            coalesce(case valued.condition
+                when 'greater_than' then valued.value <= coalesce(valued.recovery_threshold, valued.threshold_value)
+                when 'less_than' then valued.value >= coalesce(valued.recovery_threshold, valued.threshold_value)
+                when 'equals' then valued.value <> valued.threshold_value
+            end, false) as recovered
+        from valued
+        left join {{ s }}.alert_rule_states as st on valued.id = st.alert_rule_id
+        left join {{ s }}.alert_history as open_alert
+            on valued.id = open_alert.alert_rule_id and open_alert.state = 'firing'
+    ),
+
+    moved as (
+        select
+            judged.*,
+            case
+                when judged.open_alert_id is not null and judged.recovered then 'ok'
+                when judged.open_alert_id is not null then 'firing'
+                when not judged.holds then 'ok'
+                when
+                    evaluated_at - make_interval(mins => judged.pending_minutes)
+                    >= case when judged.old_state = 'pending' then judged.old_state_since else evaluated_at end
+                    then 'firing'
+                else 'pending'
+            end as new_state
+        from judged
+    )
+
+    select
+        moved.id,
+        moved.workspace_id,
+        moved.value,
+        moved.old_state,
+        case when moved.old_state is distinct from moved.new_state then evaluated_at else moved.old_state_since end,
+        moved.new_state,
+        moved.open_alert_id,
+        case
+            when moved.open_alert_id is null and moved.new_state = 'firing' then 'firing'
+            when moved.open_alert_id is not null and moved.new_state = 'ok' then 'resolved'
+            when
+                moved.open_alert_id is not null and moved.acknowledged_at is null and moved.renotify_minutes is not null
+                and evaluated_at >= coalesce(moved.last_notified_at, moved.open_since)
+                + make_interval(mins => moved.renotify_minutes)
+                then 'renotify'
+        end,
+        coalesce(moved.silenced_until > evaluated_at, false)
+    from moved;
+
+    get diagnostics skipped = row_count;
+    skipped := (select count(*) from {{ s }}.alert_rules as r where r.is_active) - skipped;
+    if skipped > 0 then
+        raise warning 'evaluate_alerts: % active rules have a metric_type or window outside the catalogue and were skipped',
+            skipped;
+    end if;
+
+    insert into {{ s }}.alert_rule_states as st
+        (alert_rule_id, workspace_id, state, state_since, last_value, last_evaluated_at)
+    select o.alert_rule_id, o.workspace_id, o.new_state, o.state_since, o.value, evaluated_at
+    from {{ work }}.alert_outcomes as o
+    on conflict (alert_rule_id) do update set
+        workspace_id = excluded.workspace_id,
+        state = excluded.state,
+        state_since = excluded.state_since,
+        last_value = excluded.last_value,
+        last_evaluated_at = excluded.last_evaluated_at;
+
+    {#- a rule switched off (or no longer readable) while firing: its episode ends, unsent #}
+    update {{ s }}.alert_history as h
+    set state = 'resolved', resolved_at = evaluated_at
+    where h.state = 'firing' and not exists (select from {{ work }}.alert_outcomes as o where o.open_alert_id = h.id);
+    delete from {{ s }}.alert_rule_states as st
+    where not exists (select from {{ work }}.alert_outcomes as o where o.alert_rule_id = st.alert_rule_id);
+
+    with opened as (
+        insert into {{ s }}.alert_history as h (
+            alert_rule_id, workspace_id, triggered_at, metric_value, threshold_value, notifications_sent,
+            notification_status, state
+        )
+        select
+            o.alert_rule_id, o.workspace_id, evaluated_at,
+            {{ as_stored_value('o.value') }},
+            r.threshold_value, '[]'::jsonb, null, 'firing'
+        from {{ work }}.alert_outcomes as o
+        inner join {{ s }}.alert_rules as r on o.alert_rule_id = r.id
+        where o.event = 'firing'
+        returning h.id, h.alert_rule_id
+    )
+
+    update {{ work }}.alert_outcomes as o set open_alert_id = opened.id
+    from opened where o.alert_rule_id = opened.alert_rule_id;
+    get diagnostics fired = row_count;
+
+    update {{ s }}.alert_rules as r
+    set last_triggered_at = evaluated_at, trigger_count = coalesce(r.trigger_count, 0) + 1
+    from {{ work }}.alert_outcomes as o
+    where o.alert_rule_id = r.id and o.event = 'firing';
+
+    update {{ s }}.alert_history as h
+    set state = 'resolved', resolved_at = evaluated_at, resolved_value = {{ as_stored_value('o.value') }}
+    from {{ work }}.alert_outcomes as o
+    where h.id = o.open_alert_id and o.event = 'resolved';
+
+    {#- the messages: one per channel and target of each rule that fired, is due again or
+        resolved, unless silenced #}
+    insert into {{ s }}.alert_notifications (alert_id, alert_rule_id, workspace_id, event, channel, target, payload)
+    select
+        h.id, r.id, r.workspace_id, o.event, t.channel, t.target,
+        jsonb_build_object(
+            'event', o.event,
+            'alert_id', h.id,
+            'rule_id', r.id,
+            'rule_name', r.name,
+            'metric_type', r.metric_type,
+            'metric_description', m.description,
+            'unit', m.unit,
+            'condition', r.condition,
+            'threshold', r.threshold_value,
+            'value', o.value,
+            'window_minutes', r.evaluation_window_minutes,
+            'workspace_id', r.workspace_id,
+            'workspace_name', ws.name,
+            'since', h.triggered_at,
+            'resolved_at', h.resolved_at,
+            'evaluated_at', evaluated_at
+        )
+    from {{ work }}.alert_outcomes as o
+    inner join {{ s }}.alert_history as h on o.open_alert_id = h.id
+    inner join {{ s }}.alert_rules as r on o.alert_rule_id = r.id
+    inner join {{ s }}.alert_metrics as m on r.metric_type = m.metric_type
+    left join {{ app }}.workspaces as ws on r.workspace_id = ws.id
+    cross join lateral {{ s }}.alert_rule_targets(r.notification_channels, r.notification_recipients) as t
+    where o.event is not null and not o.silenced and r.notification_channels ? t.channel;
+
+    {#- an episode with something new to send is pending until the dispatcher has sent it;
+        one with nothing to send (no channels, or silenced) keeps the status it had #}
+    update {{ s }}.alert_history as h
+    set
+        notification_status = case when exists (
+            select from {{ s }}.alert_notifications as n where n.alert_id = h.id and n.status = 'pending'
+        ) then 'pending' else h.notification_status end,
+        last_notified_at = case when o.silenced then h.last_notified_at else evaluated_at end
+    from {{ work }}.alert_outcomes as o
+    where h.id = o.open_alert_id and o.event is not null;
+
     return fired;
 {{ log_failed_call("'evaluate_alerts'") }}
 end
 $$;
 revoke all on function {{ s }}.evaluate_alerts(timestamptz) from public;
 grant execute on function {{ s }}.evaluate_alerts(timestamptz) to service_role
+{% endmacro %}
+
+
+{% macro as_stored_value(value) -%}
+{#- A value as alert_history's numeric(10, 2) holds it: one beyond the column (a huge sum) is
+    stored as unknown rather than failing the evaluation of every rule. -#}
+case when abs({{ value }}) < 99999999.995 then round({{ value }}, 2) end
+{%- endmacro %}
+
+
+{% macro create_alert_work_tables() %}
+{#- What one evaluation computes on its way: unlogged, the owner's, emptied by each evaluation
+    under its lock (temporary tables would let a caller's own table of the same name stand in). -#}
+{% set work = internal_schema() %}
+create unlogged table if not exists {{ work }}.alert_windows (
+    source text not null,
+    minutes integer not null,
+    span interval not null
+);
+create unlogged table if not exists {{ work }}.alert_values (
+    minutes integer not null,
+    workspace_id uuid,
+    is_platform boolean not null,
+    metric_type text not null,
+    value numeric
+);
+create unlogged table if not exists {{ work }}.alert_outcomes (
+    alert_rule_id uuid primary key,
+    workspace_id uuid,
+    value numeric,
+    old_state text,
+    state_since timestamptz not null,
+    new_state text not null,
+    open_alert_id uuid,
+    event text,
+    silenced boolean not null
+);
+revoke all on {{ work }}.alert_windows, {{ work }}.alert_values, {{ work }}.alert_outcomes
+from public, anon, authenticated, service_role
 {% endmacro %}

@@ -3,14 +3,14 @@
     --full-refresh included, can drop or empty them. Every statement is idempotent.
 -#}
 
-{% macro create_index_if_missing(name, table, definition) -%}
+{% macro create_index_if_missing(name, table, definition, unique=false) -%}
 {#- The app writes these tables while builds run. CREATE INDEX IF NOT EXISTS takes a SHARE
     lock before it looks, so every build would wait for the open writes and hold up the next
     ones behind it; looking the name up first takes no lock at all. -#}
 do $index$
 begin
     if to_regclass('{{ table.split('.')[0] }}.{{ name }}') is null then
-        create index {{ name }} on {{ table }} {{ definition }};
+        create {{ 'unique ' if unique }}index {{ name }} on {{ table }} {{ definition }};
     end if;
 end
 $index$
@@ -208,6 +208,36 @@ create table if not exists {{ s }}.alert_history (
 
 {{ create_trigger_if_missing('update_alert_rules_updated_at', s ~ '.alert_rules',
     'before update on ' ~ s ~ '.alert_rules for each row execute function ' ~ s ~ '.update_updated_at()') }};
+
+{#- What a rule needs beyond the spec's columns to behave as an alert (docs/alerts.md): how
+    long the condition must hold before it fires, the value it must come back past to resolve,
+    how often a firing alert is sent again, and a silence. #}
+alter table {{ s }}.alert_rules
+add column if not exists pending_minutes integer not null default 0,
+add column if not exists recovery_threshold numeric(10, 2),
+add column if not exists renotify_minutes integer,
+add column if not exists silenced_until timestamptz;
+{#- One row per firing episode: it opens firing and is closed when the rule resolves. #}
+{#- Rows of an earlier version, one per evaluation that found the condition, are closed. #}
+alter table {{ s }}.alert_history
+add column if not exists state varchar(20) not null default 'resolved',
+add column if not exists resolved_at timestamptz,
+add column if not exists resolved_value numeric(10, 2),
+add column if not exists last_notified_at timestamptz;
+alter table {{ s }}.alert_history alter column state set default 'firing';
+do $state$
+begin
+    if not exists (
+        select from pg_catalog.pg_constraint
+        where conrelid = '{{ s }}.alert_history'::regclass and conname = 'alert_history_state_check'
+    ) then
+        alter table {{ s }}.alert_history add constraint alert_history_state_check
+            check (state in ('firing', 'resolved'));
+    end if;
+end
+$state$;
+{#- the evaluation finds each rule's open episode, of which there is at most one #}
+{{ create_index_if_missing('idx_alert_history_firing', s ~ '.alert_history', "(alert_rule_id) where state = 'firing'", unique=true) }}
 {% endmacro %}
 
 

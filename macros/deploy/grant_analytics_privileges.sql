@@ -6,7 +6,8 @@
     'audit_alert_rule_change()', 'track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)',
     'refresh_all_materialized_views()', 'evaluate_alerts(timestamptz)', 'client_address(text, integer)',
     'request_headers()', 'stamp_ingested_at()', 'refuse_audit_change()', 'without_secrets(jsonb)',
-    'alert_rule_recipients(uuid)', 'erase_user(uuid)',
+    'alert_rule_recipients(uuid)', 'erase_user(uuid)', 'alert_rule_targets(jsonb, jsonb)', 'check_alert_rule()',
+    'webhook_secret(uuid)', 'rotate_webhook_secret(uuid)', 'acknowledge_alert(uuid, text)',
 ]) }}
 {% endmacro %}
 
@@ -43,9 +44,12 @@ build_role_reads_all
 -#}
 {% set s = target.schema %}
 {% set role = build_role() %}
-{%- for table in ['user_activity', 'alert_rules', 'alert_history', 'audit_log'] %}
+{%- for table in ['user_activity', 'alert_rules', 'alert_history', 'audit_log', 'alert_rule_states'] %}
 {{ enable_workspace_rls(api.Relation.create(schema=s, identifier=table)) }};
 {%- endfor %}
+{#- notification targets and signing keys: no member reads them, whatever is granted later #}
+alter table {{ s }}.alert_notifications enable row level security;
+alter table {{ s }}.webhook_secrets enable row level security;
 {#- The build role reads these tables whole: it is not their owner, so without a policy of its
     own RLS would show it no rows, without an error. #}
 {%- for table in build_read_tables() %}
@@ -57,11 +61,17 @@ create policy {{ build_read_policy() }} on {{ s }}.{{ table }} for select to {{ 
 revoke all on schema {{ s }} from public, anon;
 grant usage on schema {{ s }} to authenticated, service_role;
 revoke all on schema {{ internal_schema() }} from public, anon, authenticated, service_role;
-revoke all on {{ s }}.user_activity, {{ s }}.alert_rules, {{ s }}.alert_history, {{ s }}.audit_log
+revoke all on {{ s }}.user_activity, {{ s }}.alert_rules, {{ s }}.alert_history, {{ s }}.audit_log,
+{{ s }}.alert_metrics, {{ s }}.alert_rule_states, {{ s }}.alert_notifications, {{ s }}.webhook_secrets
 from public, anon, authenticated, service_role;
 grant select, insert on {{ s }}.user_activity to service_role;
 grant select, insert, update, delete on {{ s }}.alert_rules, {{ s }}.alert_history to service_role;
 grant select on {{ s }}.audit_log to service_role;
+{#- the dispatcher (agent-analytics alerts run) may log in as a service_role member: it reads
+    what is due and records each attempt; members see states, never targets or secrets #}
+grant select, update on {{ s }}.alert_notifications to service_role;
+grant select on {{ s }}.alert_metrics, {{ s }}.alert_rule_states, {{ s }}.webhook_secrets to service_role;
+grant select on {{ s }}.alert_metrics, {{ s }}.alert_rule_states to authenticated;
 grant select on {{ s }}.user_activity, {{ s }}.alert_history, {{ s }}.audit_log to authenticated;
 {#- Members read their rules without the notification targets (webhook URLs carry secrets);
     owners and admins read those through alert_rule_recipients(). #}
@@ -81,7 +91,11 @@ grant execute on function {{ s }}.client_address(text, integer) to service_role;
 grant execute on function {{ s }}.track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)
 to authenticated, service_role;
 grant execute on function {{ s }}.alert_rule_recipients(uuid) to authenticated, service_role;
+grant execute on function {{ s }}.acknowledge_alert(uuid, text) to authenticated, service_role;
+{#- a rule's checks run as its writer #}
+grant execute on function {{ s }}.alert_rule_targets(jsonb, jsonb) to authenticated, service_role;
 {%- for f in ['refresh_all_materialized_views()', 'cleanup_old_data()', 'evaluate_alerts(timestamptz)',
+              'webhook_secret(uuid)', 'rotate_webhook_secret(uuid)',
               'ensure_user_activity_partitions(date, date)', 'erase_user(uuid)'] %}
 grant execute on function {{ s }}.{{ f }} to service_role;
 {%- endfor %}
