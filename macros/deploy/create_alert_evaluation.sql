@@ -12,7 +12,7 @@
 {% set s = target.schema %}
 {% set app = var('app_schema') %}
 {% set work = internal_schema() %}
-{{ create_alert_work_tables() }};
+{{ create_alert_work_tables() | trim }};
 
 create or replace function {{ s }}.evaluate_alerts(evaluated_at timestamptz default now())
 returns integer

@@ -59,8 +59,9 @@ insert into {{ s }}.alert_metrics
 values
 {%- for metric, source, unit, zero, highest, conditions, description in alert_metrics() %}
 (
-    '{{ metric }}', '{{ source }}', '{{ unit }}', {{ zero }}, {{ highest }},
-    array['{{ conditions | join("', '") }}'], '{{ description }}'
+    '{{ metric }}', '{{ source }}', '{{ unit }}', {{ 'true' if zero else 'false' }}, {{ highest }},
+    array['{{ conditions | join("', '") }}'],
+    '{{ description }}'
 ){{ ',' if not loop.last }}
 {%- endfor %}
 on conflict (metric_type) do update set
@@ -71,7 +72,11 @@ on conflict (metric_type) do update set
     conditions = excluded.conditions,
     description = excluded.description;
 delete from {{ s }}.alert_metrics
-where metric_type <> all(array['{{ alert_metrics() | map("first") | join("', '") }}'])
+where metric_type <> all(array[
+    {%- for metric in alert_metrics() | map("first") %}
+    '{{ metric }}'{{ ',' if not loop.last }}
+    {%- endfor %}
+])
 {% endmacro %}
 
 
@@ -233,7 +238,7 @@ create table if not exists {{ s }}.alert_rule_states (
 );
 {{ create_index_if_missing('idx_alert_rule_states_workspace', s ~ '.alert_rule_states', "(workspace_id)") }};
 
-{#- One message to one target: the id is its idempotency key, the same at every attempt. -#}
+{# One message to one target: the id is its idempotency key, the same at every attempt. #}
 create table if not exists {{ s }}.alert_notifications (
     id uuid primary key default gen_random_uuid(),
     alert_id uuid not null references {{ s }}.alert_history (id) on delete cascade,
@@ -259,8 +264,8 @@ create table if not exists {{ s }}.alert_notifications (
 {{ create_index_if_missing('idx_alert_notifications_rule', s ~ '.alert_notifications', "(alert_rule_id)") }};
 {{ create_index_if_missing('idx_alert_notifications_workspace', s ~ '.alert_notifications', "(workspace_id)") }};
 
-{#- The key a workspace's webhooks are signed with (X-Analytics-Signature); the row with no
-    workspace signs the platform-wide rules'. -#}
+{# The key a workspace's webhooks are signed with (X-Analytics-Signature); the row with no
+    workspace signs the platform-wide rules'. #}
 create table if not exists {{ s }}.webhook_secrets (
     workspace_id uuid references {{ app }}.workspaces (id) on delete cascade,
     secret text not null,

@@ -48,8 +48,11 @@ build_role_reads_all
 {{ enable_workspace_rls(api.Relation.create(schema=s, identifier=table)) }};
 {%- endfor %}
 {#- notification targets and signing keys: no member reads them, whatever is granted later #}
-alter table {{ s }}.alert_notifications enable row level security;
-alter table {{ s }}.webhook_secrets enable row level security;
+{%- for table in ['alert_notifications', 'webhook_secrets'] %}
+alter table {{ s }}.{{ table }} enable row level security;
+drop policy if exists service_role_only on {{ s }}.{{ table }};
+create policy service_role_only on {{ s }}.{{ table }} for all to service_role using (true) with check (true);
+{%- endfor %}
 {#- The build role reads these tables whole: it is not their owner, so without a policy of its
     own RLS would show it no rows, without an error. #}
 {%- for table in build_read_tables() %}

@@ -207,6 +207,12 @@ CALLS: dict[str, list[str]] = {
     "create_erasure": ["{{ create_erasure() }}"],
     "create_api_functions": ["{{ create_api_functions() }}"],
     "create_alert_evaluation": ["{{ create_alert_evaluation() }}"],
+    "create_alert_work_tables": ["{{ create_alert_work_tables() }}"],
+    "as_stored_value": ["select {{ as_stored_value('v.value') }} as value from v"],
+    "create_alert_catalogue": ["{{ create_alert_catalogue() }}"],
+    "create_alert_rule_checks": ["{{ create_alert_rule_checks() }}"],
+    "create_alert_state_tables": ["{{ create_alert_state_tables() }}"],
+    "create_alert_api": ["{{ create_alert_api() }}"],
     "grant_analytics_privileges": ["{{ grant_analytics_privileges() }}"],
     "deployed_function_oids": [],  # in grant_analytics_privileges
     "build_read_policy": [],  # in grant_analytics_privileges
@@ -258,6 +264,8 @@ RENDERS_NO_SQL = {
     "event_types": "returns a list",
     "app_columns": "returns a mapping",
     "alert_rule_columns": "returns a list",
+    "alert_metrics": "returns a list",
+    "alert_channels": "returns a list",
     "build_read_tables": "returns a list",
     "deployed_functions": "returns a list",
     "daily_metrics_value_columns": "returns a list",

@@ -132,6 +132,12 @@ COLUMNS: dict[str, list[tuple[str, str, bool, bool]]] = {
         ("created_at", TSZ, True, True),
         ("updated_at", TSZ, True, True),
         ("created_by", UUID, False, False),
+        # added (docs/alerts.md): how long the condition holds before it fires, where it resolves,
+        # how often a firing alert is sent again, a silence
+        ("pending_minutes", INT, True, True),
+        ("recovery_threshold", N10_2, False, False),
+        ("renotify_minutes", INT, False, False),
+        ("silenced_until", TSZ, False, False),
     ],
     "alert_history": [
         ("id", UUID, True, True),
@@ -145,6 +151,11 @@ COLUMNS: dict[str, list[tuple[str, str, bool, bool]]] = {
         ("acknowledged_by", UUID, False, False),
         ("acknowledged_at", TSZ, False, False),
         ("notes", TEXT, False, False),
+        # added: one row per firing episode, closed when it resolves
+        ("state", vc(20), True, True),
+        ("resolved_at", TSZ, False, False),
+        ("resolved_value", N10_2, False, False),
+        ("last_notified_at", TSZ, False, False),
     ],
 }
 

@@ -290,8 +290,8 @@ def test_service_role_evaluates_alerts_and_a_firing_rule_is_recorded(built):
         rules = {
             name: conn.execute(
                 "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value, "
-                "evaluation_window_minutes, notification_channels) values (%s, %s, 'total_runs', %s, %s, 60, "
-                "'[\"email\"]') returning id", (workspace_id, name, condition, threshold)
+                "evaluation_window_minutes, notification_channels, notification_recipients) values "
+                "(%s, %s, 'total_runs', %s, %s, 60, '[\"email\"]', '[\"ops@example.com\"]') returning id", (workspace_id, name, condition, threshold)
             ).fetchone()[0]
             for name, condition, threshold in (
                 ("fires", "greater_than", runs_that_hour - 1), ("quiet", "greater_than", runs_that_hour),
@@ -305,8 +305,14 @@ def test_service_role_evaluates_alerts_and_a_firing_rule_is_recorded(built):
             "join analytics.alert_rules r on r.id = h.alert_rule_id where r.id = any(%s) order by r.name",
             (list(rules.values()),),
         ).fetchall()
+        queued = conn.execute("select r.name, n.event, n.channel, n.target, n.status from analytics.alert_notifications n "
+                              "join analytics.alert_rules r on r.id = n.alert_rule_id where r.id = any(%s) order by 1",
+                              (list(rules.values()),)).fetchall()
     assert fired >= 2
-    assert history == [("exact", runs_that_hour, ["email"], 1), ("fires", runs_that_hour, ["email"], 1)]
+    # one episode each, with the message to deliver queued (attempts are recorded as they happen)
+    assert history == [("exact", runs_that_hour, [], 1), ("fires", runs_that_hour, [], 1)]
+    assert queued == [("exact", "firing", "email", "ops@example.com", "pending"),
+                      ("fires", "firing", "email", "ops@example.com", "pending")]
 
 
 # -- SECURITY DEFINER functions use nothing a caller can make first ---------------------------
@@ -331,7 +337,8 @@ SHADOWED_TYPES = ("inet", "uuid", "jsonb", "text", "date", "timestamptz", "numer
 # Names a function could take for its own: temporary tables with a trigger that runs the code.
 SHADOWED_TABLES = ("user_activity_moving", "daily_metrics_for_day", "user_activity", "user_activity_default",
                    "daily_metrics", "alert_rules", "alert_history", "audit_log", "workspace_members",
-                   "mv_active_users", "build_watermarks")
+                   "mv_active_users", "build_watermarks", "alert_metrics", "alert_rule_states", "alert_notifications",
+                   "webhook_secrets", "alert_windows", "alert_values", "alert_outcomes")
 
 
 @pytest.fixture
@@ -371,6 +378,15 @@ def test_no_security_definer_function_runs_what_a_service_role_login_planted(bui
                                    f"threshold_value) values ('{workspace_id}', 'planted', 'total_runs', 'greater_than', 1)",
         "write_audit": "select analytics.cleanup_old_data()",
         "alert_rule_recipients": "select analytics.alert_rule_recipients(gen_random_uuid())",
+        "webhook_secret": f"select analytics.webhook_secret('{workspace_id}')",
+        "rotate_webhook_secret": f"select analytics.rotate_webhook_secret('{workspace_id}')",
+        "acknowledge_alert": (
+            "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value) "
+            f"values ('{workspace_id}', 'planted', 'total_runs', 'greater_than', 1); "
+            "insert into analytics.alert_history (alert_rule_id, workspace_id) "
+            "select id, workspace_id from analytics.alert_rules where name = 'planted'; "
+            "select analytics.acknowledge_alert(h.id, 'x') from analytics.alert_history h "
+            "join analytics.alert_rules r on r.id = h.alert_rule_id where r.name = 'planted'"),
         # erasure (rolled back): the function, the triggers that note what it deletes, the audit scrub
         "erase_user": f"select analytics.erase_user('{user_id}')",
         "note_deleted_events": f"select analytics.erase_user('{user_id}')",
@@ -401,7 +417,8 @@ def test_no_security_definer_function_runs_what_a_service_role_login_planted(bui
         for name, statement in calls.items():
             if statement is None:
                 continue
-            with conn.transaction(force_rollback=name in ("audit_alert_rule_change", "erase_user", "note_deleted_events",
+            with conn.transaction(force_rollback=name in ("audit_alert_rule_change", "acknowledge_alert",
+                                                          "rotate_webhook_secret", "erase_user", "note_deleted_events",
                                                           "note_deleted_runs", "scrub_audit_log")):
                 conn.execute(statement)
         conn.execute("reset role")

@@ -72,13 +72,16 @@ run_changes = st.fixed_dictionaries({
 def hostile(make_database):
     project_db = make_database(seed=61)
     project_db.build()
-    with project_db.connect() as conn:
+    # rules stored before the checks a rule passes when written existed (check_alert_rule)
+    with project_db.connect() as conn, conn.transaction():
+        conn.execute("alter table analytics.alert_rules disable trigger check_alert_rule")
         conn.execute(
             "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value, "
             "evaluation_window_minutes) select null, 'platform ' || m, m, 'greater_than', -1, 100000 "
             "from unnest(array['total_runs', 'failed_runs', 'error_rate', 'total_credits', 'active_users', "
             "'avg_response_time_ms']) as m"
         )
+        conn.execute("alter table analytics.alert_rules enable trigger check_alert_rule")
     return project_db
 
 

@@ -215,6 +215,19 @@ class Retention:
     ratio: float | None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertEvaluation:
+    """One evaluation of `rules` active rules: ours in one pass, and the per-rule function it
+    replaced (seconds)."""
+
+    rules: int
+    evaluated_at: str
+    firing: int  # rules firing after ours
+    ours: Summary
+    per_rule: Summary
+    ratio: float | None
+
+
 # -- dashboard queries and their plans ----------------------------------------------------
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -370,6 +383,7 @@ class BenchResults:
     ingestion: Ingestion
     retention: Retention
     seconds: float
+    alerts: AlertEvaluation | None = _optional()  # runs from before the one-pass evaluation have none
 
     def to_json(self) -> dict[str, Any]:
         return to_json(self)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from agent_analytics import db, dbt
 from agent_analytics.bench import (
-    baseline, builds, indexes, ingestion, machine, maintenance, plans, plots, queries, storage,
+    alerts, baseline, builds, indexes, ingestion, machine, maintenance, plans, plots, queries, storage,
 )
 from agent_analytics.bench.data import run_database, seed_alerts
 from agent_analytics.bench.options import BenchOptions
@@ -41,6 +41,7 @@ def run(server: db.Server, options: BenchOptions, progress: Progress) -> BenchRe
         sizes = storage.storage(bench, data_end)
         rates = ingestion.ingestion(bench, options, progress)
         retention = maintenance.retention(bench)
+        evaluation = alerts.alert_evaluation(bench.target, options.refresh_repeat, options.naive_limit, progress)
         return BenchResults(
             scale=options.scale_name,
             label=options.label,
@@ -60,5 +61,6 @@ def run(server: db.Server, options: BenchOptions, progress: Progress) -> BenchRe
             storage=sizes,
             ingestion=rates,
             retention=retention,
+            alerts=evaluation,
             seconds=round(time.monotonic() - started, 1),
         )

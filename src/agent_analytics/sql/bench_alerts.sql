@@ -1,6 +1,7 @@
 -- Alert rules and their history for `agent-analytics bench` (the generator makes none):
 -- three rules per workspace, and one alert every few hours over the last 90 days for each,
--- acknowledged except for the last few days. Deterministic: the same app gives the same rows.
+-- acknowledged except for the last few days, each resolved after half an hour. Deterministic:
+-- the same app gives the same rows.
 -- The benchmark copies the same rows into the naive schema.
 insert into analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value, created_by)
 select
@@ -25,7 +26,7 @@ cross join (
 
 insert into analytics.alert_history (
     alert_rule_id, workspace_id, triggered_at, metric_value, threshold_value, notification_status,
-    acknowledged_by, acknowledged_at
+    acknowledged_by, acknowledged_at, state, resolved_at
 )
 select
     rules.id,
@@ -35,7 +36,9 @@ select
     rules.threshold_value,
     case when fired.at < now() - interval '3 days' then 'acknowledged' else 'sent' end,
     case when fired.at < now() - interval '3 days' then rules.created_by end,
-    case when fired.at < now() - interval '3 days' then fired.at + interval '1 hour' end
+    case when fired.at < now() - interval '3 days' then fired.at + interval '1 hour' end,
+    'resolved',
+    fired.at + interval '30 minutes'
 from analytics.alert_rules as rules
 cross join lateral (
     select now() - make_interval(hours => step * (6 + abs(hashtext(rules.id::text)) % 42)) as at
