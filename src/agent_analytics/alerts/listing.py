@@ -97,7 +97,8 @@ def as_table(statuses: list[RuleStatus]) -> Table:
             status.state or ("inactive" if not status.is_active else "not evaluated"),
             f"{status.state_since:%Y-%m-%d %H:%M}" if status.state_since else "",
             "" if status.last_value is None else number(status.last_value),
-            str(status.open_alert_id) if status.open_alert_id else "",
+            # enough of the id to find it; --json gives it whole
+            str(status.open_alert_id)[:8] if status.open_alert_id else "",
             status.last_notification_status or "",
         )
     return table

@@ -83,11 +83,11 @@ def seconds_until_due(conn: psycopg.Connection) -> float | None:
 RECORD_NOTIFICATION = """
 update analytics.alert_notifications
 set
-    status = %(status)s,
+    status = %(status)s::text,
     attempts = attempts + 1,
     next_attempt_at = coalesce(clock_timestamp() + make_interval(secs => %(retry_seconds)s::float8), next_attempt_at),
-    last_error = %(error)s,
-    sent_at = case when %(status)s = 'sent' then clock_timestamp() else sent_at end
+    last_error = coalesce(%(error)s::text, last_error),  -- a sent one keeps what delayed it
+    sent_at = case when %(status)s::text = 'sent' then clock_timestamp() else sent_at end
 where id = %(id)s
 """
 
