@@ -351,6 +351,31 @@ def test_a_dispatcher_killed_while_sending_leaves_it_to_the_next_with_the_same_k
     assert alerts_db.value("select notification_status from analytics.alert_history") == "sent"
 
 
+def test_the_dispatcher_runs_until_sigterm_and_exits_cleanly(alerts_db, receiver):
+    delivered = threading.Event()
+
+    def note(request: Request) -> Response:
+        delivered.set()
+        return Response("ok")
+
+    receiver.expect_request("/hook", method="POST").respond_with_handler(note)
+    add_rule(alerts_db, None, [receiver.url_for("/hook")], condition="less_than", threshold=99999999.99)
+    env = {**os.environ, **alerts_db.target.env(), "AGENT_ANALYTICS_ALLOW_PRIVATE_TARGETS": "1"}
+    command = subprocess.Popen([sys.executable, "-m", "agent_analytics.cli", "alerts", "run", "--interval", "0.5"],
+                               env=env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert delivered.wait(120)
+        command.send_signal(signal.SIGTERM)
+        out, err = command.communicate(timeout=60)
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.communicate()
+    assert command.returncode == 0, err
+    assert "sent firing webhook" in out and out.rstrip().endswith("stopped")
+    assert len(receiver.log) == 1  # evaluated again and again: the firing alert is sent once
+
+
 def test_the_cli_runs_once_and_lists_the_rules(alerts_db, receiver, monkeypatch, capsys):
     receiver.expect_request("/hook", method="POST").respond_with_handler(answer())
     add_rule(alerts_db, None, [receiver.url_for("/hook")], condition="less_than", threshold=99999999.99,
