@@ -404,6 +404,19 @@ def test_a_bad_setting_stops_the_command_with_its_name(monkeypatch, capsys):
     assert "AGENT_ANALYTICS_ALERT_ATTEMPTS must be a whole number" in capsys.readouterr().err
 
 
+def test_the_readme_rule_is_accepted_and_goes_to_each_channel(alerts_db, last_run):
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8").split("## Alerts", 1)[1]
+    statement = readme.split("```sql\n", 1)[1].split("```", 1)[0]
+    statement = statement.replace("3f1c9a2e-7b5d-4e8a-9c6f-1a2b3c4d5e6f", last_run[0])
+    with alerts_db.connect() as conn, conn.transaction(force_rollback=True):
+        conn.execute(statement)
+        targets_by_channel = conn.execute(
+            "select t.channel, t.target from analytics.alert_rules as r, "
+            "analytics.alert_rule_targets(r.notification_channels, r.notification_recipients) as t "
+            "order by 1").fetchall()
+    assert [channel for channel, _ in targets_by_channel] == ["email", "slack", "webhook"]
+
+
 # ---------------------------------------------------------------- units
 
 
@@ -441,7 +454,7 @@ def test_a_bad_setting_is_named(name, value):
 
 
 NOT_PUBLIC = ["127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10",
-              "0.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8"]
+              "0.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4", "::1/128", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8"]
 
 
 @given(st.sampled_from(NOT_PUBLIC).flatmap(

@@ -33,6 +33,8 @@ def is_public(address: Address) -> bool:
         embedded = _embedded_ipv4(address)
         if embedded is not None:
             return is_public(embedded)
+        if address.is_site_local:  # deprecated, yet still routed inside some networks
+            return False
     return address.is_global and not (
         address.is_private or address.is_loopback or address.is_link_local or address.is_multicast
         or address.is_reserved or address.is_unspecified
