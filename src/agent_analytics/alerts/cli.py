@@ -30,20 +30,29 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    # imported here: httpx is not needed by the CLI's other commands
-    from agent_analytics.alerts import dispatcher, listing
+    if args.alerts_command == "list":
+        return _list(args, console)
+    return _run(args, console)
 
-    # a bad setting is named before anything connects
-    settings = AlertSettings.from_environment() if args.alerts_command == "run" else None
+
+def _list(args: argparse.Namespace, console: Console) -> int:
+    from agent_analytics.alerts import listing
+
+    with db.connect(db.resolve(dbt.project_dir())) as conn:
+        statuses = listing.rule_statuses(conn)
+    if args.json:
+        print(listing.as_json(statuses))
+    else:
+        console.print(listing.as_table(statuses))
+    return 0
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    # imported here, not at the top: the CLI's other commands need no HTTP client
+    from agent_analytics.alerts import dispatcher
+
+    settings = AlertSettings.from_environment()  # a bad setting is named before anything connects
     target = db.resolve(dbt.project_dir())
-    if args.alerts_command == "list" or settings is None:
-        with db.connect(target) as conn:
-            statuses = listing.rule_statuses(conn)
-        if args.json:
-            print(listing.as_json(statuses))
-        else:
-            console.print(listing.as_table(statuses))
-        return 0
 
     def report(line: str) -> None:
         console.print(line, highlight=False, markup=False)

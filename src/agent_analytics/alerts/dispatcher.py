@@ -15,7 +15,7 @@ from datetime import datetime
 import psycopg
 
 from agent_analytics import db
-from agent_analytics.alerts import queue, targets
+from agent_analytics.alerts import outbox, targets
 from agent_analytics.alerts.senders import Sender
 from agent_analytics.alerts.settings import AlertSettings
 
@@ -27,20 +27,20 @@ POLL_SECONDS = 0.2
 @dataclass
 class RunSummary:
     fired: int = 0
-    attempts: list[queue.Attempt] = field(default_factory=list)
+    attempts: list[outbox.Attempt] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for attempt in self.attempts if attempt.status == status)
 
 
-def deliver_one(conn: psycopg.Connection, sender: Sender, settings: AlertSettings) -> queue.Attempt | None:
+def deliver_one(conn: psycopg.Connection, sender: Sender, settings: AlertSettings) -> outbox.Attempt | None:
     """Send the next due notification and record the attempt, in one transaction; None when
     nothing is due (or all that is due is held by other dispatchers)."""
     with conn.transaction():
-        notification = queue.claim_due(conn)
+        notification = outbox.claim_due(conn)
         if notification is None:
             return None
-        return queue.record(conn, notification, sender.send(notification), settings)
+        return outbox.record(conn, notification, sender.send(notification), settings)
 
 
 def deliver_due(conn: psycopg.Connection, sender: Sender, settings: AlertSettings, report: Report,
@@ -56,7 +56,7 @@ def deliver_due(conn: psycopg.Connection, sender: Sender, settings: AlertSetting
             continue
         if not wait_for_retries:
             return
-        wait = queue.seconds_until_due(conn)
+        wait = outbox.seconds_until_due(conn)
         if wait is None or wait > settings.retry_max_seconds:
             return
         _sleep(max(wait, POLL_SECONDS), stop)
@@ -66,9 +66,9 @@ def run_once(target: db.Connection, settings: AlertSettings, at: datetime | None
              report: Report = lambda line: None) -> RunSummary:
     """Evaluate every rule once (at `at`, default now), then deliver until nothing is left to do."""
     summary = RunSummary()
-    with db.connect(target) as conn, Sender(settings, lambda workspace: queue.webhook_secret(conn, workspace)) \
+    with db.connect(target) as conn, Sender(settings, lambda workspace: outbox.webhook_secret(conn, workspace)) \
             as sender:
-        summary.fired = queue.evaluate(conn, at)
+        summary.fired = outbox.evaluate(conn, at)
         report(f"evaluated the alert rules: {summary.fired} fired")
         deliver_due(conn, sender, settings, report, summary, wait_for_retries=True)
     report(f"delivered: {summary.count('sent')} sent, {summary.count('failed')} failed, "
@@ -84,18 +84,18 @@ def run_forever(target: db.Connection, settings: AlertSettings, interval: float 
     summary = RunSummary()
     restore = _stop_on_signals(stop)
     try:
-        with db.connect(target) as conn, Sender(settings, lambda workspace: queue.webhook_secret(conn, workspace)) \
+        with db.connect(target) as conn, Sender(settings, lambda workspace: outbox.webhook_secret(conn, workspace)) \
                 as sender:
             next_evaluation = time.monotonic()
             while not stop.is_set():
                 if time.monotonic() >= next_evaluation:
-                    fired = queue.evaluate(conn, None)
+                    fired = outbox.evaluate(conn, None)
                     summary.fired += fired
                     if fired:
                         report(f"evaluated the alert rules: {fired} fired")
                     next_evaluation = time.monotonic() + interval
                 deliver_due(conn, sender, settings, report, summary, wait_for_retries=False, stop=stop)
-                due = queue.seconds_until_due(conn)
+                due = outbox.seconds_until_due(conn)
                 until_evaluation = next_evaluation - time.monotonic()
                 _sleep(until_evaluation if due is None else max(min(due, until_evaluation), POLL_SECONDS), stop)
     finally:
@@ -104,7 +104,7 @@ def run_forever(target: db.Connection, settings: AlertSettings, interval: float 
     return summary
 
 
-def describe(attempt: queue.Attempt) -> str:
+def describe(attempt: outbox.Attempt) -> str:
     notification = attempt.notification
     shown = targets.redact(notification.channel, notification.target)
     what = f"{notification.event} {notification.channel} to {shown} ({notification.rule_name}), attempt {attempt.number}"

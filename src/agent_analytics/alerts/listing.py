@@ -15,7 +15,7 @@ from psycopg.rows import class_row
 from rich.table import Table
 
 from agent_analytics.alerts.notification import CONDITION_SIGNS, number
-from agent_analytics.alerts.queue import AlertsUnavailable
+from agent_analytics.alerts.outbox import AlertsUnavailable
 
 
 @dataclass(frozen=True)

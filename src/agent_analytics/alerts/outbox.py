@@ -1,6 +1,6 @@
-"""The notification queue in the database: evaluate the rules, take the next due notification
-under a row lock, record an attempt on it and on its alert. Each statement is a few lines; the
-dispatcher decides the transactions."""
+"""The outbox in the database (analytics.alert_notifications): evaluate the rules, take the next
+due notification under a row lock, record an attempt on it and on its alert. Each statement is
+a few lines; the dispatcher decides the transactions."""
 
 from __future__ import annotations
 
