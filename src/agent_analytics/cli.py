@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agent_analytics import bench, bootstrap, db, dbt, demo_data, erasure, generate, lock, report
+from agent_analytics.alerts import cli as alerts_cli
 from agent_analytics.errors import AgentAnalyticsError
 from agent_analytics.steps import Steps
 
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("--no-build", action="store_true",
                        help="leave the rest to the next scheduled build instead of building now")
 
+    alerts_cli.add_commands(commands)
     commands.add_parser("status", help="list the analytics objects and their row counts")
     commands.add_parser("env", help="print the PG* variables that reach the database (for dbt and psql)")
     commands.add_parser("psql", help="run psql on the database in use (further arguments go to psql)")
@@ -498,6 +500,7 @@ COMMANDS = {
     "stop": _stop,
     "reset": _reset,
     "erase-user": _erase_user,
+    "alerts": alerts_cli.main,
 }
 
 
