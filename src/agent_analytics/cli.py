@@ -22,6 +22,7 @@ from rich.table import Table
 
 from agent_analytics import bench, bootstrap, db, dbt, demo_data, erasure, generate, lock, report
 from agent_analytics.alerts import cli as alerts_cli
+from agent_analytics.alerts import demo as alerts_demo
 from agent_analytics.errors import AgentAnalyticsError
 from agent_analytics.steps import Steps
 
@@ -231,6 +232,12 @@ def _up(args: argparse.Namespace, console: Console) -> int:
     with steps.step("dbt build as the build role (models, their tests, RLS and grants)") as step:
         output = dbt.run_dbt(["build"], server.project, capture=not args.verbose).stdout
         step.done = "dbt build as the build role: " + (dbt.summary(output or "") or "done")
+    if not real_app:
+        with steps.step("demo alert rules, the last day evaluated") as step, db.connect(server.project) as conn:
+            replay = alerts_demo.seed_and_replay(conn, datetime.now(UTC))
+            step.done = ("demo alert rules kept" if replay is None else
+                         f"{replay.rules} demo alert rules over the last day: fired {replay.fired}×, resolved "
+                         f"{replay.resolved}× (agent-analytics alerts list)")
     if args.verbose:
         _print_status(server.project, console)
     else:

@@ -33,6 +33,8 @@ class RuleStatus:
     last_value: Decimal | None
     open_alert_id: uuid.UUID | None
     last_notification_status: str | None
+    episodes: int  # times it fired
+    last_resolved_at: datetime | None
 
 
 RULES = """
@@ -49,7 +51,9 @@ select
     st.state_since,
     st.last_value,
     open_alert.id as open_alert_id,
-    latest.notification_status as last_notification_status
+    latest.notification_status as last_notification_status,
+    coalesce(r.trigger_count, 0) as episodes,
+    (select max(h.resolved_at) from analytics.alert_history as h where h.alert_rule_id = r.id) as last_resolved_at
 from analytics.alert_rules as r
 left join public.workspaces as ws on r.workspace_id = ws.id
 left join analytics.alert_rule_states as st on r.id = st.alert_rule_id
@@ -84,21 +88,24 @@ def as_json(statuses: list[RuleStatus]) -> str:
 
 def as_table(statuses: list[RuleStatus]) -> Table:
     table = Table(title="alert rules")
-    for column in ("rule", "workspace", "metric", "condition", "window", "state", "since", "last value",
-                   "open alert", "last notification"):
+    for column in ("rule", "workspace", "watches", "state", "value", "fired", "last resolved", "sent"):
         table.add_column(column)
     for status in statuses:
+        state = status.state or ("inactive" if not status.is_active else "not evaluated")
+        if status.state_since:
+            state += f" since {status.state_since:%m-%d %H:%M}"
+        if status.open_alert_id:
+            # enough of the id to find it; --json gives it whole
+            state += f" (alert {str(status.open_alert_id)[:8]})"
         table.add_row(
             status.name,
             status.workspace or "(platform)",
-            status.metric_type,
-            f"{CONDITION_SIGNS.get(status.condition, status.condition)} {number(status.threshold)}",
-            f"{status.window_minutes} min",
-            status.state or ("inactive" if not status.is_active else "not evaluated"),
-            f"{status.state_since:%Y-%m-%d %H:%M}" if status.state_since else "",
+            f"{status.metric_type} {CONDITION_SIGNS.get(status.condition, status.condition)} "
+            f"{number(status.threshold)} over {status.window_minutes} min",
+            state,
             "" if status.last_value is None else number(status.last_value),
-            # enough of the id to find it; --json gives it whole
-            str(status.open_alert_id)[:8] if status.open_alert_id else "",
+            f"{status.episodes}×" if status.episodes else "",
+            f"{status.last_resolved_at:%m-%d %H:%M}" if status.last_resolved_at else "",
             status.last_notification_status or "",
         )
     return table
