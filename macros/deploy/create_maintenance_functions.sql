@@ -145,6 +145,8 @@ begin
     -- Old rows that reached the DEFAULT partition (their day had no partition) go too.
     delete from {{ s }}.user_activity_default where created_at < (first_kept_day::timestamp at time zone 'UTC');
     delete from {{ s }}.hourly_metrics where metric_hour < hourly_cutoff;
+    -- messages delivered or given up on: their attempts stay in alert_history.notifications_sent
+    delete from {{ s }}.alert_notifications where status <> 'pending' and created_at < hourly_cutoff;
 {{ log_failed_call("'cleanup_old_data'") }}
 end
 $$;

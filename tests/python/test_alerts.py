@@ -330,6 +330,23 @@ def test_a_rule_stored_before_the_checks_is_skipped_and_the_others_evaluated(ale
         assert conn.execute("select alert_rule_id from analytics.alert_rule_states").fetchone() == (good,)
 
 
+def test_the_retention_removes_old_delivered_messages_and_keeps_those_still_waiting(alerting, workspace):
+    with alerting.connect() as conn, conn.transaction(force_rollback=True):
+        rule_id = insert_rule(conn, workspace_id=workspace[0], notification_channels=["email"],
+                              notification_recipients=["ops@example.com"])
+        alert_id = conn.execute("insert into analytics.alert_history (alert_rule_id, workspace_id) "
+                                "values (%s, %s) returning id", (rule_id, workspace[0])).fetchone()[0]
+        for status, age in (("sent", 40), ("failed", 40), ("pending", 40), ("sent", 2)):
+            conn.execute(
+                "insert into analytics.alert_notifications (alert_id, alert_rule_id, workspace_id, event, channel, "
+                "target, payload, status, created_at) values (%s, %s, %s, 'firing', 'email', 'ops@example.com', "
+                "'{}', %s, now() - make_interval(days => %s))", (alert_id, rule_id, workspace[0], status, age))
+        conn.execute("select analytics.cleanup_old_data()")
+        kept = conn.execute("select status, extract(day from now() - created_at)::int from analytics.alert_notifications "
+                            "where alert_id = %s order by 1, 2", (alert_id,)).fetchall()
+    assert kept == [("pending", 40), ("sent", 2)]
+
+
 # -- acknowledge, and who reads what ------------------------------------------------------------
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from agent_analytics import bench, bootstrap, cli, cluster, db, dbt, demo_data, erasure, generate, lock
+from agent_analytics.alerts import outbox, settings, targets
 from agent_analytics.errors import AgentAnalyticsError
 
 
@@ -54,7 +55,7 @@ def test_missing_database_is_named_without_a_traceback(monkeypatch, capsys):
 @pytest.mark.parametrize("error", [
     db.DatabaseUnavailable, db.NotEmbedded, dbt.DbtFailed, dbt.ProjectNotFound, bootstrap.RefusedRealApp,
     bootstrap.NotSupabase, generate.GeneratorError, bench.BenchError, erasure.ErasureError, demo_data.DataExists,
-    lock.Busy,
+    lock.Busy, outbox.AlertsUnavailable, settings.AlertSettingsError, targets.TargetRefused,
 ])
 def test_every_error_meant_for_the_user_is_one_line_from_main(monkeypatch, capsys, error):
     assert issubclass(error, AgentAnalyticsError)
