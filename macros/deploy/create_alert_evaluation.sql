@@ -43,81 +43,34 @@ begin
     where r.is_active and r.evaluation_window_minutes between 1 and 1440;
 
     if exists (select from {{ work }}.alert_windows where source = 'runs') then
-        insert into {{ work }}.alert_values
-        select counted.minutes, counted.workspace_id, counted.is_platform, metric.metric_type, metric.value
-        from (
-            select
-                w.minutes,
-                runs.workspace_id,
-                grouping(runs.workspace_id) = 1 as is_platform,
-                count(*) as total_runs,
-                count(*) filter (where runs.is_failed) as failed_runs,
-                100.0 * count(*) filter (where runs.is_failed) / nullif(count(*), 0) as error_rate,
-                sum(runs.credits_consumed) as total_credits,
-                avg(runs.runtime_seconds) as avg_run_seconds
-            from {{ internal_schema() }}.int_agent_runs as runs
-            inner join {{ work }}.alert_windows as w on w.source = 'runs' and runs.started_at >= evaluated_at - w.span
-            where
-                runs.started_at >= evaluated_at - (select max(span) from {{ work }}.alert_windows where source = 'runs')
-                and runs.started_at < evaluated_at
-            group by grouping sets ((w.minutes, runs.workspace_id), (w.minutes))
-        ) as counted
-        cross join lateral (
-            values
-            ('total_runs', counted.total_runs::numeric),
-            ('failed_runs', counted.failed_runs::numeric),
-            ('error_rate', counted.error_rate),
-            ('total_credits', counted.total_credits),
-            ('avg_run_seconds', counted.avg_run_seconds)
-        ) as metric (metric_type, value);
+        {{ insert_alert_values('runs', internal_schema() ~ '.int_agent_runs', 'started_at', [
+            ['total_runs', 'count(*)'],
+            ['failed_runs', 'count(*) filter (where source_rows.is_failed)'],
+            ['error_rate', '100.0 * count(*) filter (where source_rows.is_failed) / nullif(count(*), 0)'],
+            ['total_credits', 'sum(source_rows.credits_consumed)'],
+            ['avg_run_seconds', 'avg(source_rows.runtime_seconds)'],
+        ]) | indent(8) }};
     end if;
 
     if exists (select from {{ work }}.alert_windows where source = 'events') then
-        insert into {{ work }}.alert_values
-        select counted.minutes, counted.workspace_id, counted.is_platform, metric.metric_type, metric.value
-        from (
-            select
-                w.minutes,
-                events.workspace_id,
-                grouping(events.workspace_id) = 1 as is_platform,
-                count(distinct events.user_id) as active_users,
-                avg(events.response_time_ms) as avg_response_time_ms,
-                percentile_cont(0.95) within group (order by events.response_time_ms) as p95_response_time_ms,
-                count(*) filter (where events.event_type = 'error') as errors
-            from {{ internal_schema() }}.stg_analytics__user_activity as events
-            inner join {{ work }}.alert_windows as w on w.source = 'events' and events.created_at >= evaluated_at - w.span
-            where
-                events.created_at >= evaluated_at - (select max(span) from {{ work }}.alert_windows where source = 'events')
-                and events.created_at < evaluated_at
-            group by grouping sets ((w.minutes, events.workspace_id), (w.minutes))
-        ) as counted
-        cross join lateral (
-            values
-            ('active_users', counted.active_users::numeric),
-            ('avg_response_time_ms', counted.avg_response_time_ms),
-            ('p95_response_time_ms', counted.p95_response_time_ms::numeric),
-            ('errors', counted.errors::numeric)
-        ) as metric (metric_type, value);
+        {{ insert_alert_values('events', internal_schema() ~ '.stg_analytics__user_activity', 'created_at', [
+            ['active_users', 'count(distinct source_rows.user_id)'],
+            ['avg_response_time_ms', 'avg(source_rows.response_time_ms)'],
+            ['p95_response_time_ms',
+             'percentile_cont(0.95) within group (order by source_rows.response_time_ms)'],
+            ['errors', "count(*) filter (where source_rows.event_type = 'error')"],
+        ]) | indent(8) }};
     end if;
 
+    {#- the outer bounds reach each branch of the union (and its index) #}
     if exists (select from {{ work }}.alert_windows where source = 'arrivals') then
-        insert into {{ work }}.alert_values
-        select w.minutes, arrived.workspace_id, grouping(arrived.workspace_id) = 1, 'no_data', count(*)
-        from (
-            select events.workspace_id, events.ingested_at as arrived_at
-            from {{ internal_schema() }}.stg_analytics__user_activity as events
-            where
-                events.ingested_at >= evaluated_at - (select max(span) from {{ work }}.alert_windows where source = 'arrivals')
-                and events.ingested_at < evaluated_at
-            union all
-            select runs.workspace_id, runs.updated_at
-            from {{ internal_schema() }}.int_agent_runs as runs
-            where
-                runs.updated_at >= evaluated_at - (select max(span) from {{ work }}.alert_windows where source = 'arrivals')
-                and runs.updated_at < evaluated_at
-        ) as arrived
-        inner join {{ work }}.alert_windows as w on w.source = 'arrivals' and arrived.arrived_at >= evaluated_at - w.span
-        group by grouping sets ((w.minutes, arrived.workspace_id), (w.minutes));
+        {{ insert_alert_values('arrivals', '(
+    select events.workspace_id, events.ingested_at as arrived_at
+    from ' ~ internal_schema() ~ '.stg_analytics__user_activity as events
+    union all
+    select runs.workspace_id, runs.updated_at
+    from ' ~ internal_schema() ~ '.int_agent_runs as runs
+)', 'arrived_at', [['no_data', 'count(*)']]) | indent(8) }};
     end if;
 
     {#- Each active rule: its value, whether its condition holds, whether it has recovered,
@@ -347,3 +300,37 @@ create unlogged table if not exists {{ work }}.alert_outcomes (
 revoke all on {{ work }}.alert_windows, {{ work }}.alert_values, {{ work }}.alert_outcomes
 from public, anon, authenticated, service_role
 {% endmacro %}
+
+
+{% macro insert_alert_values(source, relation, time_column, measures) %}
+{#- Each of `measures` ([metric_type, aggregate over source_rows]) of `relation`'s rows in every
+    window the rules of `source` use, per workspace and for the platform, into alert_values:
+    read once, back to the longest window. -#}
+{% set work = internal_schema() %}
+insert into {{ work }}.alert_values
+select counted.minutes, counted.workspace_id, counted.is_platform, metric.metric_type, metric.value
+from (
+    select
+        w.minutes,
+        source_rows.workspace_id,
+        grouping(source_rows.workspace_id) = 1 as is_platform,
+        {%- for name, aggregate in measures %}
+        {{ aggregate }} as {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ relation }} as source_rows
+    inner join {{ work }}.alert_windows as w
+        on w.source = '{{ source }}' and source_rows.{{ time_column }} >= evaluated_at - w.span
+    where
+        source_rows.{{ time_column }} >= evaluated_at - (
+            select max(windows.span) from {{ work }}.alert_windows as windows where windows.source = '{{ source }}'
+        )
+        and source_rows.{{ time_column }} < evaluated_at
+    group by grouping sets ((w.minutes, source_rows.workspace_id), (w.minutes))
+) as counted
+cross join lateral (
+    values
+    {%- for name, aggregate in measures %}
+    ('{{ name }}', counted.{{ name }}::numeric){{ ',' if not loop.last }}
+    {%- endfor %}
+) as metric (metric_type, value)
+{%- endmacro %}

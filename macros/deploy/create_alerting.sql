@@ -10,26 +10,23 @@
 {#- [metric_type, source, unit, zero when nothing is in the window, highest threshold,
      conditions, description]. source: runs (started in the window), events (created in the
      window), arrivals (events ingested and runs written in the window). -#}
+{% set any_condition = ['greater_than', 'less_than', 'equals'] %}
+{% set most = 99999999.99 %}
 {{ return([
-    ['total_runs', 'runs', 'runs', true, 99999999.99, ['greater_than', 'less_than', 'equals'],
-     'runs started in the window'],
-    ['failed_runs', 'runs', 'runs', true, 99999999.99, ['greater_than', 'less_than', 'equals'],
-     'runs started in the window that failed'],
-    ['error_rate', 'runs', 'percent', false, 100, ['greater_than', 'less_than', 'equals'],
+    ['total_runs', 'runs', 'runs', true, most, any_condition, 'runs started in the window'],
+    ['failed_runs', 'runs', 'runs', true, most, any_condition, 'runs started in the window that failed'],
+    ['error_rate', 'runs', 'percent', false, 100, any_condition,
      'failed runs as a percentage of the runs started in the window; no value when none started'],
-    ['total_credits', 'runs', 'credits', true, 99999999.99, ['greater_than', 'less_than', 'equals'],
-     'credits consumed by the runs started in the window'],
-    ['avg_run_seconds', 'runs', 'seconds', false, 99999999.99, ['greater_than', 'less_than', 'equals'],
+    ['total_credits', 'runs', 'credits', true, most, any_condition, 'credits consumed by the runs started in the window'],
+    ['avg_run_seconds', 'runs', 'seconds', false, most, any_condition,
      'average runtime of the runs started in the window that have one; no value when none has'],
-    ['active_users', 'events', 'users', true, 99999999.99, ['greater_than', 'less_than', 'equals'],
-     'distinct users with an event in the window'],
-    ['avg_response_time_ms', 'events', 'ms', false, 99999999.99, ['greater_than', 'less_than', 'equals'],
+    ['active_users', 'events', 'users', true, most, any_condition, 'distinct users with an event in the window'],
+    ['avg_response_time_ms', 'events', 'ms', false, most, any_condition,
      'average response_time_ms of the api_call events in the window; no value when there were none'],
-    ['p95_response_time_ms', 'events', 'ms', false, 99999999.99, ['greater_than', 'less_than', 'equals'],
+    ['p95_response_time_ms', 'events', 'ms', false, most, any_condition,
      '95th percentile of response_time_ms of the api_call events in the window; no value when there were none'],
-    ['errors', 'events', 'events', true, 99999999.99, ['greater_than', 'less_than', 'equals'],
-     'error events in the window'],
-    ['no_data', 'arrivals', 'rows', true, 99999999.99, ['less_than'],
+    ['errors', 'events', 'events', true, most, any_condition, 'error events in the window'],
+    ['no_data', 'arrivals', 'rows', true, most, ['less_than'],
      'events and run updates that arrived in the window; less_than 1 fires when nothing arrived'],
 ]) }}
 {% endmacro %}
@@ -279,7 +276,6 @@ comment on table {{ s }}.webhook_secrets is
 
 {% macro create_alert_api() %}
 {% set s = target.schema %}
-{% set app = var('app_schema') %}
 {#- 256 bits from the server's strong random source (gen_random_uuid), without pgcrypto. #}
 create or replace function {{ s }}.webhook_secret(workspace uuid)
 returns text
@@ -346,14 +342,7 @@ begin
         caller := (select auth.uid());
     end if;
     select h.* into alert from {{ s }}.alert_history as h
-    where h.id = acknowledge_alert.alert_id
-      and (
-          coalesce(pg_catalog.current_setting('role', true), '') = 'service_role'
-          or exists (
-              select from {{ app }}.workspace_members as m
-              where m.workspace_id = h.workspace_id and m.user_id = caller and m.role in ('owner', 'admin')
-          )
-      )
+    where h.id = acknowledge_alert.alert_id and {{ manages_workspace('h.workspace_id') | indent(6) }}
     for update;
     if not found then
         raise exception 'acknowledge_alert: no alert % in a workspace you own or administer', alert_id

@@ -162,10 +162,7 @@ declare
 begin
     select r.workspace_id, r.notification_recipients into rule_workspace, recipients
     from {{ s }}.alert_rules as r where r.id = rule_id;
-    if coalesce(current_setting('role', true), '') <> 'service_role' and (rule_workspace is null or not exists (
-        select from {{ var('app_schema') }}.workspace_members as m
-        where m.workspace_id = rule_workspace and m.user_id = (select auth.uid()) and m.role in ('owner', 'admin')
-    )) then
+    if not {{ manages_workspace('rule_workspace') | indent(4) }} then
         raise exception 'alert_rule_recipients: only the owners and admins of the rule''s workspace read its targets'
             using errcode = '42501';
     end if;
@@ -174,3 +171,16 @@ end
 $$;
 revoke all on function {{ s }}.alert_rule_recipients(uuid) from public;
 {% endmacro %}
+
+
+{% macro manages_workspace(workspace) -%}
+{#- True when the caller may manage the workspace's alerts: service_role, or one of its owners
+    and admins (never for a NULL workspace, the platform's). -#}
+(
+    coalesce(current_setting('role', true), '') = 'service_role'
+    or exists (
+        select from {{ var('app_schema') }}.workspace_members as m
+        where m.workspace_id = {{ workspace }} and m.user_id = (select auth.uid()) and m.role in ('owner', 'admin')
+    )
+)
+{%- endmacro %}
