@@ -14,7 +14,7 @@ import pytest
 from agent_analytics import bench, db, naive
 from agent_analytics.bench import data, plans, queries, report, scaling, storage
 from agent_analytics.bench.results import (
-    Aggregation, AggregationTiming, Appended, BenchResults, Build, Builds, CoveredIndex, DashboardEntry, DataSet,
+    AlertEvaluation, Aggregation, AggregationTiming, Appended, BenchResults, Build, Builds, CoveredIndex, DashboardEntry, DataSet,
     ExplainedQuery, Footprint, IndexReport, Ingestion, Machine, NaiveBaseline, PlanSummary, QueryTiming, Refresh,
     RefreshTiming, Retention, RetentionTiming, RunOptions, Scan, SlowNode, Storage, TableSize, UnusedIndex, rate,
     summary,
@@ -167,6 +167,8 @@ def sample_results() -> BenchResults:
                             naive=RetentionTiming(seconds=0.2, events_removed=5, events_kept=470,
                                                   hourly_rows_removed=2), ratio=0.05),
         seconds=56.0,
+        alerts=AlertEvaluation(rules=10_000, evaluated_at="2026-12-03T05:59:00+00:00", firing=120,
+                               ours=summary([0.4, 0.5]), per_rule=summary([6.0, 6.5]), ratio=0.0722),
     )
 
 
@@ -212,6 +214,8 @@ def test_the_report_and_its_plots_are_drawn_from_the_results(tmp_path):
     assert "| mv_active_users | 0.015 | > 600 (stopped at the limit) | more than 40,000× faster |" in text
     assert "| daily_30d | member | 2.00 | 2.90 | 2.98 | 20.00 | 29.00 | 29.80 | 10.0× faster | 3 / 3 |" in text
     assert "| after --append 1h | 9.0 | 8.0 | 120 (7) | 12 / 3 |" in text
+    assert "| ours: `evaluate_alerts()`, one pass | 0.450 | 0.495 | 2 |" in text
+    assert "Speed-up: 13.9× faster." in text
 
 
 @pytest.fixture(scope="module")
