@@ -376,6 +376,34 @@ def test_the_dispatcher_runs_until_sigterm_and_exits_cleanly(alerts_db, receiver
     assert len(receiver.log) == 1  # evaluated again and again: the firing alert is sent once
 
 
+def test_the_dispatcher_connects_again_when_its_connection_is_cut_and_loses_nothing(alerts_db, receiver, settings):
+    received = []
+    receiver.expect_request("/hook", method="POST").respond_with_handler(
+        lambda request: received.append(request.headers["Idempotency-Key"]) or Response("ok"))
+    stop = threading.Event()
+    lines: list[str] = []
+    running = threading.Thread(target=dispatcher.run_forever, args=(alerts_db.target, settings, 0.3),
+                               kwargs={"report": lines.append, "stop": stop})
+    running.start()
+    try:
+        time.sleep(1)
+        with alerts_db.connect_as("supabase_admin") as admin:
+            cut = admin.execute("select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                                "where datname = current_database() and pid <> pg_backend_pid() "
+                                "and usename = %s", (alerts_db.target.user,)).fetchone()[0]
+        assert cut >= 1
+        add_rule(alerts_db, None, [receiver.url_for("/hook")], condition="less_than", threshold=99999999.99)
+        deadline = time.monotonic() + 60
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        running.join(60)
+    assert not running.is_alive()
+    assert any(line.startswith("lost the database") for line in lines), lines
+    assert len(received) == 1 and lines[-1] == "stopped"
+
+
 def test_the_cli_runs_once_and_lists_the_rules(alerts_db, receiver, monkeypatch, capsys):
     receiver.expect_request("/hook", method="POST").respond_with_handler(answer())
     add_rule(alerts_db, None, [receiver.url_for("/hook")], condition="less_than", threshold=99999999.99,

@@ -83,25 +83,44 @@ def run_forever(target: db.Connection, settings: AlertSettings, interval: float 
     stop = stop or threading.Event()
     summary = RunSummary()
     restore = _stop_on_signals(stop)
+    lost = 0
     try:
-        with db.connect(target) as conn, Sender(settings, lambda workspace: outbox.webhook_secret(conn, workspace)) \
-                as sender:
-            next_evaluation = time.monotonic()
-            while not stop.is_set():
-                if time.monotonic() >= next_evaluation:
-                    fired = outbox.evaluate(conn, None)
-                    summary.fired += fired
-                    if fired:
-                        report(f"evaluated the alert rules: {fired} fired")
-                    next_evaluation = time.monotonic() + interval
-                deliver_due(conn, sender, settings, report, summary, wait_for_retries=False, stop=stop)
-                due = outbox.seconds_until_due(conn)
-                until_evaluation = next_evaluation - time.monotonic()
-                _sleep(until_evaluation if due is None else max(min(due, until_evaluation), POLL_SECONDS), stop)
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                _serve(target, settings, interval, report, stop, summary)
+            except (psycopg.OperationalError, db.DatabaseUnavailable) as error:
+                # A restarted server or a dropped connection: what was being sent is still
+                # pending in the database (its transaction never committed), so reconnecting
+                # loses nothing; waits double up to a minute while the server stays away.
+                lost = 1 if time.monotonic() - started > 60 else lost + 1
+                wait = min(60.0, 2.0 ** lost)
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                report(f"lost the database ({reason}); connecting again in {wait:.0f} s")
+                _sleep(wait, stop)
     finally:
         restore()
     report("stopped")
     return summary
+
+
+def _serve(target: db.Connection, settings: AlertSettings, interval: float, report: Report,
+           stop: threading.Event, summary: RunSummary) -> None:
+    """run_forever on one connection, until `stop` (returns) or the connection fails (raises)."""
+    with db.connect(target) as conn, Sender(settings, lambda workspace: outbox.webhook_secret(conn, workspace)) \
+            as sender:
+        next_evaluation = time.monotonic()
+        while not stop.is_set():
+            if time.monotonic() >= next_evaluation:
+                fired = outbox.evaluate(conn, None)
+                summary.fired += fired
+                if fired:
+                    report(f"evaluated the alert rules: {fired} fired")
+                next_evaluation = time.monotonic() + interval
+            deliver_due(conn, sender, settings, report, summary, wait_for_retries=False, stop=stop)
+            due = outbox.seconds_until_due(conn)
+            until_evaluation = next_evaluation - time.monotonic()
+            _sleep(until_evaluation if due is None else max(min(due, until_evaluation), POLL_SECONDS), stop)
 
 
 def describe(attempt: outbox.Attempt) -> str:
