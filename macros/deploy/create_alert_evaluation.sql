@@ -36,8 +36,17 @@ begin
 
     truncate {{ work }}.alert_windows, {{ work }}.alert_values, {{ work }}.alert_outcomes;
 
+    {#- Each family of metrics that some rule watches, read with the aggregate that suits it:
+        sums and counts hashed together, distinct users and the percentile on their own. #}
     insert into {{ work }}.alert_windows
-    select distinct m.source, r.evaluation_window_minutes, make_interval(mins => r.evaluation_window_minutes)
+    select distinct
+        case r.metric_type
+            when 'active_users' then 'users'
+            when 'p95_response_time_ms' then 'p95'
+            else m.source
+        end,
+        r.evaluation_window_minutes,
+        make_interval(mins => r.evaluation_window_minutes)
     from {{ s }}.alert_rules as r
     inner join {{ s }}.alert_metrics as m on r.metric_type = m.metric_type
     where r.is_active and r.evaluation_window_minutes between 1 and 1440;
@@ -54,12 +63,43 @@ begin
 
     if exists (select from {{ work }}.alert_windows where source = 'events') then
         {{ insert_alert_values('events', internal_schema() ~ '.stg_analytics__user_activity', 'created_at', [
-            ['active_users', 'count(distinct source_rows.user_id)'],
             ['avg_response_time_ms', 'avg(source_rows.response_time_ms)'],
-            ['p95_response_time_ms',
-             'percentile_cont(0.95) within group (order by source_rows.response_time_ms)'],
             ['errors', "count(*) filter (where source_rows.event_type = 'error')"],
         ]) | indent(8) }};
+    end if;
+
+    if exists (select from {{ work }}.alert_windows where source = 'p95') then
+        {{ insert_alert_values('p95', '(
+    select events.workspace_id, events.created_at, events.response_time_ms
+    from ' ~ internal_schema() ~ '.stg_analytics__user_activity as events
+    where events.response_time_ms is not null
+)', 'created_at', [
+            ['p95_response_time_ms',
+             'percentile_cont(0.95) within group (order by source_rows.response_time_ms)'],
+        ]) | indent(8) }};
+    end if;
+
+    {#- A user is active in a window when their last event before evaluated_at falls in it: one
+        hashed pass over the users instead of a distinct count sorted per window and workspace. #}
+    if exists (select from {{ work }}.alert_windows where source = 'users') then
+        insert into {{ work }}.alert_values
+        select w.minutes, seen.workspace_id, seen.is_platform, 'active_users', count(*)
+        from (
+            select
+                events.workspace_id,
+                grouping(events.workspace_id) = 1 as is_platform,
+                max(events.created_at) as last_at
+            from {{ internal_schema() }}.stg_analytics__user_activity as events
+            where
+                events.created_at >= evaluated_at - (
+                    select max(windows.span) from {{ work }}.alert_windows as windows where windows.source = 'users'
+                )
+                and events.created_at < evaluated_at
+                and events.user_id is not null
+            group by grouping sets ((events.workspace_id, events.user_id), (events.user_id))
+        ) as seen
+        inner join {{ work }}.alert_windows as w on w.source = 'users' and seen.last_at >= evaluated_at - w.span
+        group by w.minutes, seen.workspace_id, seen.is_platform;
     end if;
 
     {#- the outer bounds reach each branch of the union (and its index) #}
@@ -166,7 +206,7 @@ begin
     end if;
 
     insert into {{ s }}.alert_rule_states as st
-        (alert_rule_id, workspace_id, state, state_since, last_value, last_evaluated_at)
+        (alert_rule_id, workspace_id, state, state_since, last_value, changed_at)
     select o.alert_rule_id, o.workspace_id, o.new_state, o.state_since, o.value, evaluated_at
     from {{ work }}.alert_outcomes as o
     on conflict (alert_rule_id) do update set
@@ -174,7 +214,9 @@ begin
         state = excluded.state,
         state_since = excluded.state_since,
         last_value = excluded.last_value,
-        last_evaluated_at = excluded.last_evaluated_at;
+        changed_at = excluded.changed_at
+    {#- a rule whose value and state stay as they were is not written again #}
+    where (st.state, st.last_value, st.workspace_id) is distinct from (excluded.state, excluded.last_value, excluded.workspace_id);
 
     {#- a rule switched off (or no longer readable) while firing: its episode ends, unsent #}
     update {{ s }}.alert_history as h

@@ -230,7 +230,7 @@ create table if not exists {{ s }}.alert_rule_states (
     state varchar(20) not null default 'ok',
     state_since timestamptz not null,
     last_value numeric,
-    last_evaluated_at timestamptz not null,
+    changed_at timestamptz not null,  -- when its state or value last changed
     constraint alert_rule_states_state_check check (state in ('ok', 'pending', 'firing'))
 );
 {{ create_index_if_missing('idx_alert_rule_states_workspace', s ~ '.alert_rule_states', "(workspace_id)") }};
