@@ -185,15 +185,21 @@ def _interrupt_this_process_only():
     return signal.signal(signal.SIGINT, interrupt)
 
 
-# Commands that change the project's database or its embedded server: one at a time.
+# Commands that change the project's embedded server or its database: one at a time.
 EXCLUSIVE = {"up", "bootstrap", "generate", "reset"}
 
 
 def _exclusive(command: str) -> AbstractContextManager[None]:
-    """The project's lock for the commands that need it, beside the embedded data folder."""
+    """The project's lock for the commands that need it, beside the embedded data folder. A
+    command on a database the PG* variables name elsewhere does not touch the embedded server:
+    it neither waits for nor holds up one that does (a test run beside `up` in CI)."""
     if command not in EXCLUSIVE:
         return nullcontext()
-    return lock.exclusive(db.embedded_data_dir(dbt.project_dir()).parent, command)
+    project = dbt.project_dir()
+    on_embedded = not db.database_is_configured(os.environ) or db.names_embedded(project, os.environ)
+    if command != "reset" and not on_embedded:
+        return nullcontext()
+    return lock.exclusive(db.embedded_data_dir(project).parent, command)
 
 
 def _console(stderr: bool = False) -> Console:
