@@ -117,6 +117,7 @@ begin
         and the state it moves to. A rule without a value (an average over nothing) neither
         holds nor recovers: a firing rule stays firing until a value says otherwise. #}
     insert into {{ work }}.alert_outcomes
+        (alert_rule_id, workspace_id, value, state_since, new_state, open_alert_id, event, silenced)
     with rules as (
         select r.*, m.zero_when_empty
         from {{ s }}.alert_rules as r
@@ -182,7 +183,6 @@ begin
         moved.id,
         moved.workspace_id,
         moved.value,
-        moved.old_state,
         case when moved.old_state is distinct from moved.new_state then evaluated_at else moved.old_state_since end,
         moved.new_state,
         moved.open_alert_id,
@@ -332,13 +332,14 @@ create unlogged table if not exists {{ work }}.alert_outcomes (
     alert_rule_id uuid primary key,
     workspace_id uuid,
     value numeric,
-    old_state text,
     state_since timestamptz not null,
     new_state text not null,
     open_alert_id uuid,
     event text,
     silenced boolean not null
 );
+{#- an earlier version kept the state it came from, which nothing read #}
+alter table {{ work }}.alert_outcomes drop column if exists old_state;
 revoke all on {{ work }}.alert_windows, {{ work }}.alert_values, {{ work }}.alert_outcomes
 from public, anon, authenticated, service_role
 {% endmacro %}

@@ -276,7 +276,8 @@ comment on table {{ s }}.webhook_secrets is
 
 {% macro create_alert_api() %}
 {% set s = target.schema %}
-{#- 256 bits from the server's strong random source (gen_random_uuid), without pgcrypto. #}
+{#- The workspace's key, made the first time it is asked for (a concurrent first call finds the
+    other's row). #}
 create or replace function {{ s }}.webhook_secret(workspace uuid)
 returns text
 language plpgsql
@@ -284,19 +285,10 @@ volatile
 security definer
 set search_path = {{ definer_search_path() }}
 as $$
-declare
-    found_secret text;
 begin
-    select w.secret into found_secret from {{ s }}.webhook_secrets as w
-    where w.workspace_id is not distinct from workspace;
-    if found_secret is null then
-        insert into {{ s }}.webhook_secrets (workspace_id, secret)
-        values (workspace, pg_catalog.replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''))
-        on conflict (workspace_id) do nothing;
-        select w.secret into found_secret from {{ s }}.webhook_secrets as w
-        where w.workspace_id is not distinct from workspace;
-    end if;
-    return found_secret;
+    insert into {{ s }}.webhook_secrets (workspace_id, secret) values (workspace, {{ new_webhook_secret() }})
+    on conflict (workspace_id) do nothing;
+    return (select w.secret from {{ s }}.webhook_secrets as w where w.workspace_id is not distinct from workspace);
 end
 $$;
 revoke all on function {{ s }}.webhook_secret(uuid) from public;
@@ -309,7 +301,7 @@ security definer
 set search_path = {{ definer_search_path() }}
 as $$
 declare
-    new_secret text := pg_catalog.replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+    new_secret text := {{ new_webhook_secret() }};
 begin
     perform {{ s }}.write_audit('rotate_webhook_secret', workspace, '{}'::jsonb);
     insert into {{ s }}.webhook_secrets (workspace_id, secret) values (workspace, new_secret)
@@ -363,3 +355,10 @@ end
 $$;
 revoke all on function {{ s }}.acknowledge_alert(uuid, text) from public
 {% endmacro %}
+
+
+{% macro new_webhook_secret() -%}
+{#- 244 random bits (two version-4 UUIDs) from the server's strong random source, as 64 hex
+    digits, without pgcrypto. -#}
+pg_catalog.replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')
+{%- endmacro %}

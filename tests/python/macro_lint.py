@@ -210,6 +210,7 @@ CALLS: dict[str, list[str]] = {
     "create_alert_work_tables": ["{{ create_alert_work_tables() }}"],
     "insert_alert_values": [],  # in create_alert_evaluation
     "manages_workspace": [],  # in create_api_functions and create_alert_api
+    "new_webhook_secret": [],  # in create_alert_api
     "as_stored_value": ["select {{ as_stored_value('v.value') }} as value from v"],
     "create_alert_catalogue": ["{{ create_alert_catalogue() }}"],
     "create_alert_rule_checks": ["{{ create_alert_rule_checks() }}"],

@@ -22,12 +22,11 @@ with hourly as (
     group by 1
 ),
 latency as (
+    -- the staging view's response_time_ms: what the build and the evaluation count as one
     select date_trunc('hour', created_at) as hour,
-           percentile_cont(0.95) within group (order by (metadata ->> 'response_time_ms')::numeric) as p95
-    from analytics.user_activity
-    where created_at >= %(end)s - interval '2 days' and created_at < %(end)s and event_type = 'api_call'
-      and jsonb_typeof(metadata -> 'response_time_ms') = 'number'
-      and (metadata ->> 'response_time_ms')::numeric between 0 and 86400000
+           percentile_cont(0.95) within group (order by response_time_ms) as p95
+    from analytics_internal.stg_analytics__user_activity
+    where created_at >= %(end)s - interval '2 days' and created_at < %(end)s and response_time_ms is not null
     group by 1
 ),
 busiest as (
