@@ -1,8 +1,9 @@
 {% macro create_alert_evaluation() %}
 {#-
     analytics.evaluate_alerts(evaluated_at): every active rule in one pass (docs/alerts.md).
-    Each source (runs, events, arrivals) is read once, for the longest window its rules use,
-    and counted per window and workspace (and for the platform) together; each rule then takes
+    Each source (runs, events, arrivals) is read once, for the longest window its rules use:
+    each row counted once, in the narrowest of the windows that hold it, and each window then
+    summed from its own and the narrower ones, per workspace and for the platform; each rule then takes
     its value, moves its state (ok → pending → firing → ok) and, when it fires, resolves or is
     due again, its alert_history episode and the notifications to deliver are written.
     Reads the build's views (stg_analytics__user_activity, int_agent_runs), so that a value the
@@ -20,10 +21,19 @@ language plpgsql
 volatile
 security definer
 {{ maintenance_function_settings() }}
+{#- Planned for this call's bounds (a generic plan guesses a day's rows as a few hundred), and
+    hashed: the staging view's plausibility bounds compare two columns, so even then the
+    planner expects a tenth of a day's rows and sorts them all, where a few thousand groups
+    hash in a fraction of the time. #}
+set plan_cache_mode = force_custom_plan
+set enable_sort = off
 as $$
 declare
     fired integer;
     skipped integer;
+    {#- the windows of one source, widest first, as offsets back from evaluated_at #}
+    bounds interval [];
+    user_bounds interval [];
 begin
     {#- two evaluations at once would open the same episode twice #}
     perform pg_advisory_xact_lock(hashtext('agent-analytics evaluate_alerts'));
@@ -51,67 +61,104 @@ begin
     inner join {{ s }}.alert_metrics as m on r.metric_type = m.metric_type
     where r.is_active and r.evaluation_window_minutes between 1 and 1440;
 
-    if exists (select from {{ work }}.alert_windows where source = 'runs') then
-        {{ insert_alert_values('runs', internal_schema() ~ '.int_agent_runs', 'started_at', [
-            ['total_runs', 'count(*)'],
-            ['failed_runs', 'count(*) filter (where source_rows.is_failed)'],
-            ['error_rate', '100.0 * count(*) filter (where source_rows.is_failed) / nullif(count(*), 0)'],
-            ['total_credits', 'sum(source_rows.credits_consumed)'],
-            ['avg_run_seconds', 'avg(source_rows.runtime_seconds)'],
-        ]) | indent(8) }};
-    end if;
+    {{ insert_alert_values('runs', internal_schema() ~ '.int_agent_runs', 'started_at', {
+        'runs': 'count(*)',
+        'failed': 'count(*) filter (where source_rows.is_failed)',
+        'credits': 'sum(source_rows.credits_consumed)',
+        'seconds': 'sum(source_rows.runtime_seconds)',
+        'timed': 'count(source_rows.runtime_seconds)',
+    }, [
+        ['total_runs', 'runs'],
+        ['failed_runs', 'failed'],
+        ['error_rate', '100.0 * failed / nullif(runs, 0)'],
+        ['total_credits', 'credits'],
+        ['avg_run_seconds', 'seconds / nullif(timed, 0)'],
+    ]) | indent(4) }}
 
-    if exists (select from {{ work }}.alert_windows where source = 'events') then
-        {{ insert_alert_values('events', internal_schema() ~ '.stg_analytics__user_activity', 'created_at', [
-            ['avg_response_time_ms', 'avg(source_rows.response_time_ms)'],
-            ['errors', "count(*) filter (where source_rows.event_type = 'error')"],
-        ]) | indent(8) }};
-    end if;
-
-    if exists (select from {{ work }}.alert_windows where source = 'p95') then
-        {{ insert_alert_values('p95', '(
-    select events.workspace_id, events.created_at, events.response_time_ms
-    from ' ~ internal_schema() ~ '.stg_analytics__user_activity as events
-    where events.response_time_ms is not null
-)', 'created_at', [
-            ['p95_response_time_ms',
-             'percentile_cont(0.95) within group (order by source_rows.response_time_ms)'],
-        ]) | indent(8) }};
-    end if;
-
-    {#- A user is active in a window when their last event before evaluated_at falls in it: one
-        hashed pass over the users instead of a distinct count sorted per window and workspace. #}
-    if exists (select from {{ work }}.alert_windows where source = 'users') then
-        insert into {{ work }}.alert_values
-        select w.minutes, seen.workspace_id, seen.is_platform, 'active_users', count(*)
-        from (
+    {#- The events, read once for two families, per workspace, user and bucket: summed per
+        bucket, and each user's last event in each workspace and over all. A user is active in a window when their last
+        event before evaluated_at falls in it: one hashed pass over the users instead of a
+        distinct count sorted per window and workspace. #}
+    bounds := {{ alert_window_bounds('events') }};
+    user_bounds := {{ alert_window_bounds('users') }};
+    if cardinality(bounds) > 0 or cardinality(user_bounds) > 0 then
+        with read as materialized (
             select
-                events.workspace_id,
-                grouping(events.workspace_id) = 1 as is_platform,
-                max(events.created_at) as last_at
-            from {{ internal_schema() }}.stg_analytics__user_activity as events
+                source_rows.workspace_id,
+                source_rows.user_id,
+                width_bucket(source_rows.created_at - evaluated_at, bounds) as bucket,
+                sum(source_rows.response_time_ms) as response_ms,
+                count(source_rows.response_time_ms) as responses,
+                count(*) filter (where source_rows.event_type = 'error') as errors,
+                max(source_rows.created_at) as last_at
+            from {{ internal_schema() }}.stg_analytics__user_activity as source_rows
             where
-                events.created_at >= evaluated_at - (
-                    select max(windows.span) from {{ work }}.alert_windows as windows where windows.source = 'users'
-                )
-                and events.created_at < evaluated_at
-                and events.user_id is not null
-            group by grouping sets ((events.workspace_id, events.user_id), (events.user_id))
-        ) as seen
-        inner join {{ work }}.alert_windows as w on w.source = 'users' and seen.last_at >= evaluated_at - w.span
-        group by w.minutes, seen.workspace_id, seen.is_platform;
+                source_rows.created_at >= evaluated_at + least(bounds[1], user_bounds[1])
+                and source_rows.created_at < evaluated_at
+            group by 1, 2, 3
+        ),
+
+        buckets as (
+            select
+                read.workspace_id,
+                read.bucket,
+                sum(read.response_ms) as response_ms,
+                sum(read.responses) as responses,
+                sum(read.errors) as errors
+            from read
+            group by 1, 2
+        ),
+
+        active_users as (
+            insert into {{ work }}.alert_values
+            select w.minutes, seen.workspace_id, seen.is_platform, 'active_users', sum(seen.users)
+            from (
+                select last_seen.workspace_id, last_seen.is_platform, last_seen.bucket, count(*) as users
+                from (
+                    select
+                        read.workspace_id,
+                        grouping(read.workspace_id) = 1 as is_platform,
+                        width_bucket(max(read.last_at) - evaluated_at, user_bounds) as bucket
+                    from read
+                    where read.user_id is not null
+                    group by grouping sets ((read.workspace_id, read.user_id), (read.user_id))
+                ) as last_seen
+                group by 1, 2, 3
+            ) as seen
+            {{ alert_windows_of('seen', 'user_bounds') | indent(12) }}
+            group by w.minutes, seen.workspace_id, seen.is_platform
+        )
+
+        {{ insert_windowed_values({'response_ms': 'sum', 'responses': 'sum', 'errors': 'sum'}, [
+            ['avg_response_time_ms', 'response_ms / nullif(responses, 0)'],
+            ['errors', 'errors'],
+        ]) | indent(8) }};
+    end if;
+
+    {#- a percentile does not add up from narrower windows: each window's rows are sorted whole #}
+    bounds := {{ alert_window_bounds('p95') }};
+    if cardinality(bounds) > 0 then
+        insert into {{ work }}.alert_values
+        select w.minutes, source_rows.workspace_id, grouping(source_rows.workspace_id) = 1, 'p95_response_time_ms',
+            percentile_cont(0.95) within group (order by source_rows.response_time_ms)
+        from {{ internal_schema() }}.stg_analytics__user_activity as source_rows
+        inner join {{ work }}.alert_windows as w
+            on w.source = 'p95' and source_rows.created_at >= evaluated_at - w.span
+        where
+            source_rows.created_at >= evaluated_at + bounds[1]
+            and source_rows.created_at < evaluated_at
+            and source_rows.response_time_ms is not null
+        group by grouping sets ((w.minutes, source_rows.workspace_id), (w.minutes));
     end if;
 
     {#- the outer bounds reach each branch of the union (and its index) #}
-    if exists (select from {{ work }}.alert_windows where source = 'arrivals') then
-        {{ insert_alert_values('arrivals', '(
+    {{ insert_alert_values('arrivals', '(
     select events.workspace_id, events.ingested_at as arrived_at
     from ' ~ internal_schema() ~ '.stg_analytics__user_activity as events
     union all
     select runs.workspace_id, runs.updated_at
     from ' ~ internal_schema() ~ '.int_agent_runs as runs
-)', 'arrived_at', [['no_data', 'count(*)']]) | indent(8) }};
-    end if;
+)', 'arrived_at', {'arrived': 'count(*)'}, [['no_data', 'arrived']]) | indent(4) }}
 
     {#- Each active rule: its value, whether its condition holds, whether it has recovered,
         and the state it moves to. A rule without a value (an average over nothing) neither
@@ -130,12 +177,14 @@ begin
             rules.*,
             coalesce(v.value, case when rules.zero_when_empty then 0 end) as value
         from rules
+        {#- an equality on the scope, which hashes: an "or" here joined each rule to every workspace #}
         left join {{ work }}.alert_values as v
             on
                 v.metric_type = rules.metric_type
                 and v.minutes = rules.evaluation_window_minutes
                 and v.is_platform = (rules.workspace_id is null)
-                and (rules.workspace_id is null or v.workspace_id = rules.workspace_id)
+                and coalesce(v.workspace_id, {{ platform_scope_id() }})
+                = coalesce(rules.workspace_id, {{ platform_scope_id() }})
     ),
 
     judged as (
@@ -345,35 +394,73 @@ from public, anon, authenticated, service_role
 {% endmacro %}
 
 
-{% macro insert_alert_values(source, relation, time_column, measures) %}
-{#- Each of `measures` ([metric_type, aggregate over source_rows]) of `relation`'s rows in every
-    window the rules of `source` use, per workspace and for the platform, into alert_values:
-    read once, back to the longest window. -#}
-{% set work = internal_schema() %}
-insert into {{ work }}.alert_values
+{% macro alert_window_bounds(source) -%}
+{#- The windows the active rules of `source` use, widest first, as offsets back from
+    evaluated_at (-1 day, ..., -5 minutes): width_bucket's thresholds, ascending. -#}
+array(
+    select -w.span from {{ internal_schema() }}.alert_windows as w
+    where w.source = '{{ source }}' order by w.span desc
+)
+{%- endmacro %}
+
+
+{% macro insert_alert_values(source, relation, time_column, partials, measures) %}
+{#- Each of `measures` ([metric_type, expression naming the `partials` bare]) of `relation`'s
+    rows in every window the rules of `source` use, per workspace and for the platform, into
+    alert_values. The rows are read once, back to the widest window, and counted per
+    workspace and bucket (how many of the windows hold the row), so the `partials`
+    ({name: aggregate over source_rows}) must be sums or counts, which add up across buckets. -#}
+bounds := {{ alert_window_bounds(source) }};
+if cardinality(bounds) > 0 then
+    with buckets as (
+        select
+            source_rows.workspace_id,
+            width_bucket(source_rows.{{ time_column }} - evaluated_at, bounds) as bucket,
+            {%- for name, aggregate in partials.items() %}
+            {{ aggregate }} as {{ name }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        from {{ relation }} as source_rows
+        where
+            source_rows.{{ time_column }} >= evaluated_at + bounds[1]
+            and source_rows.{{ time_column }} < evaluated_at
+        group by 1, 2
+    )
+
+    {{ insert_windowed_values(partials, measures) | indent(4) }};
+end if;
+{%- endmacro %}
+
+
+{% macro insert_windowed_values(partials, measures) %}
+{#- `measures` in each window of `bounds`, per workspace and for the platform, from the
+    relation `buckets` (workspace_id, bucket, and the `partials`, which add up), into
+    alert_values. -#}
+insert into {{ internal_schema() }}.alert_values
 select counted.minutes, counted.workspace_id, counted.is_platform, metric.metric_type, metric.value
 from (
     select
         w.minutes,
-        source_rows.workspace_id,
-        grouping(source_rows.workspace_id) = 1 as is_platform,
-        {%- for name, aggregate in measures %}
-        {{ aggregate }} as {{ name }}{{ ',' if not loop.last }}
+        buckets.workspace_id,
+        grouping(buckets.workspace_id) = 1 as is_platform,
+        {%- for name in partials %}
+        sum(buckets.{{ name }}) as {{ name }}{{ ',' if not loop.last }}
         {%- endfor %}
-    from {{ relation }} as source_rows
-    inner join {{ work }}.alert_windows as w
-        on w.source = '{{ source }}' and source_rows.{{ time_column }} >= evaluated_at - w.span
-    where
-        source_rows.{{ time_column }} >= evaluated_at - (
-            select max(windows.span) from {{ work }}.alert_windows as windows where windows.source = '{{ source }}'
-        )
-        and source_rows.{{ time_column }} < evaluated_at
-    group by grouping sets ((w.minutes, source_rows.workspace_id), (w.minutes))
+    from buckets
+    {{ alert_windows_of('buckets', 'bounds') | indent(4) }}
+    group by grouping sets ((w.minutes, buckets.workspace_id), (w.minutes))
 ) as counted
 cross join lateral (
     values
-    {%- for name, aggregate in measures %}
-    ('{{ name }}', counted.{{ name }}::numeric){{ ',' if not loop.last }}
+    {%- for name, expression in measures %}
+    ('{{ name }}', ({{ expression }})::numeric){{ ',' if not loop.last }}
     {%- endfor %}
 ) as metric (metric_type, value)
+{%- endmacro %}
+
+
+{% macro alert_windows_of(relation, bounds) -%}
+{#- Each row of `relation` once per window of `bounds` that holds its `bucket`, as w.minutes:
+    a row in bucket k lies in the k widest windows. -#}
+inner join unnest({{ bounds }}) with ordinality as w_bound (bound, rank) on {{ relation }}.bucket >= w_bound.rank
+cross join lateral (select extract(epoch from -w_bound.bound)::integer / 60 as minutes) as w
 {%- endmacro %}

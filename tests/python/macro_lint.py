@@ -209,6 +209,9 @@ CALLS: dict[str, list[str]] = {
     "create_alert_evaluation": ["{{ create_alert_evaluation() }}"],
     "create_alert_work_tables": ["{{ create_alert_work_tables() }}"],
     "insert_alert_values": [],  # in create_alert_evaluation
+    "insert_windowed_values": [],  # in create_alert_evaluation
+    "alert_windows_of": [],  # in create_alert_evaluation
+    "alert_window_bounds": [],  # in create_alert_evaluation
     "manages_workspace": [],  # in create_api_functions and create_alert_api
     "new_webhook_secret": [],  # in create_alert_api
     "as_stored_value": ["select {{ as_stored_value('v.value') }} as value from v"],
