@@ -42,6 +42,16 @@ def _duration(text: str):
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
+def _client_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or any(count < 1 for count in counts):
+        raise argparse.ArgumentTypeError(f"{text!r}: give client counts as whole numbers, comma-separated (1,8,32)")
+    return counts
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
@@ -116,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("--output", type=Path, default=Path("bench-results"), help="folder for the results")
     benchmark.add_argument("--naive-limit", type=_positive, default=600,
                            help="seconds any one statement of the naive baseline may run (default 600)")
+    benchmark.add_argument("--load-seconds", type=int, default=5,
+                           help="seconds of pgbench per query, caller, protocol and client count in the "
+                           "concurrency section (default 5; 0 leaves the section out)")
+    benchmark.add_argument("--load-clients", type=_client_counts, default=(1, 8, 32),
+                           help="pgbench client counts of the concurrency section, comma-separated (default 1,8,32)")
     benchmark.add_argument("--keep", action="store_true",
                            help="keep the generated data (aa_bench_<scale>) so that the next run reuses it")
 
@@ -332,6 +347,7 @@ def _bench(args: argparse.Namespace, console: Console) -> int:
     options = bench.BenchOptions(
         scale_name=args.scale, output=args.output, seed=args.seed, repeat=args.repeat, hourly_builds=args.builds,
         refresh_repeat=args.refresh_repeat, keep=args.keep, naive_limit=args.naive_limit, days=args.days,
+        load_seconds=args.load_seconds, load_clients=args.load_clients,
     )
     with _progress(console) as report_progress:
         results = bench.run(server, options, report_progress)

@@ -7,17 +7,18 @@ from __future__ import annotations
 import dataclasses
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from agent_analytics import bench, db, naive
-from agent_analytics.bench import data, plans, queries, report, scaling, storage
+from agent_analytics.bench import concurrency, data, plans, queries, report, scaling, storage
 from agent_analytics.bench.results import (
     AlertEvaluation, Aggregation, AggregationTiming, Appended, BenchResults, Build, Builds, CoveredIndex, DashboardEntry, DataSet,
     ExplainedQuery, Footprint, IndexReport, Ingestion, Machine, NaiveBaseline, PlanSummary, QueryTiming, Refresh,
-    RefreshTiming, Retention, RetentionTiming, RunOptions, Scan, SlowNode, Storage, TableSize, UnusedIndex, rate,
-    summary,
+    LoadTiming, RefreshTiming, Retention, RetentionTiming, RunOptions, Scan, SlowNode, Storage, TableSize, UnusedIndex,
+    rate, summary,
 )
 
 from conftest import acting_as
@@ -169,6 +170,12 @@ def sample_results() -> BenchResults:
         seconds=56.0,
         alerts=AlertEvaluation(rules=10_000, evaluated_at="2026-12-03T05:59:00+00:00", firing=120,
                                ours=summary([0.4, 0.5]), per_rule=summary([6.0, 6.5]), ratio=0.0722),
+        concurrency={"top_agents": {
+            "ours-member": {"prepared": {"8": LoadTiming(tps=4000.0, latency=summary([0.002, 0.004], unit="ms"))}},
+            "ours-service": {"prepared": {"8": LoadTiming(tps=5000.0, latency=summary([0.001, 0.003], unit="ms"))}},
+            "naive": {"prepared": {"8": LoadTiming(tps=None, latency=summary([], unit="ms"),
+                                                   unavailable="not populated")}},
+        }},
     )
 
 
@@ -216,6 +223,7 @@ def test_the_report_and_its_plots_are_drawn_from_the_results(tmp_path):
     assert "| after --append 1h | 9.0 | 8.0 | 120 (7) | 12 / 3 |" in text
     assert "| ours: `evaluate_alerts()`, one pass | 0.450 | 0.495 | 2 |" in text
     assert "Speed-up: 13.9× faster." in text
+    assert "| top_agents | prepared | 8 | 4,000 / 3.9 | 5,000 / 2.9 | not filled | 0.80 | – |" in text
 
 
 @pytest.fixture(scope="module")
@@ -284,6 +292,25 @@ def test_every_dashboard_query_runs_for_a_member_and_service_role_on_both_schema
                 with conn.transaction():
                     queries.become(conn, role, params["user_id"])
                     conn.execute(query.statement(schema, role), params).fetchall()
+
+
+@pytest.mark.parametrize("query", queries.load_queries(), ids=lambda query: query.name)
+def test_every_dashboard_query_runs_under_pgbench_for_each_caller_and_protocol(with_naive, query):
+    """The load section's requests (the member's claims, the parameters quoted for the simple
+    protocol and bound for the prepared one) run without error, with a latency per transaction."""
+    with with_naive.connect() as conn:
+        parameters = queries.sample_parameters(conn, 5, 3)
+    bench_database = data.RunDatabase(with_naive.target, None, Path("."))
+    load = concurrency.concurrency(bench_database, [query], parameters, 1, lambda *args: None, clients=(2,),
+                                   transactions=3)
+    callers = {"ours-member", "ours-service", "naive"} if "service" in query.roles else {"ours-member"}
+    assert set(load[query.name]) == callers
+    for by_protocol in load[query.name].values():
+        assert set(by_protocol) == {"simple", "prepared"}
+        for timing in (by_protocol["simple"]["2"], by_protocol["prepared"]["2"]):
+            assert timing.unavailable is None and timing.tps and timing.latency.n == 6
+    with with_naive.connect() as conn:
+        assert conn.execute("select to_regnamespace('bench_load')").fetchone()[0] is None
 
 
 def test_members_see_only_their_workspaces_in_the_member_dashboard_queries(with_naive):

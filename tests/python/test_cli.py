@@ -30,6 +30,8 @@ def test_unknown_scale_is_refused_before_anything_runs(capsys):
 @pytest.mark.parametrize("arguments, message", [
     (["generate", "--days", "0"], "must be a positive whole number"),
     (["bench", "--days", "-30"], "must be a positive whole number"),
+    (["bench", "--load-clients", "8,many"], "give client counts as whole numbers, comma-separated"),
+    (["bench", "--load-clients", "0"], "give client counts as whole numbers, comma-separated"),
     (["generate", "--end", "yesterday"], "--end must be an ISO timestamp"),
     (["status", "--verbose"], "unrecognized arguments: --verbose"),
 ])

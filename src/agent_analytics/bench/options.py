@@ -27,6 +27,8 @@ class BenchOptions:
     keep: bool = False
     naive_limit: float = 600.0  # seconds any one statement of the naive baseline may run
     days: int | None = None  # days of history; None: the scale's
+    load_seconds: int = 5  # pgbench seconds per query, caller, protocol and client count; 0: no load section
+    load_clients: tuple[int, ...] = (1, 8, 32)
 
     @property
     def scale(self) -> generate.Scale:
@@ -50,8 +52,11 @@ class BenchOptions:
     def recorded(self) -> RunOptions:
         """The options the results record."""
         return RunOptions(repeat=self.repeat, hourly_builds=self.hourly_builds, daily_builds=self.daily_builds,
-                          refresh_repeat=self.refresh_repeat, naive_limit_s=self.naive_limit)
+                          refresh_repeat=self.refresh_repeat, naive_limit_s=self.naive_limit,
+                          load_seconds=self.load_seconds)
 
     def check(self) -> None:
         if self.hourly_builds < 1 or self.daily_builds < 1 or self.repeat < 1 or self.refresh_repeat < 1:
             raise BenchError("--builds, --repeat and --refresh-repeat must be at least 1")
+        if self.load_seconds < 0:
+            raise BenchError("--load-seconds must be 0 (no concurrency section) or more")

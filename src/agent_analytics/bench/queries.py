@@ -65,7 +65,7 @@ def load_queries() -> list[DashboardQuery]:
 def sample_parameters(conn: psycopg.Connection, count: int, seed: int) -> list[dict]:
     """Varied workspaces (uniformly, small and big alike), each with a member seen lately
     (one of its recent sessions is theirs), one of its first agents, and the time windows as
-    literal values."""
+    literal values (up to a day ahead: the furthest a stored event can be)."""
     rng = random.Random(seed)
     members: dict = {}
     for workspace_id, user_id in conn.execute(
@@ -102,6 +102,7 @@ def sample_parameters(conn: psycopg.Connection, count: int, seed: int) -> list[d
             "session_to": seen_at + timedelta(days=1),
             "since_1d": now - timedelta(days=1),
             "since_7d": now - timedelta(days=7),
+            "until": now + timedelta(days=1),
         })
     return parameters
 

