@@ -29,15 +29,22 @@ as $$
     from unnest(percentiles) with ordinality as p
 $$;
 
-{#- The membership list for RLS, read once per statement, past RLS on workspace_members. #}
+{#- The membership list for RLS, read once per statement, past RLS on workspace_members.
+    PL/pgSQL, whose plan is kept for the session: a SQL function that cannot be inlined (it is
+    a SECURITY DEFINER) plans its query again in every statement that calls it, which cost a
+    member's dashboard query more than the query itself (docs/performance.md). #}
 create or replace function {{ s }}.member_workspace_ids()
 returns setof uuid
-language sql
+language plpgsql
 stable
 security definer
 set search_path = {{ definer_search_path() }}
 as $$
-    select workspace_id from {{ var('app_schema') }}.workspace_members where user_id = (select auth.uid())
+begin
+    return query
+    select members.workspace_id from {{ var('app_schema') }}.workspace_members as members
+    where members.user_id = (select auth.uid());
+end
 $$;
 revoke all on function {{ s }}.member_workspace_ids() from public;
 grant execute on function {{ s }}.member_workspace_ids() to authenticated, service_role;
