@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("--load-seconds", type=int, default=5,
                            help="seconds of pgbench per query, caller, protocol and client count in the "
                            "concurrency section (default 5; 0 leaves the section out)")
-    benchmark.add_argument("--load-clients", type=_client_counts, default=(1, 8, 32),
+    benchmark.add_argument("--load-clients", type=_client_counts, default=bench.options.LOAD_CLIENTS,
                            help="pgbench client counts of the concurrency section, comma-separated (default 1,8,32)")
     benchmark.add_argument("--keep", action="store_true",
                            help="keep the generated data (aa_bench_<scale>) so that the next run reuses it")

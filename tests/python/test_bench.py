@@ -313,6 +313,28 @@ def test_every_dashboard_query_runs_under_pgbench_for_each_caller_and_protocol(w
         assert conn.execute("select to_regnamespace('bench_load')").fetchone()[0] is None
 
 
+def test_each_pgbench_request_runs_as_its_caller_with_the_sampled_parameters(with_naive):
+    """The load section's requests are who they claim: a probe that divides by zero unless the
+    role, auth.uid() and a bound timestamp are the sampled row's, under both protocols."""
+    with with_naive.connect() as conn:
+        parameters = queries.sample_parameters(conn, 5, 3)
+    probe = queries.DashboardQuery(name="probe", what="who asks", text=(
+        "select 1 / (case when current_user = 'service_role' and auth.uid() is null "
+        "and %(until)s::timestamptz > %(since_7d)s then 1 else 0 end)"
+    ), member_text=(
+        "select 1 / (case when current_user = 'authenticated' and auth.uid() = %(user_id)s "
+        "and %(until)s::timestamptz > %(since_7d)s then 1 else 0 end)"
+    ))
+    load = concurrency.concurrency(data.RunDatabase(with_naive.target, None, Path(".")), [probe], parameters, 1,
+                                   lambda *args: None, clients=(2,), transactions=5)
+    assert all(timing.latency.n == 10 for by_protocol in load["probe"].values() for timing in
+               (by_protocol["simple"]["2"], by_protocol["prepared"]["2"]))
+    wrong = dataclasses.replace(probe, member_text=probe.member_text.replace("= %(user_id)s", "<> %(user_id)s"))
+    with pytest.raises(bench.BenchError, match="division by zero"):
+        concurrency.concurrency(data.RunDatabase(with_naive.target, None, Path(".")), [wrong], parameters, 1,
+                                lambda *args: None, clients=(1,), protocols=("simple",), transactions=1)
+
+
 def test_members_see_only_their_workspaces_in_the_member_dashboard_queries(with_naive):
     with with_naive.connect() as conn:
         user_id, workspace_id = conn.execute(

@@ -18,13 +18,12 @@ from psycopg import sql
 
 from agent_analytics import cluster
 from agent_analytics.bench.data import RunDatabase
-from agent_analytics.bench.options import BenchError
+from agent_analytics.bench.options import LOAD_CLIENTS, BenchError
 from agent_analytics.bench.queries import DashboardQuery
 from agent_analytics.bench.results import LoadResults, LoadTiming, summary
 from agent_analytics.db import DatabaseUnavailable
 from agent_analytics.progress import Progress
 
-CLIENTS = (1, 8, 32)
 PROTOCOLS = ("simple", "prepared")
 # (side, role, schema): who asks, of which schema
 CALLERS = (("ours", "member", "analytics"), ("ours", "service", "analytics"), ("naive", "service", "naive"))
@@ -143,7 +142,7 @@ def run_pgbench(pgbench: tuple[str, dict[str, str]], bench: RunDatabase, script_
 
 
 def concurrency(bench: RunDatabase, queries: Sequence[DashboardQuery], parameters: list[dict], seconds: float,
-                progress: Progress, clients: Sequence[int] = CLIENTS, protocols: Sequence[str] = PROTOCOLS,
+                progress: Progress, clients: Sequence[int] = LOAD_CLIENTS, protocols: Sequence[str] = PROTOCOLS,
                 transactions: int | None = None) -> LoadResults:
     """Each query's load figures: [query][caller (ours-member, ours-service, naive)][protocol][clients];
     each cell runs for `seconds`, or `transactions` per client."""

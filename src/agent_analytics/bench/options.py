@@ -11,6 +11,10 @@ from agent_analytics.bench.results import RunOptions
 from agent_analytics.errors import AgentAnalyticsError
 
 
+# The concurrency section's pgbench client counts, unless --load-clients says otherwise.
+LOAD_CLIENTS = (1, 8, 32)
+
+
 class BenchError(AgentAnalyticsError):
     """The benchmark cannot run as asked; the message says why."""
 
@@ -28,7 +32,7 @@ class BenchOptions:
     naive_limit: float = 600.0  # seconds any one statement of the naive baseline may run
     days: int | None = None  # days of history; None: the scale's
     load_seconds: int = 5  # pgbench seconds per query, caller, protocol and client count; 0: no load section
-    load_clients: tuple[int, ...] = (1, 8, 32)
+    load_clients: tuple[int, ...] = LOAD_CLIENTS
 
     @property
     def scale(self) -> generate.Scale:
