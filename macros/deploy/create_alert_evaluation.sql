@@ -35,6 +35,11 @@ declare
     bounds interval [];
     user_bounds interval [];
 begin
+    {#- a state_since or an episode at no time, or at infinity, would hold its rule there for good #}
+    if evaluated_at is null or not isfinite(evaluated_at) then
+        raise exception 'evaluate_alerts: evaluated_at must be a finite time, not %', coalesce(evaluated_at::text, 'NULL')
+            using errcode = '22023';
+    end if;
     {#- two evaluations at once would open the same episode twice #}
     perform pg_advisory_xact_lock(hashtext('agent-analytics evaluate_alerts'));
     perform {{ s }}.write_audit('evaluate_alerts', null, jsonb_build_object('evaluated_at', evaluated_at));

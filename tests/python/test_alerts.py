@@ -222,6 +222,15 @@ def add_runs(conn: psycopg.Connection, workspace_id: uuid.UUID, moments: list[da
             (agent_id, workspace_id, user_id, status, moment, moment, moment))
 
 
+@pytest.mark.parametrize("at", [None, "infinity", "-infinity"])
+def test_an_evaluation_at_no_finite_time_is_refused_and_changes_nothing(alerting, at):
+    with alerting.connect() as conn:
+        before = conn.execute("select count(*), max(changed_at) from analytics.alert_rule_states").fetchone()
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="evaluated_at must be a finite time"):
+            conn.execute("select analytics.evaluate_alerts(%s::timestamptz)", (at,))
+        assert conn.execute("select count(*), max(changed_at) from analytics.alert_rule_states").fetchone() == before
+
+
 def step(conn: psycopg.Connection, rule_id: uuid.UUID, at: datetime) -> tuple[str, Decimal]:
     conn.execute("select analytics.evaluate_alerts(%s)", (at,))
     return conn.execute("select state, last_value from analytics.alert_rule_states where alert_rule_id = %s",
