@@ -1,7 +1,7 @@
 {% macro create_alert_evaluation() %}
 {#-
     analytics.evaluate_alerts(evaluated_at): every active rule in one pass (docs/alerts.md).
-    Each source (runs, events, arrivals) is read once, for the longest window its rules use:
+    Each source (runs, events, arrivals, the pipeline's runs) is read once, for the longest window its rules use:
     each row counted once, in the narrowest of the windows that hold it, and each window then
     summed from its own and the narrower ones, per workspace and for the platform; each rule then takes
     its value, moves its state (ok → pending → firing → ok) and, when it fires, resolves or is
@@ -164,6 +164,26 @@ begin
     select runs.workspace_id, runs.updated_at
     from ' ~ internal_schema() ~ '.int_agent_runs as runs
 )', 'arrived_at', {'arrived': 'count(*)'}, [['no_data', 'arrived']]) | indent(4) }}
+
+    {#- The pipeline's own health, for platform rules: how long the oldest row no build has
+        taken in has waited (whatever the window), and the worker's steps that failed. #}
+    if exists (select from {{ work }}.alert_windows as w where w.source = 'lag') then
+        insert into {{ work }}.alert_values
+        select w.minutes, null, true, 'pipeline_lag_minutes', coalesce(
+            greatest(0, extract(epoch from evaluated_at - least(lag.oldest_pending_event_at, lag.oldest_pending_run_at)))
+            / 60,
+            0
+        )
+        from {{ work }}.alert_windows as w
+        cross join {{ s }}.pipeline_lag as lag
+        where w.source = 'lag';
+    end if;
+
+    {{ insert_alert_values('pipeline', '(
+    select null::uuid as workspace_id, runs.ended_at
+    from ' ~ s ~ ".pipeline_runs as runs
+    where runs.outcome = 'failed'
+)", 'ended_at', {'failures': 'count(*)'}, [['pipeline_failures', 'failures']]) | indent(4) }}
 
     {#- Each active rule: its value, whether its condition holds, whether it has recovered,
         and the state it moves to. A rule without a value (an average over nothing) neither

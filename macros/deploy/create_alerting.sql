@@ -28,6 +28,10 @@
     ['errors', 'events', 'events', true, most, any_condition, 'error events in the window'],
     ['no_data', 'arrivals', 'rows', true, most, ['less_than'],
      'events and run updates that arrived in the window; less_than 1 fires when nothing arrived'],
+    ['pipeline_lag_minutes', 'lag', 'minutes', true, 525600, ['greater_than'],
+     'platform only: minutes the oldest row no build has taken in has waited (pipeline_lag); no window'],
+    ['pipeline_failures', 'pipeline', 'steps', true, most, any_condition,
+     'platform only: worker steps that failed in the window (analytics.pipeline_runs)'],
 ]) }}
 {% endmacro %}
 
@@ -135,6 +139,9 @@ begin
         problem := 'name is empty';
     elsif new.workspace_id is null and current_user in ('authenticated', 'anon') then
         problem := 'a rule without a workspace watches the whole platform; only service_role writes one';
+    elsif new.workspace_id is not null and metric.source in ('lag', 'pipeline') then
+        problem := pg_catalog.format('%s watches the whole pipeline: its rule has no workspace (workspace_id null)',
+            new.metric_type);
     elsif new.condition <> all(metric.conditions) then
         problem := pg_catalog.format('condition %L does not apply to %s: use %s',
             new.condition, new.metric_type, pg_catalog.array_to_string(metric.conditions, ' or '));

@@ -66,6 +66,7 @@ set work_mem = '{{ var("build_work_mem", "64MB") }}'
     ['api_functions', create_api_functions(), false],
     ['alert_api', create_alert_api(), false],
     ['refresh_function', create_refresh_function(), false],
+    ['pipeline_health', create_pipeline_health(), false],
     ['alert_evaluation', create_alert_evaluation(), false],
     ['grants', grant_analytics_privileges(), false],
 ]) }}

@@ -23,6 +23,7 @@ from rich.table import Table
 from agent_analytics import bench, bootstrap, db, dbt, demo_data, erasure, generate, lock, report
 from agent_analytics.alerts import cli as alerts_cli
 from agent_analytics.alerts import demo as alerts_demo
+from agent_analytics.worker import cli as worker_cli
 from agent_analytics.errors import AgentAnalyticsError
 from agent_analytics.steps import Steps
 
@@ -143,7 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="leave the rest to the next scheduled build instead of building now")
 
     alerts_cli.add_commands(commands)
-    commands.add_parser("status", help="list the analytics objects and their row counts")
+    worker_cli.add_commands(commands)
+    status = commands.add_parser("status", help="the pipeline's health (each step's last run, the data lag) and the "
+                                 "analytics objects with their row counts")
+    status.add_argument("--json", action="store_true", help="the pipeline's health as JSON, for programs")
     commands.add_parser("env", help="print the PG* variables that reach the database (for dbt and psql)")
     commands.add_parser("psql", help="run psql on the database in use (further arguments go to psql)")
     commands.add_parser("stop", help="stop the embedded PostgreSQL (its data stays in .pgdata/)")
@@ -329,7 +333,12 @@ def _generate_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def _build(args: argparse.Namespace, console: Console) -> int:
-    dbt.run_dbt([*dbt.SCHEDULED_BUILD, *args.dbt_args], _target(console))
+    from agent_analytics.worker import locks
+
+    target = _target(console)
+    # the worker's lock: never two builds at once, whichever command or machine starts them
+    with db.connect(target) as conn, locks.holding(conn, "build"):
+        dbt.run_dbt([*dbt.SCHEDULED_BUILD, *args.dbt_args], target)
     return 0
 
 
@@ -358,8 +367,50 @@ def _bench(args: argparse.Namespace, console: Console) -> int:
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:
-    _print_status(_target(console), console)
+    from agent_analytics.worker import health
+
+    target = _target(console, quiet=args.json)
+    if args.json:
+        with db.connect(target) as conn:
+            print(health.read(conn).as_json())
+        return 0
+    _print_health(target, console)
+    _print_status(target, console)
     return 0
+
+
+def _print_health(target: db.Connection, console: Console) -> None:
+    from agent_analytics.worker import health
+
+    try:
+        with db.connect(target) as conn:
+            found = health.read(conn)
+    except health.HealthUnavailable as error:
+        console.print(f"pipeline health: {error}", highlight=False)
+        return
+    table = Table(title="pipeline (agent-analytics worker)")
+    for column in ("step", "last run", "outcome", "seconds", "rows", "next run", "failures in a row"):
+        table.add_column(column, justify="right" if column in ("seconds", "rows", "failures in a row") else "left")
+    for step in found.steps:
+        seconds = (step.ended_at - step.started_at).total_seconds() if step.ended_at else None
+        table.add_row(
+            step.step, _moment(step.started_at), step.outcome + (f": {step.error}" if step.error else ""),
+            "" if seconds is None else f"{seconds:,.1f}", "" if step.rows_written is None else f"{step.rows_written:,}",
+            _moment(step.next_run_at), str(step.failures_in_a_row),
+        )
+    if found.steps:
+        console.print(table)
+    else:
+        console.print("pipeline: no worker has run a step yet (`agent-analytics worker`)")
+    oldest = min((moment for moment in (found.lag.oldest_pending_event_at, found.lag.oldest_pending_run_at)
+                  if moment is not None), default=None)
+    console.print(f"data lag: {found.lag.seconds:,.0f} s"
+                  + (f" (oldest row not yet built: {_moment(oldest)})" if oldest else " (every row is built)"),
+                  highlight=False)
+
+
+def _moment(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(UTC).strftime("%m-%d %H:%M:%S")
 
 
 def _env(args: argparse.Namespace, console: Console) -> int:
@@ -530,6 +581,7 @@ COMMANDS = {
     "reset": _reset,
     "erase-user": _erase_user,
     "alerts": alerts_cli.main,
+    "worker": worker_cli.main,
 }
 
 

@@ -208,6 +208,7 @@ CALLS: dict[str, list[str]] = {
     "create_api_functions": ["{{ create_api_functions() }}"],
     "create_alert_evaluation": ["{{ create_alert_evaluation() }}"],
     "create_alert_work_tables": ["{{ create_alert_work_tables() }}"],
+    "create_pipeline_health": ["{{ create_pipeline_health() }}"],
     "insert_alert_values": [],  # in create_alert_evaluation
     "insert_windowed_values": [],  # in create_alert_evaluation
     "alert_windows_of": [],  # in create_alert_evaluation
@@ -272,6 +273,8 @@ RENDERS_NO_SQL = {
     "alert_rule_columns": "returns a list",
     "alert_metrics": "returns a list",
     "alert_channels": "returns a list",
+    "pipeline_steps": "returns a list",
+    "pipeline_outcomes": "returns a list",
     "build_read_tables": "returns a list",
     "deployed_functions": "returns a list",
     "daily_metrics_value_columns": "returns a list",

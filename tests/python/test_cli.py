@@ -9,6 +9,8 @@ import pytest
 from agent_analytics import bench, bootstrap, cli, cluster, db, dbt, demo_data, erasure, generate, lock
 from agent_analytics.alerts import outbox, settings, targets
 from agent_analytics.errors import AgentAnalyticsError
+from agent_analytics.worker import config as worker_config
+from agent_analytics.worker import health, locks, steps
 
 
 @pytest.fixture
@@ -58,6 +60,7 @@ def test_missing_database_is_named_without_a_traceback(monkeypatch, capsys):
     db.DatabaseUnavailable, db.NotEmbedded, dbt.DbtFailed, dbt.ProjectNotFound, bootstrap.RefusedRealApp,
     bootstrap.NotSupabase, generate.GeneratorError, bench.BenchError, erasure.ErasureError, demo_data.DataExists,
     lock.Busy, outbox.AlertsUnavailable, settings.AlertSettingsError, targets.TargetRefused,
+    worker_config.ConfigError, health.HealthUnavailable, locks.StepBusy, steps.StepFailed,
 ])
 def test_every_error_meant_for_the_user_is_one_line_from_main(monkeypatch, capsys, error):
     assert issubclass(error, AgentAnalyticsError)

@@ -338,7 +338,8 @@ SHADOWED_TYPES = ("inet", "uuid", "jsonb", "text", "date", "timestamptz", "numer
 SHADOWED_TABLES = ("user_activity_moving", "daily_metrics_for_day", "user_activity", "user_activity_default",
                    "daily_metrics", "alert_rules", "alert_history", "audit_log", "workspace_members",
                    "mv_active_users", "build_watermarks", "alert_metrics", "alert_rule_states", "alert_notifications",
-                   "webhook_secrets", "alert_windows", "alert_values", "alert_outcomes")
+                   "webhook_secrets", "alert_windows", "alert_values", "alert_outcomes", "pipeline_runs", "pipeline_lag",
+                   "build_cuts")
 
 
 @pytest.fixture

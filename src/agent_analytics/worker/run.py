@@ -1,0 +1,229 @@
+"""The worker's loop: each pass runs the steps that are due (config.STEPS order), each under its
+advisory lock and recorded in analytics.pipeline_runs; then it sleeps until the next one is due.
+When a step is due comes from the database (the last run of each step, on the database's
+clock), so a restarted worker, or a second one on another machine, keeps the same schedule.
+
+SIGTERM or Ctrl-C: the step that runs is finished, then the worker exits 0. A second one
+abandons it: dbt cancels its queries, the step is recorded as abandoned, and the next build
+takes in whatever the abandoned one did not (a build's writes and watermarks commit together).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import psycopg
+
+from agent_analytics import db
+from agent_analytics.alerts.settings import AlertSettings
+from agent_analytics.worker import health, locks, steps
+from agent_analytics.worker.config import WorkerConfig
+from agent_analytics.worker.dbt_build import InProcessDbt
+from agent_analytics.worker.log import JsonLog
+
+# The longest the worker sleeps before it looks at the schedule again (another worker may have
+# run a step meanwhile), and before it retries a step another worker holds.
+LOOK_AGAIN = timedelta(seconds=30)
+
+
+class Abandoned(KeyboardInterrupt):
+    """The second stop signal: leave the running step now. A KeyboardInterrupt, which dbt answers
+    by cancelling its running queries, and which no handler of ordinary errors takes for a
+    failure of the step."""
+
+
+@dataclass
+class PassResult:
+    succeeded: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Worker:
+    target: db.Connection
+    config: WorkerConfig
+    alert_settings: AlertSettings
+    build_role: str
+    log: JsonLog = field(default_factory=JsonLog)
+    runner: InProcessDbt | None = None
+    name: str = field(default_factory=health.worker_name)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        if self.runner is None and self.config.steps["build"].enabled:
+            self.runner = InProcessDbt(self.target)
+
+    def run_once(self) -> PassResult:
+        """Each due step once."""
+        with db.connect(self.target) as conn:
+            return self._pass(conn)
+
+    def run_forever(self) -> None:
+        """Passes until stopped; a lost database is waited for, with waits that double up to a minute."""
+        restore = self._stop_on_signals()
+        lost = 0
+        try:
+            self.log("worker_started", f"worker {self.name} running {', '.join(self.config.enabled())} on "
+                     f"{self.target.describe()}", worker=self.name, steps=self.config.enabled())
+            if self.runner is not None:
+                self.runner.parse()
+            while not self.stop.is_set():
+                started = time.monotonic()
+                try:
+                    with db.connect(self.target) as conn:
+                        while not self.stop.is_set():
+                            self._pass(conn)
+                            self._sleep(self._until_next(conn))
+                except (psycopg.OperationalError, db.DatabaseUnavailable) as error:
+                    lost = 1 if time.monotonic() - started > 60 else lost + 1
+                    wait = min(60.0, 2.0 ** lost)
+                    self.log("database_lost", f"lost the database ({_first_line(error)}); connecting again in "
+                             f"{wait:.0f} s", wait_seconds=wait)
+                    self._sleep(timedelta(seconds=wait))
+        finally:
+            restore()
+        self.log("worker_stopped", f"worker {self.name} stopped", worker=self.name)
+
+    def _pass(self, conn: psycopg.Connection) -> PassResult:
+        result = PassResult()
+        for step in self.config.enabled():
+            if self.stop.is_set():
+                break
+            due, now = self._due(conn, step)
+            if due > now:
+                continue
+            outcome = self.run_step(conn, step)
+            getattr(result, outcome).append(step)
+        return result
+
+    def run_step(self, conn: psycopg.Connection, step: str) -> str:
+        """Run one step under its lock and record it: 'succeeded', 'failed' or 'busy'."""
+        try:
+            with locks.holding(conn, step):
+                abandoned = health.abandon_orphans(conn, step)
+                if abandoned:
+                    self.log("step_abandoned", f"{step}: {abandoned} earlier run(s) left running by a worker that "
+                             "died are marked abandoned", step=step, runs=abandoned)
+                return self._run_locked(conn, step)
+        except locks.StepBusy as busy:
+            self.log("step_busy", str(busy), step=step)
+            return "busy"
+
+    def _run_locked(self, conn: psycopg.Connection, step: str) -> str:
+        run_id = health.started(conn, step, self.name)
+        started_at = time.monotonic()
+        self.log("step_started", f"{step} started", step=step, run_id=run_id)
+        try:
+            outcome = self._execute(conn, step)
+        except Abandoned:
+            self._record_abandoned(run_id)
+            self.log("step_abandoned", f"{step} abandoned on a second stop signal", step=step, run_id=run_id)
+            raise
+        except (psycopg.OperationalError, db.DatabaseUnavailable):
+            raise
+        except Exception as error:  # noqa: BLE001 - any failure of a step is recorded, reported and retried
+            failures = self._failures_in_a_row(conn, step) + 1
+            retry = self.config.retry.after(failures)
+            nodes = error.nodes if isinstance(error, steps.StepFailed) else ()
+            message = str(error) if isinstance(error, steps.StepFailed) else f"{type(error).__name__}: {error}"
+            next_run = self._db_now(conn) + retry
+            health.ended(conn, run_id, "failed", error=message, next_run_at=next_run, nodes=nodes)
+            self.log("step_failed", f"{step} failed ({message}); trying again in {retry}", step=step, run_id=run_id,
+                     seconds=round(time.monotonic() - started_at, 2), failures_in_a_row=failures,
+                     retry_seconds=retry.total_seconds(), error=message, level="error")
+            return "failed"
+        next_run = self._db_started(conn, run_id) + self.config.steps[step].every
+        health.ended(conn, run_id, "succeeded", rows_written=outcome.rows_written,
+                     neutralized_events=outcome.neutralized_events, next_run_at=next_run, nodes=outcome.nodes)
+        self.log("step_succeeded", f"{step} succeeded in {time.monotonic() - started_at:.1f} s: {outcome.summary}",
+                 step=step, run_id=run_id, seconds=round(time.monotonic() - started_at, 2),
+                 rows_written=outcome.rows_written, neutralized_events=outcome.neutralized_events,
+                 next_run_at=next_run)
+        return "succeeded"
+
+    def _execute(self, conn: psycopg.Connection, step: str) -> steps.StepOutcome:
+        if step == "build":
+            assert self.runner is not None
+            return steps.build(conn, self.runner, self.build_role)
+        if step == "alerts":
+            return steps.alerts(conn, self.alert_settings,
+                                lambda line: self.log("alert_delivery", line, step="alerts"))
+        if step == "retention":
+            return steps.retention(conn)
+        return steps.partitions(conn)
+
+    def _due(self, conn: psycopg.Connection, step: str) -> tuple[datetime, datetime]:
+        """When `step` is next due, and the database's now."""
+        row = conn.execute(
+            "select now(), s.outcome, s.started_at, s.ended_at, s.failures_in_a_row "
+            "from (select 1) as one left join analytics.pipeline_status as s on s.step = %s", (step,),
+        ).fetchone()
+        now, outcome, started_at, ended_at, failures = row
+        if outcome is None or outcome in ("running", "abandoned"):
+            return now, now
+        if outcome == "failed":
+            return ended_at + self.config.retry.after(failures), now
+        return started_at + self.config.steps[step].every, now
+
+    def _until_next(self, conn: psycopg.Connection) -> timedelta:
+        waits = []
+        for step in self.config.enabled():
+            due, now = self._due(conn, step)
+            waits.append(due - now)
+        return max(timedelta(seconds=1), min([LOOK_AGAIN, *waits]))
+
+    def _failures_in_a_row(self, conn: psycopg.Connection, step: str) -> int:
+        row = conn.execute("select failures_in_a_row from analytics.pipeline_status where step = %s", (step,)).fetchone()
+        return row[0] if row else 0
+
+    @staticmethod
+    def _db_now(conn: psycopg.Connection) -> datetime:
+        return conn.execute("select now()").fetchone()[0]
+
+    @staticmethod
+    def _db_started(conn: psycopg.Connection, run_id: int) -> datetime:
+        return conn.execute("select started_at from analytics.pipeline_runs where id = %s", (run_id,)).fetchone()[0]
+
+    def _record_abandoned(self, run_id: int) -> None:
+        # on a connection of its own: the worker's may be in the middle of the step's statement
+        try:
+            with db.connect(self.target) as conn:
+                health.ended(conn, run_id, "abandoned", error="abandoned on a second stop signal")
+        except (psycopg.Error, db.DatabaseUnavailable):
+            pass  # the next worker marks it abandoned when it takes the step's lock
+
+    def _sleep(self, wait: timedelta) -> None:
+        self.stop.wait(max(wait.total_seconds(), 0))
+
+    def _stop_on_signals(self) -> Callable[[], None]:
+        """The first SIGTERM or SIGINT stops after the running step; a second abandons it."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+
+        def handle(signum: int, _frame: object) -> None:
+            if self.stop.is_set():
+                raise Abandoned
+            self.stop.set()
+            self.log("worker_stopping", f"{signal.Signals(signum).name}: stopping after the running step "
+                     "(send it again to abandon the step)", signal=signal.Signals(signum).name)
+
+        for number in previous:
+            signal.signal(number, handle)
+
+        def restore() -> None:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+        return restore
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,110 @@
+"""What each step of the schedule does, on the worker's connection; the worker records how it
+ended (worker.run_step)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+import yaml
+
+from agent_analytics import dbt
+from agent_analytics.alerts import dispatcher, outbox
+from agent_analytics.alerts.senders import Sender
+from agent_analytics.alerts.settings import AlertSettings
+from agent_analytics.errors import AgentAnalyticsError
+from agent_analytics.worker import health
+from agent_analytics.worker.dbt_build import InProcessDbt
+from agent_analytics.worker.health import NodeResult
+
+Report = Callable[[str], None]
+
+
+class StepFailed(AgentAnalyticsError):
+    """A step ran and did not succeed (a failed build, say); the message says why. Its nodes,
+    when it has any, are recorded with it."""
+
+    def __init__(self, message: str, nodes: Sequence[NodeResult] = ()) -> None:
+        super().__init__(message)
+        self.nodes = nodes
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    rows_written: int | None = None
+    neutralized_events: int | None = None
+    nodes: Sequence[NodeResult] = field(default_factory=tuple)
+    summary: str = ""
+
+
+def project_var(name: str) -> object:
+    """A var of dbt_project.yml, for the steps that call the deploy's functions with the arguments
+    the build's hooks use."""
+    document = yaml.safe_load((dbt.project_dir() / "dbt_project.yml").read_text())
+    return document["vars"][name]
+
+
+def partitions(conn: psycopg.Connection) -> StepOutcome:
+    """The event partitions from the late-event lookback to the days ahead, as each build's hook
+    keeps them (macro ensure_default_partitions): made here too, so that a stopped build does
+    not leave the app without tomorrow's partition."""
+    with conn.transaction():
+        made = conn.execute(
+            "select analytics.ensure_user_activity_partitions("
+            "(now() at time zone 'UTC')::date - %s, (now() at time zone 'UTC')::date + %s)",
+            (int(project_var("lookback_days")), int(project_var("partitions_ahead_days"))),
+        ).fetchone()[0]
+    return StepOutcome(rows_written=made, summary=f"{made} partitions made")
+
+
+def retention(conn: psycopg.Connection) -> StepOutcome:
+    with conn.transaction():
+        conn.execute("select analytics.cleanup_old_data()")
+    pruned = health.prune(conn)
+    return StepOutcome(rows_written=pruned, summary=f"old data removed; {pruned} old pipeline runs pruned")
+
+
+def alerts(conn: psycopg.Connection, settings: AlertSettings, report: Report) -> StepOutcome:
+    """Evaluate every rule once, then deliver what is due (retries that are not yet due wait for
+    a later pass)."""
+    summary = dispatcher.RunSummary()
+    with Sender(settings, lambda workspace: outbox.webhook_secret(conn, workspace)) as sender:
+        summary.fired = outbox.evaluate(conn, None)
+        dispatcher.deliver_due(conn, sender, settings, report, summary, wait_for_retries=False)
+    failed = summary.count("failed")
+    return StepOutcome(
+        rows_written=len(summary.attempts),
+        summary=f"{summary.fired} rules fired; {summary.count('sent')} sent, {failed} failed, "
+                f"{summary.count('pending')} to retry",
+    )
+
+
+def build(conn: psycopg.Connection, runner: InProcessDbt, build_role: str) -> StepOutcome:
+    """The scheduled dbt build; how many of the events it took in staging neutralized."""
+    before = _taken_in_until(conn)
+    result = runner.build()
+    if not result.succeeded:
+        raise StepFailed(f"the build failed: {result.error}", result.nodes)
+    after = _taken_in_until(conn)
+    neutralized = None
+    if after is not None:
+        with conn.transaction():
+            conn.execute(f'set local role "{build_role}"')
+            neutralized = conn.execute(
+                "select count(*) from analytics_internal.stg_analytics__neutralized_values "
+                "where ingested_at >= coalesce(%s, '-infinity'::timestamptz) and ingested_at < %s",
+                (before, after),
+            ).fetchone()[0]
+    models = sum(1 for node in result.nodes if node.resource_type == "model")
+    return StepOutcome(
+        rows_written=result.rows_written, neutralized_events=neutralized, nodes=result.nodes,
+        summary=f"{models} models, {result.rows_written} rows written, {neutralized or 0} events neutralized",
+    )
+
+
+def _taken_in_until(conn: psycopg.Connection) -> datetime | None:
+    """Up to when every model has taken rows in (the least advanced watermark)."""
+    with conn.transaction():
+        return conn.execute("select min(read_start) from analytics_internal.build_watermarks").fetchone()[0]
