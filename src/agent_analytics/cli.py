@@ -23,6 +23,7 @@ from rich.table import Table
 from agent_analytics import bench, bootstrap, db, dbt, demo_data, erasure, generate, lock, report
 from agent_analytics.alerts import cli as alerts_cli
 from agent_analytics.alerts import demo as alerts_demo
+from agent_analytics import cron_cli
 from agent_analytics.errors import AgentAnalyticsError
 from agent_analytics.steps import Steps
 
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="leave the rest to the next scheduled build instead of building now")
 
     alerts_cli.add_commands(commands)
+    cron_cli.add_commands(commands)
     commands.add_parser("status", help="list the analytics objects and their row counts")
     commands.add_parser("env", help="print the PG* variables that reach the database (for dbt and psql)")
     commands.add_parser("psql", help="run psql on the database in use (further arguments go to psql)")
@@ -530,6 +532,7 @@ COMMANDS = {
     "reset": _reset,
     "erase-user": _erase_user,
     "alerts": alerts_cli.main,
+    "cron": cron_cli.main,
 }
 
 
