@@ -30,7 +30,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                          "retention, partitions, refresh, alerts)")
     listed = actions.add_parser("list", help="our jobs, their schedules and last runs")
     listed.add_argument("--json", action="store_true", help="JSON for programs instead of a table")
-    actions.add_parser("remove", help="unschedule the jobs named agent-analytics-* of the connecting role, and no other")
+    actions.add_parser("remove",
+                       help="unschedule the jobs named agent-analytics-* of the connecting role, and no other")
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
@@ -59,7 +60,8 @@ def main(args: argparse.Namespace, console: Console) -> int:
 def _print_installed(result: pg_cron.InstallResult, console: Console) -> None:
     width = max((len(item.job.name) for item in result.jobs), default=0)
     for item in result.jobs:
-        _say(console, f"{item.change:<9} {item.job.name:<{width}}  {item.job.schedule:<12}  {_one_line(item.job.command)}")
+        job = item.job
+        _say(console, f"{item.change:<9} {job.name:<{width}}  {job.schedule:<12}  {_one_line(job.command)}")
     for note in result.notes:
         _say(console, f"note: {note}")
     _say(console, f"pg_cron runs them as {result.username} in database {result.database!r}; "
