@@ -4,6 +4,9 @@ app, deployed and built as postgres, who is no superuser), where pg_cron is enab
 Supabase enables it: the extension made by supabase_admin, then the grants of Supabase's event
 trigger. pg_cron runs each job by logging in as its role, as on Supabase.
 
+The jobs expected are those of docs/pg_cron.md's table, so that the page cannot drift from
+what is installed.
+
 Skipped where the chosen PostgreSQL has no pg_cron library, except where
 AGENT_ANALYTICS_REQUIRE_PG_CRON=1 (CI's PostgreSQL 15 suite, which installs postgresql-15-cron).
 The error without pg_cron is tested on the session's cluster, which never loads it."""
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -24,23 +28,32 @@ import pytest
 from psycopg import sql
 
 from agent_analytics import bootstrap, cli, cluster, db, generate, pg_cron
-from conftest import ProjectDatabase, chosen_binaries
+from conftest import PROJECT, ProjectDatabase, chosen_binaries
 
 # Not `postgres`, pg_cron's default: the setting, not the default, must be what counts.
 CRON_DATABASE = "aa_cron"
 
-# The jobs as docs/pg_cron.md gives them: name, schedule, command (whitespace aside).
-EXPECTED_JOBS = {
-    "agent-analytics-retention": ("15 3 * * *", "select analytics.cleanup_old_data()"),
-    "agent-analytics-partitions": (
-        "5 0 * * *",
-        # the build's own call (macro ensure_default_partitions): lookback_days back, partitions_ahead_days ahead
-        "select analytics.ensure_user_activity_partitions( (now() at time zone 'UTC')::date - 3, "
-        "(now() at time zone 'UTC')::date + 7 )",
-    ),
-    "agent-analytics-refresh": ("*/15 * * * *", "select analytics.refresh_all_materialized_views()"),
-    "agent-analytics-alerts": ("* * * * *", "select analytics.evaluate_alerts()"),
-}
+
+def documented_jobs() -> dict[str, tuple[str, str]]:
+    """The table after <!-- pg-cron-jobs --> in docs/pg_cron.md: each job's name, schedule and
+    command (written on one line there)."""
+    text = (PROJECT / "docs" / "pg_cron.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- pg-cron-jobs -->\n(.*?)\n\n", text, flags=re.S)
+    assert found, "docs/pg_cron.md has no table after <!-- pg-cron-jobs -->"
+    jobs = {}
+    for row in found.group(1).splitlines()[2:]:
+        name, schedule, command = (re.match(r"`([^`]+)`", cell.strip()).group(1)
+                                   for cell in row.strip("|").split(" | ")[:3])
+        jobs[name] = (schedule, command)
+    return jobs
+
+
+def one_line(command: str) -> str:
+    """A command as the docs write it: the partition job's spans four lines in cron.job."""
+    return re.sub(r"\s+", " ", command).replace("( ", "(").replace(" )", ")").strip()
+
+
+EXPECTED_JOBS = documented_jobs()
 
 # What the dashboard's "enable pg_cron" runs as supabase_admin: the extension, then what Supabase's
 # event trigger extensions.grant_pg_cron_access() grants (supabase/postgres,
@@ -164,10 +177,6 @@ def agent_analytics(monkeypatch, capsys):
         return Ran(code, captured.out, captured.err)
 
     return run
-
-
-def one_line(command: str) -> str:
-    return " ".join(command.split())
 
 
 def test_install_schedules_each_job_as_postgres_with_its_schedule_and_command(cron, agent_analytics):
