@@ -23,6 +23,7 @@ from rich.table import Table
 from agent_analytics import bench, bootstrap, db, dbt, demo_data, erasure, generate, lock, report
 from agent_analytics.alerts import cli as alerts_cli
 from agent_analytics.alerts import demo as alerts_demo
+from agent_analytics import cron_cli
 from agent_analytics.worker import cli as worker_cli
 from agent_analytics.errors import AgentAnalyticsError
 from agent_analytics.steps import Steps
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="the pipeline's health (each step's last run, the data lag) and the "
                                  "analytics objects with their row counts")
     status.add_argument("--json", action="store_true", help="the pipeline's health as JSON, for programs")
+    cron_cli.add_commands(commands)
     commands.add_parser("env", help="print the PG* variables that reach the database (for dbt and psql)")
     commands.add_parser("psql", help="run psql on the database in use (further arguments go to psql)")
     commands.add_parser("stop", help="stop the embedded PostgreSQL (its data stays in .pgdata/)")
@@ -582,6 +584,7 @@ COMMANDS = {
     "erase-user": _erase_user,
     "alerts": alerts_cli.main,
     "worker": worker_cli.main,
+    "cron": cron_cli.main,
 }
 
 

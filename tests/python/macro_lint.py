@@ -223,6 +223,8 @@ CALLS: dict[str, list[str]] = {
     "grant_analytics_privileges": ["{{ grant_analytics_privileges() }}"],
     "deployed_function_oids": [],  # in grant_analytics_privileges
     "build_read_policy": [],  # in grant_analytics_privileges
+    # the commands of the pg_cron jobs, as `agent-analytics cron install` schedules them
+    "pg_cron_jobs": ["{% for job in pg_cron_jobs() %}{{ job['command'] }};\n{% endfor %}"],
     # macros/materializations/
     "postgres__refresh_materialized_view": ["{{ postgres__refresh_materialized_view(this) }}"],
     # tests/dbt/generic/
@@ -283,6 +285,7 @@ RENDERS_NO_SQL = {
     "deploy": "runs the deploy's steps (each linted through its own macro)",
     "deploy_script": "joins the deploy's steps (each linted through its own macro)",
     "print_deploy_script": "prints deploy_script",
+    "print_pg_cron_jobs": "prints pg_cron_jobs as JSON (their commands linted through pg_cron_jobs)",
     "postgres__get_where_subquery": "returns a relation or a subquery for dbt's generic tests",
     "materialized_view_get_build_sql": "returns dbt's statements",
     "materialized_view_query_changed": "returns a boolean (runs its queries)",
