@@ -335,12 +335,24 @@ def _generate_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def _build(args: argparse.Namespace, console: Console) -> int:
-    from agent_analytics.worker import locks
+    from agent_analytics.worker import health, locks
 
     target = _target(console)
     # the worker's lock: never two builds at once, whichever command or machine starts them
     with db.connect(target) as conn, locks.holding(conn, "build"):
-        dbt.run_dbt([*dbt.SCHEDULED_BUILD, *args.dbt_args], target)
+        # recorded as the worker's builds are, where the deploy has the table (an older one
+        # fails the build itself, with the command that fixes it)
+        recorded = conn.execute("select to_regclass('analytics.pipeline_runs') is not null").fetchone()[0]
+        run_id = health.started(conn, "build", f"agent-analytics build {health.worker_name()}") if recorded else None
+        try:
+            dbt.run_dbt([*dbt.SCHEDULED_BUILD, *args.dbt_args], target)
+        except BaseException as error:
+            if run_id is not None:
+                outcome = "failed" if isinstance(error, Exception) else "abandoned"
+                health.ended(conn, run_id, outcome, error=str(error) or type(error).__name__)
+            raise
+        if run_id is not None:
+            health.ended(conn, run_id, "succeeded")
     return 0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from agent_analytics import cli
+from agent_analytics import cli, cluster, db
 from agent_analytics.worker.config import ConfigError, Retry, WorkerConfig
 from conftest import acting_as
 from test_alerts import insert_rule
@@ -176,6 +176,14 @@ def test_a_build_never_runs_twice_at_once(working, tmp_path, monkeypatch, capsys
         assert "another agent-analytics build is running the build step" in capsys.readouterr().err
 
 
+def test_a_build_run_by_hand_is_recorded_beside_the_workers(working, monkeypatch):
+    for key, value in working.target.env().items():
+        monkeypatch.setenv(key, value)
+    assert cli.main(["build", "--target-path", str(working.target_path)]) == 0
+    status = step_status(working, "build")
+    assert status["outcome"] == "succeeded" and status["worker"].startswith("agent-analytics build ")
+
+
 def test_a_failed_build_is_recorded_retried_later_and_told_to_the_operator(working, tmp_path):
     config = write_config(tmp_path, '[build]\nevery = "1s"\n[alerts]\nevery = "1s"\n[retention]\nenabled = false\n'
                                     '[partitions]\nenabled = false\n[retry]\nfirst = "1s"\n')
@@ -265,6 +273,21 @@ def test_the_lag_metric_measures_what_no_build_has_taken_in_and_is_platform_only
         assert (state, value) == ("firing", 45)
         lag = conn.execute("select oldest_pending_event_at from analytics.pipeline_lag").fetchone()[0]
         assert lag == arrived
+
+
+def test_a_database_never_deployed_is_named_before_any_step(test_server, tmp_path):
+    name = f"aa_test_{os.getpid()}_undeployed"
+    made = cluster.create_supabase_database(test_server, name)
+    try:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+        env.update(made.project.env())
+        done = subprocess.run([sys.executable, "-m", "agent_analytics.cli", "worker", "--once"], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        db.drop_database(test_server.admin, name)
+    assert done.returncode == 1
+    assert "run `agent-analytics deploy` as the database owner" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
 
 
 @pytest.mark.parametrize("relation", ["pipeline_runs", "pipeline_model_runs", "pipeline_status", "pipeline_lag"])

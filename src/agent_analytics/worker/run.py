@@ -62,6 +62,7 @@ class Worker:
     def run_once(self) -> PassResult:
         """Each due step once."""
         with db.connect(self.target) as conn:
+            health.require_deployed(conn)
             return self._pass(conn)
 
     def run_forever(self) -> None:
@@ -71,6 +72,8 @@ class Worker:
         try:
             self.log("worker_started", f"worker {self.name} running {', '.join(self.config.enabled())} on "
                      f"{self.target.describe()}", worker=self.name, steps=self.config.enabled())
+            with db.connect(self.target) as conn:
+                health.require_deployed(conn)
             if self.runner is not None:
                 self.runner.parse()
             while not self.stop.is_set():
