@@ -54,6 +54,8 @@ class Worker:
     runner: InProcessDbt | None = None
     name: str = field(default_factory=health.worker_name)
     stop: threading.Event = field(default_factory=threading.Event)
+    # steps another worker was found running, and when to look again (time.monotonic())
+    busy_until: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.runner is None and self.config.steps["build"].enabled:
@@ -99,7 +101,7 @@ class Worker:
             if self.stop.is_set():
                 break
             due, now = self._due(conn, step)
-            if due > now:
+            if due > now or time.monotonic() < self.busy_until.get(step, 0):
                 continue
             outcome = self.run_step(conn, step)
             getattr(result, outcome).append(step)
@@ -115,6 +117,8 @@ class Worker:
                              "died are marked abandoned", step=step, runs=abandoned)
                 return self._run_locked(conn, step)
         except locks.StepBusy as busy:
+            # its run is the other worker's: look again later, not at every pass
+            self.busy_until[step] = time.monotonic() + LOOK_AGAIN.total_seconds()
             self.log("step_busy", str(busy), step=step)
             return "busy"
 
@@ -178,7 +182,8 @@ class Worker:
         waits = []
         for step in self.config.enabled():
             due, now = self._due(conn, step)
-            waits.append(due - now)
+            busy = timedelta(seconds=self.busy_until.get(step, 0) - time.monotonic())
+            waits.append(max(due - now, busy))
         return max(timedelta(seconds=1), min([LOOK_AGAIN, *waits]))
 
     def _failures_in_a_row(self, conn: psycopg.Connection, step: str) -> int:
