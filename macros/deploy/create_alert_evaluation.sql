@@ -182,7 +182,7 @@ begin
     {{ insert_alert_values('pipeline', '(
     select null::uuid as workspace_id, runs.ended_at
     from ' ~ s ~ ".pipeline_runs as runs
-    where runs.outcome = 'failed'
+    where runs.outcome in ('failed', 'abandoned')
 )", 'ended_at', {'failures': 'count(*)'}, [['pipeline_failures', 'failures']]) | indent(4) }}
 
     {#- Each active rule: its value, whether its condition holds, whether it has recovered,

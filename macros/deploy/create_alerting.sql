@@ -31,7 +31,7 @@
     ['pipeline_lag_minutes', 'lag', 'minutes', true, 525600, ['greater_than'],
      'platform only: minutes the oldest row no build has taken in has waited (pipeline_lag); no window'],
     ['pipeline_failures', 'pipeline', 'steps', true, most, any_condition,
-     'platform only: worker steps that failed in the window (analytics.pipeline_runs)'],
+     'platform only: pipeline steps that failed or were abandoned in the window (pipeline_runs)'],
 ]) }}
 {% endmacro %}
 

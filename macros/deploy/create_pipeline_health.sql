@@ -81,7 +81,9 @@ failures as (
         count(*) as failures_in_a_row
     from {{ s }}.pipeline_runs as runs
     left join last_success on runs.step = last_success.step
-    where runs.outcome = 'failed' and runs.started_at > coalesce(last_success.last_succeeded_at, '-infinity')
+    where
+        runs.outcome in ('failed', 'abandoned')
+        and runs.started_at > coalesce(last_success.last_succeeded_at, '-infinity')
     group by runs.step
 )
 
@@ -105,7 +107,8 @@ comment on view {{ s }}.pipeline_status is
 'agent-analytics: per worker step, its last run, its last success, its failures since, and when it is next due';
 
 {#- Data lag: the oldest event and run change that no build has taken in for certain (stamped
-    at or after the least advanced model's watermark; everything when nothing was built). Read
+    at or after the least advanced model's watermark; everything when nothing was built, which
+    reads every row: a database is built once before anyone watches its lag). Read
     with the owner's rights: the app's runs through the deploy's view. #}
 create or replace view {{ s }}.pipeline_lag
 with (security_barrier = true)
@@ -115,6 +118,13 @@ with taken_in as (
         min(watermarks.read_start) as taken_in_until,
         max(watermarks.built_at) as last_built_at
     from {{ internal_schema() }}.build_watermarks as watermarks
+    {#- a model removed or renamed leaves its row behind, which would hold the lag for good #}
+    where exists (
+        select from pg_catalog.pg_class as c
+        where
+            c.relname = watermarks.model_name
+            and c.relnamespace in ('{{ target.schema }}'::regnamespace, '{{ internal_schema() }}'::regnamespace)
+    )
 ),
 
 pending as (
@@ -155,7 +165,8 @@ using (false) with check (false);
 {%- endfor %}
 revoke all on {{ s }}.pipeline_runs, {{ s }}.pipeline_model_runs, {{ s }}.pipeline_status, {{ s }}.pipeline_lag
 from public, anon, authenticated, service_role;
-{#- the worker may log in as a service_role member: it records its runs and prunes old ones #}
-grant select, insert, update, delete on {{ s }}.pipeline_runs, {{ s }}.pipeline_model_runs to service_role;
+{#- the worker logs in as the owner and writes them; service_role reads them, and cannot
+    write a run that would move the schedule #}
+grant select on {{ s }}.pipeline_runs, {{ s }}.pipeline_model_runs to service_role;
 grant select on {{ s }}.pipeline_status, {{ s }}.pipeline_lag to service_role
 {% endmacro %}

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from agent_analytics import cli, cluster, db
+from agent_analytics import cli, cluster, db, generate
 from agent_analytics.worker.config import ConfigError, Retry, WorkerConfig
 from conftest import acting_as
 from test_alerts import insert_rule
@@ -53,6 +53,7 @@ def test_a_file_changes_what_it_names_and_keeps_the_rest(tmp_path):
     ('[build]\nevry = "1h"\n', "unknown setting 'evry' in [build]"),
     ('[alerts]\nenabled = "no"\n', "[alerts] enabled must be true or false"),
     ('[retry]\nfirst = "1h"\nlongest = "1m"\n', "[retry] longest must not be shorter than [retry] first"),
+    ('[build]\nevery = "9999999999d"\n', "[build] every must be at most 366 days"),
     ("[build\n", "is not valid TOML"),
 ])
 def test_a_bad_setting_is_named(tmp_path, text, message):
@@ -72,6 +73,7 @@ def test_retries_wait_twice_as_long_each_time_up_to_the_longest():
     retry = Retry(first=timedelta(seconds=30), longest=timedelta(minutes=5))
     assert [retry.after(n).total_seconds() for n in range(1, 7)] == [30, 60, 120, 240, 300, 300]
     assert retry.after(10_000) == timedelta(minutes=5)
+    assert Retry(first=timedelta(days=1), longest=timedelta(days=366)).after(10_000) == timedelta(days=366)
 
 
 # -- the worker against a database -----------------------------------------------------------------
@@ -244,12 +246,44 @@ def test_sigterm_finishes_the_running_build_then_exits_0(working, tmp_path):
     assert process.returncode == 0, err
     events = [r["event"] for r in records]
     assert events[:2] == ["worker_started", "step_started"]
-    assert events[-3:] == ["worker_stopping", "step_succeeded", "worker_stopped"]
+    assert events[-3:] == ["step_succeeded", "worker_stopping", "worker_stopped"]
     run_id = records[1]["run_id"]
     assert working.value("select outcome from analytics.pipeline_runs where id = %s", (run_id,)) == "succeeded"
 
 
+def test_a_second_sigterm_abandons_the_build_and_the_next_one_loses_nothing(working, tmp_path):
+    config = write_config(tmp_path, '[build]\nevery = "1s"\n[alerts]\nenabled = false\n[retry]\nfirst = "1s"\n'
+                                    '[retention]\nenabled = false\n[partitions]\nenabled = false\n')
+    with working.connect() as conn:
+        generate.append(conn, timedelta(minutes=30))
+    process = subprocess.Popen([sys.executable, "-m", "agent_analytics.cli", "worker", "--config", str(config)],
+                               env=worker_env(working), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:
+            if json.loads(line)["event"] == "step_started":
+                run_id = json.loads(line)["run_id"]
+                break
+        # into the build (dbt has started its nodes), then twice
+        time.sleep(1.5)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    events = [json.loads(line)["event"] for line in out.splitlines() if line.startswith("{")]
+    assert process.returncode == 130, err
+    assert events[-3:] == ["step_abandoned", "worker_stopping", "worker_stopped"]
+    assert working.value("select outcome from analytics.pipeline_runs where id = %s", (run_id,)) == "abandoned"
+    time.sleep(1.1)  # the backoff after an abandoned run
+    code, records = run_worker(working, "--once", "--config", str(config))
+    assert code == 0 and [r["step"] for r in records if r["event"] == "step_succeeded"] == ["build"]
+    check_every_metric(working)
+
+
 def test_the_lag_metric_measures_what_no_build_has_taken_in_and_is_platform_only(working):
+    if working.value("select to_regclass('analytics_internal.int_agent_runs') is null"):
+        working.build()
     with working.connect() as conn:
         conn.execute("set role service_role")
         with pytest.raises(psycopg.errors.CheckViolation, match="pipeline_lag_minutes watches the whole pipeline"):
@@ -273,6 +307,7 @@ def test_the_lag_metric_measures_what_no_build_has_taken_in_and_is_platform_only
         assert (state, value) == ("firing", 45)
         lag = conn.execute("select oldest_pending_event_at from analytics.pipeline_lag").fetchone()[0]
         assert lag == arrived
+        conn.execute("delete from analytics.alert_rules where id = %s", (rule,))
 
 
 def test_a_database_never_deployed_is_named_before_any_step(test_server, tmp_path):
@@ -295,6 +330,11 @@ def test_only_service_role_reads_the_pipelines_health(working, relation, member_
     with working.api() as conn:
         with acting_as(conn, "service_role") as as_service:
             as_service.execute(f"select * from analytics.{relation} limit 1")
+        # what moves the schedule is the owner's to write (the worker logs in as the owner)
+        if relation in ("pipeline_runs", "pipeline_model_runs"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                with acting_as(conn, "service_role") as as_service:
+                    as_service.execute(f"delete from analytics.{relation}")
         for role, user_id in (("anon", None), ("authenticated", member_of(working))):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 with acting_as(conn, role, user_id) as caller:

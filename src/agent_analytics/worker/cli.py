@@ -34,7 +34,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
     target = db.resolve(dbt.project_dir())
     worker = Worker(target, config, settings, build_role=os.environ.get("DBT_BUILD_ROLE", "analytics_builder"))
     if not args.once:
-        worker.run_forever()
-        return 0
+        # a second stop signal abandoned a step: the shell's code for an interrupted command
+        return 0 if worker.run_forever() else 130
     result = worker.run_once()
     return 1 if result.failed else 0

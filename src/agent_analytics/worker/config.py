@@ -31,6 +31,8 @@ from agent_analytics.errors import AgentAnalyticsError
 STEPS = ("partitions", "build", "alerts", "retention")
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+# The longest interval or backoff a setting may give.
+LONGEST = timedelta(days=366)
 
 
 class ConfigError(AgentAnalyticsError):
@@ -42,7 +44,10 @@ def parse_duration(text: object, setting: str) -> timedelta:
     found = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", text) if isinstance(text, str) else None
     if not found or int(found.group(1)) == 0:
         raise ConfigError(f"{setting} must be a duration such as 30s, 5m, 1h or 1d, not {text!r}")
-    return timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
+    duration = timedelta(**{_UNITS[found.group(2)]: min(int(found.group(1)), 10**7)})
+    if duration > LONGEST:
+        raise ConfigError(f"{setting} must be at most {LONGEST.days} days, not {text!r}")
+    return duration
 
 
 @dataclass(frozen=True)
@@ -58,8 +63,8 @@ class Retry:
 
     def after(self, failures_in_a_row: int) -> timedelta:
         """How long to wait before trying again a step that failed this many times in a row."""
-        doublings = min(max(failures_in_a_row - 1, 0), 30)
-        return min(self.first * (2 ** doublings), self.longest)
+        doublings = min(max(failures_in_a_row - 1, 0), 40)
+        return timedelta(seconds=min(self.first.total_seconds() * 2.0 ** doublings, self.longest.total_seconds()))
 
 
 def _default_steps() -> dict[str, Step]:

@@ -35,17 +35,17 @@ class InProcessDbt:
     def __init__(self, target: db.Connection, target_path: Path | None = None) -> None:
         self.project = dbt.project_dir()
         self.target_path = target_path
-        # dbt reads the profile's env_var() from this process's environment, and only this
-        # worker runs here: the environment becomes the build's.
-        environment = dbt.dbt_environment(target)
-        os.environ.clear()
-        os.environ.update(environment)
+        # dbt reads the profile's env_var() from this process's environment: the target's
+        # variables and dbt's settings are set in it (the rest, PGSSLROOTCERT say, is kept)
+        os.environ.update(dbt.dbt_environment(target))
         self._manifest = None
 
     def _args(self, *args: str) -> list[str]:
         extra = ["--target-path", str(self.target_path)] if self.target_path else []
-        # dbt logs to its file (logs/dbt.log) only: the worker's stdout is its own JSON lines
-        return [*args, "--project-dir", str(self.project), "--log-level", "none", *extra]
+        # dbt logs to its file (logs/dbt.log, at dbt's default level) only: the worker's
+        # stdout is its own JSON lines
+        return [*args, "--project-dir", str(self.project), "--log-level", "none", "--log-level-file", "debug",
+                *extra]
 
     def parse(self) -> None:
         from dbt.cli.main import dbtRunner

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import psycopg
 import yaml
+from psycopg import sql
 
 from agent_analytics import dbt
 from agent_analytics.alerts import dispatcher, outbox
@@ -87,21 +88,32 @@ def build(conn: psycopg.Connection, runner: InProcessDbt, build_role: str) -> St
     result = runner.build()
     if not result.succeeded:
         raise StepFailed(f"the build failed: {result.error}", result.nodes)
-    after = _taken_in_until(conn)
-    neutralized = None
-    if after is not None:
-        with conn.transaction():
-            conn.execute(f'set local role "{build_role}"')
-            neutralized = conn.execute(
-                "select count(*) from analytics_internal.stg_analytics__neutralized_values "
-                "where ingested_at >= coalesce(%s, '-infinity'::timestamptz) and ingested_at < %s",
-                (before, after),
-            ).fetchone()[0]
+    neutralized = _neutralized_since(conn, before, build_role)
     models = sum(1 for node in result.nodes if node.resource_type == "model")
     return StepOutcome(
         rows_written=result.rows_written, neutralized_events=neutralized, nodes=result.nodes,
         summary=f"{models} models, {result.rows_written} rows written, {neutralized or 0} events neutralized",
     )
+
+
+def _neutralized_since(conn: psycopg.Connection, before: datetime | None, build_role: str) -> int | None:
+    """The events this build took in that staging neutralized; None when that cannot be read,
+    which does not make a build that succeeded a failure."""
+    try:
+        after = _taken_in_until(conn)
+        if after is None:
+            return None
+        with conn.transaction():
+            conn.execute(sql.SQL("set local role {}").format(sql.Identifier(build_role)))
+            return conn.execute(
+                "select count(*) from analytics_internal.stg_analytics__neutralized_values "
+                "where ingested_at >= coalesce(%s, '-infinity'::timestamptz) and ingested_at < %s",
+                (before, after),
+            ).fetchone()[0]
+    except psycopg.Error:
+        if conn.broken or conn.closed:
+            raise
+        return None
 
 
 def _taken_in_until(conn: psycopg.Connection) -> datetime | None:
