@@ -308,12 +308,12 @@ def test_a_build_during_which_postgresql_crashes_fails_and_the_next_loses_nothin
     project_db.build(*ONLY_MODELS)
     lineage = Lineage(project_db)
     add_awkward_changes(project_db)  # committed before the build: in its cut
-    point = Point.recording_its_watermark("daily_metrics")
+    point = Point.recording_its_watermark("hourly_metrics")
     crashed = tmp_path / "crashed"
     log = ServerLog.from_now(server.log_file)
     with project_db.connect_as(cluster.ADMIN_USER) as observer, \
             build_stopped_at(project_db, point, observer, crashed, *WITHOUT_DATA_TESTS) as (build, _):
-        # committed after the build's cut, while daily_metrics waits with its rows written
+        # committed after the build's cut, while hourly_metrics waits with its rows written
         with project_db.connect() as conn:
             conn.execute("insert into analytics.user_activity (user_id, workspace_id, event_type, created_at) "
                          "select user_id, workspace_id, 'feature_use', now() - interval '26 hours' "
@@ -325,7 +325,7 @@ def test_a_build_during_which_postgresql_crashes_fails_and_the_next_loses_nothin
         assert build.wait(timeout=REACH_SECONDS) == 1, output_of(crashed)
     assert "automatic recovery in progress" in log.since_mark()
     output = (crashed / "output.txt").read_text()
-    assert "Database Error in model daily_metrics" in output and "Traceback" not in output, output[-3000:]
+    assert "Database Error in model hourly_metrics" in output and "Traceback" not in output, output[-3000:]
     assert output.splitlines()[-1].startswith("error: `dbt build"), output[-3000:]
     with project_db.connect() as conn:
         lineage.check_stopped_at(point, grains_done(conn, crashed))
