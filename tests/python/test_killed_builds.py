@@ -226,7 +226,7 @@ def assert_each_event_and_run_counted_once(project_db: ProjectDatabase) -> None:
         assert not differences, f"{what}: (bucket, counted, in the raw rows) {differences[:10]}"
 
 
-def test_builds_killed_at_every_stage_while_the_app_writes_lose_nothing(make_database, admin_target, tmp_path):
+def test_builds_killed_part_way_while_the_app_writes_lose_nothing(make_database, admin_target, tmp_path):
     """After each kill the lock is let go and the build started again at once. SIGKILL closed the
     client's socket, but its backend goes on with its statement, as after any crash of a
     client, until it next reads from the client: then it rolls its transaction back and exits.
