@@ -12,6 +12,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from psycopg import sql
 
 from agent_analytics import db, dbt
 from test_metrics import check_every_metric, rollup_values
@@ -83,8 +84,9 @@ def test_an_event_committed_between_two_models_of_one_build_reaches_every_rollup
     check_every_metric(project_db)
 
 
-def write_like_the_app(target: db.Connection, stop: threading.Event, seed: int) -> dict[str, int]:
-    """Late events and run changes, each in a transaction of its own, until told to stop."""
+def write_like_the_app(target: db.Connection, stop: threading.Event, seed: int, pause: float = 0) -> dict[str, int]:
+    """Late events and run changes, each in a transaction of its own, until told to stop; `pause`
+    seconds between two transactions."""
     rng = random.Random(seed)
     done = {"events": 0, "runs_updated": 0, "runs_added": 0}
     with db.connect(target) as conn:
@@ -117,6 +119,7 @@ def write_like_the_app(target: db.Connection, stop: threading.Event, seed: int) 
                         (rng.randint(0, 48 * 60), rng.choice(runs)),
                     )
                     done["runs_added"] += 1
+            stop.wait(pause)
     return done
 
 
@@ -136,20 +139,31 @@ def test_builds_while_the_app_writes_equal_a_full_refresh_and_the_independent_me
     assert written and written[0]["events"] > 50 and written[0]["runs_updated"] > 10
     project_db.build()  # the writes have stopped: one clean build
     check_every_metric(project_db)
+    assert_equal_to_a_full_refresh(project_db, admin_target)
 
+
+MATERIALIZED_VIEWS = (("mv_active_users", "activity_date, workspace_id"), ("mv_top_agents", "agent_id"),
+                      ("mv_workspace_summary", "workspace_id"))
+
+
+def assert_equal_to_a_full_refresh(project_db, admin: db.Connection, *build_args: str) -> None:
+    """Every rollup, grain and materialized view equals what a full refresh (`dbt build
+    --full-refresh`, with build_args) computes from the same data. The refresh runs on a copy
+    (CREATE DATABASE ... TEMPLATE, so nobody may be connected to the database): the incremental
+    tables stay as the builds left them."""
     copy = project_db.target.dbname + "_refresh"
-    with db.connect(admin_target) as conn:
-        conn.execute(f"create database {copy} template {project_db.target.dbname} owner postgres")
+    with db.connect(admin) as conn:
+        conn.execute(sql.SQL("create database {} template {} owner postgres").format(
+            sql.Identifier(copy), sql.Identifier(project_db.target.dbname)))
     try:
-        dbt.run_dbt(["build", "--full-refresh", "--target-path", str(project_db.target_path)],
+        dbt.run_dbt(["build", "--full-refresh", *build_args, "--target-path", str(project_db.target_path)],
                     project_db.target.with_database(copy), capture=True)
         refreshed = rollup_values(type(project_db)(project_db.server.database(copy), project_db.target_path,
                                                    project_db.data_end))
         assert refreshed == rollup_values(project_db)
-        for view, key in (("mv_active_users", "activity_date, workspace_id"), ("mv_top_agents", "agent_id"),
-                          ("mv_workspace_summary", "workspace_id")):
+        for view, key in MATERIALIZED_VIEWS:
             query = f"select * from analytics.{view} order by {key}"
             with db.connect(project_db.target.with_database(copy)) as conn:
                 assert conn.execute(query).fetchall() == project_db.rows(query), view
     finally:
-        db.drop_database(admin_target, copy)
+        db.drop_database(admin, copy)
