@@ -16,6 +16,7 @@ from pathlib import Path
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 
+import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -343,17 +344,33 @@ def _build(args: argparse.Namespace, console: Console) -> int:
         # recorded as the worker's builds are, where the deploy has the table (an older one
         # fails the build itself, with the command that fixes it)
         recorded = conn.execute("select to_regclass('analytics.pipeline_runs') is not null").fetchone()[0]
-        run_id = health.started(conn, "build", f"agent-analytics build {health.worker_name()}") if recorded else None
+        run_id = None
+        if recorded:
+            # a build killed before it could record its end left its run `running`
+            health.abandon_orphans(conn, "build")
+            run_id = health.started(conn, "build", f"agent-analytics build {health.worker_name()}")
         try:
             dbt.run_dbt([*dbt.SCHEDULED_BUILD, *args.dbt_args], target)
         except BaseException as error:
-            if run_id is not None:
-                outcome = "failed" if isinstance(error, Exception) else "abandoned"
-                health.ended(conn, run_id, outcome, error=str(error) or type(error).__name__)
+            outcome = "failed" if isinstance(error, Exception) else "abandoned"
+            _record_build_end(conn, run_id, outcome, str(error) or type(error).__name__)
             raise
-        if run_id is not None:
-            health.ended(conn, run_id, "succeeded")
+        _record_build_end(conn, run_id, "succeeded")
     return 0
+
+
+def _record_build_end(conn, run_id: int | None, outcome: str, error: str | None = None) -> None:
+    """The end of a recorded build, unless the connection went with the server (a restart
+    during the build): then the next build marks the run abandoned, and the build's own error
+    is what the user needs to see."""
+    from agent_analytics.worker import health
+
+    if run_id is None:
+        return
+    try:
+        health.ended(conn, run_id, outcome, error=error)
+    except psycopg.OperationalError:
+        pass
 
 
 def _erase_user(args: argparse.Namespace, console: Console) -> int:

@@ -264,6 +264,9 @@ def test_builds_killed_part_way_while_the_app_writes_lose_nothing(make_database,
     left = [row for row in project_db.rows("select pid, backend_start, state, query from pg_stat_activity")
             if row[:2] in orphans]
     assert not left, f"backends of killed builds are still there: {left}"
+    # the pipeline's record: each killed build was marked abandoned by the next one, which succeeded
+    assert project_db.rows("select outcome, count(*) from analytics.pipeline_runs where step = 'build' "
+                           "group by 1 order by 1") == [("abandoned", len(KILL_POINTS)), ("succeeded", 1)]
     check_every_metric(project_db)
     assert_each_event_and_run_counted_once(project_db)
     assert_equal_to_a_full_refresh(project_db, admin_target, *ONLY_MODELS)
