@@ -92,6 +92,18 @@ def chosen_binaries() -> cluster.Binaries:
     return cluster.binaries_named(choice)
 
 
+def binaries_with_library(library: str, package: str, required_by: str) -> cluster.Binaries:
+    """The chosen PostgreSQL, when the extension library `library` is installed beside it; else
+    the test skips, or fails where the environment variable `required_by` is 1 (CI)."""
+    binaries = chosen_binaries()
+    if not (binaries.bin_dir.parent / "lib" / library).exists():
+        message = f"no {library} beside {binaries.bin_dir} (Debian: {package})"
+        if os.environ.get(required_by) == "1":
+            pytest.fail(f"{message}, and this run must run the tests that need it")
+        pytest.skip(message)
+    return binaries
+
+
 @pytest.fixture(scope="session")
 def test_cluster() -> Iterator[cluster.Cluster]:
     """The session's cluster; its server log is what tests of logged failures read."""

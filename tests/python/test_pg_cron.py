@@ -14,7 +14,6 @@ The error without pg_cron is tested on the session's cluster, which never loads 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -28,7 +27,7 @@ import pytest
 from psycopg import sql
 
 from agent_analytics import bootstrap, cli, cluster, db, generate, pg_cron
-from conftest import PROJECT, ProjectDatabase, chosen_binaries
+from conftest import PROJECT, ProjectDatabase, binaries_with_library
 
 # Not `postgres`, pg_cron's default: the setting, not the default, must be what counts.
 CRON_DATABASE = "aa_cron"
@@ -80,14 +79,7 @@ ENDED = ("succeeded", "failed")
 
 
 def pg_cron_binaries() -> cluster.Binaries:
-    """The chosen PostgreSQL, when pg_cron's library is installed beside it."""
-    binaries = chosen_binaries()
-    if not (binaries.bin_dir.parent / "lib" / "pg_cron.so").exists():
-        message = f"no pg_cron library beside {binaries.bin_dir} (Debian: postgresql-15-cron)"
-        if os.environ.get("AGENT_ANALYTICS_REQUIRE_PG_CRON") == "1":
-            pytest.fail(f"{message}, and this run must run the pg_cron tests")
-        pytest.skip(message)
-    return binaries
+    return binaries_with_library("pg_cron.so", "postgresql-15-cron", "AGENT_ANALYTICS_REQUIRE_PG_CRON")
 
 
 @dataclass

@@ -11,7 +11,6 @@ except where AGENT_ANALYTICS_REQUIRE_PGAUDIT=1 (CI's PostgreSQL 15 suite, which 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from agent_analytics import bootstrap, cluster, db, generate
-from conftest import PROJECT, ProjectDatabase, ServerLog, acting_as, chosen_binaries
+from conftest import PROJECT, ProjectDatabase, ServerLog, acting_as, binaries_with_library
 
 # The library loaded at start, and a log line prefix that names the login and the database, as
 # the entries of Supabase's Log Explorer do.
@@ -47,14 +46,7 @@ SECRET_URL = "https://hooks.example.com/T000/B000/pgaudit-secret-token"
 
 
 def pgaudit_binaries() -> cluster.Binaries:
-    """The chosen PostgreSQL, when pgaudit's library is installed beside it."""
-    binaries = chosen_binaries()
-    if not (binaries.bin_dir.parent / "lib" / "pgaudit.so").exists():
-        message = f"no pgaudit library beside {binaries.bin_dir} (Debian: postgresql-15-pgaudit)"
-        if os.environ.get("AGENT_ANALYTICS_REQUIRE_PGAUDIT") == "1":
-            pytest.fail(f"{message}, and this run must run the pgaudit tests")
-        pytest.skip(message)
-    return binaries
+    return binaries_with_library("pgaudit.so", "postgresql-15-pgaudit", "AGENT_ANALYTICS_REQUIRE_PGAUDIT")
 
 
 def documented_setting() -> list[str]:
