@@ -106,25 +106,36 @@ left join failures on last_runs.step = failures.step;
 comment on view {{ s }}.pipeline_status is
 'agent-analytics: per worker step, its last run, its last success, its failures since, and when it is next due';
 
+{#- Up to when every model has taken rows in: the least advanced watermark of a model that
+    still exists (a model removed or renamed leaves its row behind, which would hold it for
+    good). What the lag and the worker's count of neutralized events start from. #}
+create or replace view {{ internal_schema() }}.build_taken_in as
+select
+    min(watermarks.read_start) as taken_in_until,
+    max(watermarks.built_at) as last_built_at
+from {{ internal_schema() }}.build_watermarks as watermarks
+where exists (
+    select from pg_catalog.pg_class as c
+    where
+        c.relname = watermarks.model_name
+        and c.relnamespace in ('{{ target.schema }}'::regnamespace, '{{ internal_schema() }}'::regnamespace)
+);
+comment on view {{ internal_schema() }}.build_taken_in is
+'agent-analytics: the least advanced watermark of the models that exist, and the last build';
+revoke all on {{ internal_schema() }}.build_taken_in from public, anon, authenticated, service_role;
+
 {#- Data lag: the oldest event and run change that no build has taken in for certain (stamped
-    at or after the least advanced model's watermark; everything when nothing was built, which
-    reads every row: a database is built once before anyone watches its lag). Read
-    with the owner's rights: the app's runs through the deploy's view. #}
+    at or after build_taken_in; everything when nothing was built, which reads every row: a
+    database is built once before anyone watches its lag). Read with the owner's rights: the
+    app's runs through the deploy's view. #}
 create or replace view {{ s }}.pipeline_lag
 with (security_barrier = true)
 as
 with taken_in as (
     select
-        min(watermarks.read_start) as taken_in_until,
-        max(watermarks.built_at) as last_built_at
-    from {{ internal_schema() }}.build_watermarks as watermarks
-    {#- a model removed or renamed leaves its row behind, which would hold the lag for good #}
-    where exists (
-        select from pg_catalog.pg_class as c
-        where
-            c.relname = watermarks.model_name
-            and c.relnamespace in ('{{ target.schema }}'::regnamespace, '{{ internal_schema() }}'::regnamespace)
-    )
+        build_taken_in.taken_in_until,
+        build_taken_in.last_built_at
+    from {{ internal_schema() }}.build_taken_in
 ),
 
 pending as (

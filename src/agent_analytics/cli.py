@@ -343,9 +343,8 @@ def _build(args: argparse.Namespace, console: Console) -> int:
     with db.connect(target) as conn, locks.holding(conn, "build"):
         # recorded as the worker's builds are, where the deploy has the table (an older one
         # fails the build itself, with the command that fixes it)
-        recorded = conn.execute("select to_regclass('analytics.pipeline_runs') is not null").fetchone()[0]
         run_id = None
-        if recorded:
+        if health.is_deployed(conn):
             # a build killed before it could record its end left its run `running`
             health.abandon_orphans(conn, "build")
             run_id = health.started(conn, "build", f"agent-analytics build {health.worker_name()}")

@@ -307,6 +307,14 @@ def test_the_lag_metric_measures_what_no_build_has_taken_in_and_is_platform_only
         assert (state, value) == ("firing", 45)
         lag = conn.execute("select oldest_pending_event_at from analytics.pipeline_lag").fetchone()[0]
         assert lag == arrived
+        # the watermark a removed model left behind holds nothing back
+        taken_in = conn.execute("select taken_in_until from analytics.pipeline_lag").fetchone()[0]
+        conn.execute("reset role")
+        conn.execute("insert into analytics_internal.build_watermarks (model_name, read_start) "
+                     "values ('a_model_removed_since', '2020-01-01')")
+        assert conn.execute("select taken_in_until from analytics.pipeline_lag").fetchone()[0] == taken_in
+        conn.execute("delete from analytics_internal.build_watermarks where model_name = 'a_model_removed_since'")
+        conn.execute("set role service_role")
         conn.execute("delete from analytics.alert_rules where id = %s", (rule,))
 
 

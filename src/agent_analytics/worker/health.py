@@ -85,10 +85,15 @@ class PipelineHealth:
         return json.dumps(document, indent=2)
 
 
+def is_deployed(conn: psycopg.Connection) -> bool:
+    """Whether the database has the pipeline tables (not when never deployed, or by an older version)."""
+    return conn.execute("select to_regclass('analytics.pipeline_runs') is not null").fetchone()[0]
+
+
 def require_deployed(conn: psycopg.Connection) -> None:
-    """Stop before any step when the database has no pipeline tables (never deployed, or by an
-    older version): the steps would fail one by one on what is missing."""
-    if conn.execute("select to_regclass('analytics.pipeline_runs') is null").fetchone()[0]:
+    """Stop before any step when the database has no pipeline tables: the steps would fail one
+    by one on what is missing."""
+    if not is_deployed(conn):
         raise HealthUnavailable("this database has no analytics.pipeline_runs: run `agent-analytics deploy` as the "
                                 "database owner to bring it to this version, then start the worker again")
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from agent_analytics import db
+from agent_analytics import db, pg_cron
 from agent_analytics.alerts.settings import AlertSettings
 from agent_analytics.worker import health, locks, steps
 from agent_analytics.worker.config import WorkerConfig
@@ -58,6 +58,7 @@ class Worker:
     busy_until: dict[str, float] = field(default_factory=dict)
     _in_step: bool = False
     _abandon: bool = False
+    _jobs: dict[str, pg_cron.JobDefinition] | None = None
     _stop_signal: str | None = None
 
     def __post_init__(self) -> None:
@@ -206,8 +207,15 @@ class Worker:
             return steps.alerts(conn, self.alert_settings,
                                 lambda line: self.log("alert_delivery", line, step="alerts"))
         if step == "retention":
-            return steps.retention(conn)
-        return steps.partitions(conn)
+            return steps.retention(conn, self._job("retention"))
+        return steps.partitions(conn, self._job("partitions"))
+
+    def _job(self, key: str) -> pg_cron.JobDefinition:
+        """The in-database job `key` as the dbt project renders it (the pg_cron jobs' own
+        definitions), rendered once per worker: a dbt run of its own, on first use."""
+        if self._jobs is None:
+            self._jobs = {job.key: job for job in pg_cron.job_definitions(self.target)}
+        return self._jobs[key]
 
     def _due(self, conn: psycopg.Connection, step: str) -> tuple[datetime, datetime]:
         """When `step` is next due, and the database's now."""

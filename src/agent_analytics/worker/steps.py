@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
-import yaml
 from psycopg import sql
 
 from agent_analytics import dbt
@@ -18,6 +17,7 @@ from agent_analytics.alerts.settings import AlertSettings
 from agent_analytics.errors import AgentAnalyticsError
 from agent_analytics.worker import health
 from agent_analytics.worker.dbt_build import InProcessDbt
+from agent_analytics.pg_cron import JobDefinition
 from agent_analytics.worker.health import NodeResult
 
 Report = Callable[[str], None]
@@ -40,29 +40,23 @@ class StepOutcome:
     summary: str = ""
 
 
-def project_var(name: str) -> object:
-    """A var of dbt_project.yml, for the steps that call the deploy's functions with the arguments
-    the build's hooks use."""
-    document = yaml.safe_load((dbt.project_dir() / "dbt_project.yml").read_text())
-    return document["vars"][name]
+def run_job(conn: psycopg.Connection, job: JobDefinition) -> None:
+    """One of the in-database jobs as pg_cron would run it (macros/deploy/pg_cron_jobs.sql): the
+    same statement, so the worker and pg_cron cannot drift apart."""
+    with conn.transaction():
+        conn.execute(job.command)
 
 
-def partitions(conn: psycopg.Connection) -> StepOutcome:
+def partitions(conn: psycopg.Connection, job: JobDefinition) -> StepOutcome:
     """The event partitions from the late-event lookback to the days ahead, as each build's hook
-    keeps them (macro ensure_default_partitions): made here too, so that a stopped build does
-    not leave the app without tomorrow's partition."""
-    with conn.transaction():
-        made = conn.execute(
-            "select analytics.ensure_user_activity_partitions("
-            "(now() at time zone 'UTC')::date - %s, (now() at time zone 'UTC')::date + %s)",
-            (int(project_var("lookback_days")), int(project_var("partitions_ahead_days"))),
-        ).fetchone()[0]
-    return StepOutcome(rows_written=made, summary=f"{made} partitions made")
+    keeps them: made here too, so that a stopped build does not leave the app without
+    tomorrow's partition."""
+    run_job(conn, job)
+    return StepOutcome(summary="partitions from the lookback to the days ahead are in place")
 
 
-def retention(conn: psycopg.Connection) -> StepOutcome:
-    with conn.transaction():
-        conn.execute("select analytics.cleanup_old_data()")
+def retention(conn: psycopg.Connection, job: JobDefinition) -> StepOutcome:
+    run_job(conn, job)
     pruned = health.prune(conn)
     return StepOutcome(rows_written=pruned, summary=f"old data removed; {pruned} old pipeline runs pruned")
 
@@ -119,4 +113,4 @@ def _neutralized_since(conn: psycopg.Connection, before: datetime | None, build_
 def _taken_in_until(conn: psycopg.Connection) -> datetime | None:
     """Up to when every model has taken rows in (the least advanced watermark)."""
     with conn.transaction():
-        return conn.execute("select min(read_start) from analytics_internal.build_watermarks").fetchone()[0]
+        return conn.execute("select taken_in_until from analytics_internal.build_taken_in").fetchone()[0]
