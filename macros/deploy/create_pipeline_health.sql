@@ -123,6 +123,8 @@ where exists (
 comment on view {{ internal_schema() }}.build_taken_in is
 'agent-analytics: the least advanced watermark of the models that exist, and the last build';
 revoke all on {{ internal_schema() }}.build_taken_in from public, anon, authenticated, service_role;
+{#- the live functions (macros/rollups/live_metrics.sql), made by the build role, start where it ends #}
+grant select on {{ internal_schema() }}.build_taken_in to {{ build_role() }};
 
 {#- Data lag: the oldest event and run change that no build has taken in for certain (stamped
     at or after build_taken_in; everything when nothing was built, which reads every row: a

@@ -32,6 +32,7 @@
             "{{ enable_workspace_rls() }}",
             "{{ create_aggregate_daily_metrics_function() }}",
             "{{ recount_total_users() }}",
+            "{{ create_live_daily_functions(ref('stg_analytics__user_activity'), ref('int_agent_runs'), ref('int_user_first_seen')) }}",
         ],
     )
 }}

@@ -134,6 +134,31 @@ CALLS: dict[str, list[str]] = {
         "{{ daily_metrics_rows('2026-01-04,2026-01-05') }}",
     ],
     "create_aggregate_daily_metrics_function": ["{{ create_aggregate_daily_metrics_function() }}"],
+    # macros/rollups/hourly_metrics_rows.sql, live_metrics.sql
+    "hourly_metrics_rows": [
+        "with user_hours as (\n    select * from hours\n),\n\napi_calls as (\n    select * from calls\n),\n\n"
+        "runs as (\n    select * from agent_runs\n),\n\n{{ hourly_metrics_rows() }}",
+    ],
+    "live_window_start": ["select\n    {{ live_window_start() | indent(4) }} as live_from"],
+    "live_hourly_rows": [
+        "{{ live_hourly_rows(ref('stg_analytics__user_activity'), ref('int_agent_runs'), none) }}",
+        "{{ live_hourly_rows(ref('stg_analytics__user_activity'), ref('int_agent_runs'), 'p_workspace_ids') }}",
+    ],
+    "live_daily_rows": [
+        "{{ live_daily_rows(ref('stg_analytics__user_activity'), ref('int_agent_runs'), ref('int_user_first_seen'),"
+        " none) }}",
+        "{{ live_daily_rows(ref('stg_analytics__user_activity'), ref('int_agent_runs'), ref('int_user_first_seen'),"
+        " 'p_workspace_ids') }}",
+    ],
+    "create_live_hourly_functions": [
+        "{{ create_live_hourly_functions(ref('stg_analytics__user_activity'), ref('int_agent_runs')) }}",
+    ],
+    "create_live_daily_functions": [
+        "{{ create_live_daily_functions(ref('stg_analytics__user_activity'), ref('int_agent_runs'),"
+        " ref('int_user_first_seen')) }}",
+    ],
+    "live_daily_columns": [],  # with create_live_daily_functions
+    "live_daily_built_columns": [],  # with create_live_daily_functions
     "recount_total_users": ["{{ recount_total_users() }}"],
     "total_users_on": [
         "select\n    {{ total_users_on('days.scope_id', 'days.metric_date', ref('stg_app__users'),"
@@ -256,6 +281,8 @@ THIS_MODEL = {
     "create_member_function": "mv_active_users",
     "postgres__refresh_materialized_view": "mv_active_users",
     "create_aggregate_daily_metrics_function": "daily_metrics",
+    "create_live_daily_functions": "daily_metrics",
+    "create_live_hourly_functions": "hourly_metrics",
     "recount_total_users": "daily_metrics",
     "delete_agent_days_without_runs": "agent_performance",
     "delete_hours_without_activity": "hourly_metrics",

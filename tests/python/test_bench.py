@@ -33,6 +33,11 @@ def test_dashboard_queries_are_parsed_with_their_roles_and_member_forms():
     assert "member_top_agents()" in member_form
     # Members of the naive schema read its views directly: the spec gives them nothing else.
     assert "\"naive\".mv_top_agents" in parsed["top_agents"].statement("naive", "member").as_string(None)
+    # an `ours` form replaces the query on our schema for every caller but a member form's
+    live = parsed["hourly_today_live"]
+    assert "live_hourly_metrics(" in live.statement("analytics", "service").as_string(None)
+    assert "member_live_hourly_metrics(" in live.statement("analytics", "member").as_string(None)
+    assert "\"naive\".hourly_metrics" in live.statement("naive", "member").as_string(None)
     assert '{"status_code": 500}' in parsed["events_by_metadata"].text.replace("{{", "{").replace("}}", "}")
 
 

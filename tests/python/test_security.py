@@ -374,6 +374,10 @@ def test_no_security_definer_function_runs_what_a_service_role_login_planted(bui
         "member_active_users": "select count(*) from analytics.member_active_users()",
         "member_top_agents": "select count(*) from analytics.member_top_agents()",
         "member_workspace_summary": "select count(*) from analytics.member_workspace_summary()",
+        "member_live_hourly_metrics": "select count(*) from analytics.member_live_hourly_metrics()",
+        "live_hourly_metrics": "select count(*) from analytics.live_hourly_metrics()",
+        "member_live_daily_metrics": "select count(*) from analytics.member_live_daily_metrics()",
+        "live_daily_metrics": "select count(*) from analytics.live_daily_metrics()",
         # the audit trigger's function, and write_audit, which every audited function calls
         "audit_alert_rule_change": "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, "
                                    f"threshold_value) values ('{workspace_id}', 'planted', 'total_runs', 'greater_than', 1)",

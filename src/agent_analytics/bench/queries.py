@@ -31,9 +31,12 @@ class DashboardQuery:
     text: str
     member_text: str | None = None
     roles: tuple[str, ...] = ("member", "service")
+    ours_text: str | None = None
 
     def statement(self, schema: str, role: str) -> sql.Composed:
-        text = self.member_text if role == "member" and schema == "analytics" and self.member_text else self.text
+        text = self.text
+        if schema == "analytics":
+            text = self.member_text if role == "member" and self.member_text else self.ours_text or self.text
         return sql.SQL(text).format(schema=sql.Identifier(schema))
 
 
@@ -51,13 +54,15 @@ def load_queries() -> list[DashboardQuery]:
                 headers[header.group(1)] = header.group(2).strip()
             else:
                 body_lines.append(line)
-        body, _, member = "\n".join(body_lines).partition("-- member:")
+        body, *variants = re.split(r"^-- (ours|member):$", "\n".join(body_lines), flags=re.M)
+        texts = dict(zip(variants[::2], (variant.strip().rstrip(";") for variant in variants[1::2]), strict=True))
         queries.append(DashboardQuery(
             name=name.strip(),
             what=headers.get("what", ""),
             text=body.strip().rstrip(";"),
-            member_text=member.strip().rstrip(";") or None,
+            member_text=texts.get("member") or None,
             roles=tuple(headers.get("roles", "member, service").replace(" ", "").split(",")),
+            ours_text=texts.get("ours") or None,
         ))
     return queries
 

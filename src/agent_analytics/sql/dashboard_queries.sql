@@ -5,7 +5,9 @@
 -- (the spec's SQL, for the baseline); %(...)s are the sampled parameters. A `-- member:`
 -- block replaces the query for members of our schema, who read the materialized views only
 -- through the member_*() functions (a materialized view cannot carry RLS). Members of the
--- naive schema read the views directly: the spec's design gives them nothing else.
+-- naive schema read the views directly: the spec's design gives them nothing else. An
+-- `-- ours:` block replaces it on our schema for every caller (a member block, if any, still
+-- wins for members): for what the spec has no counterpart of, such as the live figures.
 
 -- name: daily_30d
 -- what: a workspace's daily metrics for the last 30 days
@@ -29,6 +31,30 @@ from {schema}.hourly_metrics
 where workspace_id = %(workspace_id)s
   and metric_hour >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'
 order by metric_hour;
+
+-- name: hourly_today_live
+-- what: the same hours read live: built up to what the builds took in, the rest from the raw rows (naive: its table)
+select *
+from {schema}.hourly_metrics
+where workspace_id = %(workspace_id)s
+  and metric_hour >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'
+order by metric_hour;
+-- ours:
+select * from {schema}.live_hourly_metrics(%(workspace_id)s) order by metric_hour;
+-- member:
+select * from {schema}.member_live_hourly_metrics(%(workspace_id)s) order by metric_hour;
+
+-- name: today_live
+-- what: a workspace's figures for the current UTC day, live (naive: its table's row for the day)
+select active_users, new_users, total_runs, successful_runs, failed_runs, total_credits_consumed, total_errors
+from {schema}.daily_metrics
+where workspace_id = %(workspace_id)s and metric_date = (now() at time zone 'UTC')::date;
+-- ours:
+select active_users, new_users, total_runs, successful_runs, failed_runs, total_credits_consumed, total_errors
+from {schema}.live_daily_metrics(%(workspace_id)s);
+-- member:
+select active_users, new_users, total_runs, successful_runs, failed_runs, total_credits_consumed, total_errors
+from {schema}.member_live_daily_metrics(%(workspace_id)s);
 
 -- name: top_agents
 -- what: a workspace's ten busiest agents of the last 30 days

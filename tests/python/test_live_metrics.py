@@ -1,0 +1,193 @@
+"""The live current hour and day (macros/rollups/live_metrics.sql): what members read between two
+builds equals the independent computation from the raw rows and what the next build writes,
+through the API roles as PostgREST makes its requests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+import oracle
+from conftest import acting_as
+from test_metrics import compare
+
+# daily_metrics' columns that the live day computes (the session columns wait for the build)
+LIVE_DAILY_COLUMNS = (
+    "active_users", "new_users", "returning_users", "total_runs", "successful_runs", "failed_runs",
+    "cancelled_runs", "total_credits_consumed", "unique_agents_run", "total_errors", "error_rate",
+)
+HOURLY_COLUMNS = (
+    "active_users", "total_runs", "successful_runs", "failed_runs", "total_credits", "avg_response_time_ms",
+    "p95_response_time_ms",
+)
+
+
+def today_start() -> datetime:
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def keyed(rows: list[dict], key: tuple[str, ...], columns: tuple[str, ...]) -> dict[tuple, dict]:
+    return {tuple(row[k] for k in key): {c: row[c] for c in columns} for row in rows}
+
+
+def fetch(conn: psycopg.Connection, query: str, params: tuple = ()) -> list[dict]:
+    cursor = conn.execute(query, params)
+    names = [column.name for column in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def write_since_the_build(project_db) -> dict:
+    """What the app does after a build, within the current hour: a new user's first events in
+    two workspaces, an API call, an error, an event outside any workspace, a run started now,
+    and a run of earlier today that finishes now (its hour changes)."""
+    now = datetime.now(UTC)
+    with project_db.connect() as conn:
+        (workspace_a, user_a), (workspace_b, user_b) = conn.execute(
+            "select distinct on (workspace_id) workspace_id, user_id from public.workspace_members "
+            "order by workspace_id, user_id limit 2"
+        ).fetchall()
+        agent_a = conn.execute("select id from public.agents where workspace_id = %s limit 1", (workspace_a,)).fetchone()[0]
+        newcomer = uuid.uuid4()
+        conn.execute(
+            "insert into auth.users (id, email) values (%s, %s)", (newcomer, f"{newcomer}@example.com"))
+        conn.execute("insert into public.users (id, email) values (%s, %s)", (newcomer, f"{newcomer}@example.com"))
+        for workspace in (workspace_a, workspace_b):
+            conn.execute("insert into public.workspace_members (workspace_id, user_id, role) values (%s, %s, 'member')",
+                         (workspace, newcomer))
+        conn.execute(
+            """
+            insert into analytics.user_activity (user_id, workspace_id, event_type, event_name, metadata, created_at)
+            values
+                (%(new)s, %(a)s, 'page_view', 'home', '{}', %(now)s),
+                (%(new)s, %(b)s, 'api_call', 'list', '{"response_time_ms": 1234}', %(now)s),
+                (%(ua)s, %(a)s, 'error', 'boom', '{"error_type": "timeout"}', %(now)s),
+                (%(ub)s, null, 'page_view', 'settings', '{}', %(now)s)
+            """,
+            {"new": newcomer, "a": workspace_a, "b": workspace_b, "ua": user_a, "ub": user_b, "now": now},
+        )
+        conn.execute(
+            "insert into public.agent_runs (agent_id, workspace_id, user_id, status, started_at, credits_consumed, model) "
+            "values (%s, %s, %s, 'running', %s, 7.5, 'gpt-4o')",
+            (agent_a, workspace_a, newcomer, now),
+        )
+        earlier = conn.execute(
+            "update public.agent_runs set status = 'failed', error_type = 'rate_limit', completed_at = now(), "
+            "updated_at = now() where id = (select id from public.agent_runs where started_at >= %s "
+            "and status <> 'failed' order by started_at limit 1) returning id",
+            (today_start(),),
+        ).fetchone()
+    return {"workspace_a": workspace_a, "workspace_b": workspace_b, "user_a": user_a, "newcomer": newcomer,
+            "updated_run": earlier}
+
+
+@pytest.fixture(scope="module")
+def changed(make_database):
+    """A built database that the app has written to since its build."""
+    project_db = make_database(seed=23)
+    project_db.build()
+    written = write_since_the_build(project_db)
+    return project_db, written
+
+
+def service_rows(project_db, query: str, params: tuple = ()) -> list[dict]:
+    with project_db.api() as conn, acting_as(conn, "service_role"):
+        return fetch(conn, query, params)
+
+
+def test_the_live_hours_and_day_equal_the_raw_rows_before_any_build(changed):
+    project_db, _ = changed
+    with project_db.connect() as conn:
+        raw = oracle.load(conn)
+    start = today_start()
+    expected_hours = {k: v for k, v in oracle.hourly_metrics(raw, start.date()).items() if k[0] >= start}
+    live_hours = service_rows(project_db, "select * from analytics.live_hourly_metrics()")
+    compare(keyed(live_hours, ("metric_hour", "workspace_id"), HOURLY_COLUMNS), expected_hours, "live hours")
+    expected_day = {k: {c: v[c] for c in LIVE_DAILY_COLUMNS}
+                    for k, v in oracle.daily_metrics(raw).items() if k[0] == start.date()}
+    live_day = service_rows(project_db, "select * from analytics.live_daily_metrics()")
+    compare(keyed(live_day, ("metric_date", "workspace_id"), LIVE_DAILY_COLUMNS), expected_day, "live day")
+    # the newcomer made two workspaces and the platform one user richer, as a new user
+    assert expected_day, "no activity today: the test would show nothing"
+
+
+def test_a_member_reads_their_workspaces_live_and_nothing_else(changed):
+    project_db, written = changed
+    everything = service_rows(project_db, "select * from analytics.live_hourly_metrics()")
+    with project_db.connect() as conn:
+        theirs = {w for (w,) in conn.execute(
+            "select workspace_id from public.workspace_members where user_id = %s", (written["newcomer"],))}
+        stranger_workspace = conn.execute(
+            "select id from public.workspaces where id <> all(%s) order by id limit 1", (list(theirs),)).fetchone()[0]
+    expected = keyed([row for row in everything if row["workspace_id"] in theirs],
+                     ("metric_hour", "workspace_id"), HOURLY_COLUMNS)
+    with project_db.api() as conn:
+        with acting_as(conn, "authenticated", written["newcomer"]):
+            seen = fetch(conn, "select * from analytics.member_live_hourly_metrics()")
+            one = fetch(conn, "select * from analytics.member_live_hourly_metrics(%s)", (written["workspace_b"],))
+            day = fetch(conn, "select * from analytics.member_live_daily_metrics()")
+        with acting_as(conn, "authenticated", written["newcomer"]):
+            stranger = fetch(conn, "select * from analytics.member_live_hourly_metrics(%s)", (stranger_workspace,))
+    assert keyed(seen, ("metric_hour", "workspace_id"), HOURLY_COLUMNS) == expected
+    assert {row["workspace_id"] for row in one} == {written["workspace_b"]}
+    assert {row["workspace_id"] for row in day} == theirs
+    assert stranger == []
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+@pytest.mark.parametrize("function", ["live_hourly_metrics()", "live_daily_metrics()"])
+def test_the_platform_wide_doors_refuse_anon_and_members(changed, role, function):
+    project_db, written = changed
+    with project_db.api() as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        with acting_as(conn, role, written["user_a"] if role == "authenticated" else None):
+            conn.execute(f"select * from analytics.{function}")
+
+
+@pytest.mark.parametrize("function", ["member_live_hourly_metrics()", "member_live_daily_metrics()"])
+def test_anon_cannot_read_a_member_door(changed, function):
+    project_db, _ = changed
+    with project_db.api() as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        with acting_as(conn, "anon"):
+            conn.execute(f"select * from analytics.{function}")
+
+
+def test_the_next_build_writes_what_the_live_rows_said_and_older_rows_come_from_the_tables(changed):
+    project_db, _ = changed
+    since = today_start() - timedelta(days=2)
+    live_hours = service_rows(project_db, "select * from analytics.live_hourly_metrics(null, %s)", (since,))
+    live_day = service_rows(project_db, "select * from analytics.live_daily_metrics(null, %s)", (since.date(),))
+    project_db.build()
+    with project_db.connect() as conn:
+        built_hours = fetch(conn, "select * from analytics.hourly_metrics where metric_hour >= %s", (since,))
+        built_days = fetch(conn, "select * from analytics.daily_metrics where metric_date >= %s", (since.date(),))
+    hour_key, day_key = ("metric_hour", "workspace_id"), ("metric_date", "workspace_id")
+    assert keyed(live_hours, hour_key, ("id", *HOURLY_COLUMNS)) == keyed(built_hours, hour_key, ("id", *HOURLY_COLUMNS))
+    assert keyed(live_day, day_key, LIVE_DAILY_COLUMNS) == keyed(built_days, day_key, LIVE_DAILY_COLUMNS)
+    assert {row["metric_date"] for row in live_day} >= {since.date(), today_start().date()}
+
+
+def test_when_the_builds_stop_the_live_part_reaches_back_to_what_they_took_in(changed):
+    """A worker dead since yesterday: yesterday's hours are computed from the raw rows too, so a
+    late event of yesterday counts before any build takes it in."""
+    project_db, written = changed
+    yesterday = today_start() - timedelta(hours=20)
+    with project_db.connect() as conn:
+        conn.execute("update analytics_internal.build_watermarks set read_start = %s", (yesterday,))
+        conn.execute(
+            "insert into analytics.user_activity (user_id, workspace_id, event_type, event_name, created_at) "
+            "values (%s, %s, 'page_view', 'late', %s)",
+            (written["newcomer"], written["workspace_a"], yesterday + timedelta(minutes=5)),
+        )
+        raw = oracle.load(conn)
+    since = today_start() - timedelta(days=1)
+    expected = {k: v for k, v in oracle.hourly_metrics(raw, since.date()).items() if k[0] >= since}
+    live = service_rows(project_db, "select * from analytics.live_hourly_metrics(null, %s)", (since,))
+    compare(keyed(live, ("metric_hour", "workspace_id"), HOURLY_COLUMNS), expected, "live hours since yesterday")
+    late_hour = (yesterday.replace(minute=0, second=0, microsecond=0), written["workspace_a"])
+    with project_db.connect() as conn:
+        built = conn.execute("select active_users from analytics.hourly_metrics where metric_hour = %s "
+                             "and workspace_id = %s", late_hour).fetchone()
+    # the table has not counted the newcomer in that hour: only the live part can have
+    assert (built[0] if built else 0) == expected[late_hour]["active_users"] - 1
