@@ -19,6 +19,25 @@
 {%- endmacro %}
 
 
+{% macro reporting_role() -%}
+{#- The role for internal dashboards and BI tools (deploy step reporting_role). -#}
+{{ var('reporting_role') }}
+{%- endmacro %}
+
+
+{% macro operator_readers() -%}
+{#- Who may SELECT the platform-wide figures: operators and the reporting role. (A var cannot
+    be read in dbt_project.yml's own configs, so the models name them through this.) -#}
+{{ return(['service_role', reporting_role()]) }}
+{%- endmacro %}
+
+
+{% macro rollup_readers() -%}
+{#- Who may SELECT a rollup with RLS: members (their workspaces' rows) and operator_readers(). -#}
+{{ return(['authenticated'] + operator_readers()) }}
+{%- endmacro %}
+
+
 {% macro definer_search_path() -%}
 {#- Every function of the project pins this. pg_temp last: an unpinned or empty search_path
     still searches the caller's temporary schema first for table and type names, so a caller
@@ -50,6 +69,7 @@ set work_mem = '{{ var("build_work_mem", "64MB") }}'
     ['check_app', deploy_check_app(), true],
     ['build_role', deploy_build_role(), false],
     ['schemas', deploy_schemas(), false],
+    ['reporting_role', deploy_reporting_role(), false],
     ['app_views', deploy_app_views(), false],
     ['app_access', deploy_app_access(), true],
     ['maintenance_functions', create_maintenance_functions(), false],
@@ -64,6 +84,7 @@ set work_mem = '{{ var("build_work_mem", "64MB") }}'
     ['erasure', create_erasure(), false],
     ['partitions', ensure_default_partitions(), true],
     ['api_functions', create_api_functions(), false],
+    ['reporting_settings', create_reporting_settings(), false],
     ['alert_api', create_alert_api(), false],
     ['refresh_function', create_refresh_function(), false],
     ['pipeline_health', create_pipeline_health(), false],

@@ -130,6 +130,23 @@ grant references on {{ app }}.users, {{ app }}.workspaces, {{ app }}.agents to {
 {% endmacro %}
 
 
+{% macro deploy_reporting_role() %}
+{#- A NOLOGIN role that reads the platform-wide figures: the marts (each model grants it) and
+    every row of the rollups (a policy of its own beside the members', macro
+    enable_workspace_rls), never the raw events, the alert rules or the internal schemas. A BI
+    tool's login is granted it (docs/security.md). NOINHERIT is not wanted: its login inherits. -#}
+{% set role = reporting_role() %}
+do $role$
+begin
+    if to_regrole('{{ role }}') is null then
+        create role {{ role }} nologin;
+    end if;
+end
+$role$;
+grant usage on schema {{ target.schema }} to {{ role }}
+{% endmacro %}
+
+
 {% macro deploy_schemas() %}
 {% set role = build_role() %}
 {% for schema in [target.schema, internal_schema(), app_schema_for_build()] %}

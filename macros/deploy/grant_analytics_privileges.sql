@@ -8,6 +8,7 @@
     'request_headers()', 'stamp_ingested_at()', 'refuse_audit_change()', 'without_secrets(jsonb)',
     'alert_rule_recipients(uuid)', 'erase_user(uuid)', 'alert_rule_targets(jsonb, jsonb)', 'check_alert_rule()',
     'webhook_secret(uuid)', 'rotate_webhook_secret(uuid)', 'acknowledge_alert(uuid, text)',
+    'credit_price_usd()', 'set_credit_price_usd(numeric)',
 ]) }}
 {% endmacro %}
 
@@ -45,7 +46,7 @@ build_role_reads_all
 {% set s = target.schema %}
 {% set role = build_role() %}
 {%- for table in ['user_activity', 'alert_rules', 'alert_history', 'audit_log', 'alert_rule_states'] %}
-{{ enable_workspace_rls(api.Relation.create(schema=s, identifier=table)) }};
+{{ enable_workspace_rls(api.Relation.create(schema=s, identifier=table), reporting=false) }};
 {%- endfor %}
 {#- notification targets and signing keys: no API role but service_role (which bypasses RLS)
     reads them, whatever is granted later; the policy says so where a linter looks #}
@@ -96,6 +97,9 @@ grant execute on function {{ s }}.client_address(text, integer) to service_role;
 grant execute on function {{ s }}.track_event(text, uuid, text, text, uuid, jsonb, text, timestamptz)
 to authenticated, service_role;
 grant execute on function {{ s }}.alert_rule_recipients(uuid) to authenticated, service_role;
+{#- the reporting relations' money columns read the price as their caller (docs/bi.md) #}
+grant execute on function {{ s }}.credit_price_usd() to authenticated, service_role, {{ reporting_role() }};
+grant execute on function {{ s }}.set_credit_price_usd(numeric) to service_role;
 grant execute on function {{ s }}.acknowledge_alert(uuid, text) to authenticated, service_role;
 {#- a rule's checks run as its writer #}
 grant execute on function {{ s }}.alert_rule_targets(jsonb, jsonb) to authenticated, service_role;

@@ -3,7 +3,7 @@
         takes_in=['events', 'runs'],
         tested_since='metric_date',
         unique_key='id',
-        grants={'select': ['authenticated', 'service_role']},
+        grants={'select': rollup_readers()},
         bucket_column='metric_date',
         pre_hook=["{{ widen_columns({'total_credits_consumed': credit_sum_type(), 'avg_credits_per_run': credit_average_type()}) }}"],
         post_hook=[

@@ -3,7 +3,7 @@
         takes_in=['events', 'runs'],
         tested_since='metric_hour',
         unique_key='id',
-        grants={'select': ['authenticated', 'service_role']},
+        grants={'select': rollup_readers()},
         bucket_column='metric_hour',
         pre_hook=["{{ widen_columns({'total_credits': credit_sum_type()}) }}"],
         post_hook=[

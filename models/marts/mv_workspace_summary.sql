@@ -1,6 +1,7 @@
 {{
     config(
         materialized='materialized_view',
+        grants={'select': operator_readers()},
         persist_docs={'relation': true, 'columns': false},
         indexes=[{'columns': ['workspace_id'], 'unique': true}],
         post_hook=[

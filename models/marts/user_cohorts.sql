@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='upsert_changed',
         unique_key='id',
-        grants={'select': ['authenticated', 'service_role']},
+        grants={'select': rollup_readers()},
         bucket_column='cohort_period',
         pre_hook=["{{ widen_columns({'ltv_estimate': credit_sum_type(), 'avg_revenue_per_user': credit_sum_type()}) }}"],
         post_hook=[

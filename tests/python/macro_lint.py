@@ -181,6 +181,7 @@ CALLS: dict[str, list[str]] = {
     "name_index": ["{{ name_index('days_scope_user_date_key', ['scope_id', 'user_id', 'activity_date']) }}"],
     "enable_workspace_rls": ["{{ enable_workspace_rls() }}"],
     "create_member_function": ["{{ create_member_function() }}"],
+    "make_security_invoker": ["{{ make_security_invoker() }}"],
     # macros/staging/
     "bounded_label": ["select\n    {{ bounded_label('events.error_type') | indent(4) }} as error_type\nfrom events"],
     "max_response_time_ms": ["select *\nfrom events\nwhere response_time_ms <= {{ max_response_time_ms() }}"],
@@ -211,6 +212,7 @@ CALLS: dict[str, list[str]] = {
     "deploy_record_sql": ["{{ deploy_record_sql('grants', 'd41d8cd98f00b204e9800998ecf8427e') }}"],
     "deploy_check_app": ["{{ deploy_check_app() }}"],
     "deploy_build_role": ["{{ deploy_build_role() }}"],
+    "deploy_reporting_role": ["{{ deploy_reporting_role() }}"],
     "deploy_schemas": ["{{ deploy_schemas() }}"],
     "deploy_app_views": ["{{ deploy_app_views() }}"],
     "deploy_app_access": ["{{ deploy_app_access() }}"],
@@ -234,6 +236,7 @@ CALLS: dict[str, list[str]] = {
     "create_alert_evaluation": ["{{ create_alert_evaluation() }}"],
     "create_alert_work_tables": ["{{ create_alert_work_tables() }}"],
     "create_pipeline_health": ["{{ create_pipeline_health() }}"],
+    "create_reporting_settings": ["{{ create_reporting_settings() }}"],
     "insert_alert_values": [],  # in create_alert_evaluation
     "insert_windowed_values": [],  # in create_alert_evaluation
     "alert_windows_of": [],  # in create_alert_evaluation
@@ -290,6 +293,9 @@ THIS_MODEL = {
 
 # Macros that render no SQL of their own, and what they do instead.
 RENDERS_NO_SQL = {
+    "reporting_role": "returns a role name",
+    "operator_readers": "returns a list of roles",
+    "rollup_readers": "returns a list of roles",
     "is_backfill": "returns a boolean",
     "is_unit_test": "returns a boolean",
     "note_read_start": "runs its queries (one-line strings built in Jinja)",

@@ -426,15 +426,18 @@ def user_cohorts(raw: Raw, today: date, credit_price: Decimal = Decimal("0.01"))
     return result
 
 
-def mv_active_users(raw: Raw, today: date) -> dict[tuple, dict]:
+def mv_active_users(raw: Raw, today: date, days_back: int | None = 90) -> dict[tuple, dict]:
+    """days_back None: from the first active day on (active_users_daily)."""
     active = activity_days(raw)
     per_scope_days: dict = defaultdict(lambda: defaultdict(set))  # scope -> day -> users
     for (day, scope), users in active.items():
         per_scope_days[scope][day] |= users
+    if days_back is None:
+        days_back = (today - min(day for day, _ in active)).days + 1 if active else 0
     result = {}
     for scope, days in per_scope_days.items():
-        for offset in range(90):
-            day = today - timedelta(days=89 - offset)
+        for offset in range(days_back):
+            day = today - timedelta(days=days_back - 1 - offset)
 
             def within(span: int) -> set:
                 found: set = set()
@@ -503,3 +506,41 @@ def mv_workspace_summary(raw: Raw, today: date) -> dict[uuid.UUID, dict]:
             "active_users_30d": len(users),
         }
     return result
+
+
+def model_usage_daily(raw: Raw) -> dict[tuple, dict]:
+    """Keyed (metric_date, workspace_id, model)."""
+    runs_by: dict[tuple, list[dict]] = defaultdict(list)
+    for run in raw.runs:
+        for scope in scopes(run["workspace_id"]):
+            runs_by[(utc_day(run["started_at"]), scope, run["model"])].append(run)
+    result = {}
+    for key, runs in runs_by.items():
+        stats = runtime_stats(runs, {"median": 0.5, "p95": 0.95})
+        successful = sum(r["status"] == "completed" for r in runs)
+        result[key] = {
+            "total_runs": len(runs),
+            "successful_runs": successful,
+            "failed_runs": sum(r["status"] == "failed" for r in runs),
+            "success_rate": percent(successful, len(runs)),
+            "avg_runtime_seconds": stats["avg"],
+            "median_runtime_seconds": stats["median"],
+            "p95_runtime_seconds": stats["p95"],
+            "total_tokens_used": sum(r["tokens_used"] for r in runs),
+            "total_credits": rounded(sum((r["credits_consumed"] for r in runs), Decimal(0))),
+        }
+    return result
+
+
+def event_usage_daily(raw: Raw, since: date) -> dict[tuple, dict]:
+    """Keyed (metric_date, workspace_id, event_type, event_name), for the days from `since` on."""
+    events_by: dict[tuple, list[dict]] = defaultdict(list)
+    for event in raw.events:
+        day = utc_day(event["created_at"])
+        if day >= since:
+            for scope in scopes(event["workspace_id"]):
+                events_by[(day, scope, event["event_type"], event["event_name"])].append(event)
+    return {
+        key: {"events": len(events), "users": len({e["user_id"] for e in events})}
+        for key, events in events_by.items()
+    }

@@ -240,10 +240,12 @@ LINTS = {
         where p.pronamespace in ('analytics'::regnamespace, 'analytics_internal'::regnamespace)
           and p.prosecdef and has_function_privilege('anon', p.oid, 'execute')
     """,
+    # a view with security_invoker reads as its caller, under the tables' RLS (Supabase's rule too)
     "security definer view readable by API roles": """
         select c.relname, r from pg_class c, unnest(array['anon', 'authenticated']) as r
         where c.relnamespace in ('analytics'::regnamespace, 'analytics_internal'::regnamespace) and c.relkind = 'v'
           and has_table_privilege(r, c.oid, 'select')
+          and not coalesce(c.reloptions @> array['security_invoker=true'], false)
     """,
     "API roles can use the internal schema": """
         select r from unnest(array['anon', 'authenticated', 'service_role']) as r
@@ -378,6 +380,8 @@ def test_no_security_definer_function_runs_what_a_service_role_login_planted(bui
         "live_hourly_metrics": "select count(*) from analytics.live_hourly_metrics()",
         "member_live_daily_metrics": "select count(*) from analytics.member_live_daily_metrics()",
         "live_daily_metrics": "select count(*) from analytics.live_daily_metrics()",
+        "credit_price_usd": "select analytics.credit_price_usd()",
+        "set_credit_price_usd": "select analytics.set_credit_price_usd(analytics.credit_price_usd())",
         # the audit trigger's function, and write_audit, which every audited function calls
         "audit_alert_rule_change": "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, "
                                    f"threshold_value) values ('{workspace_id}', 'planted', 'total_runs', 'greater_than', 1)",

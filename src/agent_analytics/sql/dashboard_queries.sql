@@ -148,3 +148,56 @@ from {schema}.alert_history
 where workspace_id = %(workspace_id)s and acknowledged_at is null
 order by triggered_at desc
 limit 20;
+
+-- The relations a BI tool charts as they are (docs/bi.md); naive: the same figures out of the
+-- spec's JSON columns and raw events, as a BI user would have to write them.
+
+-- name: cost_by_model_30d
+-- what: a workspace's credits and cost by LLM model per day, last 30 days
+select metric_date, by_model.key as model, by_model.value::numeric as total_credits
+from {schema}.daily_metrics, jsonb_each_text(credits_by_model) as by_model
+where workspace_id = %(workspace_id)s and metric_date > (now() at time zone 'UTC')::date - 30
+order by metric_date desc, model;
+-- ours:
+select metric_date, model, total_runs, total_credits, total_cost_usd
+from {schema}.model_costs_daily
+where workspace_id = %(workspace_id)s and metric_date > (now() at time zone 'UTC')::date - 30
+order by metric_date desc, model;
+
+-- name: errors_by_type_30d
+-- what: a workspace's errors by type per day, last 30 days
+select metric_date, by_type.key as error_type, by_type.value::integer as errors
+from {schema}.daily_metrics, jsonb_each_text(errors_by_type) as by_type
+where workspace_id = %(workspace_id)s and metric_date > (now() at time zone 'UTC')::date - 30
+order by metric_date desc, error_type;
+-- ours:
+select metric_date, error_type, errors
+from {schema}.errors_daily
+where workspace_id = %(workspace_id)s and metric_date > (now() at time zone 'UTC')::date - 30
+order by metric_date desc, error_type;
+
+-- name: retention_long
+-- what: a workspace's weekly retention curves in long form (cohort, offset, percent)
+select cohort_date, split_part(curve.key, '_', 2)::integer as period_offset, curve.value::numeric as retention_percent
+from {schema}.user_cohorts, jsonb_each_text(retention_data) as curve
+where workspace_id = %(workspace_id)s and cohort_period = 'weekly'
+order by cohort_date desc, period_offset;
+-- ours:
+select cohort_date, period_offset, cohort_users, retention_percent
+from {schema}.retention_curves
+where workspace_id = %(workspace_id)s and cohort_period = 'weekly'
+order by cohort_date desc, period_offset;
+
+-- name: feature_usage_7d
+-- what: a workspace's events by type and name per day, last 7 days (naive: counted from the raw events)
+select (created_at at time zone 'UTC')::date as metric_date, event_type, event_name, count(*) as events,
+       count(distinct user_id) as users
+from {schema}.user_activity
+where workspace_id = %(workspace_id)s and created_at >= %(since_7d)s and created_at < %(until)s
+group by 1, 2, 3
+order by 1 desc, 4 desc;
+-- ours:
+select metric_date, event_type, event_name, events, users
+from {schema}.event_usage_daily
+where workspace_id = %(workspace_id)s and metric_date >= (%(since_7d)s::timestamptz at time zone 'UTC')::date
+order by metric_date desc, events desc;

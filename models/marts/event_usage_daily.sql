@@ -1,0 +1,70 @@
+{{
+    incremental_grain(
+        takes_in=['events', 'runs'],
+        tested_since='metric_date',
+        unique_key='id',
+        grants={'select': rollup_readers()},
+        bucket_column='metric_date',
+        post_hook=[
+            "{{ ensure_table_ddl(
+                not_null=['metric_date', 'event_type', 'created_at', 'updated_at'],
+                defaults={'id': 'gen_random_uuid()', 'created_at': 'now()', 'updated_at': 'now()'},
+                constraints={
+                    'event_usage_daily_pkey': 'primary key (id)',
+                    'unique_event_usage_daily':
+                        'unique nulls not distinct (metric_date, workspace_id, event_type, event_name)',
+                    'event_usage_daily_workspace_id_fkey': cascade_to_app('workspace_id', 'workspaces'),
+                },
+            ) }}",
+            "{{ ensure_index('idx_event_usage_daily_workspace', '(workspace_id, metric_date desc)') }}",
+            "{{ ensure_updated_at_trigger() }}",
+            "{{ enable_workspace_rls() }}",
+        ],
+    )
+}}
+
+{#- Feature usage: one row per UTC day, event type and name, per workspace and for the
+    platform. Kept after the raw events' 90-day purge (cleanup_old_data() leaves it): the
+    purge removes no day a build recomputes, since only days with arrivals are. -#}
+{%- set days = days_taken_in(ref('stg_analytics__user_activity'), ref('stg_app__agent_runs')) %}
+{%- set horizon = utc_day_start(utc_today() ~ ' - ' ~ var('raw_event_retention_days')) %}
+
+{#- Never a day before the raw events' retention (a late event or an erasure there): its
+    events are gone, and a recompute would replace its counts with what is left. #}
+with events as (
+    select * from {{ ref('stg_analytics__user_activity') }}
+    where {{ in_days('created_at', days) }} and created_at >= {{ horizon }}
+),
+
+per_name as (
+    select
+        {{ utc_date('created_at') }} as metric_date,
+        {{ scope_of_grouping('workspace_id') | indent(8) }} as scope_id,
+        event_type,
+        event_name,
+        count(*) as events,
+        count(distinct user_id) as users
+    from events
+    group by
+        grouping sets (
+            ({{ utc_date('created_at') }}, workspace_id, event_type, event_name),
+            ({{ utc_date('created_at') }}, event_type, event_name)
+        )
+    having {{ is_scope_grouping('workspace_id') }}
+),
+
+final as (
+    select
+        {{ row_id(['per_name.metric_date', workspace_from_scope('per_name.scope_id'), 'per_name.event_type',
+            'per_name.event_name']) | indent(8) }} as id,
+        per_name.metric_date,
+        {{ workspace_from_scope('per_name.scope_id') }} as workspace_id,
+        per_name.event_type,
+        per_name.event_name,
+        per_name.events::integer as events,
+        per_name.users::integer as users,
+        {{ rollup_timestamps() | indent(8) }}
+    from per_name
+)
+
+select * from final
