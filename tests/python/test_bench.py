@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from agent_analytics import bench, db, naive
-from agent_analytics.bench import concurrency, data, plans, queries, report, scaling, storage
+from agent_analytics.bench import concurrency, data, plans, queries, query_docs, report, scaling, storage
 from agent_analytics.bench.results import (
     AlertEvaluation, Aggregation, AggregationTiming, Appended, BenchResults, Build, Builds, CoveredIndex, DashboardEntry, DataSet,
     ExplainedQuery, Footprint, IndexReport, Ingestion, Machine, NaiveBaseline, PlanSummary, QueryTiming, Refresh,
@@ -21,7 +21,7 @@ from agent_analytics.bench.results import (
     rate, summary,
 )
 
-from conftest import acting_as
+from conftest import PROJECT, acting_as
 
 
 def test_dashboard_queries_are_parsed_with_their_roles_and_member_forms():
@@ -40,6 +40,20 @@ def test_dashboard_queries_are_parsed_with_their_roles_and_member_forms():
     assert "\"naive\".hourly_metrics" in live.statement("naive", "member").as_string(None)
     assert '{"status_code": 500}' in parsed["events_by_metadata"].text.replace("{{", "{").replace("}}", "}")
 
+
+
+def test_the_documented_dashboard_queries_are_the_benchmarks_queries():
+    """docs/dashboard-queries.md is rendered from sql/dashboard_queries.sql (bench/query_docs.py)."""
+    page = (PROJECT / "docs" / "dashboard-queries.md").read_text(encoding="utf-8")
+    assert page == query_docs.render(), (
+        "docs/dashboard-queries.md is stale: .venv/bin/python -m agent_analytics.bench.query_docs "
+        "> docs/dashboard-queries.md"
+    )
+    for query in queries.load_queries():
+        sql_text, _ = query_docs.split_trailing_comment(query.text)
+        assert f"## {query.name}\n" in page and query_docs.psql_form(sql_text) in page
+    assert "%(" not in page and "{schema}" not in page
+    assert "docs/dashboard-queries.md" in (PROJECT / "README.md").read_text(encoding="utf-8")
 
 def test_summary_gives_interpolated_percentiles_under_their_unit_in_the_json():
     figures = summary([i / 1000 for i in range(1, 101)], unit="ms")

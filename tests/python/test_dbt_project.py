@@ -180,3 +180,85 @@ def test_sqlfluff_finds_nothing_new_in_the_sql_the_macros_render():
         cwd=PROJECT, capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+
+
+
+# The semantic layer (docs/semantic-layer.md): what dbt validated and wrote beside the manifest.
+MAIN_METRICS = {
+    "daily_active_users", "average_daily_active_users", "runs", "successful_runs", "failed_runs",
+    "run_success_rate", "credits_consumed", "errors", "week_1_retention",
+}
+
+
+@pytest.fixture(scope="module")
+def semantic_manifest(built, docs) -> dict:
+    """target/semantic_manifest.json, written by dbt once its semantic validation passed."""
+    return json.loads((built.target_path / "semantic_manifest.json").read_text())
+
+
+def test_the_semantic_layer_defines_the_main_metrics_for_the_platform_and_per_workspace(semantic_manifest):
+    metrics = {metric["name"]: metric for metric in semantic_manifest["metrics"]}
+    assert MAIN_METRICS <= set(metrics)
+    assert {f"workspace_{name}" for name in MAIN_METRICS} <= set(metrics)
+    assert metrics["run_success_rate"]["type"] == "ratio"
+    spines = semantic_manifest["project_configuration"]["time_spines"]
+    assert [(spine["node_relation"]["alias"], spine["primary_column"]["time_granularity"]) for spine in spines] == [
+        ("metricflow_time_spine", "day")
+    ]
+
+
+def test_no_semantic_measure_adds_the_platform_row_to_the_workspace_rows(semantic_manifest):
+    """docs/metrics.md, "Rows per bucket": the platform row counts what the workspace rows count
+    (and more): a measure reads one or the other, never both."""
+    for model in semantic_manifest["semantic_models"]:
+        scope = model["name"].split("_")[0]
+        assert scope in {"platform", "workspace"}, model["name"]
+        for measure in model["measures"]:
+            assert measure["name"].startswith(f"{scope}_"), measure["name"]
+            condition = "workspace_id is null" if scope == "platform" else "workspace_id is not null"
+            assert (measure["expr"] or "").startswith(f"case when {condition}"), measure["name"]
+        active = [measure for measure in model["measures"] if measure["name"].endswith("_active_users")]
+        for measure in active:  # users are not additive across days
+            assert measure["non_additive_dimension"]["name"] == model["defaults"]["agg_time_dimension"]
+
+
+def test_every_semantic_measure_runs_on_the_built_tables_and_counts_what_the_rollups_count(built, semantic_manifest):
+    """What MetricFlow's warehouse validation checks (every expression is valid SQL on its
+    table), and that the platform and workspace measures add up to the rollups' own sums."""
+    aggregates = {"sum": "sum", "average": "avg", "max": "max", "min": "min", "count": "count"}
+    values = {}
+    for model in semantic_manifest["semantic_models"]:
+        relation = model["node_relation"]["relation_name"]
+        for measure in model["measures"]:
+            values[measure["name"]] = built.value(
+                f"select {aggregates[measure['agg']]}({measure['expr']}) from {relation}"
+            )
+    sums = dict(zip(
+        ("platform", "workspace"),
+        built.rows(
+            "select sum(total_runs), sum(successful_runs), sum(total_credits_consumed), sum(total_errors) "
+            "from analytics.daily_metrics group by workspace_id is null order by workspace_id is null desc"
+        ),
+    ))
+    for scope, (runs, successful, credits, errors) in sums.items():
+        assert (values[f"{scope}_runs"], values[f"{scope}_successful_runs"]) == (runs, successful)
+        assert (values[f"{scope}_credits"], values[f"{scope}_errors"]) == (credits, errors)
+    assert values["platform_runs"] > 0
+    for scope in ("platform", "workspace"):  # no cohort has a complete week 1 in under two weeks of data
+        cohort, retained = values[f"{scope}_week_1_cohort_users"] or 0, values[f"{scope}_week_1_retained_users"] or 0
+        assert 0 <= retained <= cohort
+
+
+def test_the_time_spine_holds_every_day_of_the_rollups_once(built):
+    missing, spine_days, distinct_days = built.rows(
+        """
+        select
+            (select count(*) from analytics.daily_metrics as d
+             where not exists (
+                 select from analytics_internal.metricflow_time_spine as s where s.date_day = d.metric_date
+             )),
+            (select count(*) from analytics_internal.metricflow_time_spine),
+            (select count(distinct date_day) from analytics_internal.metricflow_time_spine)
+        """
+    )[0]
+    assert missing == 0 and spine_days == distinct_days > 0
