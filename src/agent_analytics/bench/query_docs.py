@@ -61,7 +61,7 @@ def split_trailing_comment(text: str) -> tuple[str, list[str]]:
 
 
 def parameters(query: DashboardQuery) -> list[str]:
-    names = re.findall(r"%\((\w+)\)s", query.text + (query.member_text or ""))
+    names = re.findall(r"%\((\w+)\)s", (query.ours_text or query.text) + (query.member_text or ""))
     return list(dict.fromkeys(names))
 
 
@@ -70,7 +70,10 @@ def render(queries: list[DashboardQuery] | None = None) -> str:
     parts = [HEADER]
     notes: list[str] = []
     for query in queries:
-        sql, next_notes = split_trailing_comment(query.text)
+        # our schema's form (the plain one unless the query has an `ours` form); the comments
+        # that follow a query's last block introduce the next query
+        sql, _ = split_trailing_comment(query.ours_text or query.text)
+        _, next_notes = split_trailing_comment(query.member_text or query.ours_text or query.text)
         parts.append(f"## {query.name}\n")
         if notes:
             parts.append(html.escape(" ".join(notes), quote=False) + "\n")
