@@ -317,6 +317,9 @@ def test_the_platform_page_draws_every_chart_with_the_databases_numbers(open_pag
     assert drawn.keys() == credits.keys()
     assert all(abs(drawn[day] - float(credits[day])) < 0.01 for day in credits)
     assert "Too many <errors>" in opened.text  # the operator sees every workspace's open alerts
+    (bars,) = opened.charts["leaderboard"]
+    agents = dashboard_db.value("select count(*) from analytics.mv_top_agents")
+    assert len(bars["y"]) == len(set(bars["y"])) == min(agents, 10)  # one bar per agent, names repeat across workspaces
 
 
 def test_a_members_page_shows_their_workspace_only_with_its_numbers(open_page, dashboard, dashboard_db, member):
@@ -336,16 +339,22 @@ def test_a_members_page_shows_their_workspace_only_with_its_numbers(open_page, d
     agents = [name for (name,) in dashboard_db.rows(
         "select agent_name from analytics.mv_top_agents where workspace_id = %s "
         "order by total_runs_30d desc, agent_id limit 10", (member.workspace_id,))]
-    table = opened.page.eval_on_selector_all("#agents tbody tr td:first-child", "cells => cells.map(c => c.textContent)")
+    table = opened.page.eval_on_selector_all("#agents tbody tr td:nth-child(2)", "cells => cells.map(c => c.textContent)")
     assert table == agents
     errors = sum(sum(trace["y"]) for trace in opened.charts["errors"])
     assert errors == dashboard_db.value(
         "select coalesce(sum(total_errors), 0) from analytics.daily_metrics "
         "where workspace_id = %s and metric_date > (now() at time zone 'UTC')::date - 30", (member.workspace_id,))
     assert "Too many <errors>" in opened.text and "Open alerts (1)" in opened.text
-    cohorts = dashboard_db.value("select count(*) from analytics.user_cohorts where workspace_id = %s "
-                                 "and cohort_period = 'weekly'", (member.workspace_id,))
-    assert len(opened.charts["retention"][0]["y"]) == min(cohorts, 12) > 0
+    # a week of data has no complete cohort week: the heatmap shows the daily cohorts' day_1 ... day_30
+    (heatmap,) = opened.charts["retention"]
+    expected = dashboard_db.rows(
+        "select cohort_date, retention_data from analytics.user_cohorts where workspace_id = %s "
+        "and cohort_period = 'daily' order by cohort_date desc limit 14", (member.workspace_id,))[::-1]
+    assert [date.fromisoformat(day) for day in heatmap["y"]] == [row[0] for row in expected]
+    assert [[value for value in row if value is not None] for row in heatmap["z"]] == \
+        [[float(row[1][key]) for key in ("day_1", "day_7", "day_14", "day_30") if key in row[1]] for row in expected]
+    assert any(value is not None for row in heatmap["z"] for value in row)
 
 
 def test_a_member_follows_links_to_their_workspace_only(open_page, dashboard, member):

@@ -11,14 +11,13 @@ from datetime import UTC, date, datetime
 from html import escape
 from urllib.parse import urlencode
 
-from agent_analytics.dashboard.queries import Caller, Dashboard, Workspace
-
-WEEKS = [f"week_{n}" for n in range(1, 13)]
+from agent_analytics.dashboard.queries import PERIOD_KEYS, Caller, Dashboard, Workspace
 
 # (element id, heading, what the chart shows)
 CHARTS = [
     ("active-users", "Active users", "distinct users active on the day, in the 7 and in the 30 days to it (last 90 days)"),
-    ("retention", "Retention", "percent of each weekly cohort active N weeks after it (latest 12 cohorts)"),
+    ("retention", "Retention", "percent of each cohort of new users active N weeks (or days, while no week is "
+     "complete) after it"),
     ("leaderboard", "Agent leaderboard", "the ten agents with most runs in the last 30 days"),
     ("cost-by-model", "Cost by model", "credits consumed per day and model (last 30 days)"),
     ("errors", "Errors", "failed runs and error events per day and type (last 30 days)"),
@@ -56,9 +55,9 @@ def dashboard_page(caller: Caller, page: Dashboard, plotly_url: str) -> str:
         for name, heading, what in CHARTS
     )
     agents = _table(
-        ("agent", "runs (30 d)", "success %", "credits (30 d)", "last run"),
-        [(escape(agent.name), f"{agent.runs:,}", _fixed(agent.success_rate), _fixed(agent.credits),
-          escape(_moment(agent.last_run_at))) for agent in page.agents],
+        ("", "agent", "workspace", "runs (30 d)", "success %", "credits (30 d)", "last run"),
+        [(f"{rank}.", escape(agent.name), escape(agent.workspace), f"{agent.runs:,}", _fixed(agent.success_rate), _fixed(agent.credits),
+          escape(_moment(agent.last_run_at))) for rank, agent in enumerate(page.agents, 1)],
         table_id="agents",
     )
     alerts = _table(
@@ -88,7 +87,10 @@ def figures(page: Dashboard) -> dict[str, dict]:
     models = sorted({model for day in page.days for model in day.credits_by_model})
     kinds = sorted({kind for day in page.days for kind in day.errors_by_type})
     hours = [_iso(hour.hour) for hour in page.hours]
-    agents = list(reversed(page.agents))  # plotly draws a horizontal bar chart's first bar at the bottom
+    # ranked labels: two agents of one name stay two bars; plotly draws the first bar at the bottom
+    ranked = [(f"{rank}. {agent.name}" + (f" ({agent.workspace})" if page.workspace_id is None else ""), agent.runs)
+              for rank, agent in enumerate(page.agents, 1)][::-1]
+    keys = PERIOD_KEYS[page.cohort_period]
     return {
         "active-users": _figure([
             _line([_iso(row.day) for row in page.active_users], [row.daily for row in page.active_users], "daily"),
@@ -96,16 +98,17 @@ def figures(page: Dashboard) -> dict[str, dict]:
             _line([_iso(row.day) for row in page.active_users], [row.monthly for row in page.active_users], "monthly"),
         ] if page.active_users else [], yaxis={"title": {"text": "users"}, "rangemode": "tozero"}),
         "retention": _figure([{
-            "type": "heatmap", "x": [week.replace("_", " ") for week in WEEKS],
+            "type": "heatmap", "x": [key.replace("_", " ") for key in keys],
             "y": [_iso(cohort.cohort_date) for cohort in page.cohorts],
-            "z": [[cohort.retention.get(week) for week in WEEKS] for cohort in page.cohorts],
-            "colorscale": "Blues", "zmin": 0, "zmax": 100, "hoverongaps": False,
+            "z": [[cohort.retention.get(key) for key in keys] for cohort in page.cohorts],
+            "colorscale": "Blues", "reversescale": True, "zmin": 0, "zmax": 100, "hoverongaps": False,
             "colorbar": {"title": {"text": "%"}},
-        }] if page.cohorts else [], yaxis={"type": "category", "title": {"text": "cohort week"}}),
+        }] if page.cohorts else [], yaxis={"type": "category", "automargin": True,
+                                                "title": {"text": f"{page.cohort_period} cohort"}}),
         "leaderboard": _figure([{
-            "type": "bar", "orientation": "h", "x": [agent.runs for agent in agents],
-            "y": [agent.name for agent in agents], "name": "runs",
-        }] if any(agent.runs for agent in agents) else [], xaxis={"title": {"text": "runs (30 d)"}},
+            "type": "bar", "orientation": "h", "x": [runs for _, runs in ranked],
+            "y": [label for label, _ in ranked], "name": "runs",
+        }] if any(runs for _, runs in ranked) else [], xaxis={"title": {"text": "runs (30 d)"}},
             yaxis={"automargin": True}),
         "cost-by-model": _figure([
             {"type": "bar", "name": model, "x": days, "y": [day.credits_by_model.get(model, 0.0) for day in page.days]}
@@ -137,7 +140,8 @@ def _figure(data: list[dict], **layout: object) -> dict:
 
 
 def _line(x: list[str], y: list, name: str) -> dict:
-    return {"type": "scatter", "mode": "lines", "x": x, "y": y, "name": name}
+    # markers too: rows exist only for hours and days with activity, so a line alone hides the gaps
+    return {"type": "scatter", "mode": "lines+markers", "marker": {"size": 4}, "x": x, "y": y, "name": name}
 
 
 def _document(title: str, caller: Caller | None, body: str, charts: dict[str, dict], plotly_url: str | None) -> str:

@@ -62,16 +62,24 @@ class ActiveUsers:
     monthly: int
 
 
+# The retention_data keys of each cohort period, in order (docs/metrics.md).
+PERIOD_KEYS = {
+    "weekly": [f"week_{n}" for n in range(1, 13)],
+    "daily": ["day_1", "day_7", "day_14", "day_30"],
+}
+
+
 @dataclass(frozen=True)
 class Cohort:
     cohort_date: date
     initial_users: int
-    retention: dict[str, float]  # week_1 ... week_12: percent of the cohort active that week
+    retention: dict[str, float]  # e.g. week_1 ... week_12: percent of the cohort active that period
 
 
 @dataclass(frozen=True)
 class Agent:
     name: str
+    workspace: str
     runs: int
     success_rate: float | None
     credits: float
@@ -115,6 +123,7 @@ class Dashboard:
     title: str
     workspace_id: uuid.UUID | None
     active_users: list[ActiveUsers] = field(default_factory=list)
+    cohort_period: str = "weekly"
     cohorts: list[Cohort] = field(default_factory=list)
     agents: list[Agent] = field(default_factory=list)
     days: list[Day] = field(default_factory=list)
@@ -163,9 +172,10 @@ def dashboard(conn: psycopg.Connection, caller: Caller, workspace_id: uuid.UUID 
             who = f"{caller.email} is not a member of" if caller.is_member else "there is no"
             raise NotFound(f"{who} workspace {workspace_id}")
         title = row[0]
+    period, cohorts = _cohorts(conn, workspace_id)
     return Dashboard(
         title=title, workspace_id=workspace_id,
-        active_users=_active_users(conn, caller, workspace_id), cohorts=_cohorts(conn, workspace_id),
+        active_users=_active_users(conn, caller, workspace_id), cohort_period=period, cohorts=cohorts,
         agents=_agents(conn, caller, workspace_id), days=_days(conn, workspace_id),
         hours=_hours(conn, workspace_id), alerts=_alerts(conn, workspace_id),
     )
@@ -190,26 +200,35 @@ def _active_users(conn: psycopg.Connection, caller: Caller, workspace_id: uuid.U
     return [ActiveUsers(*row) for row in rows]
 
 
-def _cohorts(conn: psycopg.Connection, workspace_id: uuid.UUID | None) -> list[Cohort]:
+def _cohorts(conn: psycopg.Connection, workspace_id: uuid.UUID | None) -> tuple[str, list[Cohort]]:
+    """The latest weekly cohorts; the daily ones while no weekly cohort has a complete week yet
+    (a young workspace, or a week of demo data)."""
     where, params = _scope(workspace_id)
-    rows = conn.execute(sql.SQL(
-        "select cohort_date, initial_users, retention_data from analytics.user_cohorts "
-        "where {} and cohort_period = 'weekly' order by cohort_date desc limit 12"
-    ).format(where), params).fetchall()
-    return [Cohort(day, users, {key: float(value) for key, value in (retention or {}).items()})
-            for day, users, retention in reversed(rows)]
+    for period, limit in (("weekly", 12), ("daily", 14)):
+        rows = conn.execute(sql.SQL(
+            "select cohort_date, initial_users, retention_data from analytics.user_cohorts "
+            "where {} and cohort_period = %s order by cohort_date desc limit %s"
+        ).format(where), (*params, period, limit)).fetchall()
+        cohorts = [Cohort(day, users, {key: float(value) for key, value in (retention or {}).items()})
+                   for day, users, retention in reversed(rows)]
+        if any(cohort.retention for cohort in cohorts):
+            return period, cohorts
+    return "weekly", []
 
 
 def _agents(conn: psycopg.Connection, caller: Caller, workspace_id: uuid.UUID | None) -> list[Agent]:
     source = sql.SQL("analytics.member_top_agents()" if caller.is_member else "analytics.mv_top_agents")
     where, params = _scope(workspace_id)
     if workspace_id is None:  # the platform's leaderboard: every workspace's agents
-        where, params = sql.SQL("true"), ()
+        where, params = sql.SQL("workspace_id is not null"), ()
+    # the workspace's name as the caller reads public.workspaces (a member: theirs only)
     rows = conn.execute(sql.SQL(
-        "select agent_name, total_runs_30d, success_rate, total_credits_30d, last_run_at from {} "
-        "where {} order by total_runs_30d desc, agent_id limit 10"
+        "select a.agent_name, coalesce(w.name, ''), a.total_runs_30d, a.success_rate, a.total_credits_30d, "
+        "a.last_run_at from {} as a left join public.workspaces as w on w.id = a.workspace_id "
+        "where a.{} order by a.total_runs_30d desc, a.agent_id limit 10"
     ).format(source, where), params).fetchall()
-    return [Agent(name, runs, _number(rate), _number(credits) or 0.0, last) for name, runs, rate, credits, last in rows]
+    return [Agent(name, space, runs, _number(rate), _number(credits) or 0.0, last)
+            for name, space, runs, rate, credits, last in rows]
 
 
 def _days(conn: psycopg.Connection, workspace_id: uuid.UUID | None) -> list[Day]:
