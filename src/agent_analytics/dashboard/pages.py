@@ -88,7 +88,9 @@ def figures(page: Dashboard) -> dict[str, dict]:
     kinds = sorted({kind for day in page.days for kind in day.errors_by_type})
     hours = [_iso(hour.hour) for hour in page.hours]
     # ranked labels: two agents of one name stay two bars; plotly draws the first bar at the bottom
-    ranked = [(f"{rank}. {agent.name}" + (f" ({agent.workspace})" if page.workspace_id is None else ""), agent.runs)
+    # (labels escaped: plotly reads <b>, <a href> ... in them as markup, and shows entities as text)
+    ranked = [(escape(f"{rank}. {agent.name}" + (f" ({agent.workspace})" if page.workspace_id is None else "")),
+               agent.runs)
               for rank, agent in enumerate(page.agents, 1)][::-1]
     keys = PERIOD_KEYS[page.cohort_period]
     return {
@@ -111,11 +113,11 @@ def figures(page: Dashboard) -> dict[str, dict]:
         }] if any(runs for _, runs in ranked) else [], xaxis={"title": {"text": "runs (30 d)"}},
             yaxis={"automargin": True}),
         "cost-by-model": _figure([
-            {"type": "bar", "name": model, "x": days, "y": [day.credits_by_model.get(model, 0.0) for day in page.days]}
+            {"type": "bar", "name": escape(model), "x": days, "y": [day.credits_by_model.get(model, 0.0) for day in page.days]}
             for model in models
         ], barmode="stack", yaxis={"title": {"text": "credits"}}),
         "errors": _figure([
-            {"type": "bar", "name": kind, "x": days, "y": [day.errors_by_type.get(kind, 0) for day in page.days]}
+            {"type": "bar", "name": escape(kind), "x": days, "y": [day.errors_by_type.get(kind, 0) for day in page.days]}
             for kind in kinds
         ], barmode="stack", yaxis={"title": {"text": "errors"}}),
         "latency": _figure([
