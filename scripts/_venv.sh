@@ -24,7 +24,7 @@ if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stam
     echo "Installing the project into .venv (first run takes a minute)..."
     "$python_bin" -m venv .venv
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,bench,embedded]"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,bench,embedded,dashboard]"
     touch "$stamp"
 fi
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false

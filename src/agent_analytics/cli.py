@@ -25,6 +25,7 @@ from agent_analytics import bench, bootstrap, db, dbt, demo_data, erasure, gener
 from agent_analytics.alerts import cli as alerts_cli
 from agent_analytics.alerts import demo as alerts_demo
 from agent_analytics import cron_cli
+from agent_analytics.dashboard import cli as dashboard_cli
 from agent_analytics.worker import cli as worker_cli
 from agent_analytics.errors import AgentAnalyticsError
 from agent_analytics.steps import Steps
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     alerts_cli.add_commands(commands)
     worker_cli.add_commands(commands)
+    dashboard_cli.add_commands(commands)
     status = commands.add_parser("status", help="the pipeline's health (each step's last run, the data lag) and the "
                                  "analytics objects with their row counts")
     status.add_argument("--json", action="store_true", help="the pipeline's health as JSON, for programs")
@@ -612,6 +614,7 @@ COMMANDS = {
     "erase-user": _erase_user,
     "alerts": alerts_cli.main,
     "worker": worker_cli.main,
+    "dashboard": dashboard_cli.main,
     "cron": cron_cli.main,
 }
 

