@@ -98,48 +98,7 @@ end
 $$;
 revoke all on function {{ internal_schema() }}.live_hourly_metrics(uuid array, timestamptz) from public;
 
-{#- The two doors: a member's workspaces (or one of them), and the service key's everything. #}
-create or replace function {{ s }}.member_live_hourly_metrics(
-    p_workspace_id uuid default null, p_since timestamptz default null
-)
-returns setof {{ row_type }}
-language plpgsql
-stable
-security definer
-set search_path = {{ definer_search_path() }}
-as $$
-begin
-    return query
-    select * from {{ internal_schema() }}.live_hourly_metrics(
-        array(
-            select ids.id from {{ s }}.member_workspace_ids() as ids (id)
-            where p_workspace_id is null or ids.id = p_workspace_id
-        ),
-        p_since
-    );
-end
-$$;
-revoke all on function {{ s }}.member_live_hourly_metrics(uuid, timestamptz) from public;
-grant execute on function {{ s }}.member_live_hourly_metrics(uuid, timestamptz) to authenticated, service_role;
-
-create or replace function {{ s }}.live_hourly_metrics(
-    p_workspace_id uuid default null, p_since timestamptz default null
-)
-returns setof {{ row_type }}
-language plpgsql
-stable
-security definer
-set search_path = {{ definer_search_path() }}
-as $$
-begin
-    return query
-    select * from {{ internal_schema() }}.live_hourly_metrics(
-        case when p_workspace_id is not null then array[p_workspace_id] end, p_since
-    );
-end
-$$;
-revoke all on function {{ s }}.live_hourly_metrics(uuid, timestamptz) from public;
-grant execute on function {{ s }}.live_hourly_metrics(uuid, timestamptz) to service_role
+{{ create_live_doors('live_hourly_metrics', 'timestamptz', 'setof ' ~ row_type) }}
 {% endmacro %}
 
 
@@ -342,51 +301,7 @@ end
 $$;
 revoke all on function {{ internal_schema() }}.live_daily_metrics(uuid array, date) from public;
 
-create or replace function {{ s }}.member_live_daily_metrics(
-    p_workspace_id uuid default null, p_since date default null
-)
-returns table (
-    {{ live_daily_columns() | indent(4) }}
-)
-language plpgsql
-stable
-security definer
-set search_path = {{ definer_search_path() }}
-as $$
-begin
-    return query
-    select * from {{ internal_schema() }}.live_daily_metrics(
-        array(
-            select ids.id from {{ s }}.member_workspace_ids() as ids (id)
-            where p_workspace_id is null or ids.id = p_workspace_id
-        ),
-        p_since
-    );
-end
-$$;
-revoke all on function {{ s }}.member_live_daily_metrics(uuid, date) from public;
-grant execute on function {{ s }}.member_live_daily_metrics(uuid, date) to authenticated, service_role;
-
-create or replace function {{ s }}.live_daily_metrics(
-    p_workspace_id uuid default null, p_since date default null
-)
-returns table (
-    {{ live_daily_columns() | indent(4) }}
-)
-language plpgsql
-stable
-security definer
-set search_path = {{ definer_search_path() }}
-as $$
-begin
-    return query
-    select * from {{ internal_schema() }}.live_daily_metrics(
-        case when p_workspace_id is not null then array[p_workspace_id] end, p_since
-    );
-end
-$$;
-revoke all on function {{ s }}.live_daily_metrics(uuid, date) from public;
-grant execute on function {{ s }}.live_daily_metrics(uuid, date) to service_role
+{{ create_live_doors('live_daily_metrics', 'date', 'table (\n    ' ~ live_daily_columns() | indent(4) ~ '\n)') }}
 {% endmacro %}
 
 
@@ -396,3 +311,37 @@ built.total_runs, built.successful_runs, built.failed_runs, built.cancelled_runs
 built.total_credits_consumed, built.unique_agents_run, built.total_errors, built.error_rate,
 built.updated_at as as_of
 {%- endmacro %}
+
+
+{% macro create_live_doors(name, since_type, returns) %}
+{#- The two doors to analytics_internal.<name>(): analytics.member_<name>() for a member's
+    workspaces (or one of them), and analytics.<name>() for the service key's everything. -#}
+{%- set s = this.schema %}
+{%- for door, workspaces, callers in [
+    ('member_' ~ name, "array(
+            select ids.id from " ~ s ~ ".member_workspace_ids() as ids (id)
+            where p_workspace_id is null or ids.id = p_workspace_id
+        )", 'authenticated, service_role'),
+    (name, 'case when p_workspace_id is not null then array[p_workspace_id] end', 'service_role'),
+] %}
+create or replace function {{ s }}.{{ door }}(
+    p_workspace_id uuid default null, p_since {{ since_type }} default null
+)
+returns {{ returns }}
+language plpgsql
+stable
+security definer
+set search_path = {{ definer_search_path() }}
+as $$
+begin
+    return query
+    select * from {{ internal_schema() }}.{{ name }}(
+        {{ workspaces }},
+        p_since
+    );
+end
+$$;
+revoke all on function {{ s }}.{{ door }}(uuid, {{ since_type }}) from public;
+grant execute on function {{ s }}.{{ door }}(uuid, {{ since_type }}) to {{ callers }}{{ ';' if not loop.last }}
+{%- endfor %}
+{% endmacro %}

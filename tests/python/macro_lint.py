@@ -158,6 +158,7 @@ CALLS: dict[str, list[str]] = {
         " ref('int_user_first_seen')) }}",
     ],
     "live_daily_columns": [],  # with create_live_daily_functions
+    "create_live_doors": [],  # with create_live_hourly_functions and create_live_daily_functions
     "live_daily_built_columns": [],  # with create_live_daily_functions
     "recount_total_users": ["{{ recount_total_users() }}"],
     "total_users_on": [
