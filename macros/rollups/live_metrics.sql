@@ -73,9 +73,6 @@ returns setof {{ row_type }}
 language plpgsql
 stable
 set search_path = {{ definer_search_path() }}
-{#- one plan per session, its partitions pruned when it runs: a custom plan planned every
-    partition of the live window's days ahead at every call (docs/live-metrics.md, Cost) #}
-set plan_cache_mode = force_generic_plan
 as $$
 declare
     v_since constant timestamptz := date_trunc('hour', coalesce(p_since, date_trunc('day', now(), 'UTC')), 'UTC');
@@ -275,9 +272,6 @@ returns table (
 language plpgsql
 stable
 set search_path = {{ definer_search_path() }}
-{#- one plan per session, its partitions pruned when it runs: a custom plan planned every
-    partition of the live window's days ahead at every call (docs/live-metrics.md, Cost) #}
-set plan_cache_mode = force_generic_plan
 as $$
 #variable_conflict use_column
 declare
