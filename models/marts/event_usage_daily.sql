@@ -19,6 +19,7 @@
             "{{ ensure_index('idx_event_usage_daily_workspace', '(workspace_id, metric_date desc)') }}",
             "{{ ensure_updated_at_trigger() }}",
             "{{ enable_workspace_rls() }}",
+            "{{ delete_emptied_rows('events = 0') }}",
         ],
     )
 }}
@@ -53,18 +54,52 @@ per_name as (
     having {{ is_scope_grouping('workspace_id') }}
 ),
 
+{#- A recomputed day's row left with no event (its events were deleted) is written with zero
+    counts, and the post-hook removes it. #}
+{% if is_incremental() %}
+    emptied as (
+        select
+            known.metric_date,
+            coalesce(known.workspace_id, {{ platform_scope_id() }}) as scope_id,
+            known.event_type,
+            known.event_name,
+            0 as events,
+            0 as users
+        from {{ this }} as known
+        where
+            {{ in_days('known.metric_date', days, is_date=true) }}
+            and known.metric_date >= {{ utc_today() }} - {{ var('raw_event_retention_days') }}
+            and not exists (
+                select from per_name
+                where
+                    per_name.metric_date = known.metric_date
+                    and per_name.scope_id = coalesce(known.workspace_id, {{ platform_scope_id() }})
+                    and per_name.event_type = known.event_type
+                    and per_name.event_name is not distinct from known.event_name
+            )
+    ),
+{% endif %}
+
+counted as (
+    select * from per_name
+    {% if is_incremental() %}
+        union all
+        select * from emptied
+    {% endif %}
+),
+
 final as (
     select
-        {{ row_id(['per_name.metric_date', workspace_from_scope('per_name.scope_id'), 'per_name.event_type',
-            'per_name.event_name']) | indent(8) }} as id,
-        per_name.metric_date,
-        {{ workspace_from_scope('per_name.scope_id') }} as workspace_id,
-        per_name.event_type,
-        per_name.event_name,
-        per_name.events::integer as events,
-        per_name.users::integer as users,
+        {{ row_id(['counted.metric_date', workspace_from_scope('counted.scope_id'), 'counted.event_type',
+            'counted.event_name']) | indent(8) }} as id,
+        counted.metric_date,
+        {{ workspace_from_scope('counted.scope_id') }} as workspace_id,
+        counted.event_type,
+        counted.event_name,
+        counted.events::integer as events,
+        counted.users::integer as users,
         {{ rollup_timestamps() | indent(8) }}
-    from per_name
+    from counted
 )
 
 select * from final

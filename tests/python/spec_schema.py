@@ -294,6 +294,10 @@ UPDATED_AT_TRIGGERS = {
     "agent_performance": "update_agent_performance_updated_at",
     "user_cohorts": "update_user_cohorts_updated_at",
     "alert_rules": "update_alert_rules_updated_at",
+    # ours, beyond the spec (docs/bi.md)
+    "model_usage_daily": "update_model_usage_daily_updated_at",
+    "event_usage_daily": "update_event_usage_daily_updated_at",
+    "active_users_daily": "update_active_users_daily_updated_at",
 }
 
 RLS_TABLES = (

@@ -224,7 +224,8 @@ def test_a_rollup_whose_sql_breaks_its_contract_fails_its_build_and_leaves_its_t
     shutil.copy(PROJECT / "dbt_project.yml", copy)
     for folder in ("models", "macros", "seeds", "tests/dbt"):
         shutil.copytree(PROJECT / folder, copy / folder)
-    model = copy / "models" / "marts" / "hourly_metrics.sql"
+    # the model's SQL is the macro it shares with the live functions
+    model = copy / "macros" / "rollups" / "hourly_metrics_rows.sql"
     assert written in model.read_text()
     model.write_text(model.read_text().replace(written, changed_to))
     rows, types = snapshot(rebuilt, "hourly_metrics"), column_types(rebuilt, "hourly_metrics")

@@ -156,6 +156,9 @@ def test_rls_is_on_with_one_select_policy_for_authenticated(built, table):
     if table in ("user_activity", "alert_rules", "alert_history"):
         # the build reads these whole: it is not their owner, and RLS would show it no rows
         assert policies.pop() == ("SELECT", ["analytics_builder"], "true")
+    if table in ("daily_metrics", "hourly_metrics", "agent_performance", "user_cohorts"):
+        # the reporting role reads every row of the figures (docs/security.md)
+        assert policies.pop() == ("SELECT", ["analytics_reporting"], "true")
     assert len(policies) == 1
     command, roles, qual = policies[0]
     assert (command, roles) == ("SELECT", ["authenticated"])
