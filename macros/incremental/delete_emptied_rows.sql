@@ -11,27 +11,28 @@ select 'full build: nothing emptied in {{ this.identifier }}'
 {%- endmacro %}
 
 
-{% macro delete_agent_days_without_runs(date_column) -%}
-{#- A post-hook of the per agent-day models: an agent-day whose every run was deleted has no
-    run left to recompute it from, so its row goes. Only the agent-days of deleted runs are
+{% macro delete_days_without_runs(date_column, per_agent=true) -%}
+{#- A post-hook of the models of runs per day: a day (per_agent: an agent-day) whose every run
+    was deleted has no run left to recompute it from, and upsert_changed only replaces the days
+    the recompute returns rows for, so its rows go here. Only the days of deleted runs are
     looked at. -#}
 {%- if is_incremental() and not is_backfill() and var('erasure_recounts') -%}
 delete from {{ this }} as kept
 using (
     select distinct
+        {%- if per_agent %}
         gone.agent_id,
+        {%- endif %}
         {{ utc_date('gone.happened_at') }} as run_date
     from {{ source('analytics_internal', 'deleted_activity') }} as gone
     where gone.source = 'run'
 ) as emptied
 where
-    kept.agent_id = emptied.agent_id
-    and kept.{{ date_column }} = emptied.run_date
+    {% if per_agent %}kept.agent_id = emptied.agent_id and {% endif %}kept.{{ date_column }} = emptied.run_date
     and not exists (
         select from {{ source('app', 'agent_runs') }} as runs
         where
-            runs.agent_id = kept.agent_id
-            and runs.started_at >= {{ utc_day_start('kept.' ~ date_column) }}
+            {% if per_agent %}runs.agent_id = kept.agent_id and {% endif %}runs.started_at >= {{ utc_day_start('kept.' ~ date_column) }}
             and runs.started_at < {{ utc_day_start('kept.' ~ date_column ~ ' + 1') }}
             and {{ not_erased('runs.user_id') }}
     )

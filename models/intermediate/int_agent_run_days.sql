@@ -7,7 +7,7 @@
             "{{ ensure_table_ddl(constraints={'int_agent_run_days_pkey': 'primary key (id)'}) }}",
             "{{ ensure_index('int_agent_run_days_agent_idx', '(agent_id, run_date)') }}",
             "{{ ensure_index('int_agent_run_days_date_idx', '(run_date)') }}",
-            "{{ delete_agent_days_without_runs('run_date') }}",
+            "{{ delete_days_without_runs('run_date') }}",
         ],
     )
 }}

@@ -28,7 +28,7 @@
             "{{ ensure_index('idx_agent_performance_composite', '(workspace_id, metric_date desc, total_runs desc)') }}",
             "{{ ensure_updated_at_trigger() }}",
             "{{ enable_workspace_rls() }}",
-            "{{ delete_agent_days_without_runs('metric_date') }}",
+            "{{ delete_days_without_runs('metric_date') }}",
         ],
     )
 }}

@@ -18,6 +18,7 @@
             "{{ ensure_index('idx_model_usage_daily_workspace', '(workspace_id, metric_date desc)') }}",
             "{{ ensure_updated_at_trigger() }}",
             "{{ enable_workspace_rls() }}",
+            "{{ delete_days_without_runs('metric_date', per_agent=false) }}",
         ],
     )
 }}

@@ -167,7 +167,7 @@ CALLS: dict[str, list[str]] = {
     ],
     # macros/incremental/
     "delete_emptied_rows": ["{{ delete_emptied_rows('active_users = 0') }}"],
-    "delete_agent_days_without_runs": ["{{ delete_agent_days_without_runs('run_date') }}"],
+    "delete_days_without_runs": ["{{ delete_days_without_runs('run_date') }}"],
     "delete_hours_without_activity": ["{{ delete_hours_without_activity() }}"],
     # macros/ddl/
     "drop_swapped_out_backup": ["{{ drop_swapped_out_backup() }}", "{{ drop_swapped_out_backup('view') }}"],
@@ -288,7 +288,7 @@ THIS_MODEL = {
     "create_live_daily_functions": "daily_metrics",
     "create_live_hourly_functions": "hourly_metrics",
     "recount_total_users": "daily_metrics",
-    "delete_agent_days_without_runs": "agent_performance",
+    "delete_days_without_runs": "agent_performance",
     "delete_hours_without_activity": "hourly_metrics",
 }
 

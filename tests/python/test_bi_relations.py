@@ -68,6 +68,18 @@ def test_they_still_do_after_late_events_changed_runs_and_deletions(project):
     check_bi_relations(project)
 
 
+def test_a_day_whose_runs_were_all_deleted_keeps_no_model_rows(project):
+    with project.connect() as conn:
+        day = conn.execute("select metric_date from analytics.model_usage_daily where workspace_id is null "
+                           "order by metric_date desc limit 1").fetchone()[0]
+        conn.execute("delete from public.agent_runs where (started_at at time zone 'UTC')::date = %s", (day,))
+    project.build()
+    with project.connect() as conn:
+        assert conn.execute("select count(*) from analytics.model_usage_daily where metric_date = %s",
+                            (day,)).fetchone()[0] == 0
+    check_bi_relations(project)
+
+
 def test_a_second_build_changes_nothing(project):
     with project.connect() as conn:
         before = conn.execute("select max(updated_at) from analytics.model_usage_daily").fetchone()[0]
