@@ -544,3 +544,57 @@ def event_usage_daily(raw: Raw, since: date) -> dict[tuple, dict]:
         key: {"events": len(events), "users": len({e["user_id"] for e in events})}
         for key, events in events_by.items()
     }
+
+
+def activation_funnel(raw: Raw, today: date) -> dict[tuple, dict]:
+    """Keyed (cohort_period, cohort_date, workspace_id): a workspace's members by the day they
+    joined, the platform's users by the day they signed up, as of `today`."""
+    active: dict[tuple, set] = defaultdict(set)  # (scope, user) -> days active
+    for (day, scope), users in activity_days(raw).items():
+        for user in users:
+            active[(scope, user)].add(day)
+    makers = {(scope, agent["created_by"]) for agent in raw.agents if agent["created_by"] is not None
+              for scope in scopes(agent["workspace_id"])}
+    first_run: dict[tuple, datetime] = {}
+    for run in raw.runs:
+        if utc_day(run["started_at"]) <= today:
+            for scope in scopes(run["workspace_id"]):
+                key = (scope, run["user_id"])
+                first_run[key] = min(first_run.get(key, run["started_at"]), run["started_at"])
+    starts = [(m["workspace_id"], m["user_id"], m["joined_at"]) for m in raw.members]
+    starts += [(PLATFORM, u["id"], u["created_at"]) for u in raw.users]
+    cohorts: dict[tuple, list[dict]] = defaultdict(list)
+    for scope, user, started in starts:
+        start_day = utc_day(started)
+        if start_day > today:
+            continue
+        ran = first_run.get((scope, user))
+        journey = {
+            "created_agent": (scope, user) in makers,
+            "hours": None if ran is None else max(seconds(ran - started) / 3600, Decimal(0)),
+            "past_week_2": start_day + timedelta(days=13) <= today,
+            "returned": any(start_day + timedelta(days=7) <= d <= start_day + timedelta(days=13)
+                            for d in active[(scope, user)]),
+        }
+        for period in ("weekly", "monthly"):
+            cohorts[(period, _period_start(period, start_day), scope)].append(journey)
+    result = {}
+    for key, journeys in cohorts.items():
+        size = len(journeys)
+        hours = [j["hours"] for j in journeys if j["hours"] is not None]
+        past = [j for j in journeys if j["past_week_2"]]
+        returned = sum(j["returned"] for j in past)
+        result[key] = {
+            "scope": "platform" if key[2] is PLATFORM else "workspace",
+            "cohort_users": size,
+            "created_agent_users": sum(j["created_agent"] for j in journeys),
+            "created_agent_percent": percent(sum(j["created_agent"] for j in journeys), size),
+            "ran_users": len(hours),
+            "ran_percent": percent(len(hours), size),
+            "past_week_2_users": len(past),
+            "returned_week_2_users": returned,
+            "returned_week_2_percent": percent(returned, len(past)),
+            "median_hours_to_first_run": rounded(percentile_cont(hours, 0.5)),
+            "p90_hours_to_first_run": rounded(percentile_cont(hours, 0.9)),
+        }
+    return result

@@ -40,6 +40,8 @@ def check_bi_relations(project_db) -> None:
                  for key, value in row["retention_data"].items()}, "retention_curves")
         compare(table(conn, "active_users_daily", ("activity_date", "workspace_id")),
                 oracle.mv_active_users(raw, today, days_back=None), "active_users_daily")
+        compare(table(conn, "activation_funnel", ("cohort_period", "cohort_date", "workspace_id")),
+                oracle.activation_funnel(raw, today - timedelta(days=1)), "activation_funnel")
         compare(table(conn, "workspace_plans", ("workspace_id",)),
                 {(w["id"],): {"workspace_name": w["name"], "plan": w["plan"]} for w in raw.workspaces},
                 "workspace_plans")
@@ -90,7 +92,7 @@ def test_a_second_build_changes_nothing(project):
 
 @pytest.mark.parametrize("relation", ["model_usage_daily", "event_usage_daily", "active_users_daily", "errors_daily",
                                       "retention_curves",
-                                      "model_costs_daily", "workspace_plans"])
+                                      "model_costs_daily", "workspace_plans", "activation_funnel"])
 def test_a_member_reads_their_workspaces_rows_only(project, relation):
     with project.connect() as conn:
         user_id = conn.execute("select user_id from public.workspace_members order by user_id limit 1").fetchone()[0]

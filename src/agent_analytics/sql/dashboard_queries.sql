@@ -201,3 +201,22 @@ select metric_date, event_type, event_name, events, users
 from {schema}.event_usage_daily
 where workspace_id = %(workspace_id)s and metric_date >= (%(since_7d)s::timestamptz at time zone 'UTC')::date
 order by metric_date desc, events desc;
+
+-- name: activation_weekly
+-- what: a workspace's weekly cohorts of new members: how many made an agent, ran one, came back in week 2, and how soon they ran (naive: the first two steps counted from the app's tables)
+select date_trunc('week', members.joined_at at time zone 'UTC')::date as cohort_date, count(*) as cohort_users,
+       count(*) filter (where exists (
+           select from public.agents where agents.workspace_id = members.workspace_id and agents.created_by = members.user_id
+       )) as created_agent_users,
+       count(*) filter (where exists (
+           select from public.agent_runs as runs where runs.workspace_id = members.workspace_id and runs.user_id = members.user_id
+       )) as ran_users
+from public.workspace_members as members
+where members.workspace_id = %(workspace_id)s
+group by 1
+order by 1 desc;
+-- ours:
+select cohort_date, cohort_users, created_agent_users, ran_users, returned_week_2_percent, median_hours_to_first_run
+from {schema}.activation_funnel
+where workspace_id = %(workspace_id)s and cohort_period = 'weekly'
+order by cohort_date desc;
