@@ -140,6 +140,7 @@ CALLS: dict[str, list[str]] = {
         "runs as (\n    select * from agent_runs\n),\n\n{{ hourly_metrics_rows() }}",
     ],
     "live_window_start": ["select\n    {{ live_window_start() | indent(4) }} as live_from"],
+    "live_window_end": ["select {{ live_window_end() }} as live_until"],
     "live_hourly_rows": [
         "{{ live_hourly_rows(ref('stg_analytics__user_activity'), ref('int_agent_runs'), none) }}",
         "{{ live_hourly_rows(ref('stg_analytics__user_activity'), ref('int_agent_runs'), 'p_workspace_ids') }}",
