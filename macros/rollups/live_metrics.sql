@@ -24,10 +24,10 @@ least(
 
 
 {% macro live_window_end() -%}
-{#- The latest time a stored event can have: the staging view keeps an event up to a day past
-    its arrival (ingested_at, stamped now() for the app). The bound lets the planner leave out
-    the partitions made ahead and the default one. -#}
-now() + interval '1 day'
+{#- The latest time a stored event can have: the staging view keeps an event up to
+    max_event_lead() past its arrival (ingested_at, stamped now() for the app). The bound lets
+    the planner leave out the partitions made ahead and the default one. -#}
+now() + {{ max_event_lead() }}
 {%- endmacro %}
 
 

@@ -33,8 +33,15 @@ end
     the rollups. The bound also keeps a session's length within what the rollups hold. -#}
 (
     {{ created_at }} >= {{ ingested_at }} - interval '1000 days'
-    and {{ created_at }} <= {{ ingested_at }} + interval '1 day'
+    and {{ created_at }} <= {{ ingested_at }} + {{ max_event_lead() }}
 )
+{%- endmacro %}
+
+
+{% macro max_event_lead() -%}
+{#- How far past its arrival an event's time may be (plausible_event_time); the live functions
+    bound their window with it. -#}
+interval '1 day'
 {%- endmacro %}
 
 

@@ -47,13 +47,13 @@ cohort_members as (
 ),
 
 agent_makers as (
-    select distinct
+    select
         agents.workspace_id as scope_id,
         agents.created_by as user_id
     from {{ ref('stg_app__agents') }} as agents
     where agents.created_by is not null
     union
-    select distinct
+    select
         {{ platform_scope_id() }},
         agents.created_by
     from {{ ref('stg_app__agents') }} as agents

@@ -141,6 +141,7 @@ CALLS: dict[str, list[str]] = {
     ],
     "live_window_start": ["select\n    {{ live_window_start() | indent(4) }} as live_from"],
     "live_window_end": ["select {{ live_window_end() }} as live_until"],
+    "max_event_lead": ["select now() + {{ max_event_lead() }} as latest"],
     "live_hourly_rows": [
         "{{ live_hourly_rows(ref('stg_analytics__user_activity'), ref('int_agent_runs'), none) }}",
         "{{ live_hourly_rows(ref('stg_analytics__user_activity'), ref('int_agent_runs'), 'p_workspace_ids') }}",
