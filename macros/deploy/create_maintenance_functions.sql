@@ -74,6 +74,10 @@ as $$
 $$;
 revoke all on function {{ internal_schema() }}.oldest_open_transaction_start() from public;
 
+{#- Weekly partitions (ISO weeks, Monday to Monday, UTC): a dashboard's seven-day window
+    plans two partitions instead of eight day ones, and the planning was the cost of its event
+    queries (docs/performance.md). A week that already has day partitions, made by an earlier
+    version, gets day partitions for its other days too; retention drops both kinds. #}
 create or replace function {{ s }}.ensure_user_activity_partitions(first_day date, last_day date)
 returns integer
 language plpgsql
@@ -81,10 +85,7 @@ security definer
 set search_path = {{ definer_search_path() }}
 as $$
 declare
-    day date;
-    partition_name text;
-    lower_bound timestamptz;
-    upper_bound timestamptz;
+    wanted record;
     created integer := 0;
 begin
     if first_day is null or last_day is null or last_day < first_day then
@@ -93,27 +94,51 @@ begin
     if last_day - first_day > 3660 then
         raise exception 'ensure_user_activity_partitions: % days is more than ten years of partitions', last_day - first_day;
     end if;
-    for day in select generate_series(first_day, last_day, interval '1 day')::date loop
-        partition_name := 'user_activity_p' || to_char(day, 'YYYYMMDD');
-        continue when to_regclass(format('{{ s }}.%I', partition_name)) is not null;
-        lower_bound := day::timestamp at time zone 'UTC';
-        upper_bound := (day + 1)::timestamp at time zone 'UTC';
+    for wanted in
+        with weeks as (
+            select
+                week.week_start::date as week_start,
+                exists (
+                    select from generate_series(week.week_start, week.week_start + interval '6 days', interval '1 day') as day
+                    where to_regclass(format('{{ s }}.%I', 'user_activity_p' || to_char(day, 'YYYYMMDD'))) is not null
+                ) as has_day_partitions
+            from generate_series(
+                date_trunc('week', first_day::timestamp), date_trunc('week', last_day::timestamp), interval '7 days'
+            ) as week (week_start)
+        )
+
+        select 'user_activity_w' || to_char(weeks.week_start, 'YYYYMMDD') as partition_name,
+            weeks.week_start as lower_day, weeks.week_start + 7 as upper_day
+        from weeks
+        where not weeks.has_day_partitions
+        union all
+        select 'user_activity_p' || to_char(day, 'YYYYMMDD'), day::date, day::date + 1
+        from weeks
+        cross join lateral generate_series(
+            greatest(weeks.week_start, first_day)::timestamp, least(weeks.week_start + 6, last_day)::timestamp,
+            interval '1 day'
+        ) as day
+        where weeks.has_day_partitions
+    loop
+        continue when to_regclass(format('{{ s }}.%I', wanted.partition_name)) is not null;
         -- Created apart, then attached: ATTACH takes only a SHARE UPDATE EXCLUSIVE lock on the
         -- parent, so the app goes on writing events (CREATE ... PARTITION OF would lock it out).
         execute format(
             'create table {{ s }}.%I (like {{ s }}.user_activity including defaults including constraints)',
-            partition_name
+            wanted.partition_name
         );
-        -- Rows that reached the default partition before this day had one move straight into
+        -- Rows that reached the default partition before this range had one move straight into
         -- the new table (no temporary table: a caller could have made one of that name first).
         execute format(
             'with moved as (delete from {{ s }}.user_activity_default where created_at >= %L and created_at < %L '
             'returning *) insert into {{ s }}.%I select * from moved',
-            lower_bound, upper_bound, partition_name
+            wanted.lower_day::timestamp at time zone 'UTC', wanted.upper_day::timestamp at time zone 'UTC',
+            wanted.partition_name
         );
         execute format(
             'alter table {{ s }}.user_activity attach partition {{ s }}.%I for values from (%L) to (%L)',
-            partition_name, lower_bound, upper_bound
+            wanted.partition_name, wanted.lower_day::timestamp at time zone 'UTC',
+            wanted.upper_day::timestamp at time zone 'UTC'
         );
         created := created + 1;
     end loop;
@@ -123,9 +148,10 @@ $$;
 revoke all on function {{ s }}.ensure_user_activity_partitions(date, date) from public;
 grant execute on function {{ s }}.ensure_user_activity_partitions(date, date) to service_role;
 
-{#- S12: retention drops whole daily partitions instead of one huge DELETE. It keeps raw
-    events for the last 90 full UTC days and today: the day that straddles the cut-off is
-    kept whole rather than half-deleted row by row. #}
+{#- S12: retention drops whole partitions instead of one huge DELETE. It keeps raw events
+    for at least the last 90 full UTC days and today: the week that straddles the cut-off is
+    kept whole rather than half-deleted row by row, so an event is kept 90 to 97 days. Day
+    partitions of an earlier version go by their day. #}
 create or replace function {{ s }}.cleanup_old_data()
 returns void
 language plpgsql
@@ -144,8 +170,12 @@ begin
         from pg_catalog.pg_inherits as i
         inner join pg_catalog.pg_class as c on c.oid = i.inhrelid
         where i.inhparent = '{{ s }}.user_activity'::regclass
-          and c.relname ~ '^user_activity_p[0-9]{8}$'
-          and to_date(substring(c.relname from '[0-9]{8}$'), 'YYYYMMDD') < first_kept_day
+          and (
+              (c.relname ~ '^user_activity_p[0-9]{8}$'
+               and to_date(substring(c.relname from '[0-9]{8}$'), 'YYYYMMDD') < first_kept_day)
+              or (c.relname ~ '^user_activity_w[0-9]{8}$'
+                  and to_date(substring(c.relname from '[0-9]{8}$'), 'YYYYMMDD') + 7 <= first_kept_day)
+          )
     loop
         execute format('drop table %s', part.partition);
     end loop;

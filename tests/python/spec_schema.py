@@ -209,9 +209,7 @@ INDEXES: dict[str, dict[str, str]] = {
     "user_activity": {
         "idx_user_activity_user_time": "(user_id, created_at DESC)",
         "idx_user_activity_workspace_time": "(workspace_id, created_at DESC)",
-        "idx_user_activity_event_type": "(event_type, created_at DESC)",
         "idx_user_activity_session": "(session_id)",
-        "idx_user_activity_created_at_brin": "USING brin (created_at)",
         "idx_user_activity_composite": "(workspace_id, user_id, created_at DESC)",
     },
     "daily_metrics": {
@@ -247,6 +245,8 @@ INDEXES: dict[str, dict[str, str]] = {
 # Spec indexes left out (docs/spec-deviations.md): index -> what serves its queries instead.
 DROPPED_INDEXES: dict[str, str] = {
     "idx_user_activity_metadata": "idx_user_activity_workspace_time (metadata queries are bounded by workspace and time)",
+    "idx_user_activity_created_at_brin": "the weekly partitions by created_at (a window opens only its weeks)",
+    "idx_user_activity_event_type": "idx_user_activity_workspace_time (no query here leads with the event type)",
     "idx_daily_metrics_date": "unique_daily_metric (metric_date, workspace_id)",
     "idx_daily_metrics_date_brin": "unique_daily_metric (metric_date, workspace_id)",
     "idx_hourly_metrics_hour": "unique_hourly_metric (metric_hour, workspace_id)",

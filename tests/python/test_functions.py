@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
+from psycopg import sql
 import pytest
 
 
@@ -99,27 +100,35 @@ def test_updated_at_moves_when_an_alert_rule_changes(built):
     assert updated.year > 2000
 
 
-def test_cleanup_old_data_drops_whole_old_day_partitions_and_keeps_the_last_90_days_whole(built):
+def _partitions(conn: psycopg.Connection) -> set[str]:
+    return {
+        name for (name,) in conn.execute(
+            "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+            "where i.inhparent = 'analytics.user_activity'::regclass"
+        ).fetchall()
+    }
+
+
+def _week_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def test_cleanup_old_data_drops_whole_weeks_past_90_days_and_keeps_the_week_that_straddles(built):
     user_id, workspace_id = built.rows("select user_id, workspace_id from public.workspace_members limit 1")[0]
     today = datetime.now(UTC).date()
     with built.connect() as conn, conn.transaction(force_rollback=True):
-        conn.execute("select analytics.ensure_user_activity_partitions(%s, %s)", (today - timedelta(days=120), today))
-        for days_ago in (120, 100, 91, 89, 10):
-            conn.execute(
-                "insert into analytics.user_activity (user_id, workspace_id, event_type, created_at) "
-                "values (%s, %s, 'login', now() - make_interval(days => %s))",
-                (user_id, workspace_id, days_ago),
-            )
-        # Older than 90 days by a second, but on the day that straddles the cut-off: kept with its day.
-        straddling = conn.execute(
-            "select greatest(now() - interval '90 days 1 second', "
-            "((now() - interval '90 days') at time zone 'UTC')::date::timestamp at time zone 'UTC')"
+        conn.execute("select analytics.ensure_user_activity_partitions(%s, %s)", (today - timedelta(days=130), today))
+        first_kept_day = conn.execute(
+            "select ((now() - interval '90 days') at time zone 'UTC')::date"
         ).fetchone()[0]
-        conn.execute(
-            "insert into analytics.user_activity (user_id, workspace_id, event_type, created_at) "
-            "values (%s, %s, 'login', %s)",
-            (user_id, workspace_id, straddling),
-        )
+        events = {}
+        for days_ago in (120, 100, 97, 95, 93, 91, 89, 10):
+            event_id, created_at = conn.execute(
+                "insert into analytics.user_activity (user_id, workspace_id, event_type, created_at) "
+                "values (%s, %s, 'login', now() - make_interval(days => %s)) returning id, created_at",
+                (user_id, workspace_id, days_ago),
+            ).fetchone()
+            events[event_id] = created_at
         conn.execute(
             "insert into analytics.hourly_metrics (id, metric_hour, workspace_id, created_at) "
             "values (gen_random_uuid(), date_trunc('hour', now()) - interval '40 days', %s, now())",
@@ -128,25 +137,57 @@ def test_cleanup_old_data_drops_whole_old_day_partitions_and_keeps_the_last_90_d
         conn.execute("set local role service_role")
         conn.execute("select analytics.cleanup_old_data()")
         conn.execute("reset role")
-        partitions = {
-            name for (name,) in conn.execute(
-                "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
-                "where i.inhparent = 'analytics.user_activity'::regclass"
+        partitions = _partitions(conn)
+        kept = {
+            event_id for (event_id,) in conn.execute(
+                "select id from analytics.user_activity where id = any(%s)", (list(events),)
             ).fetchall()
         }
-        kept = conn.execute(
-            "select (now() - created_at) > interval '90 days' as old, count(*) from analytics.user_activity "
-            "where user_id = %s and event_type = 'login' and created_at < now() - interval '85 days' group by 1",
-            (user_id,),
-        ).fetchall()
         old_hourly = conn.execute(
             "select count(*) from analytics.hourly_metrics where metric_hour < now() - interval '30 days'"
         ).fetchone()[0]
-    assert f"user_activity_p{(today - timedelta(days=120)):%Y%m%d}" not in partitions
-    assert f"user_activity_p{(today - timedelta(days=100)):%Y%m%d}" not in partitions
-    assert f"user_activity_p{(today - timedelta(days=89)):%Y%m%d}" in partitions
-    assert sorted(kept) == [(False, 1), (True, 1)]
+    # An event goes with its week, and a week only once all of it is past the 90 days.
+    expected = {
+        event_id for event_id, created_at in events.items()
+        if _week_of(created_at.astimezone(UTC).date()) + timedelta(days=7) > first_kept_day
+    }
+    assert kept == expected
+    assert len(kept) < len(events), "the oldest events were dropped"
+    assert all(created_at.astimezone(UTC).date() >= first_kept_day - timedelta(days=6)
+               for event_id, created_at in events.items() if event_id in kept), "kept at most 97 days"
+    weeks = {datetime.strptime(name[-8:], "%Y%m%d").date() for name in partitions if name.startswith("user_activity_w")}
+    assert _week_of(first_kept_day) in weeks, "the week that straddles the cut-off is kept whole"
+    assert all(week + timedelta(days=7) > first_kept_day for week in weeks), "every week past retention is dropped"
     assert old_hourly == 0
+
+
+def test_day_partitions_of_an_earlier_version_are_kept_and_their_week_filled_with_days(built):
+    """A database deployed when partitions were daily: a week that has some day partitions gets
+    day partitions for its other days (a week partition would overlap them), later weeks get
+    week partitions, and retention drops old day partitions by their day."""
+    monday = _week_of(date(2100, 3, 10))
+    old_day = datetime.now(UTC).date() - timedelta(days=400)
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        for day in (monday + timedelta(days=2), old_day):
+            conn.execute(sql.SQL(
+                "create table analytics.{} partition of analytics.user_activity for values from ({}) to ({})"
+            ).format(sql.Identifier(f"user_activity_p{day:%Y%m%d}"), sql.Literal(f"{day} 00:00+00"),
+                     sql.Literal(f"{day + timedelta(days=1)} 00:00+00")))
+        created = conn.execute(
+            "select analytics.ensure_user_activity_partitions(%s, %s)", (monday, monday + timedelta(days=9))
+        ).fetchone()[0]
+        partitions = _partitions(conn)
+        conn.execute("set local role service_role")
+        conn.execute("select analytics.cleanup_old_data()")
+        conn.execute("reset role")
+        after_cleanup = _partitions(conn)
+    days = {f"user_activity_p{monday + timedelta(days=offset):%Y%m%d}" for offset in range(7)}
+    assert days <= partitions
+    assert f"user_activity_w{monday:%Y%m%d}" not in partitions
+    assert f"user_activity_w{monday + timedelta(days=7):%Y%m%d}" in partitions
+    assert created == 6 + 1
+    assert f"user_activity_p{old_day:%Y%m%d}" not in after_cleanup
+    assert days <= after_cleanup
 
 
 def test_event_far_outside_partitions_is_stored_and_moves_into_its_partition(built):
@@ -159,7 +200,8 @@ def test_event_far_outside_partitions_is_stored_and_moves_into_its_partition(bui
             )
         in_default = conn.execute("select count(*) from analytics.user_activity_default").fetchone()[0]
         conn.execute("select analytics.ensure_user_activity_partitions('2100-01-01', '2100-01-01')")
-        moved = conn.execute("select count(*) from analytics.user_activity_p21000101").fetchone()[0]
+        # 2100-01-01 is a Friday: its week starts on Monday 2099-12-28
+        moved = conn.execute("select count(*) from analytics.user_activity_w20991228").fetchone()[0]
         left = conn.execute("select count(*) from analytics.user_activity_default").fetchone()[0]
     assert (in_default, moved, left) == (2, 1, 1)
 

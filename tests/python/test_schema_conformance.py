@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 import spec_schema
@@ -80,21 +82,25 @@ def test_no_btree_index_is_led_by_another_index_of_its_table(built):
     assert covered == []
 
 
-def test_user_activity_is_partitioned_by_created_at_with_daily_partitions(built):
+def test_user_activity_is_partitioned_by_created_at_with_weekly_partitions(built):
     strategy, key = built.rows(
         "select partstrat::text, pg_get_partkeydef(partrelid) from pg_partitioned_table "
         "where partrelid = 'analytics.user_activity'::regclass"
     )[0]
     assert (strategy, key) == ("r", "RANGE (created_at)")
-    partitions = [
-        name for (name,) in built.rows(
-            "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
-            "where i.inhparent = 'analytics.user_activity'::regclass"
-        )
-    ]
-    assert "user_activity_default" in partitions
-    today = built.value("select to_char((now() at time zone 'UTC')::date + 7, 'YYYYMMDD')")
-    assert f"user_activity_p{today}" in partitions, "partitions are created a week ahead"
+    bounds = dict(built.rows(
+        "select c.relname, pg_get_expr(c.relpartbound, c.oid) from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+        "where i.inhparent = 'analytics.user_activity'::regclass"
+    ))
+    assert bounds.pop("user_activity_default") == "DEFAULT"
+    for name, bound in bounds.items():
+        monday = datetime.strptime(name.removeprefix("user_activity_w"), "%Y%m%d").date()
+        assert monday.isoweekday() == 1, name
+        assert bound == (f"FOR VALUES FROM ('{monday} 00:00:00+00') TO ('{monday + timedelta(days=7)} 00:00:00+00')"), name
+    week_ahead = built.value(
+        "select to_char(date_trunc('week', ((now() at time zone 'UTC')::date + 7)::timestamp), 'YYYYMMDD')"
+    )
+    assert f"user_activity_w{week_ahead}" in bounds, "partitions are created a week ahead"
 
 
 @pytest.mark.parametrize("view", sorted(spec_schema.MATERIALIZED_VIEW_COLUMNS))

@@ -109,11 +109,11 @@ limit 12;
 
 -- The event queries carry their time window as values from the client, as PostgREST filters
 -- do (created_at=gte.<timestamp>&created_at=lt.<timestamp>): the planner then opens only
--- those days' partitions. (A bound computed in SQL, such as now() - interval '1 day', is not
+-- those weeks' partitions. (A bound computed in SQL, such as now() - interval '1 day', is not
 -- known when the plan is made, so every partition would be planned.) The upper bound is the
 -- client's now plus a day, the furthest ahead a stored event can be (the staging view's
--- plausibility bound): without it, the days made ahead and the DEFAULT partition are planned
--- too (16 partitions instead of 9 for seven days).
+-- plausibility bound): without it, the week made ahead and the DEFAULT partition are planned
+-- too (four partitions instead of two for seven days).
 
 -- name: user_recent_activity
 -- what: a user's 50 latest events in a workspace over the last 7 days
