@@ -233,7 +233,8 @@ def test_results_written_before_the_figures_were_typed_read_back():
 def test_the_report_and_its_plots_are_drawn_from_the_results(tmp_path):
     written = report.write(sample_results(), tmp_path)
     assert [path.name for path in written] == [
-        "tiny.json", "tiny.md", "tiny-dashboard.png", "tiny-builds.png", "tiny-refresh.png", "tiny-storage.png"]
+        "tiny.json", "tiny.md", "tiny-dashboard.png", "tiny-load.png", "tiny-builds.png", "tiny-refresh.png",
+        "tiny-storage.png"]
     assert report.read(tmp_path / "tiny.json") == sample_results()
     text = (tmp_path / "tiny.md").read_text(encoding="utf-8")
     assert "| top_agents | service | 1.00 | 1.00 | 1.00 | – | – | – | – | 3 / – (naive: not populated) |" in text

@@ -1,5 +1,5 @@
-"""The benchmark's PNG plots: dashboard latencies, builds, refreshes, the largest tables, and
-the incremental build across the runs of the output folder. matplotlib comes with the
+"""The benchmark's PNG plots: dashboard latencies, the dashboard queries under load, builds,
+refreshes, the largest tables, and the incremental build across the runs of the output folder. matplotlib comes with the
 [bench] extra, and is imported only here, when a run draws."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import Any
 
 from agent_analytics.bench.options import BenchError
-from agent_analytics.bench.results import BenchResults
+from agent_analytics.bench.results import BenchResults, LoadResults
 from agent_analytics.bench.scaling import ScalingPoint, in_scaling_order
 
 
@@ -27,8 +27,10 @@ def require_matplotlib() -> ModuleType:
 def write_plots(results: BenchResults, others: dict[str, ScalingPoint], output: Path) -> list[Path]:
     plt = require_matplotlib()
     label = results.label
-    written = [
-        _dashboard(plt, results, output / f"{label}-dashboard.png"),
+    written = [_dashboard(plt, results, output / f"{label}-dashboard.png")]
+    if results.concurrency:
+        written.append(load_plot(results.concurrency, results.label, output / f"{label}-load.png"))
+    written += [
         _builds(plt, results, output / f"{label}-builds.png"),
         _refreshes(plt, results, output / f"{label}-refresh.png"),
         _storage(plt, results, output / f"{label}-storage.png"),
@@ -58,6 +60,44 @@ def _dashboard(plt: Any, results: BenchResults, path: Path) -> Path:
     axis.set_title(f"Dashboard queries at scale {results.label}")
     axis.legend(loc="lower right", fontsize=8)
     return _save(plt, figure, path)
+
+
+# caller -> (label, colour); the protocol is the line's style
+LOAD_SERIES = {"ours-member": ("ours, member", "#1f77b4"), "ours-service": ("ours, service_role", "#2ca02c"),
+               "naive": ("naive (spec), service_role", "#ff7f0e")}
+LOAD_STYLES = {"prepared": "-", "simple": "--"}
+
+
+def load_plot(load: LoadResults, label: str, path: Path) -> Path:
+    """One panel per query: TPS against the client count, a line per caller and protocol."""
+    plt = require_matplotlib()
+    names = list(load)
+    columns = 4
+    rows = -(-len(names) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
+    for axis, name in zip(axes.flat, names, strict=False):
+        for caller, by_protocol in load[name].items():
+            caller_label, color = LOAD_SERIES[caller]
+            for protocol, by_clients in by_protocol.items():
+                points = sorted((int(count), timing.tps) for count, timing in by_clients.items() if timing.tps)
+                if points:
+                    axis.plot([count for count, _ in points], [tps for _, tps in points], LOAD_STYLES[protocol],
+                              color=color, marker="o", markersize=3, label=f"{caller_label}, {protocol}")
+        axis.set_xscale("log", base=2)
+        axis.set_title(name, fontsize=9)
+        axis.set_xlabel("clients", fontsize=8)
+        axis.set_ylabel("TPS", fontsize=8)
+        axis.tick_params(labelsize=7)
+        axis.set_ylim(bottom=0)
+    for axis in list(axes.flat)[len(names):]:
+        axis.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
+    figure.suptitle(f"Dashboard queries under load at scale {label} (pgbench; solid: prepared, dashed: simple)")
+    figure.tight_layout(rect=(0, 0.05, 1, 0.97))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
 
 
 def _builds(plt: Any, results: BenchResults, path: Path) -> Path:
