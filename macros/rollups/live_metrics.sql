@@ -103,8 +103,11 @@ returns setof {{ row_type }}
 language plpgsql
 stable
 set search_path = {{ definer_search_path() }}
-{#- A generic plan cannot see the live day: it plans every partition (556 ms at medium);
-    left to choose, the plan cache builds one at a session's sixth call to compare. #}
+{#- The platform's call keeps custom plans: a generic plan cannot see that the window is an
+    hour or a day, and chose scans of whole partitions (2 s against 0.4 s at large). A
+    workspace's call takes one generic plan per session instead (set_config below, undone
+    when the function returns): planned once, it runs in about a millisecond, where each
+    custom plan planned the window's partitions again (docs/live-metrics.md, "Cost"). #}
 set plan_cache_mode = force_custom_plan
 as $$
 declare
@@ -122,6 +125,7 @@ begin
         union all
         {{ live_hourly_rows(events, runs, none) | indent(8) }};
     else
+        perform pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
         return query
         select built.* from {{ this }} as built
         where built.metric_hour >= v_since and built.metric_hour < v_live and built.workspace_id = any(p_workspace_ids)
@@ -320,6 +324,7 @@ returns table (
 language plpgsql
 stable
 set search_path = {{ definer_search_path() }}
+{#- custom plans for the platform, one generic plan per session for a workspace: see the hourly function #}
 set plan_cache_mode = force_custom_plan
 as $$
 #variable_conflict use_column
@@ -338,6 +343,7 @@ begin
         union all
         {{ live_daily_rows(events, runs, first_seen, none) | indent(8) }};
     else
+        perform pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
         return query
         select
             {{ live_daily_built_columns() }}

@@ -83,7 +83,10 @@ def load_plot(load: LoadResults, label: str, path: Path) -> Path:
                 if points:
                     axis.plot([count for count, _ in points], [tps for _, tps in points], LOAD_STYLES[protocol],
                               color=color, marker="o", markersize=3, label=f"{caller_label}, {protocol}")
+        counts = sorted({int(count) for by_protocol in load[name].values() for by_clients in by_protocol.values()
+                         for count in by_clients})
         axis.set_xscale("log", base=2)
+        axis.set_xticks(counts, [str(count) for count in counts])
         axis.set_title(name, fontsize=9)
         axis.set_xlabel("clients", fontsize=8)
         axis.set_ylabel("TPS", fontsize=8)
