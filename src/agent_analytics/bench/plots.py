@@ -1,6 +1,6 @@
 """The benchmark's PNG plots: dashboard latencies, the dashboard queries under load, builds,
-refreshes, the largest tables, and the incremental build across the runs of the output folder. matplotlib comes with the
-[bench] extra, and is imported only here, when a run draws."""
+refreshes, the largest tables, and the incremental build across the runs of the output
+folder. matplotlib comes with the [bench] extra, and is imported only here, when a run draws."""
 
 from __future__ import annotations
 
@@ -97,10 +97,8 @@ def load_plot(load: LoadResults, label: str, path: Path) -> Path:
     handles, labels = axes.flat[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
     figure.suptitle(f"Dashboard queries under load at scale {label} (pgbench; solid: prepared, dashed: simple)")
-    figure.tight_layout(rect=(0, 0.05, 1, 0.97))
-    figure.savefig(path, dpi=80)  # nineteen panels: at the other plots' 110 dpi, half a megabyte
-    plt.close(figure)
-    return path
+    # room below for the shared legend; nineteen panels at 110 dpi were half a megabyte
+    return _save(plt, figure, path, dpi=80, area=(0, 0.05, 1, 0.97))
 
 
 def _builds(plt: Any, results: BenchResults, path: Path) -> Path:
@@ -171,8 +169,9 @@ def _scaling(plt: Any, points: list[ScalingPoint], path: Path) -> Path:
     return _save(plt, figure, path)
 
 
-def _save(plt: Any, figure: Any, path: Path) -> Path:
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
+def _save(plt: Any, figure: Any, path: Path, dpi: int = 110,
+          area: tuple[float, float, float, float] = (0, 0, 1, 1)) -> Path:
+    figure.tight_layout(rect=area)
+    figure.savefig(path, dpi=dpi)
     plt.close(figure)
     return path
