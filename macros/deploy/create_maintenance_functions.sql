@@ -91,6 +91,11 @@ begin
     if first_day is null or last_day is null or last_day < first_day then
         raise exception 'ensure_user_activity_partitions: need first_day <= last_day, got % and %', first_day, last_day;
     end if;
+    {#- Partition names carry the day as eight digits, which retention reads back. #}
+    if first_day < date '0001-01-01' or last_day > date '9999-12-24' then
+        raise exception 'ensure_user_activity_partitions: days must lie within the years 1 to 9999, got % and %',
+            first_day, last_day;
+    end if;
     if last_day - first_day > 3660 then
         raise exception 'ensure_user_activity_partitions: % days is more than ten years of partitions', last_day - first_day;
     end if;

@@ -206,6 +206,14 @@ def test_event_far_outside_partitions_is_stored_and_moves_into_its_partition(bui
     assert (in_default, moved, left) == (2, 1, 1)
 
 
+@pytest.mark.parametrize("first_day, last_day", [
+    ("-infinity", "2026-01-01"), ("2026-01-01", "infinity"), ("9999-12-30", "10000-01-05"), ("0001-01-01 BC", "0001-01-03"),
+])
+def test_ensure_partitions_rejects_days_a_partition_name_cannot_carry(built, first_day, last_day):
+    with built.connect() as conn, pytest.raises(psycopg.errors.RaiseException, match="within the years 1 to 9999"):
+        conn.execute("select analytics.ensure_user_activity_partitions(%s, %s)", (first_day, last_day))
+
+
 def test_ensure_partitions_rejects_a_backwards_range(built):
     with built.connect() as conn, pytest.raises(psycopg.errors.RaiseException, match="first_day <= last_day"):
         conn.execute("select analytics.ensure_user_activity_partitions('2026-02-01', '2026-01-01')")
