@@ -207,7 +207,8 @@ select {{ target.schema }}.ensure_user_activity_partitions(
 
 
 {% macro create_refresh_function() %}
-{#- S13: only the owner may refresh, so the function runs as the owner and only service_role may call it. -#}
+{#- S13: only the owner may refresh, so the function runs as the owner and only service_role may call it.
+    Each table's refresh function is made by its build (macros/materializations/refreshed_table.sql). -#}
 create or replace function {{ target.schema }}.refresh_all_materialized_views()
 returns void
 language plpgsql
@@ -216,9 +217,9 @@ security definer
 as $$
 begin
     perform {{ target.schema }}.write_audit('refresh_all_materialized_views', null, '{}');
-    refresh materialized view concurrently {{ target.schema }}.mv_active_users;
-    refresh materialized view concurrently {{ target.schema }}.mv_top_agents;
-    refresh materialized view concurrently {{ target.schema }}.mv_workspace_summary;
+    perform {{ internal_schema() }}.refresh_mv_active_users();
+    perform {{ internal_schema() }}.refresh_mv_top_agents();
+    perform {{ internal_schema() }}.refresh_mv_workspace_summary();
 {{ log_failed_call("'refresh_all_materialized_views'") }}
 end
 $$

@@ -1,22 +1,22 @@
 {{
     config(
-        materialized='materialized_view',
-        grants={'select': operator_readers()},
+        materialized='refreshed_table',
+        grants={'select': rollup_readers()},
         persist_docs={'relation': true, 'columns': false},
         indexes=[
             {'columns': ['activity_date', 'workspace_id'], 'unique': true},
             {'columns': ['workspace_id', 'activity_date']},
         ],
         post_hook=[
-            "{{ drop_swapped_out_backup('materialized view') }}",
             "{{ name_index('idx_mv_active_users', ['activity_date', 'workspace_id']) }}",
             "{{ name_index('idx_mv_active_users_workspace', ['workspace_id', 'activity_date']) }}",
+            "{{ enable_workspace_rls() }}",
             "{{ create_member_function() }}",
         ],
     )
 }}
 
-{#- The second index serves member_active_users(), which filters by workspace. -#}
+{#- The second index serves a member's read, which filters by workspace. -#}
 {#-
     DAU, and rolling WAU (7 days ending that date) and MAU (30 days), for each of the last 90
     UTC days on which the workspace (or the platform, workspace_id NULL) had a user active in

@@ -1,16 +1,16 @@
 {{
     config(
-        materialized='materialized_view',
-        grants={'select': operator_readers()},
+        materialized='refreshed_table',
+        grants={'select': rollup_readers()},
         persist_docs={'relation': true, 'columns': false},
         indexes=[
             {'columns': ['agent_id'], 'unique': true},
             {'columns': ['workspace_id', 'total_runs_30d']},
         ],
         post_hook=[
-            "{{ drop_swapped_out_backup('materialized view') }}",
             "{{ name_index('idx_mv_top_agents', ['agent_id']) }}",
             "{{ name_index('idx_mv_top_agents_workspace', ['workspace_id', 'total_runs_30d']) }}",
+            "{{ enable_workspace_rls() }}",
             "{{ create_member_function() }}",
         ],
     )

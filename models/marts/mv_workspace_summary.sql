@@ -1,12 +1,12 @@
 {{
     config(
-        materialized='materialized_view',
-        grants={'select': operator_readers()},
+        materialized='refreshed_table',
+        grants={'select': rollup_readers()},
         persist_docs={'relation': true, 'columns': false},
         indexes=[{'columns': ['workspace_id'], 'unique': true}],
         post_hook=[
-            "{{ drop_swapped_out_backup('materialized view') }}",
             "{{ name_index('idx_mv_workspace_summary', ['workspace_id']) }}",
+            "{{ enable_workspace_rls() }}",
             "{{ create_member_function() }}",
         ],
     )

@@ -257,7 +257,7 @@ CALLS: dict[str, list[str]] = {
     # the commands of the pg_cron jobs, as `agent-analytics cron install` schedules them
     "pg_cron_jobs": ["{% for job in pg_cron_jobs() %}{{ job['command'] }};\n{% endfor %}"],
     # macros/materializations/
-    "postgres__refresh_materialized_view": ["{{ postgres__refresh_materialized_view(this) }}"],
+    "refresh_function_ddl": ["{{ refresh_function_ddl(this, 'select * from analytics_internal.int_active_users_daily') }}"],
     # tests/dbt/generic/
     "test_accepted_range": [
         "{{ test_accepted_range(this, 'active_users', min_value=0) }}",
@@ -285,7 +285,7 @@ RULES_OFF_FOR_RENDERED_SQL = ("RF06",)
 # The models that a call needs as `this` (default: int_user_scope_days).
 THIS_MODEL = {
     "create_member_function": "mv_active_users",
-    "postgres__refresh_materialized_view": "mv_active_users",
+    "refresh_function_ddl": "mv_active_users",
     "create_aggregate_daily_metrics_function": "daily_metrics",
     "create_live_daily_functions": "daily_metrics",
     "create_live_hourly_functions": "hourly_metrics",
@@ -323,8 +323,9 @@ RENDERS_NO_SQL = {
     "print_deploy_script": "prints deploy_script",
     "print_pg_cron_jobs": "prints pg_cron_jobs as JSON (their commands linted through pg_cron_jobs)",
     "postgres__get_where_subquery": "returns a relation or a subquery for dbt's generic tests",
-    "materialized_view_get_build_sql": "returns dbt's statements",
-    "materialized_view_query_changed": "returns a boolean (runs its queries)",
+    "refreshed_table_changed": "returns a boolean (runs its queries)",
+    "refresh_function_name": "returns a function name",
+    "materialization_refreshed_table_postgres": "a materialization: dbt's statements around the model's SQL",
     "materialization_replaceable_view_postgres": "a materialization: dbt's statements around the model's SQL",
 }
 

@@ -64,7 +64,7 @@ FAILURES = {
         "lock_timeout = '200ms'", "55P03", "canceling statement due to lock timeout"),
     "another refresh running": Failure(
         "refresh_all_materialized_views", "select analytics.refresh_all_materialized_views()",
-        "refresh materialized view concurrently analytics.mv_active_users", "statement_timeout = '200ms'", "57014",
+        "lock table analytics.mv_active_users in exclusive mode", "statement_timeout = '200ms'", "57014",
         "canceling statement due to statement timeout"),
 }
 

@@ -29,8 +29,11 @@ def test_dashboard_queries_are_parsed_with_their_roles_and_member_forms():
     assert len(parsed) >= 10
     assert parsed["my_workspaces_30d"].roles == ("member",)
     assert parsed["daily_30d"].roles == ("member", "service")
-    member_form = parsed["top_agents"].statement("analytics", "member").as_string(None)
-    assert "member_top_agents()" in member_form
+    # members and service_role run the same query on the spec's materialized views (RLS decides)
+    top_agents = parsed["top_agents"]
+    assert top_agents.statement("analytics", "member").as_string(None) == top_agents.statement(
+        "analytics", "service").as_string(None)
+    assert "\"analytics\".mv_top_agents" in top_agents.statement("analytics", "member").as_string(None)
     # Members of the naive schema read its views directly: the spec gives them nothing else.
     assert "\"naive\".mv_top_agents" in parsed["top_agents"].statement("naive", "member").as_string(None)
     # an `ours` form replaces the query on our schema for every caller but a member form's
@@ -191,7 +194,8 @@ def sample_results() -> BenchResults:
                                ours=summary([0.4, 0.5]), per_rule=summary([6.0, 6.5]), ratio=0.0722),
         concurrency={"top_agents": {
             "ours-member": {"prepared": {"8": LoadTiming(tps=4000.0, latency=summary([0.002, 0.004], unit="ms"))}},
-            "ours-service": {"prepared": {"8": LoadTiming(tps=5000.0, latency=summary([0.001, 0.003], unit="ms"))}},
+            "ours-service": {"prepared": {"8": LoadTiming(tps=5000.0, latency=summary([0.001, 0.003], unit="ms"),
+                                                          rows_median=0)}},
             "naive": {"prepared": {"8": LoadTiming(tps=None, latency=summary([], unit="ms"),
                                                    unavailable="not populated")}},
         }},
@@ -243,7 +247,7 @@ def test_the_report_and_its_plots_are_drawn_from_the_results(tmp_path):
     assert "| after --append 1h | 9.0 | 8.0 | 120 (7) | 12 / 3 |" in text
     assert "| ours: `evaluate_alerts()`, one pass | 0.450 | 0.495 | 2 |" in text
     assert "Speed-up: 13.9× faster." in text
-    assert "| top_agents | prepared | 8 | 4,000 / 3.9 | 5,000 / 2.9 | not filled | 0.80 | – |" in text
+    assert "| top_agents | prepared | 8 | 4,000 / 3.9 | 5,000 / 2.9 (no rows) | not filled | 0.80 | – |" in text
 
 
 @pytest.fixture(scope="module")
@@ -329,6 +333,7 @@ def test_every_dashboard_query_runs_under_pgbench_for_each_caller_and_protocol(w
         assert set(by_protocol) == {"simple", "prepared"}
         for timing in (by_protocol["simple"]["2"], by_protocol["prepared"]["2"]):
             assert timing.unavailable is None and timing.tps and timing.latency.n == 6
+            assert timing.rows_median is not None
     with with_naive.connect() as conn:
         assert conn.execute("select to_regnamespace('bench_load')").fetchone()[0] is None
 
@@ -347,8 +352,8 @@ def test_each_pgbench_request_runs_as_its_caller_with_the_sampled_parameters(wit
     ))
     load = concurrency.concurrency(data.RunDatabase(with_naive.target, None, Path(".")), [probe], parameters, 1,
                                    lambda *args: None, clients=(2,), transactions=5)
-    assert all(timing.latency.n == 10 for by_protocol in load["probe"].values() for timing in
-               (by_protocol["simple"]["2"], by_protocol["prepared"]["2"]))
+    assert all(timing.latency.n == 10 and timing.rows_median == 1 for by_protocol in load["probe"].values()
+               for timing in (by_protocol["simple"]["2"], by_protocol["prepared"]["2"]))
     wrong = dataclasses.replace(probe, member_text=probe.member_text.replace("= %(user_id)s", "<> %(user_id)s"))
     with pytest.raises(bench.BenchError, match="division by zero"):
         concurrency.concurrency(data.RunDatabase(with_naive.target, None, Path(".")), [wrong], parameters, 1,

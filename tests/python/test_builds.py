@@ -129,14 +129,12 @@ def test_results_do_not_depend_on_the_order_rows_arrived(rebuilt):
     assert snapshot_all(rebuilt, with_bookkeeping=False) == before
 
 
-def test_a_materialized_view_left_with_an_older_query_is_replaced_by_the_next_build(rebuilt):
-    # What an upgrade of the project meets: the view as an earlier version defined it.
+def test_an_earlier_versions_materialized_view_becomes_the_table_and_an_older_table_is_made_again(rebuilt):
+    # What an upgrade of the project meets: the view as an earlier version made it.
     current = snapshot(rebuilt, "mv_top_agents")
-    owner = rebuilt.value(
-        "select matviewowner from pg_matviews where schemaname = 'analytics' and matviewname = 'mv_top_agents'"
-    )
+    owner = rebuilt.value("select tableowner from pg_tables where schemaname = 'analytics' and tablename = 'mv_top_agents'")
     with rebuilt.connect() as conn, conn.transaction():
-        conn.execute("drop materialized view analytics.mv_top_agents cascade")
+        conn.execute("drop table analytics.mv_top_agents cascade")
         conn.execute(
             "create materialized view analytics.mv_top_agents as "
             "select agent_id, agent_name, workspace_id, 0 as total_runs_30d from analytics_internal.stg_app__agents"
@@ -146,12 +144,28 @@ def test_a_materialized_view_left_with_an_older_query_is_replaced_by_the_next_bu
 
     rebuilt.build("--exclude-resource-type", "unit_test")
 
+    assert rebuilt.value("select relkind::text || relrowsecurity::text from pg_class "
+                         "where oid = 'analytics.mv_top_agents'::regclass") == "rtrue"
     assert snapshot(rebuilt, "mv_top_agents") == current
     assert rebuilt.value("select to_regprocedure('analytics.member_top_agents()') is not null")
-    # and a build after it keeps the view: it is replaced only when its query changed
+
+    # a build after it keeps the table (and so its oid), and refreshes its rows in place
     oid = rebuilt.value("select 'analytics.mv_top_agents'::regclass::oid")
+    with rebuilt.connect() as conn:
+        conn.execute("update analytics.mv_top_agents set total_runs_30d = total_runs_30d + 1")
     rebuilt.build("--exclude-resource-type", "unit_test")
     assert rebuilt.value("select 'analytics.mv_top_agents'::regclass::oid") == oid
+    assert snapshot(rebuilt, "mv_top_agents") == current
+
+    # a table without a column or an index the model now has is made again
+    for change in ("alter table analytics.mv_top_agents drop column last_run_at",
+                   "drop index analytics.idx_mv_top_agents_workspace"):
+        with rebuilt.connect() as conn:
+            conn.execute(change)
+        rebuilt.build("--exclude-resource-type", "unit_test")
+        assert snapshot(rebuilt, "mv_top_agents") == current, change
+        assert rebuilt.value("select count(*) from pg_indexes where schemaname = 'analytics' "
+                             "and indexname in ('idx_mv_top_agents', 'idx_mv_top_agents_workspace')") == 2, change
 
 
 def test_a_full_build_writes_the_large_grains_in_time_order(rebuilt):

@@ -80,8 +80,8 @@ class Point:
 
 
 # In the order a build reaches them; each killed build costs seconds of dbt starting up, so they
-# are a handful. None is in a materialized view's refresh: LOCK TABLE refuses a materialized
-# view, and a refresh by the holder would hold off the staging views it reads first.
+# are a handful. The last is in the refresh of a table that stands in for a materialized view:
+# its rows deleted and the query's not yet inserted, in one transaction that the kill undoes.
 KILL_POINTS = (
     Point("on-run-start: recording the build's cut", "lock table analytics_internal.build_cuts in share mode",
           "build_cuts"),
@@ -93,6 +93,9 @@ KILL_POINTS = (
     Point.recording_its_watermark("int_user_first_seen"),
     Point.writing("analytics.daily_metrics"),
     Point.writing("analytics.user_cohorts"),
+    # its refresh function takes EXCLUSIVE, which SHARE holds off
+    Point("mv_top_agents: refreshing", "lock table analytics.mv_top_agents in share mode", "refresh_mv_top_agents",
+          "mv_top_agents"),
 )
 
 

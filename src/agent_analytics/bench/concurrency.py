@@ -6,8 +6,10 @@ statements (PostgREST's default)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -19,7 +21,7 @@ from psycopg import sql
 from agent_analytics import cluster
 from agent_analytics.bench.data import RunDatabase
 from agent_analytics.bench.options import LOAD_CLIENTS, BenchError
-from agent_analytics.bench.queries import DashboardQuery
+from agent_analytics.bench.queries import DashboardQuery, become
 from agent_analytics.bench.results import LoadResults, LoadTiming, summary
 from agent_analytics.db import DatabaseUnavailable
 from agent_analytics.progress import Progress
@@ -103,6 +105,26 @@ def script(conn: psycopg.Connection, query: DashboardQuery, role: str, schema: s
     ])
 
 
+def rows_returned(conn: psycopg.Connection, query: DashboardQuery, role: str, schema: str,
+                  parameters: list[dict]) -> float | None:
+    """The median rows the request returns over the sampled parameters, as that caller: a
+    throughput means little for a request that answers nothing (naive's tables that nothing
+    fills, its event table that members cannot read). None when it cannot run (a view never
+    filled: pgbench says so)."""
+    statement = query.statement(schema, role)
+    counts = []
+    for params in parameters:
+        try:
+            with conn.transaction():
+                become(conn, role, params["user_id"])
+                counts.append(len(conn.execute(statement, params).fetchall()))
+        except psycopg.errors.ObjectNotInPrerequisiteState:
+            return None
+        except psycopg.Error as error:
+            raise BenchError(f"dashboard query {query.name} failed as {role} on {schema}: {error}") from error
+    return statistics.median(counts) if counts else None
+
+
 def run_pgbench(pgbench: tuple[str, dict[str, str]], bench: RunDatabase, script_text: str, clients: int,
                 protocol: str, seconds: float, transactions: int | None = None) -> LoadTiming:
     """pgbench for `seconds` (or `transactions` per client) with `clients` clients; TPS and the
@@ -156,10 +178,13 @@ def concurrency(bench: RunDatabase, queries: Sequence[DashboardQuery], parameter
         try:
             for query, side, role, schema in plan:
                 caller = f"{side}-{role}" if side == "ours" else side
+                rows = rows_returned(conn, query, role, schema, parameters)
                 for protocol in protocols:
                     text = script(conn, query, role, schema, protocol, len(parameters))
                     for count in clients:
                         timing = run_pgbench(pgbench, bench, text, count, protocol, seconds, transactions)
+                        if timing.unavailable is None:
+                            timing = dataclasses.replace(timing, rows_median=rows)
                         results.setdefault(query.name, {}).setdefault(caller, {}).setdefault(protocol, {})[
                             str(count)] = timing
                         done += 1

@@ -34,8 +34,9 @@ Each query is shown as psql runs it: set its parameters first, e.g.
 
 (`psql -v workspace_id=...` works too). As the service role every row is readable; as a member
 (`set role authenticated` with `request.jwt.claims`, see [security.md](security.md)) RLS keeps
-the member's workspaces. A member reads a materialized view through its `member_*()` function
-(a materialized view cannot carry RLS): the member form is shown under the query. Metric
+the member's workspaces, the spec's three materialized views included (here they are tables
+with RLS, [spec-deviations.md](spec-deviations.md)). Where a member's query differs (the live
+figures, read through a function), the member form is shown under the query. Metric
 definitions: [metrics.md](metrics.md); the same measures as MetricFlow metrics:
 [semantic-layer.md](semantic-layer.md).
 """

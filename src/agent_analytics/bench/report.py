@@ -398,8 +398,9 @@ def load_table(load: LoadResults, seconds: int | None) -> list[str]:
         f"pgbench, {seconds} s per cell; each transaction a request as PostgREST makes it (the role, the JWT claims "
         "and the headers set in one statement, then the query). `simple`: the simple protocol, as through "
         "Supabase's transaction pooler; `prepared`: prepared statements, PostgREST's default. TPS, and p95 "
-        "latency in ms. *member/service*: our member's TPS over our service_role's (the aim: at least 0.8, "
-        "within 1.25×); *ours/naive*: our service_role's TPS over naive's.",
+        "latency in ms; *(no rows)*: the request answers nothing for the median sampled parameters, so its "
+        "throughput is not a comparison. *member/service*: our member's TPS over our service_role's (the aim: "
+        "at least 0.8, within 1.25×); *ours/naive*: our service_role's TPS over naive's.",
         "",
         "| query | protocol | clients | ours member | ours service | naive | member/service | ours/naive |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -410,7 +411,8 @@ def load_table(load: LoadResults, seconds: int | None) -> list[str]:
             return "–"
         if timing.unavailable or timing.tps is None:
             return "not filled"
-        return f"{timing.tps:,.0f} / {_fmt(timing.latency.p95, 1)}"
+        empty = " (no rows)" if timing.rows_median == 0 else ""
+        return f"{timing.tps:,.0f} / {_fmt(timing.latency.p95, 1)}{empty}"
 
     def share(top: LoadTiming | None, bottom: LoadTiming | None) -> str:
         if top is None or bottom is None or not top.tps or not bottom.tps:

@@ -238,6 +238,8 @@ class LoadTiming:
     tps: float | None
     latency: Summary
     unavailable: str | None = _optional()  # the query could not run (a view never filled)
+    # the median rows the request returned over the sampled parameters (0: it answers nothing)
+    rows_median: float | None = _optional()
 
 
 # [query][caller: ours-member, ours-service, naive][protocol: simple, prepared][clients]

@@ -1,6 +1,6 @@
 """What the dashboard reads, as its caller: a member (authenticated, with their JWT claims) or the
 platform's operator (service_role). Each function runs on a connection already inside
-postgrest.acting_as, so row-level security and the member_*() functions decide what comes back,
+postgrest.acting_as, so row-level security decides what comes back,
 exactly as for the app; nothing here filters by membership itself.
 
 The queries are dashboard_queries.sql's, with the platform row (workspace_id NULL) for the
@@ -175,8 +175,8 @@ def dashboard(conn: psycopg.Connection, caller: Caller, workspace_id: uuid.UUID 
     period, cohorts = _cohorts(conn, workspace_id)
     return Dashboard(
         title=title, workspace_id=workspace_id,
-        active_users=_active_users(conn, caller, workspace_id), cohort_period=period, cohorts=cohorts,
-        agents=_agents(conn, caller, workspace_id), days=_days(conn, workspace_id),
+        active_users=_active_users(conn, workspace_id), cohort_period=period, cohorts=cohorts,
+        agents=_agents(conn, workspace_id), days=_days(conn, workspace_id),
         hours=_hours(conn, workspace_id), alerts=_alerts(conn, workspace_id),
     )
 
@@ -189,14 +189,13 @@ def _scope(workspace_id: uuid.UUID | None) -> tuple[sql.Composable, tuple]:
     return sql.SQL("workspace_id = %s"), (workspace_id,)
 
 
-def _active_users(conn: psycopg.Connection, caller: Caller, workspace_id: uuid.UUID | None) -> list[ActiveUsers]:
-    # members read the materialized view only through member_active_users() (it carries no RLS)
-    source = sql.SQL("analytics.member_active_users()" if caller.is_member else "analytics.mv_active_users")
+def _active_users(conn: psycopg.Connection, workspace_id: uuid.UUID | None) -> list[ActiveUsers]:
     where, params = _scope(workspace_id)
     rows = conn.execute(sql.SQL(
-        "select activity_date, daily_active_users, weekly_active_users, monthly_active_users from {} "
+        "select activity_date, daily_active_users, weekly_active_users, monthly_active_users "
+        "from analytics.mv_active_users "
         "where {} and activity_date > (now() at time zone 'UTC')::date - 90 order by activity_date"
-    ).format(source, where), params).fetchall()
+    ).format(where), params).fetchall()
     return [ActiveUsers(*row) for row in rows]
 
 
@@ -216,17 +215,16 @@ def _cohorts(conn: psycopg.Connection, workspace_id: uuid.UUID | None) -> tuple[
     return "weekly", []
 
 
-def _agents(conn: psycopg.Connection, caller: Caller, workspace_id: uuid.UUID | None) -> list[Agent]:
-    source = sql.SQL("analytics.member_top_agents()" if caller.is_member else "analytics.mv_top_agents")
+def _agents(conn: psycopg.Connection, workspace_id: uuid.UUID | None) -> list[Agent]:
     where, params = _scope(workspace_id)
     if workspace_id is None:  # the platform's leaderboard: every workspace's agents
         where, params = sql.SQL("workspace_id is not null"), ()
     # the workspace's name as the caller reads public.workspaces (a member: theirs only)
     rows = conn.execute(sql.SQL(
         "select a.agent_name, coalesce(w.name, ''), a.total_runs_30d, a.success_rate, a.total_credits_30d, "
-        "a.last_run_at from {} as a left join public.workspaces as w on w.id = a.workspace_id "
+        "a.last_run_at from analytics.mv_top_agents as a left join public.workspaces as w on w.id = a.workspace_id "
         "where a.{} order by a.total_runs_30d desc, a.agent_id limit 10"
-    ).format(source, where), params).fetchall()
+    ).format(where), params).fetchall()
     return [Agent(name, space, runs, _number(rate), _number(credits) or 0.0, last)
             for name, space, runs, rate, credits, last in rows]
 

@@ -2,12 +2,13 @@
 --
 -- Each query starts at a `-- name:` line; `-- what:` says what it is for, and `-- roles:`
 -- which callers run it (default: member and service). `{schema}` is `analytics` or `naive`
--- (the spec's SQL, for the baseline); %(...)s are the sampled parameters. A `-- member:`
--- block replaces the query for members of our schema, who read the materialized views only
--- through the member_*() functions (a materialized view cannot carry RLS). Members of the
--- naive schema read the views directly: the spec's design gives them nothing else. An
--- `-- ours:` block replaces it on our schema for every caller (a member block, if any, still
--- wins for members): for what the spec has no counterpart of, such as the live figures.
+-- (the spec's SQL, for the baseline); %(...)s are the sampled parameters. Members and
+-- service_role run the same query: RLS picks the member's rows (the spec's materialized views
+-- are tables with RLS here; naive's are open to every role, as the spec makes them). A
+-- `-- member:` block replaces the query for members of our schema, for what they reach only
+-- through a function (the live figures). An `-- ours:` block replaces it on our schema for
+-- every caller (a member block, if any, still wins for members): for what the spec has no
+-- counterpart of, such as the live figures.
 
 -- name: daily_30d
 -- what: a workspace's daily metrics for the last 30 days
@@ -63,12 +64,6 @@ from {schema}.mv_top_agents
 where workspace_id = %(workspace_id)s
 order by total_runs_30d desc
 limit 10;
--- member:
-select *
-from {schema}.member_top_agents()
-where workspace_id = %(workspace_id)s
-order by total_runs_30d desc
-limit 10;
 
 -- name: agent_trend
 -- what: one agent's daily runs, success and p95 runtime over the last 30 days
@@ -83,20 +78,11 @@ select *
 from {schema}.mv_active_users
 where workspace_id = %(workspace_id)s and activity_date > (now() at time zone 'UTC')::date - 30
 order by activity_date desc;
--- member:
-select *
-from {schema}.member_active_users()
-where workspace_id = %(workspace_id)s and activity_date > (now() at time zone 'UTC')::date - 30
-order by activity_date desc;
 
 -- name: workspace_summary
 -- what: a workspace's summary card (members, agents, runs, credits, active users)
 select *
 from {schema}.mv_workspace_summary
-where workspace_id = %(workspace_id)s;
--- member:
-select *
-from {schema}.member_workspace_summary()
 where workspace_id = %(workspace_id)s;
 
 -- name: cohorts

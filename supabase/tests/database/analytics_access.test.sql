@@ -2,7 +2,7 @@
 -- postgres on a deployed and built database with the app's data). Each request is made as
 -- PostgREST makes it: the role and the JWT claims set in the transaction.
 begin;
-select plan(22);
+select plan(25);
 
 -- A member of exactly one workspace, a workspace they are not in, and a signed-in user of none.
 select m.user_id as member, m.workspace_id as home
@@ -39,8 +39,11 @@ select is_empty($$ select 1 from analytics.member_top_agents() where workspace_i
     'member_top_agents(): only their workspace');
 select is_empty($$ select 1 from analytics.member_workspace_summary() where workspace_id is distinct from '$$ || :'home' || $$' $$,
     'member_workspace_summary(): only their workspace');
-select throws_ok('select * from analytics.mv_active_users', '42501', null,
-    'materialized views are read only through the member functions');
+select isnt_empty('select 1 from analytics.mv_top_agents', 'a member reads mv_top_agents');
+select is_empty($$ select 1 from analytics.mv_active_users where workspace_id is distinct from '$$ || :'home' || $$' $$,
+    'mv_active_users: only their workspace, not the platform rows');
+select is_empty($$ select 1 from analytics.mv_top_agents where workspace_id is distinct from '$$ || :'home' || $$' $$,
+    'mv_top_agents: only their workspace');
 select throws_ok('select * from analytics_app.users', '42501', null, 'the build''s views of the app are closed');
 select throws_ok('select * from analytics_internal.int_user_scope_days', '42501', null,
     'the internal schema is closed');
@@ -58,6 +61,7 @@ select set_config('request.jwt.claims', '{"role": "anon"}', true);
 select set_config('role', 'anon', true);
 select throws_ok('select * from analytics.daily_metrics', '42501', null, 'anon reads nothing');
 select throws_ok('select * from analytics.member_active_users()', '42501', null, 'anon calls no member function');
+select throws_ok('select * from analytics.mv_workspace_summary', '42501', null, 'anon reads no summary');
 select throws_ok($$ select analytics.track_event('page_view') $$, '42501', null, 'anon tracks nothing');
 
 -- As a signed-in user of no workspace.

@@ -1,0 +1,125 @@
+{#-
+    A table that stands in for a materialized view: its rows are the model's query, rewritten
+    whole by refresh_<name>() in the internal schema, which every build calls and which
+    refresh_all_materialized_views() calls between builds. Unlike a materialized view it can
+    carry RLS, so members read it directly (docs/spec-deviations.md, "The materialized views are
+    tables"). Usage: materialized='refreshed_table', with `indexes` and the RLS post-hook.
+
+    The table keeps its oid, grants and policies from build to build: a refresh deletes the rows
+    and inserts the query's in one transaction, so readers see the old rows until it commits
+    and are never locked out (EXCLUSIVE lock: refreshes queue, reads do not). The table is
+    dropped and made again only when its columns or configured indexes are not the model's
+    (a new version of the project), on --full-refresh, or when the relation is still a
+    materialized view of an earlier version; the member function that returns its row type
+    goes with it and the post-hook makes it again.
+-#}
+{% materialization refreshed_table, adapter='postgres' %}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set grant_config = config.get('grants') -%}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+    {%- if existing_relation is not none and (
+        not existing_relation.is_table or should_full_refresh()
+        or refreshed_table_changed(existing_relation, sql)
+    ) %}
+        {{ adapter.drop_relation(existing_relation) }}
+        {%- set existing_relation = none -%}
+    {%- endif %}
+
+    {%- if existing_relation is none %}
+        {% call statement('create_table') -%}
+            create table {{ target_relation }} as {{ sql }} with no data
+        {%- endcall %}
+        {% do create_indexes(target_relation) %}
+    {%- endif %}
+
+    {% call statement('refresh_function') -%}
+        {{ refresh_function_ddl(target_relation, sql) }}
+    {%- endcall %}
+    {% call statement('main') -%}
+        select {{ refresh_function_name(target_relation) }}()
+    {%- endcall %}
+
+    {% do apply_grants(target_relation, grant_config, should_revoke=True) %}
+    {% do persist_docs(target_relation, model) %}
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {{ adapter.commit() }}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+
+{% macro refresh_function_name(relation) -%}
+{{ internal_schema() }}.{{ adapter.quote('refresh_' ~ relation.identifier) }}
+{%- endmacro %}
+
+
+{% macro refresh_function_ddl(relation, query) %}
+{#- Owned by the build role and run as it, as REFRESH MATERIALIZED VIEW runs its query as the
+    view's owner; in the internal schema, which the API roles cannot use, and executable only
+    by its owner (and so by the deploying owner's refresh_all_materialized_views()). -#}
+{%- set function_name = refresh_function_name(relation) -%}
+{%- set table = relation.include(database=false) -%}
+create or replace function {{ function_name }}()
+returns void
+language plpgsql
+security definer
+{{ maintenance_function_settings() }}
+as $refresh$
+begin
+    lock table {{ table }} in exclusive mode;
+    delete from {{ table }};
+    insert into {{ table }}
+    {{ query }};
+end
+$refresh$;
+revoke all on function {{ function_name }}() from public
+{%- endmacro %}
+
+
+{% macro refreshed_table_changed(relation, query) %}
+{#- Whether the table's columns (names and types, in order) or its indexes are not what the model
+    now makes: the columns of the query in a temporary view against the table's, and each
+    configured index (its columns and uniqueness) against the table's indexes. -#}
+{%- set probe = 'pg_temp.' ~ adapter.quote(relation.identifier ~ '__query') -%}
+{%- set wanted = [] -%}
+{%- for index in config.get('indexes', default=[]) -%}
+    {%- do wanted.append(("'u:'" if index.get('unique') else "':'") ~ " || '" ~ (index['columns'] | join(',')) ~ "'") -%}
+{%- endfor -%}
+{%- do run_query('create or replace temp view ' ~ probe ~ ' as ' ~ query) -%}
+{%- set compared = run_query(
+    "with columns_of as (
+        select c.oid, array(
+            select a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+            from pg_catalog.pg_attribute as a
+            where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+            order by a.attnum
+        ) as columns
+        from pg_catalog.pg_class as c
+        where c.oid in ('" ~ probe ~ "'::regclass, '" ~ relation ~ "'::regclass)
+    ),
+    indexes_of_table as (
+        select case when i.indisunique then 'u:' else ':' end || array_to_string(array(
+            select a.attname
+            from unnest(i.indkey) with ordinality as k (attnum, position)
+            inner join pg_catalog.pg_attribute as a on a.attrelid = i.indrelid and a.attnum = k.attnum
+            order by k.position
+        ), ',') as index_key
+        from pg_catalog.pg_index as i
+        where i.indrelid = '" ~ relation ~ "'::regclass
+    )
+    select
+        (select columns from columns_of where oid = '" ~ probe ~ "'::regclass)
+            is distinct from (select columns from columns_of where oid = '" ~ relation ~ "'::regclass)
+        or exists (
+            select from unnest(array[" ~ (wanted | join(', ') if wanted else '') ~ "]::text[]) as wanted (index_key)
+            where wanted.index_key not in (select index_key from indexes_of_table)
+        )"
+) -%}
+{%- do run_query('drop view ' ~ probe) -%}
+{{- return(compared.columns[0].values()[0]) -}}
+{% endmacro %}
