@@ -74,7 +74,7 @@ begin
     lock table {{ table }} in exclusive mode;
     delete from {{ table }};
     insert into {{ table }}
-    {{ query }};
+    {{ without_database_names(query) }};
 end
 $refresh$;
 revoke all on function {{ function_name }}() from public

@@ -259,6 +259,7 @@ select * from final
 
 
 {% macro create_aggregate_daily_metrics_function() %}
+{%- set ddl %}
 {#-
     The spec's aggregate_daily_metrics(), computing the same rows as the model for one day
     (F3: the spec's body referenced a missing column and filled 9 of 30 columns).
@@ -306,6 +307,8 @@ end
 $function$;
 revoke all on function {{ this.schema }}.aggregate_daily_metrics(date, uuid) from public;
 grant execute on function {{ this.schema }}.aggregate_daily_metrics(date, uuid) to service_role
+{%- endset %}
+{{ without_database_names(ddl) }}
 {% endmacro %}
 
 

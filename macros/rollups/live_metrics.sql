@@ -94,6 +94,7 @@ where live.workspace_id is not null
 
 
 {% macro create_live_hourly_functions(events, runs) %}
+{%- set ddl %}
 {%- set s = this.schema %}
 {%- set row_type = this.include(database=false) %}
 create or replace function {{ internal_schema() }}.live_hourly_metrics(
@@ -137,6 +138,8 @@ $$;
 revoke all on function {{ internal_schema() }}.live_hourly_metrics(uuid array, timestamptz) from public;
 
 {{ create_live_doors('live_hourly_metrics', 'timestamptz', 'setof ' ~ row_type) }}
+{%- endset %}
+{{ without_database_names(ddl) }}
 {% endmacro %}
 
 
@@ -314,6 +317,7 @@ as_of timestamptz
 
 
 {% macro create_live_daily_functions(events, runs, first_seen) %}
+{%- set ddl %}
 {%- set s = this.schema %}
 create or replace function {{ internal_schema() }}.live_daily_metrics(
     p_workspace_ids uuid array, p_since date
@@ -358,6 +362,8 @@ $$;
 revoke all on function {{ internal_schema() }}.live_daily_metrics(uuid array, date) from public;
 
 {{ create_live_doors('live_daily_metrics', 'date', 'table (\n    ' ~ live_daily_columns() | indent(4) ~ '\n)') }}
+{%- endset %}
+{{ without_database_names(ddl) }}
 {% endmacro %}
 
 

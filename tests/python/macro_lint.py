@@ -325,6 +325,7 @@ RENDERS_NO_SQL = {
     "postgres__get_where_subquery": "returns a relation or a subquery for dbt's generic tests",
     "refreshed_table_changed": "returns a boolean (runs its queries)",
     "refresh_function_name": "returns a function name",
+    "without_database_names": "returns its argument with the database left out of relation names",
     "materialization_refreshed_table_postgres": "a materialization: dbt's statements around the model's SQL",
     "materialization_replaceable_view_postgres": "a materialization: dbt's statements around the model's SQL",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg import sql
 
-from agent_analytics import dbt
+from agent_analytics import cluster, db, dbt
 from conftest import PROJECT
 
 ROLLUPS = ("daily_metrics", "hourly_metrics", "agent_performance", "user_cohorts")
@@ -252,3 +253,30 @@ def test_a_rollup_whose_sql_breaks_its_contract_fails_its_build_and_leaves_its_t
 
     assert result.returncode == 1 and error in result.stdout, result.stdout[-4000:]
     assert snapshot(rebuilt, "hourly_metrics") == rows and column_types(rebuilt, "hourly_metrics") == types
+
+
+def test_a_copy_of_the_database_under_another_name_runs_the_functions_the_build_made(rebuilt):
+    """dbt names relations "database"."schema"."name"; a function body that kept the database's
+    name failed in a copy under another name (CREATE DATABASE ... TEMPLATE, a restore) with
+    "cross-database references are not implemented" until the next build."""
+    copy = f"{rebuilt.target.dbname}_copy"
+    with rebuilt.connect_as(cluster.ADMIN_USER) as conn:
+        conn.autocommit = True
+        conn.execute(sql.SQL("create database {} template {}").format(
+            sql.Identifier(copy), sql.Identifier(rebuilt.target.dbname)))
+    try:
+        with db.connect(dataclasses.replace(rebuilt.target, dbname=copy)) as conn:
+            named = conn.execute(
+                "select p.oid::regprocedure::text from pg_proc as p "
+                "where p.pronamespace in ('analytics'::regnamespace, 'analytics_internal'::regnamespace) "
+                "and p.prosrc like %s", (f'%"{rebuilt.target.dbname}".%',)).fetchall()
+            assert named == []
+            conn.execute("set role service_role")
+            conn.execute("select analytics.refresh_all_materialized_views()")
+            conn.execute("select analytics.aggregate_daily_metrics((now() at time zone 'UTC')::date - 1)")
+            assert conn.execute("select count(*) from analytics.live_hourly_metrics()").fetchone()[0] > 0
+            assert conn.execute("select count(*) from analytics.live_daily_metrics()").fetchone()[0] > 0
+    finally:
+        with rebuilt.connect_as(cluster.ADMIN_USER) as conn:
+            conn.autocommit = True
+            conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(copy)))
