@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "concurrency section (default 5; 0 leaves the section out)")
     benchmark.add_argument("--load-clients", type=_client_counts, default=bench.options.LOAD_CLIENTS,
                            help="pgbench client counts of the concurrency section, comma-separated (default 1,8,32)")
+    benchmark.add_argument("--load-rounds", type=_positive, default=3,
+                           help="runs of each cell of the concurrency section, the callers taking turns; TPS is "
+                           "their median (default 3)")
     benchmark.add_argument("--keep", action="store_true",
                            help="keep the generated data (aa_bench_<scale>) so that the next run reuses it")
 
@@ -388,7 +391,7 @@ def _bench(args: argparse.Namespace, console: Console) -> int:
     options = bench.BenchOptions(
         scale_name=args.scale, output=args.output, seed=args.seed, repeat=args.repeat, hourly_builds=args.builds,
         refresh_repeat=args.refresh_repeat, keep=args.keep, naive_limit=args.naive_limit, days=args.days,
-        load_seconds=args.load_seconds, load_clients=args.load_clients,
+        load_seconds=args.load_seconds, load_clients=args.load_clients, load_rounds=args.load_rounds,
     )
     with _progress(console) as report_progress:
         results = bench.run(server, options, report_progress)

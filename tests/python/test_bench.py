@@ -338,6 +338,14 @@ def test_every_dashboard_query_runs_under_pgbench_for_each_caller_and_protocol(w
         assert conn.execute("select to_regnamespace('bench_load')").fetchone()[0] is None
 
 
+def test_a_cells_rounds_give_the_median_tps_and_every_transactions_latency():
+    runs = [concurrency.PgbenchRun(tps=tps, latencies=[tps / 1000] * 2) for tps in (900.0, 3000.0, 1000.0)]
+    timing = concurrency.combined(runs, rows=4)
+    assert timing.tps == 1000.0 and timing.latency.n == 6 and timing.latency.max == 3000.0 and timing.rows_median == 4
+    missing = concurrency.PgbenchRun(tps=None, latencies=[], unavailable='materialized view "x" has not been populated')
+    assert concurrency.combined([runs[0], missing], rows=None).unavailable == missing.unavailable
+
+
 def test_each_pgbench_request_runs_as_its_caller_with_the_sampled_parameters(with_naive):
     """The load section's requests are who they claim: a probe that divides by zero unless the
     role, auth.uid() and a bound timestamp are the sampled row's, under both protocols."""
@@ -351,8 +359,9 @@ def test_each_pgbench_request_runs_as_its_caller_with_the_sampled_parameters(wit
         "and %(until)s::timestamptz > %(since_7d)s then 1 else 0 end)"
     ))
     load = concurrency.concurrency(data.RunDatabase(with_naive.target, None, Path(".")), [probe], parameters, 1,
-                                   lambda *args: None, clients=(2,), transactions=5)
-    assert all(timing.latency.n == 10 and timing.rows_median == 1 for by_protocol in load["probe"].values()
+                                   lambda *args: None, clients=(2,), transactions=5, rounds=2)
+    # two rounds of 2 clients × 5 transactions each
+    assert all(timing.latency.n == 20 and timing.rows_median == 1 for by_protocol in load["probe"].values()
                for timing in (by_protocol["simple"]["2"], by_protocol["prepared"]["2"]))
     wrong = dataclasses.replace(probe, member_text=probe.member_text.replace("= %(user_id)s", "<> %(user_id)s"))
     with pytest.raises(bench.BenchError, match="division by zero"):

@@ -125,10 +125,18 @@ def rows_returned(conn: psycopg.Connection, query: DashboardQuery, role: str, sc
     return statistics.median(counts) if counts else None
 
 
+@dataclasses.dataclass(frozen=True)
+class PgbenchRun:
+    """One pgbench run: its TPS and each transaction's latency (s), or why it could not run."""
+
+    tps: float | None
+    latencies: list[float]
+    unavailable: str | None = None
+
+
 def run_pgbench(pgbench: tuple[str, dict[str, str]], bench: RunDatabase, script_text: str, clients: int,
-                protocol: str, seconds: float, transactions: int | None = None) -> LoadTiming:
-    """pgbench for `seconds` (or `transactions` per client) with `clients` clients; TPS and the
-    latencies of its transactions."""
+                protocol: str, seconds: float, transactions: int | None = None) -> PgbenchRun:
+    """pgbench for `seconds` (or `transactions` per client) with `clients` clients."""
     binary, env = pgbench
     target = bench.target
     with tempfile.TemporaryDirectory(prefix="aa-load-") as folder:
@@ -150,7 +158,7 @@ def run_pgbench(pgbench: tuple[str, dict[str, str]], bench: RunDatabase, script_
             error = " ".join((done.stderr.strip() or done.stdout.strip()).splitlines()[-3:])
             unpopulated = re.search(r'materialized view "[^"]+" has not been populated', error)
             if unpopulated:  # naive's view that the run could not fill (as in the dashboard section)
-                return LoadTiming(tps=None, latency=summary([], unit="ms"), unavailable=unpopulated.group(0))
+                return PgbenchRun(tps=None, latencies=[], unavailable=unpopulated.group(0))
             raise BenchError(f"pgbench failed ({clients} clients, {protocol}): {error}")
         latencies = [
             int(line.split()[2]) / 1e6
@@ -159,36 +167,53 @@ def run_pgbench(pgbench: tuple[str, dict[str, str]], bench: RunDatabase, script_
             if line.strip()
         ]
     tps = re.search(r"^tps = ([\d.]+)", done.stdout, flags=re.M)
-    return LoadTiming(tps=round(float(tps.group(1)), 1) if tps else None,
-                      latency=summary(latencies, unit="ms"))
+    return PgbenchRun(tps=float(tps.group(1)) if tps else None, latencies=latencies)
+
+
+def combined(runs: list[PgbenchRun], rows: float | None) -> LoadTiming:
+    """A cell's figures over its rounds: the median TPS, the latencies of every transaction."""
+    unavailable = next((run.unavailable for run in runs if run.unavailable), None)
+    if unavailable:
+        return LoadTiming(tps=None, latency=summary([], unit="ms"), unavailable=unavailable)
+    rates = [run.tps for run in runs if run.tps is not None]
+    return LoadTiming(tps=round(statistics.median(rates), 1) if rates else None,
+                      latency=summary([latency for run in runs for latency in run.latencies], unit="ms"),
+                      rows_median=rows)
 
 
 def concurrency(bench: RunDatabase, queries: Sequence[DashboardQuery], parameters: list[dict], seconds: float,
                 progress: Progress, clients: Sequence[int] = LOAD_CLIENTS, protocols: Sequence[str] = PROTOCOLS,
-                transactions: int | None = None) -> LoadResults:
+                transactions: int | None = None, rounds: int = 1) -> LoadResults:
     """Each query's load figures: [query][caller (ours-member, ours-service, naive)][protocol][clients];
-    each cell runs for `seconds`, or `transactions` per client."""
+    each cell runs `rounds` times for `seconds` (or `transactions` per client), the callers
+    taking turns, so that a drift in the machine's speed (a third from day to day on the
+    machines this was measured on, and seconds-long dips) falls on every caller alike."""
     pgbench = find_pgbench()
     results: LoadResults = {}
-    plan = [(query, side, role, schema) for query in queries for side, role, schema in CALLERS if role in query.roles]
-    steps = len(plan) * len(protocols) * len(clients)
+    steps = sum(len(protocols) * len(clients) * rounds * sum(1 for _, role, _ in CALLERS if role in query.roles)
+                for query in queries)
     done = 0
     with bench.connect() as conn:
         store_parameters(conn, parameters)
         try:
-            for query, side, role, schema in plan:
-                caller = f"{side}-{role}" if side == "ours" else side
-                rows = rows_returned(conn, query, role, schema, parameters)
+            for query in queries:
+                callers = [(f"{side}-{role}" if side == "ours" else side, role, schema)
+                           for side, role, schema in CALLERS if role in query.roles]
+                rows = {caller: rows_returned(conn, query, role, schema, parameters) for caller, role, schema in callers}
                 for protocol in protocols:
-                    text = script(conn, query, role, schema, protocol, len(parameters))
+                    texts = {caller: script(conn, query, role, schema, protocol, len(parameters))
+                             for caller, role, schema in callers}
                     for count in clients:
-                        timing = run_pgbench(pgbench, bench, text, count, protocol, seconds, transactions)
-                        if timing.unavailable is None:
-                            timing = dataclasses.replace(timing, rows_median=rows)
-                        results.setdefault(query.name, {}).setdefault(caller, {}).setdefault(protocol, {})[
-                            str(count)] = timing
-                        done += 1
-                        progress("dashboard queries under load", done, steps, done)
+                        runs: dict[str, list[PgbenchRun]] = {caller: [] for caller in texts}
+                        for _ in range(rounds):
+                            for caller, text in texts.items():
+                                runs[caller].append(run_pgbench(pgbench, bench, text, count, protocol, seconds,
+                                                                transactions))
+                                done += 1
+                                progress("dashboard queries under load", done, steps, done)
+                        for caller, made in runs.items():
+                            results.setdefault(query.name, {}).setdefault(caller, {}).setdefault(protocol, {})[
+                                str(count)] = combined(made, rows[caller])
         finally:
             conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(PARAMETERS_SCHEMA)))
     return results

@@ -33,6 +33,7 @@ class BenchOptions:
     days: int | None = None  # days of history; None: the scale's
     load_seconds: int = 5  # pgbench seconds per query, caller, protocol and client count; 0: no load section
     load_clients: tuple[int, ...] = LOAD_CLIENTS
+    load_rounds: int = 3  # pgbench runs of each cell, the callers taking turns; TPS is their median
 
     @property
     def scale(self) -> generate.Scale:
@@ -57,10 +58,12 @@ class BenchOptions:
         """The options the results record."""
         return RunOptions(repeat=self.repeat, hourly_builds=self.hourly_builds, daily_builds=self.daily_builds,
                           refresh_repeat=self.refresh_repeat, naive_limit_s=self.naive_limit,
-                          load_seconds=self.load_seconds)
+                          load_seconds=self.load_seconds, load_rounds=self.load_rounds)
 
     def check(self) -> None:
         if self.hourly_builds < 1 or self.daily_builds < 1 or self.repeat < 1 or self.refresh_repeat < 1:
             raise BenchError("--builds, --repeat and --refresh-repeat must be at least 1")
         if self.load_seconds < 0:
             raise BenchError("--load-seconds must be 0 (no concurrency section) or more")
+        if self.load_rounds < 1:
+            raise BenchError("--load-rounds must be at least 1")

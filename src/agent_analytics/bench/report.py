@@ -386,16 +386,18 @@ def _alerts(results: BenchResults) -> list[str]:
 def _concurrency(results: BenchResults) -> list[str]:
     if not results.concurrency:
         return []
-    return load_table(results.concurrency, results.options.load_seconds)
+    return load_table(results.concurrency, results.options.load_seconds, results.options.load_rounds)
 
 
-def load_table(load: LoadResults, seconds: int | None) -> list[str]:
+def load_table(load: LoadResults, seconds: int | None, rounds: int | None = None) -> list[str]:
     """The concurrency section: each query, protocol and client count, for our member, our
     service_role and naive."""
+    turns = (f", {rounds} rounds with the callers taking turns (TPS: their median; p95: over every transaction)"
+             if rounds and rounds > 1 else "")
     lines = [
         "## Dashboard queries under load",
         "",
-        f"pgbench, {seconds} s per cell; each transaction a request as PostgREST makes it (the role, the JWT claims "
+        f"pgbench, {seconds} s per cell{turns}; each transaction a request as PostgREST makes it (the role, the JWT claims "
         "and the headers set in one statement, then the query). `simple`: the simple protocol, as through "
         "Supabase's transaction pooler; `prepared`: prepared statements, PostgREST's default. TPS, and p95 "
         "latency in ms; *(no rows)*: the request answers nothing for the median sampled parameters, so its "

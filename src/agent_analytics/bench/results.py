@@ -91,6 +91,7 @@ class RunOptions:
     refresh_repeat: int
     naive_limit_s: float
     load_seconds: int | None = _optional()  # runs from before the load section have none
+    load_rounds: int | None = _optional()  # runs from before the rounds made one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -39,7 +39,8 @@ def run(server: db.Server, options: BenchOptions, progress: Progress) -> BenchRe
         dashboard = queries.dashboard(bench, dashboard_queries, parameters, options.repeat, progress)
         explained = plans.explain_all(bench, dashboard_queries, parameters[0], progress)
         under_load = (concurrency.concurrency(bench, dashboard_queries, parameters, options.load_seconds, progress,
-                                              clients=options.load_clients) if options.load_seconds else None)
+                                              clients=options.load_clients, rounds=options.load_rounds)
+                      if options.load_seconds else None)
         index_report = indexes.index_report(bench, scans_before)
         sizes = storage.storage(bench, data_end)
         rates = ingestion.ingestion(bench, options, progress)
