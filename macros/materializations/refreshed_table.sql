@@ -16,7 +16,6 @@
 {% materialization refreshed_table, adapter='postgres' %}
     {%- set target_relation = this.incorporate(type='table') -%}
     {%- set existing_relation = load_cached_relation(this) -%}
-    {%- set grant_config = config.get('grants') -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
@@ -43,13 +42,7 @@
         select {{ refresh_function_name(target_relation) }}()
     {%- endcall %}
 
-    {% do apply_grants(target_relation, grant_config, should_revoke=True) %}
-    {% do persist_docs(target_relation, model) %}
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {{ adapter.commit() }}
-    {{ run_hooks(post_hooks, inside_transaction=False) }}
-
-    {{ return({'relations': [target_relation]}) }}
+    {{ return(finish_materialization(target_relation)) }}
 {% endmaterialization %}
 
 

@@ -6,7 +6,6 @@
 {% materialization replaceable_view, adapter='postgres' %}
     {%- set target_relation = this.incorporate(type='view') -%}
     {%- set existing_relation = load_cached_relation(this) -%}
-    {%- set grant_config = config.get('grants') -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
@@ -21,11 +20,5 @@
         )
     {%- endcall %}
 
-    {% do apply_grants(target_relation, grant_config, should_revoke=True) %}
-    {% do persist_docs(target_relation, model) %}
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {{ adapter.commit() }}
-    {{ run_hooks(post_hooks, inside_transaction=False) }}
-
-    {{ return({'relations': [target_relation]}) }}
+    {{ return(finish_materialization(target_relation)) }}
 {% endmaterialization %}

@@ -327,6 +327,7 @@ RENDERS_NO_SQL = {
     "refresh_function_name": "returns a function name",
     "without_database_names": "returns its argument with the database left out of relation names",
     "materialization_refreshed_table_postgres": "a materialization: dbt's statements around the model's SQL",
+    "finish_materialization": "runs the end of a materialization (grants, comment, post-hooks, commit)",
     "materialization_replaceable_view_postgres": "a materialization: dbt's statements around the model's SQL",
 }
 

@@ -173,12 +173,15 @@ def test_a_full_build_writes_the_large_grains_in_time_order(rebuilt):
     rebuilt.build("--full-refresh")
     for table, column in (("int_user_scope_days", "activity_date"), ("int_user_activity_hours", "activity_hour"),
                           ("int_sessions", "session_start_at"), ("int_agent_run_days", "run_date")):
-        rows, out_of_order = rebuilt.rows(
-            f"select count(*), count(*) filter (where earlier) from ("
-            f"  select {column} < lag({column}) over (order by ctid) as earlier from analytics_internal.{table}"
+        # the order means something once there are several values; how many rows the tiny data
+        # gives depends on the hour it is generated (int_agent_run_days: 19 rows at one hour, over 20 at another)
+        values, out_of_order = rebuilt.rows(
+            f"select count(distinct {column}), count(*) filter (where earlier) from ("
+            f"  select {column}, {column} < lag({column}) over (order by ctid) as earlier"
+            f"  from analytics_internal.{table}"
             f") as physical"
         )[0]
-        assert rows > 20 and out_of_order == 0, (table, rows, out_of_order)
+        assert values > 2 and out_of_order == 0, (table, values, out_of_order)
 
 
 def rows_written(project_db) -> dict[str, tuple[str, int]]:
