@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -336,6 +337,18 @@ def test_every_dashboard_query_runs_under_pgbench_for_each_caller_and_protocol(w
             assert timing.rows_median is not None
     with with_naive.connect() as conn:
         assert conn.execute("select to_regnamespace('bench_load')").fetchone()[0] is None
+
+
+def test_the_rows_a_request_returns_are_counted_within_a_time_limit(with_naive):
+    """A request that runs past the limit is counted as unknown instead of holding up the run."""
+    with with_naive.connect() as conn:
+        parameters = queries.sample_parameters(conn, 5, 3)
+        quick = queries.DashboardQuery(name="quick", what="two rows", text="select 1 union all select 2")
+        slow = queries.DashboardQuery(name="slow", what="sleeps", text="select pg_sleep(5)")
+        assert concurrency.rows_returned(conn, quick, "service", "analytics", parameters) == 2
+        started = time.monotonic()
+        assert concurrency.rows_returned(conn, slow, "service", "analytics", parameters, limit_seconds=0.2) is None
+        assert time.monotonic() - started < 3
 
 
 def test_a_cells_rounds_give_the_median_tps_and_every_transactions_latency():

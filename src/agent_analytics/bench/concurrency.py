@@ -106,19 +106,21 @@ def script(conn: psycopg.Connection, query: DashboardQuery, role: str, schema: s
 
 
 def rows_returned(conn: psycopg.Connection, query: DashboardQuery, role: str, schema: str,
-                  parameters: list[dict]) -> float | None:
-    """The median rows the request returns over the sampled parameters, as that caller: a
-    throughput means little for a request that answers nothing (naive's tables that nothing
-    fills, its event table that members cannot read). None when it cannot run (a view never
-    filled: pgbench says so)."""
+                  parameters: list[dict], sample: int = 9, limit_seconds: float = 10.0) -> float | None:
+    """The median rows the request returns over the first `sample` sampled parameters, as that
+    caller: a throughput means little for a request that answers nothing (naive's tables that
+    nothing fills, its event table that members cannot read). None when it cannot run (a view
+    never filled: pgbench says so) or runs past `limit_seconds` (naive's activation_weekly at
+    large takes minutes; pgbench's cells are bounded by time, this count must be too)."""
     statement = query.statement(schema, role)
     counts = []
-    for params in parameters:
+    for params in parameters[:sample]:
         try:
             with conn.transaction():
                 become(conn, role, params["user_id"])
+                conn.execute("select set_config('statement_timeout', %s, true)", (f"{round(limit_seconds * 1000)}ms",))
                 counts.append(len(conn.execute(statement, params).fetchall()))
-        except psycopg.errors.ObjectNotInPrerequisiteState:
+        except (psycopg.errors.ObjectNotInPrerequisiteState, psycopg.errors.QueryCanceled):
             return None
         except psycopg.Error as error:
             raise BenchError(f"dashboard query {query.name} failed as {role} on {schema}: {error}") from error
