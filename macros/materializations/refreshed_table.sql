@@ -11,8 +11,9 @@
     (whole rows compared: equal by the types' equality and byte for byte, NULLs alike), in one
     transaction, so readers see the old rows until it commits and are never locked out
     (EXCLUSIVE lock: refreshes queue, reads do not). Its columns must have an equality and a
-    hash (jsonb, not json). Rewriting every row instead took as long at medium and wrote a
-    hundred times the WAL and as many dead rows (docs/performance.md). The table is
+    hash (jsonb, not json); the build role needs TEMP on the database (PUBLIC has it by
+    default). Rewriting every row instead took as long at medium, wrote a hundred times the WAL
+    and left a dead row for each row (docs/performance.md). The table is
     dropped and made again only when its columns or configured indexes are not the model's
     (a new version of the project), on --full-refresh, or when the relation is still a
     materialized view of an earlier version; the member function that returns its row type
