@@ -75,8 +75,10 @@ set enable_mergejoin = off
 as $refresh$
 begin
     lock table {{ table }} in exclusive mode;
-    drop table if exists {{ fresh }};
-    create temporary table {{ fresh }} on commit drop as
+    {#- No `drop ... if exists` first: a table of that name in the caller's session (planted, or
+        another call's) makes this fail and roll back instead of being read or dropped. An
+        error inside rolls the temporary table back with everything else. #}
+    create temporary table {{ fresh }} as
     {{ without_database_names(query) }};
     delete from {{ table }} as stored
     where not exists (select from {{ fresh }} as fresh where fresh = stored and fresh *= stored);

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from psycopg import sql
 
@@ -200,6 +201,25 @@ def test_a_refresh_writes_only_the_rows_that_changed(rebuilt):
     after = versions("mv_active_users")
     assert len(damaged - after) == 1 and len(after - damaged) == 1
     assert len(written["mv_active_users"] & after) == len(after) - 1
+
+
+def test_a_table_planted_under_the_refreshs_temporary_name_is_refused_and_changes_nothing(rebuilt):
+    # service_role may call refresh_all_materialized_views() and make temporary tables in its own
+    # session: one named as the refresh's own, full of rows of its choosing, must not reach the table.
+    current = snapshot(rebuilt, "mv_active_users")
+    with rebuilt.connect() as conn:
+        conn.execute("set role service_role")
+        conn.execute('create temporary table "mv_active_users__fresh" as '
+                     "select * from analytics.mv_active_users limit 0")
+        conn.execute('insert into pg_temp."mv_active_users__fresh" (activity_date, workspace_id, daily_active_users) '
+                     "values ('2000-01-01', null, -1)")
+        with pytest.raises(psycopg.errors.DuplicateTable, match="mv_active_users__fresh"):
+            conn.execute("select analytics.refresh_all_materialized_views()")
+    assert snapshot(rebuilt, "mv_active_users") == current
+    # and the next caller's refresh runs as before
+    with rebuilt.connect() as conn:
+        conn.execute("select analytics.refresh_all_materialized_views()")
+    assert snapshot(rebuilt, "mv_active_users") == current
 
 
 def test_a_full_build_writes_the_large_grains_in_time_order(rebuilt):
