@@ -68,6 +68,7 @@ set work_mem = '{{ var("build_work_mem", "64MB") }}'
 {{ return([
     ['check_app', deploy_check_app(), true],
     ['build_role', deploy_build_role(), false],
+    ['build_role_temp', deploy_build_role_temp(), true],
     ['schemas', deploy_schemas(), false],
     ['reporting_role', deploy_reporting_role(), false],
     ['app_views', deploy_app_views(), false],

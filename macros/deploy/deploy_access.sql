@@ -130,6 +130,32 @@ grant references on {{ app }}.users, {{ app }}.workspaces, {{ app }}.agents to {
 {% endmacro %}
 
 
+{% macro deploy_build_role_temp() %}
+{% set role = build_role() %}
+{#- A refresh of the tables that stand in for the spec's materialized views computes into a
+    temporary table (materialization refreshed_table). PUBLIC has TEMP by default, but a
+    hardened database may have revoked it, and the refresh would then fail at the first build
+    on 'permission denied to create temporary tables': grant it outright, and stop here, naming
+    the fix, where the owner cannot (a GRANT without the right warns and grants nothing). At
+    every deploy: a database restored from a dump without its own grants has lost it. -#}
+do $temp$
+begin
+    if not pg_catalog.has_database_privilege('{{ role }}', pg_catalog.current_database(), 'temporary') then
+        begin
+            execute format('grant temporary on database %I to {{ role }}', pg_catalog.current_database());
+        exception when insufficient_privilege then
+            null;
+        end;
+    end if;
+    if not pg_catalog.has_database_privilege('{{ role }}', pg_catalog.current_database(), 'temporary') then
+        raise exception 'agent-analytics deploy: role {{ role }} may not create temporary tables in database %, which refreshing the materialized-view tables needs, and % cannot grant it', pg_catalog.current_database(), current_user
+            using hint = format('as the database''s owner: grant temporary on database %I to {{ role }}', pg_catalog.current_database());
+    end if;
+end
+$temp$
+{% endmacro %}
+
+
 {% macro deploy_reporting_role() %}
 {#- A NOLOGIN role that reads the platform-wide figures: the marts (each model grants it) and
     every row of the rollups (a policy of its own beside the members', macro

@@ -215,6 +215,7 @@ CALLS: dict[str, list[str]] = {
     "deploy_record_sql": ["{{ deploy_record_sql('grants', 'd41d8cd98f00b204e9800998ecf8427e') }}"],
     "deploy_check_app": ["{{ deploy_check_app() }}"],
     "deploy_build_role": ["{{ deploy_build_role() }}"],
+    "deploy_build_role_temp": ["{{ deploy_build_role_temp() }}"],
     "deploy_reporting_role": ["{{ deploy_reporting_role() }}"],
     "deploy_schemas": ["{{ deploy_schemas() }}"],
     "deploy_app_views": ["{{ deploy_app_views() }}"],

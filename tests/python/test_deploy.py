@@ -104,6 +104,34 @@ def test_a_forced_deploy_keeps_every_event_and_alert_rule(deployed):
     deployed.build()
 
 
+def test_the_deploy_gives_the_build_role_temp_or_stops_naming_the_grant(make_database):
+    """A refresh of the materialized-view tables computes into a temporary table. A database
+    whose PUBLIC lost TEMP: where postgres does not own the database the deploy stops, naming
+    the grant, and changes nothing (it may still create schemas there); where it does (as on Supabase) it grants TEMP, and a build
+    refreshes."""
+    project_db = make_database(seed=34)
+    name = project_db.target.dbname
+    has_temp = "select has_database_privilege('analytics_builder', current_database(), 'temporary')"
+    with project_db.connect_as("supabase_admin") as conn:
+        conn.execute(f"alter database {name} owner to supabase_admin")
+        conn.execute(f"grant create on database {name} to postgres")
+        conn.execute(f"revoke temporary on database {name} from public")
+        conn.execute("update analytics_internal.deploy_steps set checksum = 'older' where step = 'grants'")
+    assert project_db.value(has_temp) is False
+    with pytest.raises(dbt.DbtFailed) as failure:
+        project_db.deploy()
+    assert ("role analytics_builder may not create temporary tables in database " + name) in str(failure.value)
+    assert f"grant temporary on database {name} to analytics_builder" in str(failure.value)
+    assert project_db.value("select checksum from analytics_internal.deploy_steps where step = 'grants'") == "older"
+
+    with project_db.connect_as("supabase_admin") as conn:
+        conn.execute(f"alter database {name} owner to postgres")
+    project_db.deploy()
+    assert project_db.value(has_temp) is True
+    project_db.dbt("run", "--select", "+mv_active_users")
+    assert project_db.value("select count(*) from analytics.mv_active_users") > 0
+
+
 def test_one_model_parse_and_docs_work_after_a_deploy(deployed):
     deployed.dbt("run", "--select", "daily_metrics")
     deployed.dbt("parse")
