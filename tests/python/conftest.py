@@ -57,7 +57,10 @@ class ProjectDatabase:
         return result.stdout
 
     def build(self, *args: str, env: dict[str, str] | None = None) -> str:
-        return self.dbt("build", *args, env=env)
+        """`dbt build` as the scheduled job runs it (dbt.SCHEDULED_BUILD): models, seeds and data
+        tests. The unit tests test the SQL, not the data: they run once, in test_dbt_project,
+        not at each of the session's hundred builds (3 s each)."""
+        return self.dbt(*dbt.SCHEDULED_BUILD, *args, env=env)
 
     def deploy(self, force: bool = False) -> str:
         """The owner's deploy, as postgres (agent-analytics deploy)."""

@@ -144,7 +144,7 @@ def test_an_earlier_versions_materialized_view_becomes_the_table_and_an_older_ta
         conn.execute("create unique index idx_mv_top_agents on analytics.mv_top_agents (agent_id)")
         conn.execute(sql.SQL("alter materialized view analytics.mv_top_agents owner to {}").format(sql.Identifier(owner)))
 
-    rebuilt.build("--exclude-resource-type", "unit_test")
+    rebuilt.build()
 
     assert rebuilt.value("select relkind::text || relrowsecurity::text from pg_class "
                          "where oid = 'analytics.mv_top_agents'::regclass") == "rtrue"
@@ -155,7 +155,7 @@ def test_an_earlier_versions_materialized_view_becomes_the_table_and_an_older_ta
     oid = rebuilt.value("select 'analytics.mv_top_agents'::regclass::oid")
     with rebuilt.connect() as conn:
         conn.execute("update analytics.mv_top_agents set total_runs_30d = total_runs_30d + 1")
-    rebuilt.build("--exclude-resource-type", "unit_test")
+    rebuilt.build()
     assert rebuilt.value("select 'analytics.mv_top_agents'::regclass::oid") == oid
     assert snapshot(rebuilt, "mv_top_agents") == current
 
@@ -164,7 +164,7 @@ def test_an_earlier_versions_materialized_view_becomes_the_table_and_an_older_ta
                    "drop index analytics.idx_mv_top_agents_workspace"):
         with rebuilt.connect() as conn:
             conn.execute(change)
-        rebuilt.build("--exclude-resource-type", "unit_test")
+        rebuilt.build()
         assert snapshot(rebuilt, "mv_top_agents") == current, change
         assert rebuilt.value("select count(*) from pg_indexes where schemaname = 'analytics' "
                              "and indexname in ('idx_mv_top_agents', 'idx_mv_top_agents_workspace')") == 2, change
@@ -252,7 +252,7 @@ def test_dbt_reports_the_rows_a_build_updated(rebuilt):
     """dbt printed INSERT 0 0 for a rollup whose rows a build had updated: the last of its
     statements. It reports the rows written: none after a quiet build, the agent-day and the two
     days (the workspace's and the platform's) that a run which failed after all changes."""
-    rebuilt.build("--exclude-resource-type", "unit_test")
+    rebuilt.build()
     assert rows_written(rebuilt) == {"daily_metrics": ("MERGE 0", 0), "agent_performance": ("MERGE 0", 0)}
     with rebuilt.connect() as conn:
         conn.execute(
@@ -262,7 +262,7 @@ def test_dbt_reports_the_rows_a_build_updated(rebuilt):
                         and started_at < now() - interval '2 days' order by started_at desc limit 1)
             """
         )
-    rebuilt.build("--exclude-resource-type", "unit_test")
+    rebuilt.build()
     assert rows_written(rebuilt) == {"daily_metrics": ("MERGE 2", 2), "agent_performance": ("MERGE 1", 1)}
 
 

@@ -262,3 +262,16 @@ def test_the_time_spine_holds_every_day_of_the_rollups_once(built):
         """
     )[0]
     assert missing == 0 and spine_days == distinct_days > 0
+
+
+def test_every_unit_test_runs_and_passes(built, docs):
+    """The unit tests of the models' SQL (models/*/_*__unit_tests.yml), which the scheduled build
+    and the session's builds leave out: each of them runs, and passes (a failure exits dbt
+    non-zero)."""
+    manifest, _ = docs
+    defined = [test for test in manifest["unit_tests"].values() if test["package_name"] == "agent_analytics"]
+    built.dbt("test", "--select", "test_type:unit")
+    results = json.loads((built.target_path / "run_results.json").read_text())["results"]
+    ran = {result["unique_id"]: result["status"] for result in results if result["unique_id"].startswith("unit_test.")}
+    assert len(defined) >= 6
+    assert ran == {test["unique_id"]: "pass" for test in defined}

@@ -157,7 +157,7 @@ def test_nothing_a_caller_stores_stops_a_build_a_refresh_an_aggregation_or_an_ev
                 "user_rating = %(user_rating)s, feedback = %(feedback)s where id = %(id)s",
                 {**change, "id": run_id},
             )
-    hostile.build("--exclude-resource-type", "unit_test")
+    hostile.build()
     with hostile.connect() as conn:
         conn.execute("set role service_role")
         conn.execute("select analytics.refresh_all_materialized_views()")
@@ -179,7 +179,7 @@ def test_what_staging_neutralized_is_counted_for_operators_and_the_metrics_hold(
             "('login', '{}', now() - interval '5 years'), "
             "('login', '{}', now() + interval '3 days')) as v (t, m, c)"
         )
-    hostile.build("--exclude-resource-type", "unit_test")
+    hostile.build()
     counted = dict(hostile.rows(
         "select field, sum(events) from analytics.input_quality "
         "where arrival_date = (now() at time zone 'UTC')::date group by field"))
