@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from agent_analytics import bench, db, naive
-from agent_analytics.bench import concurrency, data, plans, queries, query_docs, report, scaling, storage
+from agent_analytics.bench import concurrency, data, maintenance, plans, queries, query_docs, report, scaling, storage
 from agent_analytics.bench.results import (
     AlertEvaluation, Aggregation, AggregationTiming, Appended, BenchResults, Build, Builds, CoveredIndex, DashboardEntry, DataSet,
     ExplainedQuery, Footprint, IndexReport, Ingestion, Machine, NaiveBaseline, PlanSummary, QueryTiming, Refresh,
@@ -135,7 +135,8 @@ def sample_results() -> BenchResults:
                          bytes_per_event_all_tables=620.0, bytes_per_workspace_month=40_000,
                          events_per_workspace_month_for_1gb=1_700_000)
 
-    views = {view: RefreshTiming(timings=summary([0.01, 0.02])) for view in ("mv_active_users", "all")}
+    views = {view: RefreshTiming(timings=summary([0.01, 0.02]), wal_bytes_p50=51_200.0)
+             for view in ("mv_active_users", "all")}
     appended = Appended(events=120, late_events=7, runs=12, runs_updated=3, seconds=0.4)
     return BenchResults(
         scale="tiny", label="tiny", seed=42, build_command=["build", "--exclude-resource-type", "unit_test"],
@@ -243,7 +244,7 @@ def test_the_report_and_its_plots_are_drawn_from_the_results(tmp_path):
     assert report.read(tmp_path / "tiny.json") == sample_results()
     text = (tmp_path / "tiny.md").read_text(encoding="utf-8")
     assert "| top_agents | service | 1.00 | 1.00 | 1.00 | – | – | – | – | 3 / – (naive: not populated) |" in text
-    assert "| mv_active_users | 0.015 | > 600 (stopped at the limit) | more than 40,000× faster |" in text
+    assert "| mv_active_users | 0.015 | > 600 (stopped at the limit) | more than 40,000× faster | 50.0 kB | – |" in text
     assert "| daily_30d | member | 2.00 | 2.90 | 2.98 | 20.00 | 29.00 | 29.80 | 10.0× faster | 3 / 3 |" in text
     assert "| after --append 1h | 9.0 | 8.0 | 120 (7) | 12 / 3 |" in text
     assert "| ours: `evaluate_alerts()`, one pass | 0.450 | 0.495 | 2 |" in text
@@ -274,6 +275,21 @@ def test_a_statement_past_its_limit_is_stopped_and_reported_as_such(built):
         assert db.timed(conn, "select current_user", role="service_role", limit=5) < 5
         assert conn.execute("select current_user, current_setting('statement_timeout')").fetchone() == (
             built.target.user, "0")
+
+
+def test_each_refresh_reports_the_wal_it_wrote_and_rewriting_rows_writes_more(built):
+    """The refresh section's WAL figure: measured for every table and for the whole refresh, and
+    larger when the refresh has rows to write again (every row of mv_active_users changed by
+    hand) than when it has none."""
+    bench_database = data.RunDatabase(built.target, None, Path("."))
+    quiet = maintenance.our_refreshes(bench_database, 1, lambda *args: None)
+    assert all(timing.wal_bytes_p50 is not None and timing.wal_bytes_p50 >= 0 for timing in quiet.values())
+    with built.connect() as conn:
+        changed_rows = conn.execute(
+            "update analytics.mv_active_users set daily_active_users = daily_active_users + 1").rowcount
+    rewriting = maintenance.our_refreshes(bench_database, 1, lambda *args: None)
+    assert changed_rows > 0
+    assert rewriting["mv_active_users"].wal_bytes_p50 > quiet["mv_active_users"].wal_bytes_p50
 
 
 def test_state_kept_in_a_comment_reads_back_and_is_none_where_there_is_none(built, admin_target):

@@ -3,6 +3,7 @@ materialized views, and the retention (cleanup_old_data)."""
 
 from __future__ import annotations
 
+import statistics
 from datetime import date, timedelta
 
 import psycopg
@@ -55,6 +56,7 @@ def refreshes(
     `views` is not populated and cannot be refreshed concurrently; one that runs past `limit`
     seconds is not tried again. Ours are tables, each refreshed by its function."""
     timings: dict[str, list[float]] = {name: [] for name in (*VIEWS, "all")}
+    wal: dict[str, list[float]] = {name: [] for name in (*VIEWS, "all")}
     timed_out: set[str] = set()
     every_view = set(VIEWS) <= set(views)
     steps = repeat * (len(VIEWS) + 1)
@@ -64,12 +66,12 @@ def refreshes(
             for view in VIEWS:
                 if view in views and view not in timed_out:
                     statement = _refresh_one(conn, schema, view)
-                    _record(timings[view], timed_out, view, db.timed(conn, statement, role=owner, limit=limit))
+                    _record(timings[view], wal[view], timed_out, view, *_timed_with_wal(conn, statement, owner, limit))
                 done += 1
                 progress(f"{schema}: view refreshes", done, steps, done)
             if every_view and "all" not in timed_out:
                 statement = sql.SQL("select {}.refresh_all_materialized_views()").format(sql.Identifier(schema))
-                _record(timings["all"], timed_out, "all", db.timed(conn, statement, role=caller, limit=limit))
+                _record(timings["all"], wal["all"], timed_out, "all", *_timed_with_wal(conn, statement, caller, limit))
             done += 1
             progress(f"{schema}: view refreshes", done, steps, done)
     results = {}
@@ -79,7 +81,7 @@ def refreshes(
         elif (name == "all" and not every_view) or (name != "all" and name not in views):
             results[name] = RefreshTiming(timings=summary([]), unavailable=NOT_POPULATED)
         else:
-            results[name] = RefreshTiming(timings=summary(values))
+            results[name] = RefreshTiming(timings=summary(values), wal_bytes_p50=statistics.median(wal[name]))
     return results
 
 
@@ -92,11 +94,25 @@ def _refresh_one(conn: psycopg.Connection, schema: str, view: str) -> sql.Compos
     return sql.SQL("select {}.{}()").format(sql.Identifier(f"{schema}_internal"), sql.Identifier(f"refresh_{view}"))
 
 
-def _record(timings: list[float], timed_out: set[str], name: str, seconds: float | None) -> None:
+def _timed_with_wal(
+    conn: psycopg.Connection, statement: sql.Composable, role: str | None, limit: float | None,
+) -> tuple[float | None, float]:
+    """db.timed, and the WAL the cluster wrote meanwhile: what a refresh costs replicas, backups
+    and the disk beyond its time (nothing else writes while the benchmark refreshes)."""
+    before = conn.execute("select pg_current_wal_insert_lsn()").fetchone()[0]
+    seconds = db.timed(conn, statement, role=role, limit=limit)
+    written = conn.execute("select pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)", (before,)).fetchone()[0]
+    return seconds, float(written)
+
+
+def _record(
+    timings: list[float], wal: list[float], timed_out: set[str], name: str, seconds: float | None, written: float,
+) -> None:
     if seconds is None:
         timed_out.add(name)
     else:
         timings.append(seconds)
+        wal.append(written)
 
 
 def retention(bench: RunDatabase) -> Retention:

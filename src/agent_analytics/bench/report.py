@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agent_analytics.bench import plots
 from agent_analytics.bench.plans import WHOLE_TABLE_ROWS
-from agent_analytics.bench.results import SIDES, BenchResults, Build, LoadResults, LoadTiming, Scan
+from agent_analytics.bench.results import SIDES, BenchResults, Build, LoadResults, LoadTiming, RefreshTiming, Scan
 from agent_analytics.bench.scaling import ScalingPoint, in_scaling_order, other_runs
 
 # The aims at large scale: (what, unit, bound, "<" or ">=").
@@ -255,24 +255,32 @@ def _aggregation(results: BenchResults) -> list[str]:
 
 
 def _refreshes(results: BenchResults) -> list[str]:
-    lines = ["## Materialized view refreshes", "", "| view | ours median s | naive median s | speed-up |",
-             "| --- | --- | --- | --- |"]
+    lines = ["## Materialized view refreshes", "",
+             "| view | ours median s | naive median s | speed-up | ours WAL, median | naive WAL, median |",
+             "| --- | --- | --- | --- | --- | --- |"]
     limit = results.naive.time_limit_s
     for view, timing in results.refresh.ours.items():
         ours = timing.timings.p50
         base = results.refresh.naive.get(view)
         title = "all (refresh_all_materialized_views)" if view == "all" else view
+        wal = f"{_wal(timing)} | {_wal(base)}"
         if base and (base.timed_out_after_s or base.unavailable):
             lines.append(f"| {title} | {ours:.3f} | > {limit:,.0f} (stopped at the limit) | "
-                         f"more than {limit / ours:,.0f}× faster |")
+                         f"more than {limit / ours:,.0f}× faster | {wal} |")
         else:
             naive_median = base.timings.p50 if base else None
-            lines.append(f"| {title} | {ours:.3f} | {_fmt(naive_median, 3)} | {speedup(ours, naive_median)} |")
+            lines.append(f"| {title} | {ours:.3f} | {_fmt(naive_median, 3)} | {speedup(ours, naive_median)} | {wal} |")
     fills = ", ".join(f"{view} {'> ' + format(limit, ',.0f') if seconds is None else format(seconds, ',.1f')} s"
                       for view, seconds in results.naive.first_fill_s.items())
     lines.append("The naive views are created empty and filled once first (a plain refresh, as creating them with "
-                 f"data would): {fills}. Every naive statement is stopped after {limit:,.0f} s.")
+                 f"data would): {fills}. Every naive statement is stopped after {limit:,.0f} s. WAL: what the "
+                 "cluster wrote while one refresh ran (pg_current_wal_insert_lsn before and after), which replicas, "
+                 "backups and the disk pay for.")
     return [*lines, ""]
+
+
+def _wal(timing: RefreshTiming | None) -> str:
+    return "–" if timing is None or timing.wal_bytes_p50 is None else _bytes(timing.wal_bytes_p50)
 
 
 def _storage(results: BenchResults) -> list[str]:

@@ -184,6 +184,7 @@ class RefreshTiming:
     timings: Summary = _inline()
     timed_out_after_s: float | None = _optional()
     unavailable: str | None = _optional()  # why it was not refreshed at all
+    wal_bytes_p50: float | None = _optional()  # the WAL one refresh wrote, median; runs before it have none
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
