@@ -105,10 +105,10 @@ def test_a_forced_deploy_keeps_every_event_and_alert_rule(deployed):
 
 
 def test_the_deploy_gives_the_build_role_temp_or_stops_naming_the_grant(make_database):
-    """A refresh of the materialized-view tables computes into a temporary table. A database
-    whose PUBLIC lost TEMP: where postgres does not own the database the deploy stops, naming
-    the grant, and changes nothing (it may still create schemas there); where it does (as on Supabase) it grants TEMP, and a build
-    refreshes."""
+    """A refresh of the materialized-view tables computes into a temporary table. In a database
+    whose PUBLIC lost TEMP: where postgres does not own the database (it may still create
+    schemas there) the deploy stops, naming the grant, and changes nothing; where it owns it, as
+    on Supabase, the deploy grants TEMP and a run refreshes the table."""
     project_db = make_database(seed=34)
     name = project_db.target.dbname
     has_temp = "select has_database_privilege('analytics_builder', current_database(), 'temporary')"
