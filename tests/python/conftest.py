@@ -86,12 +86,28 @@ class ProjectDatabase:
 MIDNIGHT_MARGIN = timedelta(minutes=5)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "one_utc_day(minutes): the module's tests share data written at one \"now\" by a module "
+        "fixture; its first test waits for the next UTC day when fewer minutes than these are left of this one")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    margin = MIDNIGHT_MARGIN
+    day_marker = item.get_closest_marker("one_utc_day")
+    if day_marker is not None and _first_of_its_module(item):
+        margin = max(margin, timedelta(minutes=day_marker.args[0]))
     now = datetime.now(UTC)
     midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
-    if midnight - now < MIDNIGHT_MARGIN:
+    if midnight - now < margin:
         time.sleep((midnight - now).total_seconds() + 1)
+
+
+def _first_of_its_module(item: pytest.Item) -> bool:
+    items = item.session.items
+    index = items.index(item)
+    return index == 0 or getattr(items[index - 1], "module", None) is not getattr(item, "module", None)
 
 
 @pytest.fixture(scope="session", autouse=True)
