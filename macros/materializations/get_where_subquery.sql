@@ -16,8 +16,13 @@
     (meta arrival_column, on the sources and staging views the app writes through), or an
     incremental grain's time column (incremental_grain's tested_since). -#}
 {%- set described = {'arrival_column': none, 'tested_since': none} -%}
+{#- A model is found by its key; looking through every node instead (the data tests are most of
+    them) cost each build tens of thousands of steps of Jinja. A model whose alias is not its
+    name is found among the models. -#}
 {%- if execute -%}
-    {%- for node in (graph.nodes.values() | list) + (graph.sources.values() | list) -%}
+    {%- set model = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) -%}
+    {%- set models = [model] if model else graph.nodes.values() | selectattr('resource_type', 'equalto', 'model') | list -%}
+    {%- for node in models + (graph.sources.values() | list) -%}
         {%- set name = node.identifier if node.resource_type == 'source' else node.alias -%}
         {%- if node.resource_type in ('model', 'source') and name == relation.identifier
             and node.schema == relation.schema -%}

@@ -266,6 +266,39 @@ def test_dbt_reports_the_rows_a_build_updated(rebuilt):
     assert rows_written(rebuilt) == {"daily_metrics": ("MERGE 2", 2), "agent_performance": ("MERGE 1", 1)}
 
 
+# A data test of each kind of relation postgres__get_where_subquery tells apart, and what the
+# scheduled build's run of it reads: since the earliest watermark where the app writes (a source
+# and a staging view, meta arrival_column), the recent days of an incremental grain
+# (tested_since), every row of a table that names neither.
+DATA_TESTS_READ = {
+    "source_not_null_analytics_user_activity_id": "ingested_at >= '",
+    "not_null_stg_analytics__user_activity_event_id": "ingested_at >= '",
+    "not_null_daily_metrics_metric_date": "metric_date >= (now() at time zone 'UTC')::date - ",
+    "not_null_int_user_first_seen_id": None,
+}
+
+
+def compiled_test(project_db, name: str) -> str:
+    (path,) = (project_db.target_path / "run").rglob(f"{name}.sql")
+    return path.read_text()
+
+
+def test_the_scheduled_builds_data_tests_read_the_recent_rows_and_dbt_test_reads_every_row(rebuilt):
+    """The scheduled build tests what it could have changed, so that its tests do not cost the
+    whole history; `dbt test` tests every row."""
+    selection = ("--select", *DATA_TESTS_READ)
+    rebuilt.build(*selection)
+    for name, recent in DATA_TESTS_READ.items():
+        sql_text = compiled_test(rebuilt, name)
+        if recent is None:
+            assert "dbt_subquery" not in sql_text, name
+        else:
+            assert recent in sql_text, f"{name} under the scheduled build:\n{sql_text}"
+    rebuilt.dbt("test", *selection)
+    for name in DATA_TESTS_READ:
+        assert "dbt_subquery" not in compiled_test(rebuilt, name), name
+
+
 def column_types(project_db, relation: str) -> list[tuple[str, str]]:
     return project_db.rows(
         "select attname, format_type(atttypid, atttypmod) from pg_attribute "
