@@ -85,19 +85,53 @@ class ProjectDatabase:
 # that runs at midnight). Every test but the concurrent writers' takes under three minutes.
 MIDNIGHT_MARGIN = timedelta(minutes=5)
 
+# The session's own temporary folder (below), and how the session ended.
+OWN_TEMP = pytest.StashKey[Path]()
+EXIT_STATUS = pytest.StashKey[int]()
 
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's tmpdir plugin reads --basetemp
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "one_utc_day(minutes): the module's tests share data written at one \"now\" by a module "
-        "fixture; its first test waits for the next UTC day when fewer minutes than these are left of this one")
+        "fixture, and all of them take less than these minutes; its first test waits for the next UTC day "
+        "when fewer are left of this one, and the others do not wait")
+    # pytest makes its shared folder (/tmp/pytest-of-$USER) private again whenever a session
+    # starts, which locked the server user out of the embedded servers that another session was
+    # running in it: each session gets a folder of its own, unless the caller chose one.
+    if config.option.basetemp is None:
+        own = Path(tempfile.mkdtemp(prefix="aa-pytest-"))
+        config.option.basetemp = str(own / "pytest")
+        config.stash[OWN_TEMP] = own
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[EXIT_STATUS] = exitstatus
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if OWN_TEMP in config.stash and exitstatus != 0:
+        terminalreporter.write_line(f"the tests' temporary files are kept in {config.stash[OWN_TEMP]}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A session that passed leaves no temporary folder; one that failed keeps it to look into."""
+    own = config.stash.get(OWN_TEMP, None)
+    if own is not None and config.stash.get(EXIT_STATUS, 0) == 0:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     margin = MIDNIGHT_MARGIN
     day_marker = item.get_closest_marker("one_utc_day")
-    if day_marker is not None and _first_of_its_module(item):
-        margin = max(margin, timedelta(minutes=day_marker.args[0]))
+    if day_marker is not None:
+        # the module's first test waits for a day long enough for all of them; a later one that
+        # waited would only move off the day its module's fixture wrote
+        if not _first_of_its_module(item):
+            return
+        minutes = day_marker.kwargs["minutes"] if "minutes" in day_marker.kwargs else day_marker.args[0]
+        margin = max(margin, timedelta(minutes=minutes))
     now = datetime.now(UTC)
     midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
     if midnight - now < margin:
