@@ -1,0 +1,28 @@
+"""The project's SQL passes its lint (./scripts/lint, the rules in .sqlfluff): files only, no
+database, so CI runs it once, beside the first-hour tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import PROJECT
+
+
+def test_sqlfluff_finds_nothing_in_the_models():
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("sqlfluff")), "lint", "models"],
+        cwd=PROJECT, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_sqlfluff_finds_nothing_new_in_the_sql_the_macros_render():
+    """tests/python/macro_lint.py (./scripts/lint): every macro that renders SQL is rendered
+    through dbt and linted with the project's rules; KNOWN_FINDINGS is a ratchet."""
+    result = subprocess.run(
+        [sys.executable, str(PROJECT / "tests" / "python" / "macro_lint.py")],
+        cwd=PROJECT, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
