@@ -17,11 +17,12 @@
     incremental grain's time column (incremental_grain's tested_since). -#}
 {%- set described = {'arrival_column': none, 'tested_since': none} -%}
 {#- A model is found by its key; looking through every node instead (the data tests are most of
-    them) cost each build tens of thousands of steps of Jinja. A model whose alias is not its
-    name is found among the models. -#}
+    them) cost each build tens of thousands of steps of Jinja. A relation that is no model of
+    that name (an aliased model, a source) is looked for among all the models. -#}
 {%- if execute -%}
     {%- set model = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) -%}
-    {%- set models = [model] if model else graph.nodes.values() | selectattr('resource_type', 'equalto', 'model') | list -%}
+    {%- set models = [model] if model and model.alias == relation.identifier
+        else graph.nodes.values() | selectattr('resource_type', 'equalto', 'model') | list -%}
     {%- for node in models + (graph.sources.values() | list) -%}
         {%- set name = node.identifier if node.resource_type == 'source' else node.alias -%}
         {%- if node.resource_type in ('model', 'source') and name == relation.identifier

@@ -279,14 +279,16 @@ DATA_TESTS_READ = {
 
 
 def compiled_test(project_db, name: str) -> str:
-    (path,) = (project_db.target_path / "run").rglob(f"{name}.sql")
-    return path.read_text()
+    paths = list((project_db.target_path / "run").rglob(f"{name}.sql"))
+    assert len(paths) == 1, f"{name}: {paths}"
+    return paths[0].read_text()
 
 
 def test_the_scheduled_builds_data_tests_read_the_recent_rows_and_dbt_test_reads_every_row(rebuilt):
     """The scheduled build tests what it could have changed, so that its tests do not cost the
     whole history; `dbt test` tests every row."""
     selection = ("--select", *DATA_TESTS_READ)
+    shutil.rmtree(rebuilt.target_path / "run", ignore_errors=True)  # no earlier build's SQL to read
     rebuilt.build(*selection)
     for name, recent in DATA_TESTS_READ.items():
         sql_text = compiled_test(rebuilt, name)
