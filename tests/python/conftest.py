@@ -85,17 +85,16 @@ class ProjectDatabase:
 # that runs at midnight). Every test but the concurrent writers' takes under three minutes.
 MIDNIGHT_MARGIN = timedelta(minutes=5)
 
-# The session's own temporary folder (below), and how the session ended.
+# The session's own temporary folder (pytest_configure).
 OWN_TEMP = pytest.StashKey[Path]()
-EXIT_STATUS = pytest.StashKey[int]()
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's tmpdir plugin reads --basetemp
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "one_utc_day(minutes): the module's tests share data written at one \"now\" by a module "
-        "fixture, and all of them take less than these minutes; its first test waits for the next UTC day "
-        "when fewer are left of this one, and the others do not wait")
+        "markers", "one_utc_day(minutes): the module's tests share what a module fixture wrote at one "
+        "\"now\", and take less than these minutes in all: the module waits for the next UTC day "
+        "when fewer are left of this one")
     # pytest makes its shared folder (/tmp/pytest-of-$USER) private again whenever a session
     # starts, which locked the server user out of the embedded servers that another session was
     # running in it: each session gets a folder of its own, unless the caller chose one.
@@ -106,7 +105,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    session.config.stash[EXIT_STATUS] = exitstatus
+    """A session that passed leaves no temporary folder; one that failed keeps it to look into
+    (the session's fixtures are torn down by now)."""
+    own = session.config.stash.get(OWN_TEMP, None)
+    if own is not None and exitstatus == 0:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -114,34 +117,27 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(f"the tests' temporary files are kept in {config.stash[OWN_TEMP]}")
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """A session that passed leaves no temporary folder; one that failed keeps it to look into."""
-    own = config.stash.get(OWN_TEMP, None)
-    if own is not None and config.stash.get(EXIT_STATUS, 0) == 0:
-        shutil.rmtree(own, ignore_errors=True)
+def seconds_to_wait(now: datetime, margin: timedelta) -> float:
+    """Until just past the next UTC midnight when less than `margin` is left of now's day, else 0."""
+    midnight = datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), datetime.min.time(), UTC)
+    return (midnight - now).total_seconds() + 1 if midnight - now < margin else 0.0
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    margin = MIDNIGHT_MARGIN
-    day_marker = item.get_closest_marker("one_utc_day")
-    if day_marker is not None:
-        # the module's first test waits for a day long enough for all of them; a later one that
-        # waited would only move off the day its module's fixture wrote
-        if not _first_of_its_module(item):
-            return
-        minutes = day_marker.kwargs["minutes"] if "minutes" in day_marker.kwargs else day_marker.args[0]
-        margin = max(margin, timedelta(minutes=minutes))
-    now = datetime.now(UTC)
-    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
-    if midnight - now < margin:
-        time.sleep((midnight - now).total_seconds() + 1)
+    # a marked module waits once, in one_utc_day_module: a test of it that waited would only move
+    # off the day its module's fixture wrote
+    if item.get_closest_marker("one_utc_day") is None:
+        time.sleep(seconds_to_wait(datetime.now(UTC), MIDNIGHT_MARGIN))
 
 
-def _first_of_its_module(item: pytest.Item) -> bool:
-    items = item.session.items
-    index = items.index(item)
-    return index == 0 or getattr(items[index - 1], "module", None) is not getattr(item, "module", None)
+@pytest.fixture(scope="module", autouse=True)
+def one_utc_day_module(request: pytest.FixtureRequest) -> None:
+    """Made before the module's own module fixtures (autouse fixtures of a scope come first)."""
+    marker = request.node.get_closest_marker("one_utc_day")
+    if marker is not None:
+        minutes = marker.kwargs.get("minutes", marker.args[0] if marker.args else 0)
+        time.sleep(seconds_to_wait(datetime.now(UTC), max(MIDNIGHT_MARGIN, timedelta(minutes=minutes))))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -158,8 +158,8 @@ class Subprocess:
                                   **kwargs)
         argv = [str(part) for part in command]
         env = dict(os.environ if env is None else env)
-        # dbt's debug log file of a hundred builds costs about a twentieth of the session's dbt
-        # CPU and nobody reads it: each captured run's own output is kept, and a failed one's end
+        # dbt's debug log file costs about a tenth of a tiny build's time, a hundred builds a
+        # session, and nobody reads it: each captured run's own output is kept, and a failed one's end
         # is in the test's error. A developer who sets DBT_LOG_LEVEL_FILE gets the file back.
         env.setdefault("DBT_LOG_LEVEL_FILE", "none")
         code, out, err = self.server.run(argv, str(cwd or os.getcwd()), env)

@@ -1,0 +1,58 @@
+"""The test session's own rules (conftest.py): a temporary folder per session, kept only when the
+session fails, and no test that builds on one UTC day and checks on the next."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from conftest import seconds_to_wait
+
+HERE = Path(__file__).parent
+
+
+def test_a_test_waits_for_the_next_utc_day_only_when_less_than_its_margin_is_left():
+    margin = timedelta(minutes=10)
+    assert seconds_to_wait(datetime(2026, 12, 4, 23, 49, 59, tzinfo=UTC), margin) == 0
+    assert seconds_to_wait(datetime(2026, 12, 4, 23, 52, tzinfo=UTC), margin) == 8 * 60 + 1
+    assert seconds_to_wait(datetime(2026, 12, 5, 0, 0, tzinfo=UTC), margin) == 0
+    # a clock in another time zone waits for UTC's midnight, not its own (08:55 in Tokyo is 23:55 UTC)
+    assert seconds_to_wait(datetime(2026, 12, 5, 8, 55, tzinfo=timezone(timedelta(hours=9))), margin) == 5 * 60 + 1
+
+
+def run_session(folder: Path, body: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """A pytest session of one test that writes a file into its tmp_path, with this suite's
+    conftest as a plugin; and the session's own folder (tmp_path is <own>/pytest/test_one0)."""
+    (folder / "test_one.py").write_text(
+        "def test_one(tmp_path):\n"
+        "    (tmp_path / 'made').write_text('x')\n"
+        f"    open({str(folder / 'where')!r}, 'w').write(str(tmp_path))\n"
+        f"    {body}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "-q", "--rootdir", str(folder),
+         str(folder / "test_one.py")],
+        cwd=folder, env=env, capture_output=True, text=True, check=False,
+    )
+    return result, Path((folder / "where").read_text()).parent.parent
+
+
+def test_each_session_has_a_temporary_folder_of_its_own_kept_only_when_it_fails(tmp_path):
+    passed, own = run_session(tmp_path, "assert True")
+    assert passed.returncode == 0, passed.stdout
+    assert own.name.startswith("aa-pytest-") and own != tmp_path.parents[1], own
+    assert not own.exists(), "a passing session left its folder"
+
+    failed, kept = run_session(tmp_path, "assert False")
+    try:
+        assert failed.returncode == 1, failed.stdout
+        assert (kept / "pytest" / "test_one0" / "made").exists()
+        assert f"the tests' temporary files are kept in {kept}" in failed.stdout
+        assert kept != own
+    finally:
+        shutil.rmtree(kept, ignore_errors=True)
