@@ -145,7 +145,8 @@ revoke all on function {{ internal_schema() }}.live_hourly_metrics(uuid array, t
 
 {% macro live_daily_rows(events, runs, first_seen, workspaces) -%}
 {#- daily_metrics' user, run and error figures of the UTC days from `v_from` on, from the raw
-    rows. A user is new on their first live day unless the built grain saw them before it. -#}
+    rows. A user is new on their first live day unless the built grain saw them before it. A
+    few workspaces' call computes their rows only: the platform's would count their users alone. -#}
 {%- set in_workspaces = 'true' if workspaces is none else 'workspace_id = any(' ~ workspaces ~ ')' %}
 select live.* from (
     with events as materialized (
@@ -193,12 +194,14 @@ select live.* from (
             user_id
         from user_days
         where workspace_id is not null
+        {%- if workspaces is none %}
         union
         select
             metric_date,
             {{ platform_scope_id() }},
             user_id
         from user_days
+        {%- endif %}
     ),
 
     first_live_days as (
@@ -245,7 +248,7 @@ select live.* from (
             sum(credits_consumed) as total_credits_consumed,
             count(distinct agent_id) as unique_agents_run
         from runs
-        group by grouping sets ((run_date, workspace_id), (run_date))
+        group by grouping sets ((run_date, workspace_id){{ ', (run_date)' if workspaces is none }})
         having {{ is_scope_grouping('workspace_id') }}
     ),
 
@@ -267,7 +270,7 @@ select live.* from (
             from events
             where event_type = 'error'
         ) as errors
-        group by grouping sets ((metric_date, workspace_id), (metric_date))
+        group by grouping sets ((metric_date, workspace_id){{ ', (metric_date)' if workspaces is none }})
         having {{ is_scope_grouping('workspace_id') }}
     )
 
@@ -292,9 +295,6 @@ select live.* from (
     left join error_stats
         on user_counts.metric_date = error_stats.metric_date and user_counts.scope_id = error_stats.scope_id
 ) as live
-{%- if workspaces is not none %}
-where live.workspace_id is not null
-{%- endif %}
 {%- endmacro %}
 
 

@@ -4,7 +4,10 @@
         tested_since=none,
         unique_key='id',
         post_hook=[
-            "{{ ensure_table_ddl(constraints={'int_user_first_seen_pkey': 'primary key (id)'}) }}",
+            "{{ ensure_table_ddl(constraints={
+                'int_user_first_seen_pkey': 'primary key (id)',
+                'int_user_first_seen_scope_user_key': 'unique (scope_id, user_id)',
+            }) }}",
             "{{ ensure_index('int_user_first_seen_scope_idx', '(scope_id, first_seen_date)') }}",
             "{{ delete_emptied_rows('first_seen_date is null') }}",
         ],
@@ -16,7 +19,10 @@
     = the platform id), from the user-day grain, which keeps every day (raw events are purged
     after 90 days). A build recomputes the users whose days it touched, from all of their days:
     a first day can move earlier (a late event) or later (its activity was deleted); a user
-    left with no day is written with no date and removed by the post-hook.
+    left with no day is written with no date and removed by the post-hook. Readers look a user
+    up by (scope_id, user_id), the unique key: the live day looks up each of its users, and
+    through the (scope_id, first_seen_date) index alone that read every user of the scope for
+    each of them.
 -#}
 {% if is_incremental() %}
     with arrivals as (

@@ -125,6 +125,10 @@ def test_a_member_reads_their_workspaces_live_and_nothing_else(changed):
             "select workspace_id from public.workspace_members where user_id = %s", (written["newcomer"],))}
         stranger_workspace = conn.execute(
             "select id from public.workspaces where id <> all(%s) order by id limit 1", (list(theirs),)).fetchone()[0]
+        raw = oracle.load(conn)
+    # a few workspaces' day is computed without the platform's rows: their own figures still
+    expected_day = {k: {c: v[c] for c in LIVE_DAILY_COLUMNS} for k, v in oracle.daily_metrics(raw).items()
+                    if k[0] == today_start().date() and k[1] in theirs}
     expected = keyed([row for row in everything if row["workspace_id"] in theirs],
                      ("metric_hour", "workspace_id"), HOURLY_COLUMNS)
     with project_db.api() as conn:
@@ -137,6 +141,7 @@ def test_a_member_reads_their_workspaces_live_and_nothing_else(changed):
     assert keyed(seen, ("metric_hour", "workspace_id"), HOURLY_COLUMNS) == expected
     assert {row["workspace_id"] for row in one} == {written["workspace_b"]}
     assert {row["workspace_id"] for row in day} == theirs
+    compare(keyed(day, ("metric_date", "workspace_id"), LIVE_DAILY_COLUMNS), expected_day, "a member's live day")
     assert stranger == []
 
 
@@ -189,6 +194,14 @@ def test_when_the_builds_stop_the_live_part_reaches_back_to_what_they_took_in(ch
     expected = {k: v for k, v in oracle.hourly_metrics(raw, since.date()).items() if k[0] >= since}
     live = service_rows(project_db, "select * from analytics.live_hourly_metrics(null, %s)", (since,))
     compare(keyed(live, ("metric_hour", "workspace_id"), HOURLY_COLUMNS), expected, "live hours since yesterday")
+    # a workspace's days: the newcomer's first live day is now yesterday's late event, so they
+    # are new yesterday and returning today
+    expected_days = {k: {c: v[c] for c in LIVE_DAILY_COLUMNS} for k, v in oracle.daily_metrics(raw).items()
+                     if k[0] >= since.date() and k[1] == written["workspace_a"]}
+    days = service_rows(project_db, "select * from analytics.live_daily_metrics(%s, %s)",
+                        (written["workspace_a"], since.date()))
+    compare(keyed(days, ("metric_date", "workspace_id"), LIVE_DAILY_COLUMNS), expected_days,
+            "a workspace's live days since yesterday")
     late_hour = (yesterday.replace(minute=0, second=0, microsecond=0), written["workspace_a"])
     with project_db.connect() as conn:
         built = conn.execute("select active_users from analytics.hourly_metrics where metric_hour = %s "
