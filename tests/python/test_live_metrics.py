@@ -5,7 +5,8 @@ through the API roles as PostgREST makes its requests."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -35,6 +36,12 @@ def today_start() -> datetime:
 
 def keyed(rows: list[dict], key: tuple[str, ...], columns: tuple[str, ...]) -> dict[tuple, dict]:
     return {tuple(row[k] for k in key): {c: row[c] for c in columns} for row in rows}
+
+
+def live_days_of(raw: oracle.Raw, keep: Callable[[date, uuid.UUID | None], bool]) -> dict[tuple, dict]:
+    """The oracle's daily_metrics rows that `keep(day, workspace)` picks, with the columns the live day has."""
+    return {key: {column: row[column] for column in LIVE_DAILY_COLUMNS}
+            for key, row in oracle.daily_metrics(raw).items() if keep(*key)}
 
 
 def fetch(conn: psycopg.Connection, query: str, params: tuple = ()) -> list[dict]:
@@ -109,8 +116,7 @@ def test_the_live_hours_and_day_equal_the_raw_rows_before_any_build(changed):
     expected_hours = {k: v for k, v in oracle.hourly_metrics(raw, start.date()).items() if k[0] >= start}
     live_hours = service_rows(project_db, "select * from analytics.live_hourly_metrics()")
     compare(keyed(live_hours, ("metric_hour", "workspace_id"), HOURLY_COLUMNS), expected_hours, "live hours")
-    expected_day = {k: {c: v[c] for c in LIVE_DAILY_COLUMNS}
-                    for k, v in oracle.daily_metrics(raw).items() if k[0] == start.date()}
+    expected_day = live_days_of(raw, lambda day, _: day == start.date())
     live_day = service_rows(project_db, "select * from analytics.live_daily_metrics()")
     compare(keyed(live_day, ("metric_date", "workspace_id"), LIVE_DAILY_COLUMNS), expected_day, "live day")
     # the newcomer made two workspaces and the platform one user richer, as a new user
@@ -127,8 +133,7 @@ def test_a_member_reads_their_workspaces_live_and_nothing_else(changed):
             "select id from public.workspaces where id <> all(%s) order by id limit 1", (list(theirs),)).fetchone()[0]
         raw = oracle.load(conn)
     # a few workspaces' day is computed without the platform's rows: their own figures still
-    expected_day = {k: {c: v[c] for c in LIVE_DAILY_COLUMNS} for k, v in oracle.daily_metrics(raw).items()
-                    if k[0] == today_start().date() and k[1] in theirs}
+    expected_day = live_days_of(raw, lambda day, workspace: day == today_start().date() and workspace in theirs)
     expected = keyed([row for row in everything if row["workspace_id"] in theirs],
                      ("metric_hour", "workspace_id"), HOURLY_COLUMNS)
     with project_db.api() as conn:
@@ -196,8 +201,8 @@ def test_when_the_builds_stop_the_live_part_reaches_back_to_what_they_took_in(ch
     compare(keyed(live, ("metric_hour", "workspace_id"), HOURLY_COLUMNS), expected, "live hours since yesterday")
     # a workspace's days: the newcomer's first live day is now yesterday's late event, so they
     # are new yesterday and returning today
-    expected_days = {k: {c: v[c] for c in LIVE_DAILY_COLUMNS} for k, v in oracle.daily_metrics(raw).items()
-                     if k[0] >= since.date() and k[1] == written["workspace_a"]}
+    expected_days = live_days_of(
+        raw, lambda day, workspace: day >= since.date() and workspace == written["workspace_a"])
     days = service_rows(project_db, "select * from analytics.live_daily_metrics(%s, %s)",
                         (written["workspace_a"], since.date()))
     compare(keyed(days, ("metric_date", "workspace_id"), LIVE_DAILY_COLUMNS), expected_days,
