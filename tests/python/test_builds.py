@@ -170,6 +170,18 @@ def test_an_earlier_versions_materialized_view_becomes_the_table_and_an_older_ta
                              "and indexname in ('idx_mv_top_agents', 'idx_mv_top_agents_workspace')") == 2, change
 
 
+def test_a_grain_built_before_its_unique_key_gets_it_at_the_next_build(rebuilt):
+    # What an upgrade meets: int_user_first_seen as a version before 2026-12-05 built it, without
+    # the key the live day looks each of its users up by (docs/live-metrics.md, "Cost").
+    name = "int_user_first_seen_scope_user_key"
+    key = f"select pg_get_constraintdef(oid) from pg_constraint where conname = '{name}'"
+    with rebuilt.connect() as conn:
+        conn.execute(f"alter table analytics_internal.int_user_first_seen drop constraint {name}")
+    assert rebuilt.value(f"select count(*) from ({key}) as found") == 0
+    rebuilt.build()
+    assert rebuilt.value(key) == "UNIQUE (scope_id, user_id)"
+
+
 def test_a_refresh_writes_only_the_rows_that_changed(rebuilt):
     # As REFRESH ... CONCURRENTLY did: with nothing new every row stays the version it was (the
     # platform's rows, whose workspace_id is NULL, too); after one row went wrong, that row alone

@@ -132,7 +132,7 @@ def test_a_member_reads_their_workspaces_live_and_nothing_else(changed):
         stranger_workspace = conn.execute(
             "select id from public.workspaces where id <> all(%s) order by id limit 1", (list(theirs),)).fetchone()[0]
         raw = oracle.load(conn)
-    # a few workspaces' day is computed without the platform's rows: their own figures still
+    # a few workspaces' day is computed without the platform's rows: their figures must not change
     expected_day = live_days_of(raw, lambda day, workspace: day == today_start().date() and workspace in theirs)
     expected = keyed([row for row in everything if row["workspace_id"] in theirs],
                      ("metric_hour", "workspace_id"), HOURLY_COLUMNS)
@@ -207,6 +207,9 @@ def test_when_the_builds_stop_the_live_part_reaches_back_to_what_they_took_in(ch
                         (written["workspace_a"], since.date()))
     compare(keyed(days, ("metric_date", "workspace_id"), LIVE_DAILY_COLUMNS), expected_days,
             "a workspace's live days since yesterday")
+    yesterday_a, today_a = (since.date(), written["workspace_a"]), (today_start().date(), written["workspace_a"])
+    assert set(expected_days) == {yesterday_a, today_a}
+    assert expected_days[yesterday_a]["new_users"] >= 1 and expected_days[today_a]["returning_users"] >= 1
     late_hour = (yesterday.replace(minute=0, second=0, microsecond=0), written["workspace_a"])
     with project_db.connect() as conn:
         built = conn.execute("select active_users from analytics.hourly_metrics where metric_hour = %s "
