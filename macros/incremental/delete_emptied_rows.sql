@@ -61,3 +61,32 @@ where
 select 'full build: nothing emptied in {{ this.identifier }}'
 {%- endif -%}
 {%- endmacro %}
+
+
+{% macro delete_days_without_activity() -%}
+{#- A post-hook of daily_metrics: a day whose every active user and session was deleted has no
+    row left to recompute it from, and upsert_changed only replaces the days the recompute
+    returns rows for, so its rows (the platform's among them) go here. Only the days of
+    deletions are looked at. -#}
+{%- if is_incremental() and not is_backfill() and var('erasure_recounts') -%}
+delete from {{ this }} as kept
+where
+    kept.metric_date in (
+        select {{ utc_date('gone.happened_at') }} as metric_date
+        from {{ source('analytics_internal', 'deleted_activity') }} as gone
+        group by 1
+    )
+    and not exists (
+        select from {{ ref('int_user_scope_days') }} as days
+        where days.activity_date = kept.metric_date
+    )
+    and not exists (
+        select from {{ ref('int_sessions') }} as sessions
+        where
+            sessions.session_start_at >= {{ utc_day_start('kept.metric_date') }}
+            and sessions.session_start_at < {{ utc_day_start('kept.metric_date + 1') }}
+    )
+{%- else -%}
+select 'full build: nothing emptied in {{ this.identifier }}'
+{%- endif -%}
+{%- endmacro %}

@@ -31,6 +31,7 @@
             "{{ ensure_updated_at_trigger() }}",
             "{{ enable_workspace_rls() }}",
             "{{ create_aggregate_daily_metrics_function() }}",
+            "{{ delete_days_without_activity() }}",
             "{{ recount_total_users() }}",
             "{{ create_live_daily_functions(ref('stg_analytics__user_activity'), ref('int_agent_runs'), ref('int_user_first_seen')) }}",
         ],

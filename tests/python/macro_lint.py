@@ -171,6 +171,7 @@ CALLS: dict[str, list[str]] = {
     "delete_emptied_rows": ["{{ delete_emptied_rows('active_users = 0') }}"],
     "delete_days_without_runs": ["{{ delete_days_without_runs('run_date') }}"],
     "delete_hours_without_activity": ["{{ delete_hours_without_activity() }}"],
+    "delete_days_without_activity": ["{{ delete_days_without_activity() }}"],
     # macros/ddl/
     "drop_swapped_out_backup": ["{{ drop_swapped_out_backup() }}", "{{ drop_swapped_out_backup('view') }}"],
     "ensure_table_ddl": [
@@ -293,6 +294,7 @@ THIS_MODEL = {
     "recount_total_users": "daily_metrics",
     "delete_days_without_runs": "agent_performance",
     "delete_hours_without_activity": "hourly_metrics",
+    "delete_days_without_activity": "daily_metrics",
 }
 
 # Macros that render no SQL of their own, and what they do instead.

@@ -244,6 +244,24 @@ def test_a_first_seen_day_that_moves_changes_who_is_new_on_both_days(metrics_db)
     check_every_metric(metrics_db)
 
 
+def test_a_day_whose_every_event_and_run_is_deleted_keeps_no_row(metrics_db):
+    """The recompute of an emptied day returns nothing, so nothing of it is replaced: its rows,
+    the platform's among them, must go by other means (a CI run failed on this when the
+    deleted workspace held all of the last day's few hours)."""
+    day = (metrics_db.data_end - timedelta(days=3)).date()
+    with metrics_db.connect() as conn:
+        assert conn.execute("select count(*) from analytics.daily_metrics where metric_date = %s", (day,)).fetchone()[0]
+        for table_name, happened in (("analytics.user_activity", "created_at"), ("public.agent_runs", "started_at")):
+            conn.execute(
+                f"delete from {table_name} where {happened} >= %(day)s::timestamp at time zone 'UTC' "
+                f"and {happened} < (%(day)s::timestamp + interval '1 day') at time zone 'UTC'",
+                {"day": day},
+            )
+    metrics_db.build()
+    check_every_metric(metrics_db)
+    assert metrics_db.value("select count(*) from analytics.daily_metrics where metric_date = %s", (day,)) == 0
+
+
 def test_incremental_builds_take_in_late_events_and_changed_runs_and_equal_a_full_refresh(metrics_db):
     later = metrics_db.data_end + timedelta(days=3)  # the appended hour and days lie ahead of the real clock
     with metrics_db.connect() as conn:
