@@ -1,11 +1,13 @@
-{% macro hourly_metrics_rows() %}
+{% macro hourly_metrics_rows(with_platform=true) %}
 {#-
     The rows of analytics.hourly_metrics, from three CTEs the caller defines over the hours it
     wants: user_hours (activity_hour, workspace_id, user_id: one row per user-hour with an
     event or a run), api_calls (the staging view's api_call events) and runs (int_agent_runs).
     Shared by the model, which reads what a build takes in, and by the live functions
     (macros/rollups/live_metrics.sql), which read the hours no build has taken in yet, so that
-    both give one answer. Definitions: metrics.md.
+    both give one answer. with_platform=false leaves the platform's rows out (a few workspaces'
+    live rows: the platform's would be of those workspaces only, and cost as much again).
+    Definitions: metrics.md.
 -#}
 hourly_runs as (
     select
@@ -21,12 +23,14 @@ scoped_activity as (
         user_id
     from user_hours
     where workspace_id is not null
+    {%- if with_platform %}
     union
     select
         activity_hour as metric_hour,
         {{ platform_scope_id() }} as scope_id,
         user_id
     from user_hours
+    {%- endif %}
 ),
 
 scoped_runs as (
@@ -37,6 +41,7 @@ scoped_runs as (
         is_failed,
         credits_consumed
     from hourly_runs
+    {%- if with_platform %}
     union all
     select
         metric_hour,
@@ -45,6 +50,7 @@ scoped_runs as (
         is_failed,
         credits_consumed
     from hourly_runs
+    {%- endif %}
 ),
 
 scoped_api_calls as (
@@ -54,12 +60,14 @@ scoped_api_calls as (
         response_time_ms
     from api_calls
     where workspace_id is not null
+    {%- if with_platform %}
     union all
     select
         {{ utc_hour('created_at') }} as metric_hour,
         {{ platform_scope_id() }},
         response_time_ms
     from api_calls
+    {%- endif %}
 ),
 
 user_counts as (

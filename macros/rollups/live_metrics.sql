@@ -84,12 +84,8 @@ select live.* from (
         select * from live_runs
     ),
 
-    {{ hourly_metrics_rows() | indent(4) }}
+    {{ hourly_metrics_rows(with_platform=workspaces is none) | indent(4) }}
 ) as live
-{%- if workspaces is not none %}
-{#- the platform row of a few workspaces' rows would be wrong: it is the platform's only #}
-where live.workspace_id is not null
-{%- endif %}
 {%- endmacro %}
 
 

@@ -138,6 +138,8 @@ CALLS: dict[str, list[str]] = {
     "hourly_metrics_rows": [
         "with user_hours as (\n    select * from hours\n),\n\napi_calls as (\n    select * from calls\n),\n\n"
         "runs as (\n    select * from agent_runs\n),\n\n{{ hourly_metrics_rows() }}",
+        "with user_hours as (\n    select * from hours\n),\n\napi_calls as (\n    select * from calls\n),\n\n"
+        "runs as (\n    select * from agent_runs\n),\n\n{{ hourly_metrics_rows(with_platform=false) }}",
     ],
     "live_window_start": ["select\n    {{ live_window_start() | indent(4) }} as live_from"],
     "live_window_end": ["select {{ live_window_end() }} as live_until"],
