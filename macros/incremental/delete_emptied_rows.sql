@@ -43,49 +43,47 @@ select 'full build: nothing emptied in {{ this.identifier }}'
 
 
 {% macro delete_hours_without_activity() -%}
-{#- A post-hook of hourly_metrics: an hour whose every event and run was deleted is left out of
-    what the model selects, so its rows go here. Only the hours of deletions are looked at. -#}
-{%- if is_incremental() and not is_backfill() and var('erasure_recounts') -%}
-delete from {{ this }} as kept
-where
-    kept.metric_hour in (
-        select {{ utc_hour('gone.happened_at') }} as metric_hour
-        from {{ source('analytics_internal', 'deleted_activity') }} as gone
-        group by 1
-    )
-    and not exists (
-        select from {{ ref('int_user_activity_hours') }} as hours
-        where hours.activity_hour = kept.metric_hour
-    )
-{%- else -%}
-select 'full build: nothing emptied in {{ this.identifier }}'
-{%- endif -%}
+{#- A post-hook of hourly_metrics: an hour whose every event and run was deleted. -#}
+{{ delete_emptied_buckets('metric_hour', utc_hour('gone.happened_at'), [
+    'select from ' ~ ref('int_user_activity_hours') ~ ' as hours
+        where hours.activity_hour = kept.metric_hour',
+]) }}
 {%- endmacro %}
 
 
 {% macro delete_days_without_activity() -%}
-{#- A post-hook of daily_metrics: a day whose every active user and session was deleted has no
-    row left to recompute it from, and upsert_changed only replaces the days the recompute
-    returns rows for, so its rows (the platform's among them) go here. Only the days of
-    deletions are looked at. -#}
+{#- A post-hook of daily_metrics: a day whose every active user and session was deleted (its
+    rows are the platform's among them). -#}
+{{ delete_emptied_buckets('metric_date', utc_date('gone.happened_at'), [
+    'select from ' ~ ref('int_user_scope_days') ~ ' as days
+        where days.activity_date = kept.metric_date',
+    'select from ' ~ ref('int_sessions') ~ ' as sessions
+        where
+            sessions.session_start_at >= ' ~ utc_day_start('kept.metric_date') ~ '
+            and sessions.session_start_at < ' ~ utc_day_start('kept.metric_date + 1'),
+]) }}
+{%- endmacro %}
+
+
+{% macro delete_emptied_buckets(bucket_column, bucket_of_deletion, what_keeps_it) -%}
+{#- A post-hook of a grain with bucket_column: upsert_changed only deletes in the buckets the
+    recompute returns rows for, so a bucket whose every input was deleted keeps its rows; they
+    go here, when none of `what_keeps_it` (subqueries over the grains the model is computed
+    from, with the bucket's row as `kept`) finds anything. Only the buckets of deletions
+    (`bucket_of_deletion`, over deleted_activity as `gone`) are looked at. -#}
 {%- if is_incremental() and not is_backfill() and var('erasure_recounts') -%}
 delete from {{ this }} as kept
 where
-    kept.metric_date in (
-        select {{ utc_date('gone.happened_at') }} as metric_date
+    kept.{{ bucket_column }} in (
+        select {{ bucket_of_deletion }} as {{ bucket_column }}
         from {{ source('analytics_internal', 'deleted_activity') }} as gone
         group by 1
     )
+    {%- for check in what_keeps_it %}
     and not exists (
-        select from {{ ref('int_user_scope_days') }} as days
-        where days.activity_date = kept.metric_date
+        {{ check }}
     )
-    and not exists (
-        select from {{ ref('int_sessions') }} as sessions
-        where
-            sessions.session_start_at >= {{ utc_day_start('kept.metric_date') }}
-            and sessions.session_start_at < {{ utc_day_start('kept.metric_date + 1') }}
-    )
+    {%- endfor %}
 {%- else -%}
 select 'full build: nothing emptied in {{ this.identifier }}'
 {%- endif -%}

@@ -174,6 +174,7 @@ CALLS: dict[str, list[str]] = {
     "delete_days_without_runs": ["{{ delete_days_without_runs('run_date') }}"],
     "delete_hours_without_activity": ["{{ delete_hours_without_activity() }}"],
     "delete_days_without_activity": ["{{ delete_days_without_activity() }}"],
+    "delete_emptied_buckets": [],  # with delete_hours_without_activity and delete_days_without_activity
     # macros/ddl/
     "drop_swapped_out_backup": ["{{ drop_swapped_out_backup() }}", "{{ drop_swapped_out_backup('view') }}"],
     "ensure_table_ddl": [
