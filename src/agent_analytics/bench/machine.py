@@ -9,9 +9,11 @@ from pathlib import Path
 from agent_analytics.bench.data import RunDatabase
 from agent_analytics.bench.results import Machine
 
-# The server settings that move the figures most.
+# The server settings that move the figures most. The durability ones matter to the builds,
+# ingestion and the WAL figures: a throwaway cluster (the tests', the load script's) turns them off.
 SETTINGS = ("shared_buffers", "work_mem", "maintenance_work_mem", "effective_cache_size", "jit",
-            "max_parallel_workers_per_gather", "random_page_cost", "synchronous_commit", "max_wal_size")
+            "max_parallel_workers_per_gather", "random_page_cost", "synchronous_commit", "max_wal_size",
+            "fsync", "full_page_writes")
 
 
 def describe(bench: RunDatabase) -> Machine:
