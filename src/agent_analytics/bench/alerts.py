@@ -1,6 +1,7 @@
 """Alert evaluation at scale: 10,000 active rules evaluated in one pass
 (analytics.evaluate_alerts) beside the per-rule function it replaced
-(sql/bench_per_rule_alerts.sql), on the same rules and the same data. Runs last: it adds rules."""
+(sql/bench_per_rule_alerts.sql), on the same rules and the same data. Runs after the sections
+that read the rules (builds, dashboards), since it adds 10,000 of them, and before ingestion."""
 
 from __future__ import annotations
 
