@@ -442,3 +442,39 @@ def test_storage_reports_a_naive_view_that_never_filled_as_empty_instead_of_fail
     never_filled = next(table for table in sizes.tables if table.table == "never_filled")
     assert (never_filled.rows, never_filled.populated) == (0, False)
     assert sizes.ours.bytes_per_event > 0
+
+
+def test_the_alert_section_evaluates_at_the_datas_end_not_at_rows_written_after_it(make_database):
+    """The benchmark's ingestion writes a burst of events after its builds; evaluated at the latest
+    row, every rule's window held that burst instead of the data the run measures."""
+    from agent_analytics.bench import alerts
+
+    project_db = make_database(seed=12)
+    project_db.build()
+    with project_db.connect() as conn:
+        conn.execute(naive.spec_sql_with_empty_views())
+        data_end = conn.execute("select max(created_at) from analytics.user_activity").fetchone()[0]
+
+    def states() -> dict[str, tuple]:
+        with project_db.connect() as conn:
+            return {name: (state, value) for name, state, value in conn.execute(
+                "select r.name, s.state, s.last_value from analytics.alert_rule_states as s "
+                "join analytics.alert_rules as r on r.id = s.alert_rule_id where r.is_active")}
+
+    first = alerts.alert_evaluation(project_db.target, 1, 60, lambda *args: None, rules=60, at=data_end)
+    before = states()
+    assert first.evaluated_at == data_end.isoformat() and before
+    with project_db.connect() as conn:
+        # a burst like the ingestion section's: errors in every workspace, after the data's end
+        conn.execute("""
+            insert into analytics.user_activity (user_id, workspace_id, event_type, event_name, created_at)
+            select m.user_id, m.workspace_id, 'error', 'burst', %s + make_interval(secs => n)
+            from (select distinct on (workspace_id) workspace_id, user_id from public.workspace_members
+                  order by workspace_id, user_id) as m
+            cross join generate_series(1, 40) as n""", (data_end,))
+    again = alerts.alert_evaluation(project_db.target, 1, 60, lambda *args: None, rules=60, at=data_end)
+    assert again.evaluated_at == data_end.isoformat()
+    assert states() == before, "rows written after the data's end moved what the rules saw"
+    latest = alerts.alert_evaluation(project_db.target, 1, 60, lambda *args: None, rules=60)
+    assert latest.evaluated_at > data_end.isoformat()
+    assert states() != before, "the burst is big enough to move the rules when it is inside their windows"

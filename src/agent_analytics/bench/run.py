@@ -43,11 +43,10 @@ def run(server: db.Server, options: BenchOptions, progress: Progress) -> BenchRe
                       if options.load_seconds else None)
         index_report = indexes.index_report(bench, scans_before)
         sizes = storage.storage(bench, data_end)
-        # Before ingestion: its 204,000 events (at medium) stamped within ten minutes would fill
-        # every window the rules read: about ten times the evaluation's cost on the data as generated.
-        evaluation = alerts.alert_evaluation(bench.target, options.refresh_repeat, options.naive_limit, progress)
         rates = ingestion.ingestion(bench, options, progress)
         retention = maintenance.retention(bench)
+        evaluation = alerts.alert_evaluation(bench.target, options.refresh_repeat, options.naive_limit, progress,
+                                             at=datetime.fromisoformat(data_end))
         return BenchResults(
             scale=options.scale_name,
             label=options.label,
