@@ -478,3 +478,13 @@ def test_the_alert_section_evaluates_at_the_datas_end_not_at_rows_written_after_
     latest = alerts.alert_evaluation(project_db.target, 1, 60, lambda *args: None, rules=60)
     assert latest.evaluated_at > data_end.isoformat()
     assert states() != before, "the burst is big enough to move the rules when it is inside their windows"
+
+
+def test_the_reports_server_settings_name_the_durability_ones(built, tmp_path):
+    """A throwaway cluster turns fsync and full-page writes off, which moves the builds',
+    ingestion's and the WAL figures: a report has to say which it ran with."""
+    from agent_analytics.bench import machine
+
+    described = machine.describe(data.RunDatabase(built.target, None, tmp_path))
+    assert {"fsync", "full_page_writes", "synchronous_commit"} <= described.settings.keys()
+    assert described.settings["fsync"] in ("on", "off")
