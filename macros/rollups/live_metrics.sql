@@ -31,6 +31,33 @@ now() + {{ max_event_lead() }}
 {%- endmacro %}
 
 
+{% macro runs_started_since_live_start(runs, workspaces) -%}
+{#- The runs started from `v_from` on, as a relation: every workspace's, or those of
+    `workspaces` (a SQL array), read one workspace at a time through the app's
+    (workspace_id, started_at) index. A workspace's call keeps a generic plan, which cannot
+    see that the window is a day: it read the day's runs of every workspace through the
+    started_at index and kept the few that were theirs, a cost that grew with the platform and
+    through the day (docs/live-metrics.md, "Cost"). -#}
+{%- if workspaces is none -%}
+(
+    select *
+    from {{ runs }}
+    where started_at >= v_from
+) as live_runs_since
+{%- else -%}
+(select pg_catalog.unnest({{ workspaces }}) as scope_workspace_id) as scope
+cross join lateral (
+    {#- OFFSET 0 keeps it a subquery of its own: pulled up into the join, the planner took the
+        started_at index again, and the call cost more than before (docs/live-metrics.md) #}
+    select *
+    from {{ runs }}
+    where workspace_id = scope_workspace_id and started_at >= v_from
+    offset 0 -- noqa: AM09
+) as live_runs_since
+{%- endif %}
+{%- endmacro %}
+
+
 {% macro live_hourly_rows(events, runs, workspaces) -%}
 {#- The hourly_metrics rows of the hours from `v_from` on, from the raw rows; `workspaces`: a
     SQL array of workspace ids (their rows only), or none (every workspace and the platform). -#}
@@ -51,14 +78,13 @@ select live.* from (
 
     live_runs as materialized (
         select
-            run_hour,
-            workspace_id,
-            user_id,
-            is_successful,
-            is_failed,
-            credits_consumed
-        from {{ runs }}
-        where started_at >= v_from and {{ in_workspaces }}
+            live_runs_since.run_hour,
+            live_runs_since.workspace_id,
+            live_runs_since.user_id,
+            live_runs_since.is_successful,
+            live_runs_since.is_failed,
+            live_runs_since.credits_consumed
+        from {{ runs_started_since_live_start(runs, workspaces) | indent(8) }}
     ),
 
     user_hours as (
@@ -157,16 +183,15 @@ select live.* from (
 
     runs as materialized (
         select
-            run_date,
-            workspace_id,
-            user_id,
-            agent_id,
-            is_successful,
-            is_failed,
-            is_cancelled,
-            credits_consumed
-        from {{ runs }}
-        where started_at >= v_from and {{ in_workspaces }}
+            live_runs_since.run_date,
+            live_runs_since.workspace_id,
+            live_runs_since.user_id,
+            live_runs_since.agent_id,
+            live_runs_since.is_successful,
+            live_runs_since.is_failed,
+            live_runs_since.is_cancelled,
+            live_runs_since.credits_consumed
+        from {{ runs_started_since_live_start(runs, workspaces) | indent(8) }}
     ),
 
     user_days as (

@@ -144,6 +144,10 @@ CALLS: dict[str, list[str]] = {
     "live_window_start": ["select\n    {{ live_window_start() | indent(4) }} as live_from"],
     "live_window_end": ["select {{ live_window_end() }} as live_until"],
     "max_event_lead": ["select now() + {{ max_event_lead() }} as latest"],
+    "runs_started_since_live_start": [
+        "select live_runs_since.run_hour\nfrom {{ runs_started_since_live_start(ref('int_agent_runs'), none) }}",
+        "select live_runs_since.run_hour\nfrom {{ runs_started_since_live_start(ref('int_agent_runs'), 'p_workspace_ids') }}",
+    ],
     "live_hourly_rows": [
         "{{ live_hourly_rows(ref('stg_analytics__user_activity'), ref('int_agent_runs'), none) }}",
         "{{ live_hourly_rows(ref('stg_analytics__user_activity'), ref('int_agent_runs'), 'p_workspace_ids') }}",
