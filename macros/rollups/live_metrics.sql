@@ -33,8 +33,8 @@ now() + {{ max_event_lead() }}
 
 {% macro runs_started_since_live_start(runs, workspaces) -%}
 {#- The runs started from `v_from` on, as a relation: every workspace's, or those of
-    `workspaces` (a SQL array), read one workspace at a time through the app's
-    (workspace_id, started_at) index. A workspace's call keeps a generic plan, which cannot
+    `workspaces` (a SQL array), read one workspace at a time (each once, however often the
+    array names it) through the app's (workspace_id, started_at) index. A workspace's call keeps a generic plan, which cannot
     see that the window is a day: it read the day's runs of every workspace through the
     started_at index and kept the few that were theirs, a cost that grew with the platform and
     through the day (docs/live-metrics.md, "Cost"). -#}
@@ -45,7 +45,7 @@ now() + {{ max_event_lead() }}
     where started_at >= v_from
 ) as live_runs_since
 {%- else -%}
-(select pg_catalog.unnest({{ workspaces }}) as scope_workspace_id) as scope
+(select distinct pg_catalog.unnest({{ workspaces }}) as scope_workspace_id) as scope
 cross join lateral (
     {#- OFFSET 0 keeps it a subquery of its own: pulled up into the join, the planner took the
         started_at index again, and the call cost more than before (docs/live-metrics.md) #}

@@ -167,6 +167,23 @@ def test_anon_cannot_read_a_member_door(changed, function):
             conn.execute(f"select * from analytics.{function}")
 
 
+def test_a_workspace_named_twice_counts_its_runs_and_events_once(changed):
+    """The live part reads a workspace's runs one workspace at a time: an array that names a
+    workspace twice must not read them twice."""
+    project_db, written = changed
+    workspace = written["workspace_a"]
+    with project_db.connect() as conn:
+        for function in ("live_hourly_metrics", "live_daily_metrics"):
+            once = fetch(conn, f"select * from analytics_internal.{function}(%s, null) order by 1, 2", ([workspace],))
+            twice = fetch(conn, f"select * from analytics_internal.{function}(%s, null) order by 1, 2",
+                          ([workspace, workspace],))
+            assert once and any(row["total_runs"] for row in once), f"{function}: no live runs, the test would show nothing"
+            # each call stamps its rows with its own now()
+            stamps = {"created_at", "as_of"}
+            assert ([{k: v for k, v in row.items() if k not in stamps} for row in twice]
+                    == [{k: v for k, v in row.items() if k not in stamps} for row in once]), function
+
+
 def test_the_next_build_writes_what_the_live_rows_said_and_older_rows_come_from_the_tables(changed):
     project_db, _ = changed
     since = today_start() - timedelta(days=2)
