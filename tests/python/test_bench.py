@@ -361,10 +361,29 @@ def test_the_rows_a_request_returns_are_counted_within_a_time_limit(with_naive):
         parameters = queries.sample_parameters(conn, 5, 3)
         quick = queries.DashboardQuery(name="quick", what="two rows", text="select 1 union all select 2")
         slow = queries.DashboardQuery(name="slow", what="sleeps", text="select pg_sleep(5)")
-        assert concurrency.rows_returned(conn, quick, "service", "analytics", parameters) == 2
+        assert concurrency.rows_returned(conn, quick, "service", "analytics", parameters) == concurrency.RequestProbe(
+            rows=2)
         started = time.monotonic()
-        assert concurrency.rows_returned(conn, slow, "service", "analytics", parameters, limit_seconds=0.2) is None
+        probe = concurrency.rows_returned(conn, slow, "service", "analytics", parameters, limit_seconds=0.2)
+        assert probe == concurrency.RequestProbe(rows=None, too_slow="a request ran past 0.2 s")
         assert time.monotonic() - started < 3
+
+
+def test_a_request_slower_than_the_probes_limit_is_not_put_under_load(with_naive):
+    """pgbench ends a cell only when its requests in flight end: a request taking minutes (naive's
+    activation_weekly at large) would hold every cell of it up. Its cells say why they are empty,
+    in the results and in the report."""
+    with with_naive.connect() as conn:
+        parameters = queries.sample_parameters(conn, 5, 3)
+    slow = queries.DashboardQuery(name="slow", what="sleeps", text="select pg_sleep(3)")
+    load = concurrency.concurrency(data.RunDatabase(with_naive.target, None, Path(".")), [slow], parameters, 1,
+                                   lambda *args: None, clients=(2,), transactions=2, rounds=2,
+                                   probe_limit_seconds=0.2)
+    cells = [timing for by_protocol in load["slow"].values() for by_count in by_protocol.values()
+             for timing in by_count.values()]
+    assert len(cells) == 3 * 2
+    assert all(cell.tps is None and cell.unavailable == "a request ran past 0.2 s" for cell in cells)
+    assert "| slow | simple | 2 | a request ran past 0.2 s |" in "\n".join(report.load_table(load, 1, 2))
 
 
 def test_a_cells_rounds_give_the_median_tps_and_every_transactions_latency():

@@ -22,7 +22,7 @@ from agent_analytics import cluster
 from agent_analytics.bench.data import RunDatabase
 from agent_analytics.bench.options import LOAD_CLIENTS, BenchError
 from agent_analytics.bench.queries import DashboardQuery, become
-from agent_analytics.bench.results import LoadResults, LoadTiming, summary
+from agent_analytics.bench.results import TOO_SLOW_FOR_LOAD, LoadResults, LoadTiming, summary
 from agent_analytics.db import DatabaseUnavailable
 from agent_analytics.progress import Progress
 
@@ -105,13 +105,27 @@ def script(conn: psycopg.Connection, query: DashboardQuery, role: str, schema: s
     ])
 
 
+# A request slower than this is not put under load: pgbench ends a cell only when its requests
+# in flight end, so one taking minutes (naive's activation_weekly at large) holds every cell up.
+PROBE_LIMIT_SECONDS = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestProbe:
+    """A request run once per sampled parameter row before it is put under load: the median rows
+    it returns (None when unknown), and why it is not put under load, if it is not."""
+
+    rows: float | None
+    too_slow: str | None = None
+
+
 def rows_returned(conn: psycopg.Connection, query: DashboardQuery, role: str, schema: str,
-                  parameters: list[dict], sample: int = 9, limit_seconds: float = 10.0) -> float | None:
+                  parameters: list[dict], sample: int = 9,
+                  limit_seconds: float = PROBE_LIMIT_SECONDS) -> RequestProbe:
     """The median rows the request returns over the first `sample` sampled parameters, as that
     caller: a throughput means little for a request that answers nothing (naive's tables that
-    nothing fills, its event table that members cannot read). None when it cannot run (a view
-    never filled: pgbench says so) or runs past `limit_seconds` (naive's activation_weekly at
-    large takes minutes; pgbench's cells are bounded by time, this count must be too)."""
+    nothing fills, its event table that members cannot read). Unknown when it cannot run (a view
+    never filled: pgbench says so); `too_slow` when a request runs past `limit_seconds`."""
     statement = query.statement(schema, role)
     counts = []
     for params in parameters[:sample]:
@@ -120,11 +134,13 @@ def rows_returned(conn: psycopg.Connection, query: DashboardQuery, role: str, sc
                 become(conn, role, params["user_id"])
                 conn.execute("select set_config('statement_timeout', %s, true)", (f"{round(limit_seconds * 1000)}ms",))
                 counts.append(len(conn.execute(statement, params).fetchall()))
-        except (psycopg.errors.ObjectNotInPrerequisiteState, psycopg.errors.QueryCanceled):
-            return None
+        except psycopg.errors.ObjectNotInPrerequisiteState:
+            return RequestProbe(rows=None)
+        except psycopg.errors.QueryCanceled:
+            return RequestProbe(rows=None, too_slow=f"{TOO_SLOW_FOR_LOAD} {limit_seconds:g} s")
         except psycopg.Error as error:
             raise BenchError(f"dashboard query {query.name} failed as {role} on {schema}: {error}") from error
-    return statistics.median(counts) if counts else None
+    return RequestProbe(rows=statistics.median(counts) if counts else None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,11 +201,13 @@ def combined(runs: list[PgbenchRun], rows: float | None) -> LoadTiming:
 
 def concurrency(bench: RunDatabase, queries: Sequence[DashboardQuery], parameters: list[dict], seconds: float,
                 progress: Progress, clients: Sequence[int] = LOAD_CLIENTS, protocols: Sequence[str] = PROTOCOLS,
-                transactions: int | None = None, rounds: int = 1) -> LoadResults:
+                transactions: int | None = None, rounds: int = 1,
+                probe_limit_seconds: float = PROBE_LIMIT_SECONDS) -> LoadResults:
     """Each query's load figures: [query][caller (ours-member, ours-service, naive)][protocol][clients];
     each cell runs `rounds` times for `seconds` (or `transactions` per client), the callers
     taking turns, so that a drift in the machine's speed (a third from day to day on the
-    machines this was measured on, and seconds-long dips) falls on every caller alike."""
+    machines this was measured on, and seconds-long dips) falls on every caller alike. A caller
+    whose request runs past `probe_limit_seconds` once is not put under load: its cells say so."""
     pgbench = find_pgbench()
     results: LoadResults = {}
     steps = sum(len(protocols) * len(clients) * rounds * sum(1 for _, role, _ in CALLERS if role in query.roles)
@@ -201,7 +219,8 @@ def concurrency(bench: RunDatabase, queries: Sequence[DashboardQuery], parameter
             for query in queries:
                 callers = [(f"{side}-{role}" if side == "ours" else side, role, schema)
                            for side, role, schema in CALLERS if role in query.roles]
-                rows = {caller: rows_returned(conn, query, role, schema, parameters) for caller, role, schema in callers}
+                probes = {caller: rows_returned(conn, query, role, schema, parameters, limit_seconds=probe_limit_seconds)
+                          for caller, role, schema in callers}
                 for protocol in protocols:
                     texts = {caller: script(conn, query, role, schema, protocol, len(parameters))
                              for caller, role, schema in callers}
@@ -209,13 +228,15 @@ def concurrency(bench: RunDatabase, queries: Sequence[DashboardQuery], parameter
                         runs: dict[str, list[PgbenchRun]] = {caller: [] for caller in texts}
                         for _ in range(rounds):
                             for caller, text in texts.items():
-                                runs[caller].append(run_pgbench(pgbench, bench, text, count, protocol, seconds,
-                                                                transactions))
+                                too_slow = probes[caller].too_slow
+                                runs[caller].append(
+                                    PgbenchRun(tps=None, latencies=[], unavailable=too_slow) if too_slow
+                                    else run_pgbench(pgbench, bench, text, count, protocol, seconds, transactions))
                                 done += 1
                                 progress("dashboard queries under load", done, steps, done)
                         for caller, made in runs.items():
                             results.setdefault(query.name, {}).setdefault(caller, {}).setdefault(protocol, {})[
-                                str(count)] = combined(made, rows[caller])
+                                str(count)] = combined(made, probes[caller].rows)
         finally:
             conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(PARAMETERS_SCHEMA)))
     return results
