@@ -34,10 +34,10 @@ now() + {{ max_event_lead() }}
 {% macro runs_started_since_live_start(runs, workspaces) -%}
 {#- The runs started from `v_from` on, as a relation: every workspace's, or those of
     `workspaces` (a SQL array), read one workspace at a time (each once, however often the
-    array names it) through the app's (workspace_id, started_at) index. A workspace's call keeps a generic plan, which cannot
-    see that the window is a day: it read the day's runs of every workspace through the
-    started_at index and kept the few that were theirs, a cost that grew with the platform and
-    through the day (docs/live-metrics.md, "Cost"). -#}
+    array names it) through the app's (workspace_id, started_at) index. A workspace's call
+    keeps a generic plan, which cannot see that the window is a day: it read the day's runs of
+    every workspace through the started_at index and kept the few that were theirs, a cost that
+    grew with the platform and through the day (docs/live-metrics.md, "Cost"). -#}
 {%- if workspaces is none -%}
 (
     select *

@@ -365,7 +365,7 @@ def test_the_rows_a_request_returns_are_counted_within_a_time_limit(with_naive):
             rows=2)
         started = time.monotonic()
         probe = concurrency.rows_returned(conn, slow, "service", "analytics", parameters, limit_seconds=0.2)
-        assert probe == concurrency.RequestProbe(rows=None, too_slow="a request ran past 0.2 s")
+        assert probe == concurrency.RequestProbe(rows=None, timed_out_after_s=0.2)
         assert time.monotonic() - started < 3
 
 
@@ -375,23 +375,37 @@ def test_a_request_slower_than_the_probes_limit_is_not_put_under_load(with_naive
     in the results and in the report."""
     with with_naive.connect() as conn:
         parameters = queries.sample_parameters(conn, 5, 3)
-    slow = queries.DashboardQuery(name="slow", what="sleeps", text="select pg_sleep(3)")
-    load = concurrency.concurrency(data.RunDatabase(with_naive.target, None, Path(".")), [slow], parameters, 1,
-                                   lambda *args: None, clients=(2,), transactions=2, rounds=2,
-                                   probe_limit_seconds=0.2)
+        # counts the requests that ran: a sequence's nextval survives the cancelled statement
+        conn.execute("create schema slow_probe")
+        conn.execute("create sequence slow_probe.requests")
+        conn.execute("grant usage on schema slow_probe to authenticated, service_role")
+        conn.execute("grant usage on sequence slow_probe.requests to authenticated, service_role")
+    slow = queries.DashboardQuery(name="slow", what="sleeps",
+                                  text="select nextval('slow_probe.requests'), pg_sleep(3)")
+    try:
+        load = concurrency.concurrency(data.RunDatabase(with_naive.target, None, Path(".")), [slow], parameters, 1,
+                                       lambda *args: None, clients=(2,), transactions=2, rounds=2,
+                                       probe_limit_seconds=0.2)
+        with with_naive.connect() as conn:
+            # one probe per caller, each stopped at its first request; no pgbench request
+            assert conn.execute("select last_value from slow_probe.requests").fetchone()[0] == 3
+    finally:
+        with with_naive.connect() as conn:
+            conn.execute("drop schema slow_probe cascade")
     cells = [timing for by_protocol in load["slow"].values() for by_count in by_protocol.values()
              for timing in by_count.values()]
     assert len(cells) == 3 * 2
-    assert all(cell.tps is None and cell.unavailable == "a request ran past 0.2 s" for cell in cells)
+    assert all(cell.tps is None and cell.timed_out_after_s == 0.2 and cell.latency.n == 0 for cell in cells)
     assert "| slow | simple | 2 | a request ran past 0.2 s |" in "\n".join(report.load_table(load, 1, 2))
 
 
 def test_a_cells_rounds_give_the_median_tps_and_every_transactions_latency():
     runs = [concurrency.PgbenchRun(tps=tps, latencies=[tps / 1000] * 2) for tps in (900.0, 3000.0, 1000.0)]
-    timing = concurrency.combined(runs, rows=4)
+    timing = concurrency.combined(runs, concurrency.RequestProbe(rows=4))
     assert timing.tps == 1000.0 and timing.latency.n == 6 and timing.latency.max == 3000.0 and timing.rows_median == 4
     missing = concurrency.PgbenchRun(tps=None, latencies=[], unavailable='materialized view "x" has not been populated')
-    assert concurrency.combined([runs[0], missing], rows=None).unavailable == missing.unavailable
+    unknown = concurrency.RequestProbe(rows=None)
+    assert concurrency.combined([runs[0], missing], unknown).unavailable == missing.unavailable
 
 
 def test_each_pgbench_request_runs_as_its_caller_with_the_sampled_parameters(with_naive):

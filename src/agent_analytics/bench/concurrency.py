@@ -22,7 +22,7 @@ from agent_analytics import cluster
 from agent_analytics.bench.data import RunDatabase
 from agent_analytics.bench.options import LOAD_CLIENTS, BenchError
 from agent_analytics.bench.queries import DashboardQuery, become
-from agent_analytics.bench.results import TOO_SLOW_FOR_LOAD, LoadResults, LoadTiming, summary
+from agent_analytics.bench.results import LoadResults, LoadTiming, summary
 from agent_analytics.db import DatabaseUnavailable
 from agent_analytics.progress import Progress
 
@@ -113,10 +113,11 @@ PROBE_LIMIT_SECONDS = 10.0
 @dataclasses.dataclass(frozen=True)
 class RequestProbe:
     """A request run once per sampled parameter row before it is put under load: the median rows
-    it returns (None when unknown), and why it is not put under load, if it is not."""
+    it returns (None when unknown), and the limit a request ran past, if one did (it is then not
+    put under load)."""
 
     rows: float | None
-    too_slow: str | None = None
+    timed_out_after_s: float | None = None
 
 
 def rows_returned(conn: psycopg.Connection, query: DashboardQuery, role: str, schema: str,
@@ -125,7 +126,7 @@ def rows_returned(conn: psycopg.Connection, query: DashboardQuery, role: str, sc
     """The median rows the request returns over the first `sample` sampled parameters, as that
     caller: a throughput means little for a request that answers nothing (naive's tables that
     nothing fills, its event table that members cannot read). Unknown when it cannot run (a view
-    never filled: pgbench says so); `too_slow` when a request runs past `limit_seconds`."""
+    never filled: pgbench says so); `timed_out_after_s` when a request runs past `limit_seconds`."""
     statement = query.statement(schema, role)
     counts = []
     for params in parameters[:sample]:
@@ -137,7 +138,7 @@ def rows_returned(conn: psycopg.Connection, query: DashboardQuery, role: str, sc
         except psycopg.errors.ObjectNotInPrerequisiteState:
             return RequestProbe(rows=None)
         except psycopg.errors.QueryCanceled:
-            return RequestProbe(rows=None, too_slow=f"{TOO_SLOW_FOR_LOAD} {limit_seconds:g} s")
+            return RequestProbe(rows=None, timed_out_after_s=limit_seconds)
         except psycopg.Error as error:
             raise BenchError(f"dashboard query {query.name} failed as {role} on {schema}: {error}") from error
     return RequestProbe(rows=statistics.median(counts) if counts else None)
@@ -188,15 +189,18 @@ def run_pgbench(pgbench: tuple[str, dict[str, str]], bench: RunDatabase, script_
     return PgbenchRun(tps=float(tps.group(1)) if tps else None, latencies=latencies)
 
 
-def combined(runs: list[PgbenchRun], rows: float | None) -> LoadTiming:
-    """A cell's figures over its rounds: the median TPS, the latencies of every transaction."""
+def combined(runs: list[PgbenchRun], probe: RequestProbe) -> LoadTiming:
+    """A cell's figures over its rounds: the median TPS, the latencies of every transaction (none
+    when the probe found a request too slow to put under load)."""
+    if probe.timed_out_after_s is not None:
+        return LoadTiming(tps=None, latency=summary([], unit="ms"), timed_out_after_s=probe.timed_out_after_s)
     unavailable = next((run.unavailable for run in runs if run.unavailable), None)
     if unavailable:
         return LoadTiming(tps=None, latency=summary([], unit="ms"), unavailable=unavailable)
     rates = [run.tps for run in runs if run.tps is not None]
     return LoadTiming(tps=round(statistics.median(rates), 1) if rates else None,
                       latency=summary([latency for run in runs for latency in run.latencies], unit="ms"),
-                      rows_median=rows)
+                      rows_median=probe.rows)
 
 
 def concurrency(bench: RunDatabase, queries: Sequence[DashboardQuery], parameters: list[dict], seconds: float,
@@ -228,15 +232,14 @@ def concurrency(bench: RunDatabase, queries: Sequence[DashboardQuery], parameter
                         runs: dict[str, list[PgbenchRun]] = {caller: [] for caller in texts}
                         for _ in range(rounds):
                             for caller, text in texts.items():
-                                too_slow = probes[caller].too_slow
-                                runs[caller].append(
-                                    PgbenchRun(tps=None, latencies=[], unavailable=too_slow) if too_slow
-                                    else run_pgbench(pgbench, bench, text, count, protocol, seconds, transactions))
+                                if probes[caller].timed_out_after_s is None:
+                                    runs[caller].append(run_pgbench(pgbench, bench, text, count, protocol, seconds,
+                                                                    transactions))
                                 done += 1
                                 progress("dashboard queries under load", done, steps, done)
                         for caller, made in runs.items():
                             results.setdefault(query.name, {}).setdefault(caller, {}).setdefault(protocol, {})[
-                                str(count)] = combined(made, probes[caller].rows)
+                                str(count)] = combined(made, probes[caller])
         finally:
             conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(PARAMETERS_SCHEMA)))
     return results

@@ -8,16 +8,7 @@ from pathlib import Path
 
 from agent_analytics.bench import plots
 from agent_analytics.bench.plans import WHOLE_TABLE_ROWS
-from agent_analytics.bench.results import (
-    SIDES,
-    TOO_SLOW_FOR_LOAD,
-    BenchResults,
-    Build,
-    LoadResults,
-    LoadTiming,
-    RefreshTiming,
-    Scan,
-)
+from agent_analytics.bench.results import SIDES, BenchResults, Build, LoadResults, LoadTiming, RefreshTiming, Scan
 from agent_analytics.bench.scaling import ScalingPoint, in_scaling_order, other_runs
 
 # The aims at large scale: (what, unit, bound, "<" or ">=").
@@ -428,9 +419,9 @@ def load_table(load: LoadResults, seconds: int | None, rounds: int | None = None
     def cell(timing: LoadTiming | None) -> str:
         if timing is None:
             return "–"
+        if timing.timed_out_after_s is not None:
+            return f"a request ran past {timing.timed_out_after_s:g} s"
         if timing.unavailable or timing.tps is None:
-            if timing.unavailable and timing.unavailable.startswith(TOO_SLOW_FOR_LOAD):
-                return timing.unavailable
             return "not filled"
         empty = " (no rows)" if timing.rows_median == 0 else ""
         return f"{timing.tps:,.0f} / {_fmt(timing.latency.p95, 1)}{empty}"

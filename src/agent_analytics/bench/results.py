@@ -233,19 +233,17 @@ class AlertEvaluation:
 
 # -- dashboard queries and their plans ----------------------------------------------------
 
-# How LoadTiming.unavailable starts for a request too slow to put under load (bench.concurrency)
-TOO_SLOW_FOR_LOAD = "a request ran past"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoadTiming:
     """One query under load: transactions per second, and each transaction's latency (ms)."""
 
     tps: float | None
     latency: Summary
-    unavailable: str | None = _optional()  # the query could not run (a view never filled), or too slow
+    unavailable: str | None = _optional()  # the query could not run (a view never filled)
     # the median rows the request returned over the sampled parameters (0: it answers nothing)
     rows_median: float | None = _optional()
+    # a request ran past this many seconds when probed, so the query was not put under load
+    timed_out_after_s: float | None = _optional()
 
 
 # [query][caller: ours-member, ours-service, naive][protocol: simple, prepared][clients]
