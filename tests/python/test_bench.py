@@ -199,7 +199,8 @@ def sample_results() -> BenchResults:
             "ours-service": {"prepared": {"8": LoadTiming(tps=5000.0, latency=summary([0.001, 0.003], unit="ms"),
                                                           rows_median=0)}},
             "naive": {"prepared": {"8": LoadTiming(tps=None, latency=summary([], unit="ms"),
-                                                   unavailable="not populated")}},
+                                                   unavailable="not populated")},
+                      "simple": {"8": LoadTiming(tps=None, latency=summary([], unit="ms"), timed_out_after_s=10.0)}},
         }},
     )
 
@@ -224,6 +225,8 @@ def test_the_json_keeps_its_keys_figures_inline_and_absent_figures_left_out():
                                                      "computes"]
     assert written["explain"][0]["planning_ms"] == 0.2 and written["explain"][0]["query"] == "daily_30d"
     assert "hourly_rows_removed" in written["retention"]["ours"]
+    assert written["concurrency"]["top_agents"]["naive"]["simple"]["8"] == {
+        "tps": None, "latency": {"n": 0}, "timed_out_after_s": 10.0}
 
 
 def test_results_written_before_the_figures_were_typed_read_back():
@@ -248,6 +251,7 @@ def test_the_report_and_its_plots_are_drawn_from_the_results(tmp_path):
     assert "| daily_30d | member | 2.00 | 2.90 | 2.98 | 20.00 | 29.00 | 29.80 | 10.0× faster | 3 / 3 |" in text
     assert "| after --append 1h | 9.0 | 8.0 | 120 (7) | 12 / 3 |" in text
     assert "| ours: `evaluate_alerts()`, one pass | 0.450 | 0.495 | 2 |" in text
+    assert "| top_agents | simple | 8 | – | – | a request ran past 10 s | – | – |" in text
     assert "Speed-up: 13.9× faster." in text
     assert "| top_agents | prepared | 8 | 4,000 / 3.9 | 5,000 / 2.9 (no rows) | not filled | 0.80 | – |" in text
 
