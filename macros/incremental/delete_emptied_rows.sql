@@ -46,7 +46,7 @@ select 'full build: nothing emptied in {{ this.identifier }}'
 {#- A post-hook of hourly_metrics: an hour whose every event and run was deleted. -#}
 {{ delete_emptied_buckets('metric_hour', utc_hour('gone.happened_at'), [
     'select from ' ~ ref('int_user_activity_hours') ~ ' as hours
-        where hours.activity_hour = kept.metric_hour',
+        where hours.activity_hour = touched.metric_hour',
 ]) }}
 {%- endmacro %}
 
@@ -56,34 +56,65 @@ select 'full build: nothing emptied in {{ this.identifier }}'
     rows are the platform's among them). -#}
 {{ delete_emptied_buckets('metric_date', utc_date('gone.happened_at'), [
     'select from ' ~ ref('int_user_scope_days') ~ ' as days
-        where days.activity_date = kept.metric_date',
+        where days.activity_date = touched.metric_date',
     'select from ' ~ ref('int_sessions') ~ ' as sessions
         where
-            sessions.session_start_at >= ' ~ utc_day_start('kept.metric_date') ~ '
-            and sessions.session_start_at < ' ~ utc_day_start('kept.metric_date + 1'),
+            sessions.session_start_at >= ' ~ utc_day_start('touched.metric_date') ~ '
+            and sessions.session_start_at < ' ~ utc_day_start('touched.metric_date + 1'),
 ]) }}
 {%- endmacro %}
 
 
-{% macro delete_emptied_buckets(bucket_column, bucket_of_deletion, what_keeps_it) -%}
+{% macro delete_days_without_active_users(kept_by) -%}
+{#- A post-hook of the active-users grains: a day counts everyone active in the 30 days up to
+    it, so a deletion can empty any of the 30 days from its own on, and a day left with nobody
+    on the whole platform is one the recompute returns no row for (a workspace's emptied day
+    goes with upsert_changed's bucket, as long as the platform still has someone on it).
+    kept_by: 'user_days' (int_active_users_daily, a day is kept by any user-day of the 30 up
+    to it, since each user's latest such day counts them) or 'active_days' (active_users_daily,
+    kept by int_active_users_daily's row of the day). -#}
+{%- if kept_by == 'user_days' -%}
+    {%- set check = 'select from ' ~ ref('int_user_scope_days') ~ ' as days
+        where days.activity_date between touched.activity_date - 29 and touched.activity_date' -%}
+{%- else -%}
+    {%- set check = 'select from ' ~ ref('int_active_users_daily') ~ ' as days
+        where days.activity_date = touched.activity_date' -%}
+{%- endif -%}
+{{ delete_emptied_buckets('activity_date', utc_date('gone.happened_at'), [check], days_after=29) }}
+{%- endmacro %}
+
+
+{% macro delete_emptied_buckets(bucket_column, bucket_of_deletion, what_keeps_it, days_after=0) -%}
 {#- A post-hook of a grain with bucket_column: upsert_changed only deletes in the buckets the
     recompute returns rows for, so a bucket whose every input was deleted keeps its rows; they
     go here, when none of `what_keeps_it` (subqueries over the grains the model is computed
-    from, with the bucket's row as `kept`) finds anything. Only the buckets of deletions
-    (`bucket_of_deletion`, over deleted_activity as `gone`) are looked at. -#}
+    from, with the bucket as `touched`) finds anything. Only the buckets of deletions
+    (`bucket_of_deletion`, over deleted_activity as `gone`), and the `days_after` days after
+    each (a date bucket), are looked at, each once rather than once per row. -#}
 {%- if is_incremental() and not is_backfill() and var('erasure_recounts') -%}
 delete from {{ this }} as kept
 where
     kept.{{ bucket_column }} in (
-        select {{ bucket_of_deletion }} as {{ bucket_column }}
-        from {{ source('analytics_internal', 'deleted_activity') }} as gone
-        group by 1
+        select touched.{{ bucket_column }}
+        from (
+            select deletions.deleted_in{% if days_after %} + later.days{% endif %} as {{ bucket_column }}
+            from (
+                select {{ bucket_of_deletion }} as deleted_in
+                from {{ source('analytics_internal', 'deleted_activity') }} as gone
+                group by 1
+            ) as deletions
+            {%- if days_after %}
+            cross join generate_series(0, {{ days_after }}) as later (days)
+            {%- endif %}
+            group by 1
+        ) as touched
+        where
+            {%- for check in what_keeps_it %}
+            {{ 'and ' if not loop.first }}not exists (
+                {{ check | indent(8) }}
+            )
+            {%- endfor %}
     )
-    {%- for check in what_keeps_it %}
-    and not exists (
-        {{ check }}
-    )
-    {%- endfor %}
 {%- else -%}
 select 'full build: nothing emptied in {{ this.identifier }}'
 {%- endif -%}

@@ -262,6 +262,29 @@ def test_a_day_whose_every_event_and_run_is_deleted_keeps_no_row(metrics_db):
     assert metrics_db.value("select count(*) from analytics.daily_metrics where metric_date = %s", (day,)) == 0
 
 
+def test_the_platforms_first_day_emptied_keeps_no_active_users_row(metrics_db):
+    """Every day counts the 30 days up to it, so only a day before which nobody on the platform
+    was active can be emptied, and then the recompute returns no row of it, not even the
+    platform's (a CI run failed on this when the person erased on request had been the
+    platform's only user on its first day)."""
+    with metrics_db.connect() as conn:
+        first = conn.execute(
+            "select min(activity_date) from analytics.active_users_daily where workspace_id is null"
+        ).fetchone()[0]
+        for table_name, happened in (("analytics.user_activity", "created_at"), ("public.agent_runs", "started_at")):
+            conn.execute(
+                f"delete from {table_name} where {happened} < (%(day)s::timestamp + interval '1 day') at time zone 'UTC'",
+                {"day": first},
+            )
+    metrics_db.build()
+    check_every_metric(metrics_db)
+    for relation, column in (("analytics.active_users_daily", "activity_date"),
+                             ("analytics_internal.int_active_users_daily", "activity_date"),
+                             ("analytics.mv_active_users", "activity_date"),
+                             ("analytics.daily_metrics", "metric_date")):
+        assert metrics_db.value(f"select count(*) from {relation} where {column} <= %s", (first,)) == 0, relation
+
+
 def test_incremental_builds_take_in_late_events_and_changed_runs_and_equal_a_full_refresh(metrics_db):
     later = metrics_db.data_end + timedelta(days=3)  # the appended hour and days lie ahead of the real clock
     with metrics_db.connect() as conn:
