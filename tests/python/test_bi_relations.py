@@ -82,6 +82,22 @@ def test_a_day_whose_runs_were_all_deleted_keeps_no_model_rows(project):
     check_bi_relations(project)
 
 
+def test_the_platforms_first_day_emptied_keeps_no_row_of_it(project):
+    """A day that nobody on the platform was active on, nor in the 30 days before, once its
+    events and runs are deleted: what every day counts back from, or forward to (cohorts), moves."""
+    with project.connect() as conn:
+        first = conn.execute("select min(activity_date) from analytics.active_users_daily "
+                             "where workspace_id is null").fetchone()[0]
+        for table_name, happened in (("analytics.user_activity", "created_at"), ("public.agent_runs", "started_at")):
+            conn.execute(f"delete from {table_name} "
+                         f"where {happened} < (%(day)s::timestamp + interval '1 day') at time zone 'UTC'", {"day": first})
+    project.build()
+    check_bi_relations(project)
+    for relation, column in (("active_users_daily", "activity_date"), ("model_usage_daily", "metric_date"),
+                             ("event_usage_daily", "metric_date"), ("errors_daily", "metric_date")):
+        assert project.value(f"select count(*) from analytics.{relation} where {column} <= %s", (first,)) == 0, relation
+
+
 def test_a_second_build_changes_nothing(project):
     with project.connect() as conn:
         before = conn.execute("select max(updated_at) from analytics.model_usage_daily").fetchone()[0]
