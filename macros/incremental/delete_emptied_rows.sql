@@ -67,20 +67,27 @@ select 'full build: nothing emptied in {{ this.identifier }}'
 
 {% macro delete_days_without_active_users(kept_by) -%}
 {#- A post-hook of the active-users grains: a day counts everyone active in the 30 days up to
-    it, so a deletion can empty any of the 30 days from its own on, and a day left with nobody
-    on the whole platform is one the recompute returns no row for (a workspace's emptied day
-    goes with upsert_changed's bucket, as long as the platform still has someone on it).
-    kept_by: 'user_days' (int_active_users_daily, a day is kept by any user-day of the 30 up
-    to it, since each user's latest such day counts them) or 'active_days' (active_users_daily,
-    kept by int_active_users_daily's row of the day). -#}
+    it (int_user_scope_days' mau_end_date), so a deletion can empty any of the 30 days from its
+    own day on, and a day left with nobody on the whole platform is one the recompute returns
+    no row for (a workspace's emptied day goes with upsert_changed's bucket, as long as the
+    platform still has someone on it). kept_by: 'user_days' (int_active_users_daily: a day is
+    kept by any user-day of the 30 up to it, since each user's latest such day counts them) or
+    'active_days' (active_users_daily: kept by int_active_users_daily's row of the day). -#}
+{%- set mau_days = 30 -%}
 {%- if kept_by == 'user_days' -%}
     {%- set check = 'select from ' ~ ref('int_user_scope_days') ~ ' as days
-        where days.activity_date between touched.activity_date - 29 and touched.activity_date' -%}
-{%- else -%}
+        where
+            days.activity_date between touched.activity_date - ' ~ (mau_days - 1) ~ '
+            and touched.activity_date' -%}
+{%- elif kept_by == 'active_days' -%}
     {%- set check = 'select from ' ~ ref('int_active_users_daily') ~ ' as days
         where days.activity_date = touched.activity_date' -%}
+{%- else -%}
+    {{ exceptions.raise_compiler_error(
+        "delete_days_without_active_users: kept_by is 'user_days' or 'active_days', not " ~ kept_by
+    ) }}
 {%- endif -%}
-{{ delete_emptied_buckets('activity_date', utc_date('gone.happened_at'), [check], days_after=29) }}
+{{ delete_emptied_buckets('activity_date', utc_date('gone.happened_at'), [check], days_after=mau_days - 1) }}
 {%- endmacro %}
 
 
@@ -90,11 +97,12 @@ select 'full build: nothing emptied in {{ this.identifier }}'
     go here, when none of `what_keeps_it` (subqueries over the grains the model is computed
     from, with the bucket as `touched`) finds anything. Only the buckets of deletions
     (`bucket_of_deletion`, over deleted_activity as `gone`), and the `days_after` days after
-    each (a date bucket), are looked at, each once rather than once per row. -#}
+    each (a date bucket), are looked at, each once rather than once per row; the rows to go
+    are then found through the target's index on the bucket (as in upsert_changed). -#}
 {%- if is_incremental() and not is_backfill() and var('erasure_recounts') -%}
 delete from {{ this }} as kept
 where
-    kept.{{ bucket_column }} in (
+    kept.{{ bucket_column }} = any(array(
         select touched.{{ bucket_column }}
         from (
             select deletions.deleted_in{% if days_after %} + later.days{% endif %} as {{ bucket_column }}
@@ -114,7 +122,7 @@ where
                 {{ check | indent(8) }}
             )
             {%- endfor %}
-    )
+    ))
 {%- else -%}
 select 'full build: nothing emptied in {{ this.identifier }}'
 {%- endif -%}

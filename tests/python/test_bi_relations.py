@@ -12,7 +12,7 @@ import pytest
 
 import oracle
 from conftest import acting_as
-from test_metrics import add_awkward_changes, compare, table
+from test_metrics import add_a_lone_day, add_awkward_changes, compare, remove_the_lone_day, table
 
 RAW_EVENT_RETENTION_DAYS = 90  # dbt_project.yml
 
@@ -82,20 +82,20 @@ def test_a_day_whose_runs_were_all_deleted_keeps_no_model_rows(project):
     check_bi_relations(project)
 
 
-def test_the_platforms_first_day_emptied_keeps_no_row_of_it(project):
-    """A day that nobody on the platform was active on, nor in the 30 days before, once its
-    events and runs are deleted: what every day counts back from, or forward to (cohorts), moves."""
-    with project.connect() as conn:
-        first = conn.execute("select min(activity_date) from analytics.active_users_daily "
-                             "where workspace_id is null").fetchone()[0]
-        for table_name, happened in (("analytics.user_activity", "created_at"), ("public.agent_runs", "started_at")):
-            conn.execute(f"delete from {table_name} "
-                         f"where {happened} < (%(day)s::timestamp + interval '1 day') at time zone 'UTC'", {"day": first})
+def test_days_that_only_a_deleted_day_counted_keep_no_row(project):
+    """A day's events and runs deleted, and nobody else active in the 30 days from it: its own
+    rows go, and so do the active users of the days after it, which counted it alone."""
+    first, lone = add_a_lone_day(project, days_before_the_first=10)
+    project.build()
+    relations = (("active_users_daily", "activity_date"), ("model_usage_daily", "metric_date"),
+                 ("event_usage_daily", "metric_date"), ("errors_daily", "metric_date"))
+    for relation, column in relations:
+        assert project.value(f"select count(*) from analytics.{relation} where {column} < %s", (first,)), relation
+    remove_the_lone_day(project, lone)
     project.build()
     check_bi_relations(project)
-    for relation, column in (("active_users_daily", "activity_date"), ("model_usage_daily", "metric_date"),
-                             ("event_usage_daily", "metric_date"), ("errors_daily", "metric_date")):
-        assert project.value(f"select count(*) from analytics.{relation} where {column} <= %s", (first,)) == 0, relation
+    for relation, column in relations:
+        assert project.value(f"select count(*) from analytics.{relation} where {column} < %s", (first,)) == 0, relation
 
 
 def test_a_second_build_changes_nothing(project):

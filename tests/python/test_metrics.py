@@ -81,6 +81,44 @@ def build_day(conn: psycopg.Connection) -> date:
     ).fetchone()[0]
 
 
+def add_a_lone_day(project_db, days_before_the_first: int) -> tuple[date, date]:
+    """One member's page view, error and completed run on a day that many days before the
+    platform's first active day: every day from it to the first counts that member alone.
+    Returns the platform's first active day before it, and the lone day."""
+    with project_db.connect() as conn:
+        first = conn.execute("select min(activity_date) from analytics.active_users_daily "
+                             "where workspace_id is null").fetchone()[0]
+        lone = first - timedelta(days=days_before_the_first)
+        user, workspace, agent = conn.execute(
+            "select m.user_id, m.workspace_id, a.id from public.workspace_members m "
+            "join public.agents a on a.workspace_id = m.workspace_id order by 1, 2, 3 limit 1"
+        ).fetchone()
+        at = datetime(lone.year, lone.month, lone.day, 12, tzinfo=UTC)
+        conn.execute(
+            "insert into analytics.user_activity (user_id, workspace_id, event_type, event_name, metadata, created_at) "
+            "values (%(u)s, %(w)s, 'page_view', 'home', '{}', %(at)s), "
+            "(%(u)s, %(w)s, 'error', 'boom', '{\"error_type\": \"timeout\"}', %(at)s)",
+            {"u": user, "w": workspace, "at": at},
+        )
+        conn.execute(
+            "insert into public.agent_runs (agent_id, workspace_id, user_id, status, started_at, completed_at, "
+            "runtime_seconds, credits_consumed, model) values (%s, %s, %s, 'completed', %s, %s, 30, 1.5, 'gpt-4o')",
+            (agent, workspace, user, at, at + timedelta(seconds=30)),
+        )
+    return first, lone
+
+
+def remove_the_lone_day(project_db, lone: date) -> None:
+    with project_db.connect() as conn:
+        for table_name, happened in (("analytics.user_activity", "created_at"), ("public.agent_runs", "started_at")):
+            deleted = conn.execute(
+                f"delete from {table_name} where {happened} >= %(day)s::timestamp at time zone 'UTC' "
+                f"and {happened} < (%(day)s::timestamp + interval '1 day') at time zone 'UTC'",
+                {"day": lone},
+            ).rowcount
+            assert deleted, f"nothing of the lone day in {table_name}"
+
+
 def check_every_metric(project_db, erased_users: frozenset = frozenset()) -> None:
     """erased_users: people erased on request, whose rows the app still has and the rollups leave out."""
     with project_db.connect() as conn:
@@ -262,27 +300,23 @@ def test_a_day_whose_every_event_and_run_is_deleted_keeps_no_row(metrics_db):
     assert metrics_db.value("select count(*) from analytics.daily_metrics where metric_date = %s", (day,)) == 0
 
 
-def test_the_platforms_first_day_emptied_keeps_no_active_users_row(metrics_db):
-    """Every day counts the 30 days up to it, so only a day before which nobody on the platform
-    was active can be emptied, and then the recompute returns no row of it, not even the
+def test_days_that_only_a_deleted_day_counted_keep_no_active_users_row(metrics_db):
+    """Every day counts the 30 days up to it, so a day emptied by a deletion need not be the
+    deleted day: here the nine after it, which the recompute returns no row of, not even the
     platform's (a CI run failed on this when the person erased on request had been the
     platform's only user on its first day)."""
-    with metrics_db.connect() as conn:
-        first = conn.execute(
-            "select min(activity_date) from analytics.active_users_daily where workspace_id is null"
-        ).fetchone()[0]
-        for table_name, happened in (("analytics.user_activity", "created_at"), ("public.agent_runs", "started_at")):
-            conn.execute(
-                f"delete from {table_name} where {happened} < (%(day)s::timestamp + interval '1 day') at time zone 'UTC'",
-                {"day": first},
-            )
+    first, lone = add_a_lone_day(metrics_db, days_before_the_first=10)
+    metrics_db.build()
+    assert metrics_db.value("select count(*) from analytics.active_users_daily "
+                            "where workspace_id is null and activity_date < %s", (first,)) == 10
+    remove_the_lone_day(metrics_db, lone)
     metrics_db.build()
     check_every_metric(metrics_db)
     for relation, column in (("analytics.active_users_daily", "activity_date"),
                              ("analytics_internal.int_active_users_daily", "activity_date"),
                              ("analytics.mv_active_users", "activity_date"),
                              ("analytics.daily_metrics", "metric_date")):
-        assert metrics_db.value(f"select count(*) from {relation} where {column} <= %s", (first,)) == 0, relation
+        assert metrics_db.value(f"select count(*) from {relation} where {column} < %s", (first,)) == 0, relation
 
 
 def test_incremental_builds_take_in_late_events_and_changed_runs_and_equal_a_full_refresh(metrics_db):
