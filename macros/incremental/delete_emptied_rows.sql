@@ -65,29 +65,27 @@ select 'full build: nothing emptied in {{ this.identifier }}'
 {%- endmacro %}
 
 
-{% macro delete_days_without_active_users(kept_by) -%}
-{#- A post-hook of the active-users grains: a day counts everyone active in the 30 days up to
-    it (int_user_scope_days' mau_end_date), so a deletion can empty any of the 30 days from its
-    own day on, and a day left with nobody on the whole platform is one the recompute returns
-    no row for (a workspace's emptied day goes with upsert_changed's bucket, as long as the
-    platform still has someone on it). kept_by: 'user_days' (int_active_users_daily: a day is
-    kept by any user-day of the 30 up to it, since each user's latest such day counts them) or
-    'active_days' (active_users_daily: kept by int_active_users_daily's row of the day). -#}
-{%- set mau_days = 30 -%}
-{%- if kept_by == 'user_days' -%}
-    {%- set check = 'select from ' ~ ref('int_user_scope_days') ~ ' as days
-        where
-            days.activity_date between touched.activity_date - ' ~ (mau_days - 1) ~ '
-            and touched.activity_date' -%}
-{%- elif kept_by == 'active_days' -%}
-    {%- set check = 'select from ' ~ ref('int_active_users_daily') ~ ' as days
-        where days.activity_date = touched.activity_date' -%}
-{%- else -%}
-    {{ exceptions.raise_compiler_error(
-        "delete_days_without_active_users: kept_by is 'user_days' or 'active_days', not " ~ kept_by
-    ) }}
-{%- endif -%}
-{{ delete_emptied_buckets('activity_date', utc_date('gone.happened_at'), [check], days_after=mau_days - 1) }}
+{% macro delete_days_nobody_counts() -%}
+{#- A post-hook of int_active_users_daily: a day counts everyone active in the 30 days up to it
+    (int_user_scope_days' mau_end_date), so a deletion can empty any of the 30 days from its own
+    day on, and a day left with nobody on the whole platform is one the recompute returns no
+    row for (a workspace's emptied day goes with upsert_changed's bucket while the platform
+    still has someone on it). A day is kept by any user-day of the 30 up to it: each user's
+    latest such day counts them. -#}
+{{ delete_emptied_buckets('activity_date', utc_date('gone.happened_at'), [
+    'select from ' ~ ref('int_user_scope_days') ~ ' as days
+        where days.activity_date between touched.activity_date - 29 and touched.activity_date',
+], days_after=29) }}
+{%- endmacro %}
+
+
+{% macro delete_days_without_active_users() -%}
+{#- A post-hook of active_users_daily: the days delete_days_nobody_counts took out of
+    int_active_users_daily, which this table copies. -#}
+{{ delete_emptied_buckets('activity_date', utc_date('gone.happened_at'), [
+    'select from ' ~ ref('int_active_users_daily') ~ ' as days
+        where days.activity_date = touched.activity_date',
+], days_after=29) }}
 {%- endmacro %}
 
 

@@ -7,7 +7,7 @@
         post_hook=[
             "{{ ensure_table_ddl(constraints={'int_active_users_daily_pkey': 'primary key (id)'}) }}",
             "{{ ensure_index('int_active_users_daily_date_idx', '(activity_date, scope_id)') }}",
-            "{{ delete_days_without_active_users(kept_by='user_days') }}",
+            "{{ delete_days_nobody_counts() }}",
         ],
     )
 }}

@@ -18,7 +18,7 @@
             "{{ ensure_index('idx_active_users_daily_workspace', '(workspace_id, activity_date desc)') }}",
             "{{ ensure_updated_at_trigger() }}",
             "{{ enable_workspace_rls() }}",
-            "{{ delete_days_without_active_users(kept_by='active_days') }}",
+            "{{ delete_days_without_active_users() }}",
         ],
     )
 }}

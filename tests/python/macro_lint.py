@@ -178,11 +178,9 @@ CALLS: dict[str, list[str]] = {
     "delete_days_without_runs": ["{{ delete_days_without_runs('run_date') }}"],
     "delete_hours_without_activity": ["{{ delete_hours_without_activity() }}"],
     "delete_days_without_activity": ["{{ delete_days_without_activity() }}"],
-    "delete_days_without_active_users": [
-        "{{ delete_days_without_active_users(kept_by='user_days') }}",
-        "{{ delete_days_without_active_users(kept_by='active_days') }}",
-    ],
-    "delete_emptied_buckets": [],  # with delete_hours_without_activity, delete_days_without_activity and the above
+    "delete_days_nobody_counts": ["{{ delete_days_nobody_counts() }}"],
+    "delete_days_without_active_users": ["{{ delete_days_without_active_users() }}"],
+    "delete_emptied_buckets": [],  # with the four above
     # macros/ddl/
     "drop_swapped_out_backup": ["{{ drop_swapped_out_backup() }}", "{{ drop_swapped_out_backup('view') }}"],
     "ensure_table_ddl": [
@@ -306,7 +304,8 @@ THIS_MODEL = {
     "delete_days_without_runs": "agent_performance",
     "delete_hours_without_activity": "hourly_metrics",
     "delete_days_without_activity": "daily_metrics",
-    "delete_days_without_active_users": "int_active_users_daily",
+    "delete_days_nobody_counts": "int_active_users_daily",
+    "delete_days_without_active_users": "active_users_daily",
 }
 
 # Macros that render no SQL of their own, and what they do instead.

@@ -12,7 +12,7 @@ import pytest
 
 import oracle
 from conftest import acting_as
-from test_metrics import add_a_lone_day, add_awkward_changes, compare, remove_the_lone_day, table
+from test_metrics import add_a_lone_day, add_awkward_changes, compare, delete_the_day, rows_before, table
 
 RAW_EVENT_RETENTION_DAYS = 90  # dbt_project.yml
 
@@ -87,15 +87,13 @@ def test_days_that_only_a_deleted_day_counted_keep_no_row(project):
     rows go, and so do the active users of the days after it, which counted it alone."""
     first, lone = add_a_lone_day(project, days_before_the_first=10)
     project.build()
-    relations = (("active_users_daily", "activity_date"), ("model_usage_daily", "metric_date"),
-                 ("event_usage_daily", "metric_date"), ("errors_daily", "metric_date"))
-    for relation, column in relations:
-        assert project.value(f"select count(*) from analytics.{relation} where {column} < %s", (first,)), relation
-    remove_the_lone_day(project, lone)
+    relations = (("analytics.active_users_daily", "activity_date"), ("analytics.model_usage_daily", "metric_date"),
+                 ("analytics.event_usage_daily", "metric_date"), ("analytics.errors_daily", "metric_date"))
+    assert all(rows_before(project, relations, first).values())
+    assert all(delete_the_day(project, lone).values())
     project.build()
     check_bi_relations(project)
-    for relation, column in relations:
-        assert project.value(f"select count(*) from analytics.{relation} where {column} < %s", (first,)) == 0, relation
+    assert rows_before(project, relations, first) == {relation: 0 for relation, _ in relations}
 
 
 def test_a_second_build_changes_nothing(project):

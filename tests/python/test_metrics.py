@@ -108,15 +108,23 @@ def add_a_lone_day(project_db, days_before_the_first: int) -> tuple[date, date]:
     return first, lone
 
 
-def remove_the_lone_day(project_db, lone: date) -> None:
+def delete_the_day(project_db, day: date) -> dict[str, int]:
+    """Deletes every event and run of a UTC day; returns how many of each went."""
+    deleted = {}
     with project_db.connect() as conn:
         for table_name, happened in (("analytics.user_activity", "created_at"), ("public.agent_runs", "started_at")):
-            deleted = conn.execute(
+            deleted[table_name] = conn.execute(
                 f"delete from {table_name} where {happened} >= %(day)s::timestamp at time zone 'UTC' "
                 f"and {happened} < (%(day)s::timestamp + interval '1 day') at time zone 'UTC'",
-                {"day": lone},
+                {"day": day},
             ).rowcount
-            assert deleted, f"nothing of the lone day in {table_name}"
+    return deleted
+
+
+def rows_before(project_db, relations: tuple[tuple[str, str], ...], day: date) -> dict[str, int]:
+    """How many rows each (relation, date column) holds before `day`."""
+    return {relation: project_db.value(f"select count(*) from {relation} where {column} < %s", (day,))
+            for relation, column in relations}
 
 
 def check_every_metric(project_db, erased_users: frozenset = frozenset()) -> None:
@@ -287,14 +295,8 @@ def test_a_day_whose_every_event_and_run_is_deleted_keeps_no_row(metrics_db):
     the platform's among them, must go by other means (a CI run failed on this when the
     deleted workspace held all of the last day's few hours)."""
     day = (metrics_db.data_end - timedelta(days=3)).date()
-    with metrics_db.connect() as conn:
-        assert conn.execute("select count(*) from analytics.daily_metrics where metric_date = %s", (day,)).fetchone()[0]
-        for table_name, happened in (("analytics.user_activity", "created_at"), ("public.agent_runs", "started_at")):
-            conn.execute(
-                f"delete from {table_name} where {happened} >= %(day)s::timestamp at time zone 'UTC' "
-                f"and {happened} < (%(day)s::timestamp + interval '1 day') at time zone 'UTC'",
-                {"day": day},
-            )
+    assert metrics_db.value("select count(*) from analytics.daily_metrics where metric_date = %s", (day,))
+    delete_the_day(metrics_db, day)
     metrics_db.build()
     check_every_metric(metrics_db)
     assert metrics_db.value("select count(*) from analytics.daily_metrics where metric_date = %s", (day,)) == 0
@@ -309,14 +311,13 @@ def test_days_that_only_a_deleted_day_counted_keep_no_active_users_row(metrics_d
     metrics_db.build()
     assert metrics_db.value("select count(*) from analytics.active_users_daily "
                             "where workspace_id is null and activity_date < %s", (first,)) == 10
-    remove_the_lone_day(metrics_db, lone)
+    assert all(delete_the_day(metrics_db, lone).values())
     metrics_db.build()
     check_every_metric(metrics_db)
-    for relation, column in (("analytics.active_users_daily", "activity_date"),
-                             ("analytics_internal.int_active_users_daily", "activity_date"),
-                             ("analytics.mv_active_users", "activity_date"),
-                             ("analytics.daily_metrics", "metric_date")):
-        assert metrics_db.value(f"select count(*) from {relation} where {column} < %s", (first,)) == 0, relation
+    relations = (("analytics.active_users_daily", "activity_date"),
+                 ("analytics_internal.int_active_users_daily", "activity_date"),
+                 ("analytics.mv_active_users", "activity_date"), ("analytics.daily_metrics", "metric_date"))
+    assert rows_before(metrics_db, relations, first) == {relation: 0 for relation, _ in relations}
 
 
 def test_incremental_builds_take_in_late_events_and_changed_runs_and_equal_a_full_refresh(metrics_db):
