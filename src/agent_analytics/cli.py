@@ -12,23 +12,22 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent_analytics import bench, bootstrap, db, dbt, demo_data, erasure, generate, lock, report
+from agent_analytics import bench, bootstrap, cron_cli, db, dbt, demo_data, erasure, generate, lock, report
 from agent_analytics.alerts import cli as alerts_cli
 from agent_analytics.alerts import demo as alerts_demo
-from agent_analytics import cron_cli
 from agent_analytics.dashboard import cli as dashboard_cli
-from agent_analytics.worker import cli as worker_cli
 from agent_analytics.errors import AgentAnalyticsError
 from agent_analytics.steps import Steps
+from agent_analytics.worker import cli as worker_cli
 
 
 def _parse_end(text: str) -> datetime:

@@ -13,7 +13,6 @@ from pathlib import Path
 from agent_analytics.db import Connection
 from agent_analytics.errors import AgentAnalyticsError
 
-
 # What the schedule runs (README, "Scheduling"); the benchmark times the same command. Unit
 # tests check the SQL, not the data: they belong to development and CI, not to every hour.
 SCHEDULED_BUILD = ("build", "--exclude-resource-type", "unit_test")

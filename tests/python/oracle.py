@@ -8,7 +8,6 @@ percentile_cont, which PostgreSQL computes in double precision.
 from __future__ import annotations
 
 import re
-
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -438,21 +437,22 @@ def mv_active_users(raw: Raw, today: date, days_back: int | None = 90) -> dict[t
     for scope, days in per_scope_days.items():
         for offset in range(days_back):
             day = today - timedelta(days=days_back - 1 - offset)
-
-            def within(span: int) -> set:
-                found: set = set()
-                for back in range(span):
-                    found |= days.get(day - timedelta(days=back), set())
-                return found
-
-            monthly = within(30)
+            monthly = _users_within(days, day, 30)
             if monthly:
                 result[(day, scope)] = {
                     "daily_active_users": len(days.get(day, set())),
-                    "weekly_active_users": len(within(7)),
+                    "weekly_active_users": len(_users_within(days, day, 7)),
                     "monthly_active_users": len(monthly),
                 }
     return result
+
+
+def _users_within(days: dict[date, set], day: date, span: int) -> set:
+    """The users active in the `span` days ending with `day`."""
+    found: set = set()
+    for back in range(span):
+        found |= days.get(day - timedelta(days=back), set())
+    return found
 
 
 def _in_last_30_days(moment: datetime, today: date) -> bool:

@@ -139,6 +139,11 @@ def test_the_catalogue_is_readable_by_the_api_roles_that_write_or_read_rules(ale
 
 # -- the values: every metric, per workspace and platform-wide, against the raw rows ------------
 
+def _of_scope(rows: list[dict], scope: object) -> list[dict]:
+    """The rows of a workspace, or every row for the platform (None)."""
+    return [row for row in rows if scope is None or row["workspace_id"] == scope]
+
+
 def expected_values(raw: oracle.Raw, at: datetime, minutes: int) -> dict[tuple[str, object], Decimal | None]:
     """Each catalogue metric over (at - minutes, at], per workspace and for the platform (None),
     from the raw rows as docs/alerts.md defines them."""
@@ -150,10 +155,7 @@ def expected_values(raw: oracle.Raw, at: datetime, minutes: int) -> dict[tuple[s
     scopes = {w["id"] for w in raw.workspaces} | {None}
     values: dict[tuple[str, object], Decimal | None] = {}
     for scope in scopes:
-        def mine(rows, key="workspace_id"):
-            return [row for row in rows if scope is None or row[key] == scope]
-
-        scope_runs, scope_events = mine(runs), mine(events)
+        scope_runs, scope_events = _of_scope(runs, scope), _of_scope(events, scope)
         failed = [r for r in scope_runs if r["status"] == "failed"]
         runtimes = [r["runtime_seconds"] for r in scope_runs
                     if r["runtime_seconds"] is not None and 0 <= r["runtime_seconds"] <= 31536000]

@@ -14,14 +14,50 @@ import psycopg
 import pytest
 
 from agent_analytics import bench, db, naive
-from agent_analytics.bench import concurrency, data, maintenance, plans, queries, query_docs, report, scaling, storage
-from agent_analytics.bench.results import (
-    AlertEvaluation, Aggregation, AggregationTiming, Appended, BenchResults, Build, Builds, CoveredIndex, DashboardEntry, DataSet,
-    ExplainedQuery, Footprint, IndexReport, Ingestion, Machine, NaiveBaseline, PlanSummary, QueryTiming, Refresh,
-    LoadTiming, RefreshTiming, Retention, RetentionTiming, RunOptions, Scan, SlowNode, Storage, TableSize, UnusedIndex,
-    rate, summary,
+from agent_analytics.bench import (
+    concurrency,
+    data,
+    maintenance,
+    plans,
+    queries,
+    query_docs,
+    report,
+    scaling,
+    storage,
 )
-
+from agent_analytics.bench.results import (
+    Aggregation,
+    AggregationTiming,
+    AlertEvaluation,
+    Appended,
+    BenchResults,
+    Build,
+    Builds,
+    CoveredIndex,
+    DashboardEntry,
+    DataSet,
+    ExplainedQuery,
+    Footprint,
+    IndexReport,
+    Ingestion,
+    LoadTiming,
+    Machine,
+    NaiveBaseline,
+    PlanSummary,
+    QueryTiming,
+    Refresh,
+    RefreshTiming,
+    Retention,
+    RetentionTiming,
+    RunOptions,
+    Scan,
+    SlowNode,
+    Storage,
+    TableSize,
+    UnusedIndex,
+    rate,
+    summary,
+)
 from conftest import PROJECT, acting_as
 
 

@@ -9,9 +9,7 @@ import json
 import random
 import threading
 import time
-from datetime import timedelta
 
-import pytest
 from psycopg import sql
 
 from agent_analytics import db, dbt

@@ -8,9 +8,9 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from conftest import ProjectDatabase, acting_as
 
 from agent_analytics import cli, db
+from conftest import ProjectDatabase, acting_as
 from test_metrics import check_every_metric, rollup_values
 
 PROJECT_SCHEMAS = ("analytics", "analytics_internal")

@@ -6,9 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
-from psycopg import sql
 import pytest
-
+from psycopg import sql
 
 
 def test_calculate_percentiles_gives_continuous_percentiles(built):

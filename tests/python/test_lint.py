@@ -1,5 +1,6 @@
-"""The project's SQL passes its lint (./scripts/lint, the rules in .sqlfluff): files only, no
-database, so CI runs it once, beside the first-hour tests."""
+"""The project's SQL and Python pass its lint (./scripts/lint: the rules in .sqlfluff and
+pyproject.toml's [tool.ruff]): files only, no database, so CI runs it once, beside the first-hour
+tests."""
 
 from __future__ import annotations
 
@@ -26,3 +27,11 @@ def test_sqlfluff_finds_nothing_new_in_the_sql_the_macros_render():
         cwd=PROJECT, capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+
+
+def test_ruff_finds_nothing_in_the_python():
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("ruff")), "check", "src", "tests"],
+        cwd=PROJECT, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]

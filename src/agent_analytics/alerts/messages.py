@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import datetime, UTC
 from typing import Any
 
 from agent_analytics.alerts.notification import Notification

@@ -11,7 +11,14 @@ from psycopg import sql
 
 from agent_analytics import db, naive
 from agent_analytics.bench.data import RunDatabase
-from agent_analytics.bench.results import AggregationTiming, RefreshTiming, Retention, RetentionTiming, ratio, summary
+from agent_analytics.bench.results import (
+    AggregationTiming,
+    RefreshTiming,
+    Retention,
+    RetentionTiming,
+    ratio,
+    summary,
+)
 from agent_analytics.progress import Progress
 
 # The spec's three materialized views, which ours keep by name.

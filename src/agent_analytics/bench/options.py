@@ -10,7 +10,6 @@ from agent_analytics import generate
 from agent_analytics.bench.results import RunOptions
 from agent_analytics.errors import AgentAnalyticsError
 
-
 # The concurrency section's pgbench client counts, unless --load-clients says otherwise.
 LOAD_CLIENTS = (1, 8, 32)
 

@@ -8,7 +8,15 @@ from pathlib import Path
 
 from agent_analytics.bench import plots
 from agent_analytics.bench.plans import WHOLE_TABLE_ROWS
-from agent_analytics.bench.results import SIDES, BenchResults, Build, LoadResults, LoadTiming, RefreshTiming, Scan
+from agent_analytics.bench.results import (
+    SIDES,
+    BenchResults,
+    Build,
+    LoadResults,
+    LoadTiming,
+    RefreshTiming,
+    Scan,
+)
 from agent_analytics.bench.scaling import ScalingPoint, in_scaling_order, other_runs
 
 # The aims at large scale: (what, unit, bound, "<" or ">=").

@@ -10,7 +10,17 @@ from datetime import UTC, datetime
 
 from agent_analytics import db, dbt
 from agent_analytics.bench import (
-    alerts, baseline, builds, concurrency, indexes, ingestion, machine, maintenance, plans, plots, queries,
+    alerts,
+    baseline,
+    builds,
+    concurrency,
+    indexes,
+    ingestion,
+    machine,
+    maintenance,
+    plans,
+    plots,
+    queries,
     storage,
 )
 from agent_analytics.bench.data import run_database, seed_alerts

@@ -172,7 +172,7 @@ class App:
 def uuid4_text(rng: random.Random) -> str:
     """A version-4 UUID as text: rows go to COPY as text, so the generator never builds UUID objects."""
     bits = (rng.getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC000 << 48) | (0x8000 << 48)
-    text = "%032x" % bits
+    text = f"{bits:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 

@@ -10,14 +10,13 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from agent_analytics import dbt
 from agent_analytics.alerts import dispatcher, outbox
 from agent_analytics.alerts.senders import Sender
 from agent_analytics.alerts.settings import AlertSettings
 from agent_analytics.errors import AgentAnalyticsError
+from agent_analytics.pg_cron import JobDefinition
 from agent_analytics.worker import health
 from agent_analytics.worker.dbt_build import InProcessDbt
-from agent_analytics.pg_cron import JobDefinition
 from agent_analytics.worker.health import NodeResult
 
 Report = Callable[[str], None]
