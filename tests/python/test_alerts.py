@@ -21,7 +21,7 @@ from conftest import ProjectDatabase, acting_as
 def alerting(make_database) -> ProjectDatabase:
     """A built database of this module's own: these tests write rules, runs and episodes."""
     project_db = make_database(seed=23)
-    project_db.build()
+    project_db.build(data_tests=False)
     return project_db
 
 

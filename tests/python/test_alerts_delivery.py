@@ -38,7 +38,7 @@ from conftest import PROJECT, ProjectDatabase
 def alerts_db(make_database) -> ProjectDatabase:
     """A built database of this module's own: its tests write rules, alerts and notifications."""
     project_db = make_database(seed=7)
-    project_db.build()
+    project_db.build(data_tests=False)
     return project_db
 
 

@@ -523,7 +523,7 @@ def test_the_alert_section_evaluates_at_the_datas_end_not_at_rows_written_after_
     from agent_analytics.bench import alerts
 
     project_db = make_database(seed=12)
-    project_db.build()
+    project_db.build(data_tests=False)
     with project_db.connect() as conn:
         conn.execute(naive.spec_sql_with_empty_views())
         data_end = conn.execute("select max(created_at) from analytics.user_activity").fetchone()[0]

@@ -45,7 +45,7 @@ def test_an_event_committed_between_two_models_of_one_build_reaches_every_rollup
     hourly_metrics recomputes the event's hour from a grain that lacks it, so it must take the
     event in again on the next build, after the grain has."""
     project_db = make_database(seed=51)
-    project_db.build()
+    project_db.build(data_tests=False)
     user_id, workspace_id, happened = quiet_member_hour(project_db)
     holder = db.connect(project_db.target)
     writer = db.connect(project_db.target, autocommit=False)
@@ -53,7 +53,7 @@ def test_an_event_committed_between_two_models_of_one_build_reaches_every_rollup
 
     def build() -> None:
         try:
-            project_db.build("--vars", json.dumps({"pause_before": "hourly_metrics"}))
+            project_db.build("--vars", json.dumps({"pause_before": "hourly_metrics"}), data_tests=False)
         except BaseException as error:  # reported by the test thread
             failures.append(error)
 
@@ -123,14 +123,14 @@ def write_like_the_app(target: db.Connection, stop: threading.Event, seed: int, 
 
 def test_builds_while_the_app_writes_equal_a_full_refresh_and_the_independent_metrics(make_database, admin_target):
     project_db = make_database(seed=52)
-    project_db.build()
+    project_db.build(data_tests=False)
     stop = threading.Event()
     written: list[dict[str, int]] = []
     writer = threading.Thread(target=lambda: written.append(write_like_the_app(project_db.target, stop, 52)))
     writer.start()
     try:
         for _ in range(4):
-            project_db.build()
+            project_db.build(data_tests=False)
     finally:
         stop.set()
         writer.join()

@@ -45,7 +45,7 @@ def dashboard_db(make_database):
     """A built database of the module's own: one workspace renamed with markup in its name, and
     one open alert (a firing episode nobody acknowledged) in it."""
     project_db = make_database(seed=19)
-    project_db.build()
+    project_db.build(data_tests=False)
     return project_db
 
 

@@ -51,7 +51,7 @@ order by 1, 2
 @pytest.fixture(scope="module")
 def deployed(make_database):
     project_db = make_database(seed=31)
-    project_db.build()
+    project_db.build(data_tests=False)
     return project_db
 
 

@@ -81,7 +81,7 @@ def pick(project_db: ProjectDatabase) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def erasure_db(make_database) -> ProjectDatabase:
     project_db = make_database(seed=41)
-    project_db.build()
+    project_db.build(data_tests=False)
     return project_db
 
 
@@ -135,7 +135,7 @@ def test_deleted_users_workspaces_agents_and_runs_leave_no_row_and_rollups_equal
 
 def test_erase_user_on_request_removes_them_now_and_no_build_brings_them_back(make_database):
     project_db = make_database(seed=43)
-    project_db.build()
+    project_db.build(data_tests=False)
     user = project_db.value(
         "select m.user_id from public.workspace_members m "
         "where exists (select from analytics.user_activity e where e.user_id = m.user_id) "

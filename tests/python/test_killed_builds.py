@@ -32,7 +32,7 @@ import psycopg
 import pytest
 
 from agent_analytics import bootstrap, cluster, db, dbt, generate, postmaster
-from conftest import PROJECT, ProjectDatabase, ServerLog, chosen_binaries
+from conftest import PROJECT, WITHOUT_DATA_TESTS, ProjectDatabase, ServerLog, chosen_binaries
 from test_concurrent_writes import assert_equal_to_a_full_refresh, write_like_the_app
 from test_metrics import add_awkward_changes, check_every_metric
 
@@ -44,9 +44,7 @@ REACH_SECONDS = 180
 # Between two of the app's transactions: a writer flat out took a core from the builds and
 # multiplied the data twentyfold, and the builds took several times as long.
 WRITE_PAUSE = 0.3
-# dbt's data tests only read, and take half of a build's time: only the build that finishes after
-# the kills runs them.
-WITHOUT_DATA_TESTS = ("--exclude-resource-type", "test")
+# Only the build that finishes after the kills runs dbt's data tests (conftest.WITHOUT_DATA_TESTS).
 ONLY_MODELS = (*WITHOUT_DATA_TESTS, "--exclude-resource-type", "unit_test")
 
 
