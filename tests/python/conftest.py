@@ -32,9 +32,10 @@ from agent_analytics import bootstrap, cluster, db, dbt, generate, postgrest
 PROJECT = dbt.project_dir()
 # dbt's data tests only read, and take half of a tiny build's time (3.5 of 6 s): a build that
 # only makes the state a test starts from (a fresh database's first build, a step before the
-# change the test is about) leaves them out, and the build whose result the test checks runs
-# them. What a fresh database's first build leaves is data-tested in the session's `built`
-# database (its one build runs them).
+# change the test is about), or whose result the test checks only through a later build (the
+# builds under concurrent writes, a paused build), leaves them out; the build whose result the
+# test checks runs them. What a fresh database's first build leaves is data-tested in the
+# session's `built` database (its one build runs them).
 WITHOUT_DATA_TESTS = ("--exclude-resource-type", "test")
 
 
@@ -67,7 +68,7 @@ class ProjectDatabase:
         """`dbt build` as the scheduled job runs it (dbt.SCHEDULED_BUILD): models, seeds and data
         tests. The unit tests test the SQL, not the data: they run once, in test_dbt_project,
         not at each of the session's hundred builds (3 s each). data_tests=False: the models and
-        seeds only, for a build that makes the state a test starts from (WITHOUT_DATA_TESTS)."""
+        seeds only, for a build whose result the test does not check itself (WITHOUT_DATA_TESTS)."""
         return self.dbt(*dbt.SCHEDULED_BUILD, *args, *(() if data_tests else WITHOUT_DATA_TESTS), env=env)
 
     def deploy(self, force: bool = False) -> str:
