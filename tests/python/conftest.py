@@ -30,12 +30,13 @@ import dbt_forkserver
 from agent_analytics import bootstrap, cluster, db, dbt, generate, postgrest
 
 PROJECT = dbt.project_dir()
-# dbt's data tests only read, and take half of a tiny build's time (3.5 of 6 s): a build that
-# only makes the state a test starts from (a fresh database's first build, a step before the
-# change the test is about), or whose result the test checks only through a later build (the
-# builds under concurrent writes, a paused build), leaves them out; the build whose result the
-# test checks runs them. What a fresh database's first build leaves is data-tested in the
-# session's `built` database (its one build runs them).
+# dbt's data tests only read, and take half of a tiny build's time (3.5 of 6 s). Two kinds of
+# build leave them out (build(data_tests=False)):
+# - a fresh database's first build: the state it leaves, whatever the seed, is data-tested in
+#   the session's `built` database, whose one build runs them;
+# - a build that a later build of the same test follows (a step before the change the test is
+#   about, the builds under concurrent writes, a paused build): the later one runs them.
+# Every other build runs them (test_builds checks both ways).
 WITHOUT_DATA_TESTS = ("--exclude-resource-type", "test")
 
 
@@ -68,7 +69,7 @@ class ProjectDatabase:
         """`dbt build` as the scheduled job runs it (dbt.SCHEDULED_BUILD): models, seeds and data
         tests. The unit tests test the SQL, not the data: they run once, in test_dbt_project,
         not at each of the session's hundred builds (3 s each). data_tests=False: the models and
-        seeds only, for a build whose result the test does not check itself (WITHOUT_DATA_TESTS)."""
+        seeds only, for the builds WITHOUT_DATA_TESTS names."""
         return self.dbt(*dbt.SCHEDULED_BUILD, *args, *(() if data_tests else WITHOUT_DATA_TESTS), env=env)
 
     def deploy(self, force: bool = False) -> str:

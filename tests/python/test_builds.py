@@ -313,6 +313,20 @@ def test_the_scheduled_builds_data_tests_read_the_recent_rows_and_dbt_test_reads
         assert "dbt_subquery" not in compiled_test(rebuilt, name), name
 
 
+def test_the_sessions_builds_without_data_tests_leave_out_those_alone(rebuilt):
+    """conftest's build(data_tests=False), which the session's first builds take, leaves out the
+    data tests and nothing else; a build as the schedule runs it (the default) runs them."""
+
+    def kinds() -> set[str]:
+        results = json.loads((rebuilt.target_path / "run_results.json").read_text())["results"]
+        return {result["unique_id"].split(".")[0] for result in results}
+
+    rebuilt.build("--select", "daily_metrics", data_tests=False)
+    assert "model" in kinds() and "test" not in kinds()
+    rebuilt.build("--select", "daily_metrics")
+    assert {"model", "test"} <= kinds()
+
+
 def column_types(project_db, relation: str) -> list[tuple[str, str]]:
     return project_db.rows(
         "select attname, format_type(atttypid, atttypmod) from pg_attribute "
