@@ -17,12 +17,13 @@ import subprocess
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
 from psycopg import sql
 
-from agent_analytics import postmaster
+from agent_analytics import moved_clock, postmaster
 from agent_analytics.db import Connection, DatabaseUnavailable, Server, connect
 
 ADMIN_USER = "supabase_admin"
@@ -114,13 +115,14 @@ def binaries_named(choice: str) -> Binaries:
 class Cluster:
     """A cluster in `data_dir`, reached through a Unix socket in `socket_dir` only. `settings` are
     server settings given at every start (e.g. shared_preload_libraries for an extension that
-    a test needs loaded)."""
+    a test needs loaded); `clock_offset` moves the server's clock that far ahead (moved_clock)."""
 
     binaries: Binaries
     data_dir: Path
     socket_dir: Path
     throwaway: bool = False
     settings: Mapping[str, str] = field(default_factory=dict)
+    clock_offset: timedelta | None = None
 
     @property
     def log_file(self) -> Path:
@@ -173,7 +175,10 @@ class Cluster:
         return postmaster.stop(self.data_dir)
 
     def _run(self, tool: str, *args: str) -> None:
-        result = subprocess.run([self.binaries.tool(tool), *args], env=self.binaries.env(),
+        env = self.binaries.env()
+        if self.clock_offset is not None:
+            env = moved_clock.moved_environment(self.clock_offset, env)
+        result = subprocess.run([self.binaries.tool(tool), *args], env=env,
                                 capture_output=True, text=True, check=False, **_server_user_arguments())
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()[-5:]

@@ -1,13 +1,11 @@
-"""The load script's moved clock (bench/moved_clock.py, bench/load_alone.py): the hour asked for
-is the hour every process of the run reads, the server's included. The last test needs Debian's
-faketime and skips without it, unless AGENT_ANALYTICS_REQUIRE_FAKETIME=1 (CI, which installs it)."""
+"""The load script's moved clock (moved_clock.py, bench/load_alone.py): the hour asked for is
+the hour the run's server reads. The last test needs Debian's faketime and skips without it,
+unless AGENT_ANALYTICS_REQUIRE_FAKETIME=1 (CI, which installs it)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -15,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent_analytics import cluster, db
-from agent_analytics.bench import load_alone, moved_clock
+from agent_analytics import cluster, moved_clock
+from agent_analytics.bench import load_alone
 
 
 def test_a_time_of_day_is_read_as_utc_and_anything_else_is_refused_by_name() -> None:
@@ -40,12 +38,29 @@ def test_the_clock_only_moves_ahead_and_by_less_than_a_day() -> None:
         moved_clock.moved_environment(timedelta(seconds=-1), {})
 
 
+def test_a_server_clock_that_did_not_move_stops_the_run() -> None:
+    now = datetime(2026, 12, 6, 7, 10, tzinfo=UTC)
+    offset = timedelta(hours=14)
+    moved_clock.check_moved(now + offset + timedelta(seconds=20), offset, now)
+    with pytest.raises(moved_clock.ClockError, match="did not move it"):
+        moved_clock.check_moved(now, offset, now)
+
+
+def test_without_libfaketime_the_script_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(moved_clock, "LIBRARY", Path("/nonexistent/libfaketime.so.1"))
+    assert load_alone.main(["tiny", "1", "1", "today_live", "-", "1", "--at", "21:00"]) == 1
+    assert "apt-get install faketime" in capsys.readouterr().err
+
+
 def test_the_scripts_arguments_keep_their_order_and_bad_ones_are_named(capsys: pytest.CaptureFixture[str]) -> None:
-    run = load_alone.parse(["large", "2", "1,8,32", "hourly_today_live,today_live", "docs/performance", "3",
-                            "--at", "21:00"])
-    assert run == load_alone.LoadRun("large", 2, (1, 8, 32), frozenset({"hourly_today_live", "today_live"}),
-                                     Path("docs/performance"), 3, time(21, 0, tzinfo=UTC))
-    assert load_alone.parse([]).queries is None and load_alone.parse([]).at is None
+    expected = load_alone.LoadRun("large", 2, (1, 8, 32), frozenset({"hourly_today_live", "today_live"}),
+                                  Path("docs/performance"), 3, time(21, 0, tzinfo=UTC))
+    assert load_alone.parse(["large", "2", "1,8,32", "hourly_today_live,today_live", "docs/performance", "3",
+                             "--at", "21:00"]) == expected
+    assert load_alone.parse(["large", "--at", "21:00", "2", "1,8,32", "hourly_today_live,today_live",
+                             "docs/performance", "3"]) == expected
+    assert load_alone.parse([]) == load_alone.LoadRun("medium", 5, (1, 8, 32), None, None, 3, None)
     for argv, named in ((["medium", "2", "8", "nope"], "no dashboard query named nope"),
                         (["medium", "2", "eight"], "clients 'eight'"),
                         (["medium", "0"], "at least 1"),
@@ -55,44 +70,38 @@ def test_the_scripts_arguments_keep_their_order_and_bad_ones_are_named(capsys: p
         assert named in capsys.readouterr().err
 
 
-def test_the_clock_line_says_how_old_the_day_was_and_whether_the_clock_moved() -> None:
+def test_the_clock_line_says_how_old_the_day_was_and_when_the_load_crossed_midnight() -> None:
+    data_end = datetime(2026, 12, 6, 21, 0, tzinfo=UTC)
     started = datetime(2026, 12, 6, 21, 30, tzinfo=UTC)
-    line = load_alone.clock_line(started, started + timedelta(minutes=33), timedelta(hours=14, minutes=15))
-    assert "21:30–22:03 UTC" in line and "moved 14.25 h ahead" in line and "21.5–22.1 hours old" in line
-    assert "the machine's clock" in load_alone.clock_line(started, started, None)
+    line = load_alone.clock_line(data_end, started, started + timedelta(minutes=33), timedelta(hours=14, minutes=15))
+    assert "data end 2026-12-06 21:00 UTC" in line and "2026-12-06 21:30 to 2026-12-06 22:03 UTC" in line
+    assert "moved 14.25 h ahead" in line and "21.5 to 22.1 hours old" in line and "crossed" not in line
+    late = datetime(2026, 12, 6, 23, 50, tzinfo=UTC)
+    crossing = load_alone.clock_line(data_end, late, late + timedelta(minutes=20), None)
+    assert "the machine's clock" in crossing and "23.8 to 0.2 hours old" in crossing
+    assert "crossed 00:00 UTC" in crossing and "--at" in crossing
 
 
-def library_or_skip() -> Path:
+def test_a_cluster_with_a_clock_offset_answers_now_with_the_moved_time() -> None:
+    """What the script relies on: the moved environment reaches the server started by pg_ctl as
+    the server's own user, and now() answers the moved time, while this process keeps the
+    machine's clock."""
     try:
-        return moved_clock.library()
+        moved_clock.library()
     except moved_clock.ClockError as error:
         if os.environ.get("AGENT_ANALYTICS_REQUIRE_FAKETIME") == "1":
             pytest.fail(f"{error}, and this run must run the tests that need it")
         pytest.skip(str(error))
-
-
-def test_a_server_started_in_the_moved_environment_reads_the_moved_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The whole chain the script relies on: the moved environment reaches a child process, and
-    PostgreSQL started from it (as the server's own user, by pg_ctl) answers now() with the
-    moved time, while this process keeps the machine's."""
-    library_or_skip()
     offset = timedelta(hours=9, minutes=30)
-    environment = moved_clock.moved_environment(offset, os.environ)
-    assert moved_clock.moved_by(environment) == offset and moved_clock.moved_by({}) is None
-    child = subprocess.run([sys.executable, "-c", "import time; print(time.time())"], env=environment,
-                           capture_output=True, text=True, check=True)
-    assert abs(float(child.stdout) - datetime.now(UTC).timestamp() - offset.total_seconds()) < 60
-
-    for name in ("LD_PRELOAD", "FAKETIME"):
-        monkeypatch.setenv(name, environment[name])
     folder = Path(tempfile.mkdtemp(prefix="aa-moved-clock-"))
     server = cluster.Cluster(cluster.binaries_named("machine" if cluster.machine_binaries() else "embedded"),
-                             folder / "data", folder / "run", throwaway=True)
+                             folder / "data", folder / "run", throwaway=True, clock_offset=offset)
     try:
         server.create()
-        with db.connect(server.server().admin) as conn:
-            server_now = conn.execute("select now()").fetchone()[0]
+        server_now = load_alone.server_now(server.server().admin)
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+    moved_clock.check_moved(server_now, offset, datetime.now(UTC))
     assert abs((server_now - datetime.now(UTC) - offset).total_seconds()) < 60
+    assert "LD_PRELOAD" not in os.environ or str(moved_clock.LIBRARY) not in os.environ["LD_PRELOAD"]

@@ -7,7 +7,6 @@ the plot <scale>-load.png."""
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -16,12 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from agent_analytics import cluster, db, dbt, generate, naive
-from agent_analytics.bench import concurrency, moved_clock, options, plots, queries, report
+from agent_analytics import cluster, db, dbt, generate, moved_clock, naive
+from agent_analytics.bench import concurrency, options, plots, queries, report
 from agent_analytics.bench.data import RunDatabase
 from agent_analytics.errors import AgentAnalyticsError
-
-MODULE = "agent_analytics.bench.load_alone"
 
 
 @dataclass(frozen=True)
@@ -48,10 +45,11 @@ def parse(argv: Sequence[str]) -> LoadRun:
     parser.add_argument("rounds", nargs="?", type=int, default=options.BenchOptions.load_rounds,
                         help="runs of each cell, the callers taking turns")
     parser.add_argument("--at", metavar="HH:MM", help=(
-        "move the run's clock ahead to this UTC time of day (libfaketime) when it starts: the live hour "
-        "and day compute the UTC day so far from the raw rows, so their cost depends on the hour. The "
-        "load begins once the data are generated and built: about half an hour later at large"))
-    args = parser.parse_args(argv)
+        "start the run's server with its clock moved ahead to this UTC time of day (libfaketime): the "
+        "live hour and day compute the UTC day so far from the raw rows, so their cost depends on the "
+        "hour. The load begins once the data are generated and built, about half an hour later at "
+        "large: choose the time that much earlier"))
+    args = parser.parse_intermixed_args(argv)
     try:
         clients = tuple(int(count) for count in args.clients.split(","))
     except ValueError:
@@ -73,25 +71,35 @@ def parse(argv: Sequence[str]) -> LoadRun:
 
 
 def server_now(database: db.Connection) -> datetime:
+    """The server's clock: the one the functions read, moved or not."""
     with db.connect(database) as conn:
-        now = conn.execute("select now()").fetchone()[0]
-    return now.astimezone(UTC)
+        row = conn.execute("select now()").fetchone()
+    if row is None:
+        raise AgentAnalyticsError("the server answered select now() with no row")
+    return row[0].astimezone(UTC)
 
 
 def measure(run: LoadRun) -> None:
     folder = Path(tempfile.mkdtemp(prefix="aa-load-"))
     target_path = folder / "target"
+    offset = None if run.at is None else moved_clock.offset_to(run.at, datetime.now(UTC))
     server = cluster.Cluster(cluster.binaries_named("machine" if cluster.machine_binaries() else "embedded"),
-                             folder / "data", folder / "run", throwaway=True)
+                             folder / "data", folder / "run", throwaway=True, clock_offset=offset)
 
     def progress(stage: str, done: int, total: int | None, rows: int) -> None:
         print(f"  {stage}: {done}/{total}", flush=True)
 
     try:
+        if offset is not None:
+            print(f"the server's clock moves {offset.total_seconds() / 3600:.2f} h ahead, to {run.at:%H:%M} UTC",
+                  flush=True)
         server.create()
+        data_end = server_now(server.server().admin)
+        if offset is not None:
+            moved_clock.check_moved(data_end, offset, datetime.now(UTC))
         database, counts = generate.demo_database(
             server.server(), "aa_load",
-            generate.GenerateOptions(scale=generate.SCALES[run.scale], seed=20, end=datetime.now(UTC)),
+            generate.GenerateOptions(scale=generate.SCALES[run.scale], seed=20, end=data_end),
             dbt_args=("--target-path", str(target_path)),
         )
         print(f"{run.scale}: {counts}", flush=True)
@@ -107,7 +115,7 @@ def measure(run: LoadRun) -> None:
         load = concurrency.concurrency(RunDatabase(database.project, None, target_path), chosen, parameters,
                                        run.seconds, progress, clients=run.clients, rounds=run.rounds)
         ended = server_now(database.project)
-        table = "\n".join([clock_line(started, ended, moved_clock.moved_by(os.environ)), "",
+        table = "\n".join([clock_line(data_end, started, ended, offset), "",
                            *report.load_table(load, run.seconds, run.rounds)])
         print(table)
         if run.output is not None:
@@ -119,28 +127,28 @@ def measure(run: LoadRun) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def clock_line(started: datetime, ended: datetime, moved: timedelta | None) -> str:
-    """When the load ran by the server's clock, and how old the UTC day was: the live hour and
-    day's cost grows with it."""
+def clock_line(data_end: datetime, started: datetime, ended: datetime, moved: timedelta | None) -> str:
+    """When the data end and the load ran by the server's clock, and how old the UTC day was: the
+    live hour and day's cost grows with it, and starts again from nothing at 00:00 UTC."""
     def day_age(moment: datetime) -> float:
         return (moment - moment.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 3600
 
     moved_text = ("the machine's clock" if moved is None
-                  else f"the clock moved {moved.total_seconds() / 3600:.2f} h ahead with libfaketime")
-    return (f"The load ran {started:%Y-%m-%d %H:%M}–{ended:%H:%M} UTC by the server's clock ({moved_text}): "
-            f"the current UTC day was {day_age(started):.1f}–{day_age(ended):.1f} hours old.")
+                  else f"its clock moved {moved.total_seconds() / 3600:.2f} h ahead with libfaketime")
+    line = (f"By the server's clock ({moved_text}), the data end {data_end:%Y-%m-%d %H:%M} UTC and the load ran "
+            f"{started:%Y-%m-%d %H:%M} to {ended:%Y-%m-%d %H:%M} UTC: the current UTC day was "
+            f"{day_age(started):.1f} to {day_age(ended):.1f} hours old.")
+    if ended.date() != started.date():
+        line += (" The load crossed 00:00 UTC: its later cells measured a new day with almost nothing live; "
+                 "start it earlier (--at).")
+    return line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    run = parse(arguments)
+    run = parse(list(sys.argv[1:] if argv is None else argv))
     try:
-        if run.at is not None and moved_clock.moved_by(os.environ) is None:
-            offset = moved_clock.offset_to(run.at, datetime.now(UTC))
-            environment = moved_clock.moved_environment(offset, os.environ)
-            print(f"moving the clock {offset.total_seconds() / 3600:.2f} h ahead, to {run.at:%H:%M} UTC", flush=True)
-            sys.stdout.flush()
-            os.execve(sys.executable, [sys.executable, "-m", MODULE, *arguments], environment)
+        if run.at is not None:
+            moved_clock.library()
         measure(run)
     except AgentAnalyticsError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -9,7 +9,7 @@ import statistics
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from importlib import resources
 
 import psycopg
@@ -70,8 +70,10 @@ def load_queries() -> list[DashboardQuery]:
 def sample_parameters(conn: psycopg.Connection, count: int, seed: int) -> list[dict]:
     """Varied workspaces (uniformly, small and big alike), each with a member seen lately
     (one of its recent sessions is theirs), one of its first agents, and the time windows as
-    literal values (up to a day ahead: the furthest a stored event can be)."""
+    literal values (up to a day ahead: the furthest a stored event can be), from the server's
+    clock, which a measurement may have moved (moved_clock)."""
     rng = random.Random(seed)
+    now = conn.execute("select now()").fetchone()[0]
     members: dict = {}
     for workspace_id, user_id in conn.execute(
         "select workspace_id, user_id from public.workspace_members order by workspace_id, user_id"
@@ -81,8 +83,7 @@ def sample_parameters(conn: psycopg.Connection, count: int, seed: int) -> list[d
     fallback_session = conn.execute(
         "select session_id, created_at from analytics.user_activity where session_id is not null "
         "order by created_at desc limit 1"
-    ).fetchone() or (uuid.uuid4(), datetime.now(UTC))
-    now = datetime.now(UTC)
+    ).fetchone() or (uuid.uuid4(), now)
     parameters = []
     for _ in range(count):
         workspace_id = rng.choice(workspaces)

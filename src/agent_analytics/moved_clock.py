@@ -1,0 +1,79 @@
+"""A server clock moved ahead to a chosen UTC time of day, for a measurement whose subject
+depends on the hour: the live hour and day compute the current UTC day from the raw rows
+(docs/live-metrics.md), so a run at 03:00 UTC and one at 22:00 measure different work, and a
+run of record should say which hour it measured rather than inherit the hour it started at.
+
+libfaketime (Debian: faketime) moves the clock of a process started with it preloaded. Only
+the server's processes are started so (cluster.Cluster's clock_offset): what the run measures is
+the server's work, and the server's now() is what the functions read. Python is not moved: the
+libfaketime Debian ships (0.9.10) does not wrap sem_clockwait, which Python 3.11 uses for every
+wait with a timeout (threading.Event.wait, queue.Queue.get), so such a wait would block for the
+offset; with the monotonic clock left unmoved, time.sleep fails instead (EINVAL). The run's Python
+therefore takes its times from the server (bench/load_alone.py).
+"""
+
+from __future__ import annotations
+
+import re
+import sysconfig
+from collections.abc import Mapping
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+from agent_analytics.errors import AgentAnalyticsError
+
+DAY = timedelta(days=1)
+# Debian's place for the library, under the interpreter's multiarch folder.
+LIBRARY = Path("/usr/lib") / (sysconfig.get_config_var("MULTIARCH") or "") / "faketime" / "libfaketime.so.1"
+
+
+class ClockError(AgentAnalyticsError):
+    """The clock cannot be moved as asked, or did not move; the message says why."""
+
+
+def parse_time_of_day(text: str) -> time:
+    """`HH:MM` in UTC, as a user writes it."""
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
+    if match is None:
+        raise ClockError(f"--at {text!r} is not a UTC time of day: write HH:MM, from 00:00 to 23:59")
+    return time(int(match.group(1)), int(match.group(2)), tzinfo=UTC)
+
+
+def offset_to(at: time, now: datetime) -> timedelta:
+    """How far ahead the clock must move for `now` to read `at`: today's, or tomorrow's once
+    today's has passed (less than a day, never back)."""
+    now_utc = now.astimezone(UTC)
+    target = datetime.combine(now_utc.date(), at.replace(tzinfo=None), tzinfo=UTC)
+    return (target - now_utc) % DAY
+
+
+def library() -> Path:
+    """libfaketime, or an error that says how to install it."""
+    if not LIBRARY.exists():
+        raise ClockError(f"moving the clock needs libfaketime at {LIBRARY}: apt-get install faketime")
+    return LIBRARY
+
+
+def moved_environment(offset: timedelta, environment: Mapping[str, str]) -> dict[str, str]:
+    """`environment` with libfaketime preloaded and the clock `offset` ahead, for a process
+    started with it and its children."""
+    seconds = int(offset.total_seconds())
+    if seconds < 0:
+        raise ClockError(f"the clock only moves ahead, not by {seconds} s")
+    moved = dict(environment)
+    moved["LD_PRELOAD"] = ":".join(filter(None, [str(library()), environment.get("LD_PRELOAD")]))
+    # A plain number: seconds ahead of the real clock, which keeps running (libfaketime's
+    # relative mode); its spellings with a unit suffix are not read the same by every version.
+    moved["FAKETIME"] = f"+{seconds}"
+    return moved
+
+
+def check_moved(server_now: datetime, offset: timedelta, now: datetime) -> None:
+    """An error unless the server's clock reads `offset` ahead of ours: a library the loader
+    refused (it only says so on stderr) would leave the run measuring the hour it started at."""
+    drift = abs((server_now - now - offset).total_seconds())
+    if drift > 60:
+        raise ClockError(
+            f"the server's clock reads {server_now.astimezone(UTC):%Y-%m-%d %H:%M} UTC, not "
+            f"{(now + offset).astimezone(UTC):%Y-%m-%d %H:%M}: libfaketime ({LIBRARY}) did not move it"
+        )
