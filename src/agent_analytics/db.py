@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -228,6 +229,14 @@ def connect(target: Connection, *, autocommit: bool = True) -> psycopg.Connectio
         remedy = ("`agent-analytics stop`, then run the command again" if target.embedded
                   else "check the PG* variables, or unset them all to use the embedded server")
         raise DatabaseUnavailable(f"cannot connect to {target.describe()}: {reason.rstrip('.')} ({remedy})") from error
+
+
+def server_clock(conn: psycopg.Connection) -> datetime:
+    """The server's clock, in UTC: the one the SQL reads (a measurement may move it)."""
+    row = conn.execute("select now()").fetchone()
+    if row is None:
+        raise DatabaseUnavailable("the server answered select now() with no row")
+    return row[0].astimezone(UTC)
 
 
 def drop_database(admin: Connection, dbname: str) -> None:

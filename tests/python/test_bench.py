@@ -41,6 +41,7 @@ from agent_analytics.bench.results import (
     IndexReport,
     Ingestion,
     LoadTiming,
+    LoadWindow,
     Machine,
     NaiveBaseline,
     PlanSummary,
@@ -238,6 +239,7 @@ def sample_results() -> BenchResults:
                                                    unavailable="not populated")},
                       "simple": {"8": LoadTiming(tps=None, latency=summary([], unit="ms"), timed_out_after_s=10.0)}},
         }},
+        load_window=LoadWindow(started_at="2026-12-03T06:10:00+00:00", ended_at="2026-12-03T06:12:00+00:00"),
     )
 
 
@@ -290,6 +292,8 @@ def test_the_report_and_its_plots_are_drawn_from_the_results(tmp_path):
     assert "| top_agents | simple | 8 | – | – | a request ran past 10 s | – | – |" in text
     assert "Speed-up: 13.9× faster." in text
     assert "| top_agents | prepared | 8 | 4,000 / 3.9 | 5,000 / 2.9 (no rows) | not filled | 0.80 | – |" in text
+    assert ("the data end 2026-12-03 05:59 UTC and the load ran 2026-12-03 06:10 to 2026-12-03 06:12 UTC: "
+            "the current UTC day was 6.2 to 6.2 hours old.") in text
 
 
 @pytest.fixture(scope="module")

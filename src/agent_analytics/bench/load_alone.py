@@ -12,7 +12,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 from agent_analytics import cluster, db, dbt, generate, moved_clock, naive
@@ -71,12 +71,8 @@ def parse(argv: Sequence[str]) -> LoadRun:
 
 
 def server_now(database: db.Connection) -> datetime:
-    """The server's clock: the one the functions read, moved or not."""
     with db.connect(database) as conn:
-        row = conn.execute("select now()").fetchone()
-    if row is None:
-        raise AgentAnalyticsError("the server answered select now() with no row")
-    return row[0].astimezone(UTC)
+        return db.server_clock(conn)
 
 
 def measure(run: LoadRun) -> None:
@@ -115,8 +111,8 @@ def measure(run: LoadRun) -> None:
         load = concurrency.concurrency(RunDatabase(database.project, None, target_path), chosen, parameters,
                                        run.seconds, progress, clients=run.clients, rounds=run.rounds)
         ended = server_now(database.project)
-        table = "\n".join([clock_line(data_end, started, ended, offset), "",
-                           *report.load_table(load, run.seconds, run.rounds)])
+        table = "\n".join(report.load_table(load, run.seconds, run.rounds,
+                                             report.load_clock_line(data_end, started, ended, offset)))
         print(table)
         if run.output is not None:
             run.output.mkdir(parents=True, exist_ok=True)
@@ -125,23 +121,6 @@ def measure(run: LoadRun) -> None:
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def clock_line(data_end: datetime, started: datetime, ended: datetime, moved: timedelta | None) -> str:
-    """When the data end and the load ran by the server's clock, and how old the UTC day was: the
-    live hour and day's cost grows with it, and starts again from nothing at 00:00 UTC."""
-    def day_age(moment: datetime) -> float:
-        return (moment - moment.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 3600
-
-    moved_text = ("the machine's clock" if moved is None
-                  else f"its clock moved {moved.total_seconds() / 3600:.2f} h ahead with libfaketime")
-    line = (f"By the server's clock ({moved_text}), the data end {data_end:%Y-%m-%d %H:%M} UTC and the load ran "
-            f"{started:%Y-%m-%d %H:%M} to {ended:%Y-%m-%d %H:%M} UTC: the current UTC day was "
-            f"{day_age(started):.1f} to {day_age(ended):.1f} hours old.")
-    if ended.date() != started.date():
-        line += (" The load crossed 00:00 UTC: its later cells measured a new day with almost nothing live; "
-                 "start it earlier (--at).")
-    return line
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
-from agent_analytics import postgrest
+from agent_analytics import db, postgrest
 from agent_analytics.bench.data import RunDatabase
 from agent_analytics.bench.results import DashboardEntry, QueryTiming, ratio, summary
 from agent_analytics.progress import Progress
@@ -73,7 +73,7 @@ def sample_parameters(conn: psycopg.Connection, count: int, seed: int) -> list[d
     literal values (up to a day ahead: the furthest a stored event can be), from the server's
     clock, which a measurement may have moved (moved_clock)."""
     rng = random.Random(seed)
-    now = conn.execute("select now()").fetchone()[0]
+    now = db.server_clock(conn)
     members: dict = {}
     for workspace_id, user_id in conn.execute(
         "select workspace_id, user_id from public.workspace_members order by workspace_id, user_id"

@@ -4,6 +4,7 @@ the PNG plots (plots.py)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agent_analytics.bench import plots
@@ -402,17 +403,43 @@ def _alerts(results: BenchResults) -> list[str]:
 def _concurrency(results: BenchResults) -> list[str]:
     if not results.concurrency:
         return []
-    return load_table(results.concurrency, results.options.load_seconds, results.options.load_rounds)
+    clock = None
+    if results.load_window is not None:
+        data_end = results.data.data_end_after_appends
+        clock = load_clock_line(None if data_end is None else datetime.fromisoformat(data_end),
+                                datetime.fromisoformat(results.load_window.started_at),
+                                datetime.fromisoformat(results.load_window.ended_at), None)
+    return load_table(results.concurrency, results.options.load_seconds, results.options.load_rounds, clock)
 
 
-def load_table(load: LoadResults, seconds: int | None, rounds: int | None = None) -> list[str]:
+def load_clock_line(data_end: datetime | None, started: datetime, ended: datetime, moved: timedelta | None) -> str:
+    """When the data end and the load ran by the server's clock, and how old the UTC day was: the
+    live hour and day's cost grows with it, and starts again from nothing at 00:00 UTC."""
+    def day_age(moment: datetime) -> float:
+        return (moment - moment.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 3600
+
+    started, ended = started.astimezone(UTC), ended.astimezone(UTC)
+    moved_text = ("the machine's clock" if moved is None
+                  else f"its clock moved {moved.total_seconds() / 3600:.2f} h ahead with libfaketime")
+    data_text = "" if data_end is None else f"the data end {data_end.astimezone(UTC):%Y-%m-%d %H:%M} UTC and "
+    line = (f"By the server's clock ({moved_text}), {data_text}the load ran "
+            f"{started:%Y-%m-%d %H:%M} to {ended:%Y-%m-%d %H:%M} UTC: the current UTC day was "
+            f"{day_age(started):.1f} to {day_age(ended):.1f} hours old.")
+    if ended.date() != started.date():
+        line += (" The load crossed 00:00 UTC: its later cells measured a new day with almost nothing live; "
+                 "start it earlier (--at).")
+    return line
+
+
+def load_table(load: LoadResults, seconds: int | None, rounds: int | None = None, clock: str | None = None) -> list[str]:
     """The concurrency section: each query, protocol and client count, for our member, our
-    service_role and naive."""
+    service_role and naive; `clock`, when the load ran (load_clock_line), under its heading."""
     turns = (f", {rounds} rounds with the callers taking turns (TPS: their median; p95: over every transaction)"
              if rounds and rounds > 1 else "")
     lines = [
         "## Dashboard queries under load",
         "",
+        *([clock, ""] if clock else []),
         f"pgbench, {seconds} s per cell{turns}; each transaction a request as PostgREST makes it (the role, the JWT claims "
         "and the headers set in one statement, then the query). `simple`: the simple protocol, as through "
         "Supabase's transaction pooler; `prepared`: prepared statements, PostgREST's default. TPS, and p95 "

@@ -251,6 +251,15 @@ LoadResults = dict[str, dict[str, dict[str, dict[str, LoadTiming]]]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LoadWindow:
+    """When the load section ran, by the server's clock: the live hour and day compute the UTC
+    day so far, so their figures depend on how old it was."""
+
+    started_at: str
+    ended_at: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class QueryTiming:
     timings: Summary = _inline()  # milliseconds
     rows_median: float | None = _optional()
@@ -405,6 +414,7 @@ class BenchResults:
     seconds: float
     alerts: AlertEvaluation | None = _optional()  # runs from before the one-pass evaluation have none
     concurrency: LoadResults | None = _optional()  # runs from before the load section have none
+    load_window: LoadWindow | None = _optional()  # runs from before 2026-12-06 have none
 
     def to_json(self) -> dict[str, Any]:
         return to_json(self)

@@ -25,7 +25,7 @@ from agent_analytics.bench import (
 )
 from agent_analytics.bench.data import run_database, seed_alerts
 from agent_analytics.bench.options import BenchOptions
-from agent_analytics.bench.results import Aggregation, BenchResults, Refresh
+from agent_analytics.bench.results import Aggregation, BenchResults, LoadWindow, Refresh
 from agent_analytics.progress import Progress
 
 
@@ -48,9 +48,15 @@ def run(server: db.Server, options: BenchOptions, progress: Progress) -> BenchRe
             parameters = queries.sample_parameters(conn, max(options.repeat, 50), options.seed)
         dashboard = queries.dashboard(bench, dashboard_queries, parameters, options.repeat, progress)
         explained = plans.explain_all(bench, dashboard_queries, parameters[0], progress)
-        under_load = (concurrency.concurrency(bench, dashboard_queries, parameters, options.load_seconds, progress,
-                                              clients=options.load_clients, rounds=options.load_rounds)
-                      if options.load_seconds else None)
+        under_load = load_window = None
+        if options.load_seconds:
+            with bench.connect() as conn:
+                load_started = db.server_clock(conn)
+            under_load = concurrency.concurrency(bench, dashboard_queries, parameters, options.load_seconds, progress,
+                                                 clients=options.load_clients, rounds=options.load_rounds)
+            with bench.connect() as conn:
+                load_window = LoadWindow(started_at=load_started.isoformat(timespec="seconds"),
+                                         ended_at=db.server_clock(conn).isoformat(timespec="seconds"))
         index_report = indexes.index_report(bench, scans_before)
         sizes = storage.storage(bench, data_end)
         rates = ingestion.ingestion(bench, options, progress)
@@ -78,5 +84,6 @@ def run(server: db.Server, options: BenchOptions, progress: Progress) -> BenchRe
             retention=retention,
             alerts=evaluation,
             concurrency=under_load,
+            load_window=load_window,
             seconds=round(time.monotonic() - started, 1),
         )
