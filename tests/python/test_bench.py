@@ -239,7 +239,7 @@ def sample_results() -> BenchResults:
                                                    unavailable="not populated")},
                       "simple": {"8": LoadTiming(tps=None, latency=summary([], unit="ms"), timed_out_after_s=10.0)}},
         }},
-        load_window=LoadWindow(started_at="2026-12-03T06:10:00+00:00", ended_at="2026-12-03T06:12:00+00:00"),
+        load_window=LoadWindow(started_at="2026-12-03T06:10:00+00:00", ended_at="2026-12-03T06:40:00+00:00"),
     )
 
 
@@ -267,14 +267,18 @@ def test_the_json_keeps_its_keys_figures_inline_and_absent_figures_left_out():
         "tps": None, "latency": {"n": 0}, "timed_out_after_s": 10.0}
 
 
-def test_results_written_before_the_figures_were_typed_read_back():
-    """Files of earlier runs kept sizes summed over partitions as text (a decimal), and runs
-    from before --days carry no label."""
+def test_results_written_before_the_figures_were_typed_read_back(tmp_path):
+    """Files of earlier runs kept sizes summed over partitions as text (a decimal), runs from
+    before --days carry no label, and runs from before 2026-12-06 no load window (their report
+    has no clock line)."""
     older = sample_results().to_json()
     older["storage"]["tables"][1]["bytes_per_row"] = "491.5"
     del older["label"]
+    del older["load_window"]
     read = BenchResults.from_json(older)
-    assert read.storage.tables[1].bytes_per_row == 491.5 and read.label == "tiny"
+    assert read.storage.tables[1].bytes_per_row == 491.5 and read.label == "tiny" and read.load_window is None
+    report.write(read, tmp_path)
+    assert "server's clock" not in (tmp_path / "tiny.md").read_text(encoding="utf-8")
 
 
 def test_the_report_and_its_plots_are_drawn_from_the_results(tmp_path):
@@ -292,8 +296,18 @@ def test_the_report_and_its_plots_are_drawn_from_the_results(tmp_path):
     assert "| top_agents | simple | 8 | – | – | a request ran past 10 s | – | – |" in text
     assert "Speed-up: 13.9× faster." in text
     assert "| top_agents | prepared | 8 | 4,000 / 3.9 | 5,000 / 2.9 (no rows) | not filled | 0.80 | – |" in text
-    assert ("the data end 2026-12-03 05:59 UTC and the load ran 2026-12-03 06:10 to 2026-12-03 06:12 UTC: "
-            "the current UTC day was 6.2 to 6.2 hours old.") in text
+    clock = ("By the server's clock (not moved), the data end 2026-12-03 05:59 UTC and the load ran "
+             "2026-12-03 06:10 to 2026-12-03 06:40 UTC: the current UTC day was 6.2 to 6.7 hours old.")
+    assert f"## Dashboard queries under load\n\n{clock}\n\npgbench" in text
+
+
+def test_a_benchmark_load_that_crossed_midnight_says_so_and_how_to_avoid_it(tmp_path):
+    results = dataclasses.replace(sample_results(), load_window=LoadWindow(
+        started_at="2026-12-03T23:50:00+00:00", ended_at="2026-12-04T00:20:00+00:00"))
+    report.write(results, tmp_path)
+    text = (tmp_path / "tiny.md").read_text(encoding="utf-8")
+    assert "23.8 to 0.3 hours old. The load crossed 00:00 UTC" in text
+    assert "start the benchmark earlier, or measure the section alone at a chosen hour" in text
 
 
 @pytest.fixture(scope="module")

@@ -73,12 +73,13 @@ def test_the_scripts_arguments_keep_their_order_and_bad_ones_are_named(capsys: p
 def test_the_clock_line_says_how_old_the_day_was_and_when_the_load_crossed_midnight() -> None:
     data_end = datetime(2026, 12, 6, 21, 0, tzinfo=UTC)
     started = datetime(2026, 12, 6, 21, 30, tzinfo=UTC)
-    line = report.load_clock_line(data_end, started, started + timedelta(minutes=33), timedelta(hours=14, minutes=15))
+    line = report.load_clock_line(data_end, started, started + timedelta(minutes=33), timedelta(hours=14, minutes=15),
+                                  "start it earlier (--at)")
     assert "data end 2026-12-06 21:00 UTC" in line and "2026-12-06 21:30 to 2026-12-06 22:03 UTC" in line
     assert "moved 14.25 h ahead" in line and "21.5 to 22.1 hours old" in line and "crossed" not in line
     late = datetime(2026, 12, 6, 23, 50, tzinfo=UTC)
-    crossing = report.load_clock_line(None, late, late + timedelta(minutes=20), None)
-    assert "the machine's clock" in crossing and "23.8 to 0.2 hours old" in crossing and "data end" not in crossing
+    crossing = report.load_clock_line(None, late, late + timedelta(minutes=20), None, "start it earlier (--at)")
+    assert "(not moved)" in crossing and "23.8 to 0.2 hours old" in crossing and "data end" not in crossing
     assert "crossed 00:00 UTC" in crossing and "--at" in crossing
 
 

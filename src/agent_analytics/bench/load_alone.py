@@ -112,7 +112,8 @@ def measure(run: LoadRun) -> None:
                                        run.seconds, progress, clients=run.clients, rounds=run.rounds)
         ended = server_now(database.project)
         table = "\n".join(report.load_table(load, run.seconds, run.rounds,
-                                             report.load_clock_line(data_end, started, ended, offset)))
+                                             report.load_clock_line(data_end, started, ended, offset,
+                                                                    "start it earlier (--at)")))
         print(table)
         if run.output is not None:
             run.output.mkdir(parents=True, exist_ok=True)

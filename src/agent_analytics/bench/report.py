@@ -408,26 +408,29 @@ def _concurrency(results: BenchResults) -> list[str]:
         data_end = results.data.data_end_after_appends
         clock = load_clock_line(None if data_end is None else datetime.fromisoformat(data_end),
                                 datetime.fromisoformat(results.load_window.started_at),
-                                datetime.fromisoformat(results.load_window.ended_at), None)
+                                datetime.fromisoformat(results.load_window.ended_at), None,
+                                "start the benchmark earlier, or measure the section alone at a chosen hour "
+                                "(./scripts/measure-dashboard-load ... --at HH:MM)")
     return load_table(results.concurrency, results.options.load_seconds, results.options.load_rounds, clock)
 
 
-def load_clock_line(data_end: datetime | None, started: datetime, ended: datetime, moved: timedelta | None) -> str:
+def load_clock_line(data_end: datetime | None, started: datetime, ended: datetime, moved: timedelta | None,
+                    remedy: str) -> str:
     """When the data end and the load ran by the server's clock, and how old the UTC day was: the
-    live hour and day's cost grows with it, and starts again from nothing at 00:00 UTC."""
+    live hour and day's cost grows with it, and starts again from nothing at 00:00 UTC. `remedy`
+    says how the caller's reader avoids a load that crosses it."""
     def day_age(moment: datetime) -> float:
         return (moment - moment.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 3600
 
     started, ended = started.astimezone(UTC), ended.astimezone(UTC)
-    moved_text = ("the machine's clock" if moved is None
-                  else f"its clock moved {moved.total_seconds() / 3600:.2f} h ahead with libfaketime")
+    moved_text = ("not moved" if moved is None
+                  else f"moved {moved.total_seconds() / 3600:.2f} h ahead with libfaketime")
     data_text = "" if data_end is None else f"the data end {data_end.astimezone(UTC):%Y-%m-%d %H:%M} UTC and "
     line = (f"By the server's clock ({moved_text}), {data_text}the load ran "
             f"{started:%Y-%m-%d %H:%M} to {ended:%Y-%m-%d %H:%M} UTC: the current UTC day was "
             f"{day_age(started):.1f} to {day_age(ended):.1f} hours old.")
     if ended.date() != started.date():
-        line += (" The load crossed 00:00 UTC: its later cells measured a new day with almost nothing live; "
-                 "start it earlier (--at).")
+        line += f" The load crossed 00:00 UTC: its later cells measured a new day with almost nothing live; {remedy}."
     return line
 
 

@@ -414,7 +414,7 @@ class BenchResults:
     seconds: float
     alerts: AlertEvaluation | None = _optional()  # runs from before the one-pass evaluation have none
     concurrency: LoadResults | None = _optional()  # runs from before the load section have none
-    load_window: LoadWindow | None = _optional()  # runs from before 2026-12-06 have none
+    load_window: LoadWindow | None = _optional()  # runs without a load section, or from before 2026-12-06, have none
 
     def to_json(self) -> dict[str, Any]:
         return to_json(self)
