@@ -53,6 +53,20 @@ def test_without_libfaketime_the_script_says_what_to_install(monkeypatch: pytest
     assert "apt-get install faketime" in capsys.readouterr().err
 
 
+def test_an_output_folder_that_cannot_be_written_stops_the_script_before_it_starts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def measure(run: load_alone.LoadRun) -> None:
+        raise AssertionError("the run started with an output folder it cannot write")
+
+    monkeypatch.setattr(load_alone, "measure", measure)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert load_alone.main(["tiny", "1", "1", "today_live", str(blocker / "out"), "1"]) == 1
+    err = capsys.readouterr().err
+    assert f"the output folder {blocker / 'out'} cannot be written to" in err
+    assert blocker.read_text() == "not a folder"
+
+
 def test_the_scripts_arguments_keep_their_order_and_bad_ones_are_named(capsys: pytest.CaptureFixture[str]) -> None:
     expected = load_alone.LoadRun("large", 2, (1, 8, 32), frozenset({"hourly_today_live", "today_live"}),
                                   Path("docs/performance"), 3, time(21, 0, tzinfo=UTC))

@@ -116,7 +116,6 @@ def measure(run: LoadRun) -> None:
                                                                     "start it earlier (--at)")))
         print(table)
         if run.output is not None:
-            run.output.mkdir(parents=True, exist_ok=True)
             (run.output / f"{run.scale}-load.md").write_text(f"# {run.scale}: {counts}\n\n{table}", encoding="utf-8")
             print(plots.load_plot(load, run.scale, run.output / f"{run.scale}-load.png"))
     finally:
@@ -124,11 +123,23 @@ def measure(run: LoadRun) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def writable_folder(folder: Path) -> None:
+    """Made and tried before the run, not after: at large the run takes most of an hour."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise AgentAnalyticsError(f"the output folder {folder} cannot be written to: {error.strerror or error}") from error
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     run = parse(list(sys.argv[1:] if argv is None else argv))
     try:
         if run.at is not None:
             moved_clock.library()
+        if run.output is not None:
+            writable_folder(run.output)
         measure(run)
     except AgentAnalyticsError as error:
         print(f"error: {error}", file=sys.stderr)
