@@ -1,7 +1,9 @@
-"""A server clock moved ahead to a chosen UTC time of day, for a measurement whose subject
-depends on the hour: the live hour and day compute the current UTC day from the raw rows
-(docs/live-metrics.md), so a run at 03:00 UTC and one at 22:00 measure different work, and a
-run of record should say which hour it measured rather than inherit the hour it started at.
+"""A server clock moved ahead to a chosen UTC time of day, and weekday if asked, for a
+measurement whose subject depends on them: the live hour and day compute the current UTC day
+from the raw rows (docs/live-metrics.md), so a run at 03:00 UTC and one at 22:00 measure
+different work; and a seven-day window of events opens a third weekly partition on Sundays only
+(docs/performance.md). A run of record should say which it measured rather than inherit the
+moment it started at.
 
 libfaketime (Debian: faketime) moves the clock of a process started with it preloaded. Only
 the server's processes are started so (cluster.Cluster's clock_offset): what the run measures is
@@ -17,6 +19,7 @@ from __future__ import annotations
 import re
 import sysconfig
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -31,20 +34,50 @@ class ClockError(AgentAnalyticsError):
     """The clock cannot be moved as asked, or did not move; the message says why."""
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class ClockTarget:
+    """A UTC time of day, on an ISO weekday (0 is Monday) or on whichever day reaches it first."""
+
+    time_of_day: time
+    weekday: int | None = None
+
+    def __str__(self) -> str:
+        day = "" if self.weekday is None else f"{WEEKDAYS[self.weekday][:3].title()} "
+        return f"{day}{self.time_of_day:%H:%M} UTC"
+
+
 def parse_time_of_day(text: str) -> time:
     """`HH:MM` in UTC, as a user writes it."""
     match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
     if match is None:
-        raise ClockError(f"--at {text!r} is not a UTC time of day: write HH:MM, from 00:00 to 23:59")
+        raise ClockError(f"--at {text!r} is not a UTC time of day: write HH:MM, from 00:00 to 23:59, after a weekday if you want one")
     return time(int(match.group(1)), int(match.group(2)), tzinfo=UTC)
 
 
-def offset_to(at: time, now: datetime) -> timedelta:
-    """How far ahead the clock must move for `now` to read `at`: today's, or tomorrow's once
-    today's has passed (less than a day, never back)."""
+def parse_target(text: str) -> ClockTarget:
+    """`HH:MM`, or a weekday and `HH:MM` (`"Mon 21:00"`, `monday 21:00`), in UTC."""
+    words = text.split()
+    if len(words) != 2:
+        return ClockTarget(parse_time_of_day(text))
+    day = words[0].lower()
+    matches = [index for index, name in enumerate(WEEKDAYS) if len(day) >= 3 and name.startswith(day)]
+    if not matches:
+        raise ClockError(f"--at {text!r}: {words[0]!r} is not a weekday: write Mon to Sun, or the day's name")
+    return ClockTarget(parse_time_of_day(words[1]), matches[0])
+
+
+def offset_to(target: ClockTarget, now: datetime) -> timedelta:
+    """How far ahead the clock must move for `now` to read `target`: the first such moment from
+    now on, never back; less than a day for a time of day alone, less than a week with a weekday."""
     now_utc = now.astimezone(UTC)
-    target = datetime.combine(now_utc.date(), at.replace(tzinfo=None), tzinfo=UTC)
-    return (target - now_utc) % DAY
+    at = datetime.combine(now_utc.date(), target.time_of_day.replace(tzinfo=None), tzinfo=UTC)
+    offset = (at - now_utc) % DAY
+    if target.weekday is not None:
+        offset += DAY * ((target.weekday - (now_utc + offset).weekday()) % 7)
+    return offset
 
 
 def library() -> Path:

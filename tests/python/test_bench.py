@@ -296,8 +296,8 @@ def test_the_report_and_its_plots_are_drawn_from_the_results(tmp_path):
     assert "| top_agents | simple | 8 | – | – | a request ran past 10 s | – | – |" in text
     assert "Speed-up: 13.9× faster." in text
     assert "| top_agents | prepared | 8 | 4,000 / 3.9 | 5,000 / 2.9 (no rows) | not filled | 0.80 | – |" in text
-    clock = ("By the server's clock (not moved), the data end 2026-12-03 05:59 UTC and the load ran "
-             "2026-12-03 06:10 to 2026-12-03 06:40 UTC: the current UTC day was 6.2 to 6.7 hours old.")
+    clock = ("By the server's clock (not moved), the data end Thu 2026-12-03 05:59 UTC and the load ran "
+             "Thu 2026-12-03 06:10 to Thu 2026-12-03 06:40 UTC: the current UTC day was 6.2 to 6.7 hours old.")
     assert f"## Dashboard queries under load\n\n{clock}\n\npgbench" in text
 
 

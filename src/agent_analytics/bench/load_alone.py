@@ -12,7 +12,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from agent_analytics import cluster, db, dbt, generate, moved_clock, naive
@@ -29,13 +29,13 @@ class LoadRun:
     queries: frozenset[str] | None  # None: every dashboard query
     output: Path | None
     rounds: int
-    at: time | None  # the UTC time of day the run's clock is moved to; None: the machine's
+    at: moved_clock.ClockTarget | None  # what the run's server clock is moved to; None: the machine's
 
 
 def parse(argv: Sequence[str]) -> LoadRun:
     parser = argparse.ArgumentParser(
         prog="measure-dashboard-load", description=__doc__,
-        epilog="example: ./scripts/measure-dashboard-load large 2 1,8,32 all docs/performance 3 --at 22:00")
+        epilog="example: ./scripts/measure-dashboard-load large 2 1,8,32 all docs/performance 3 --at 'Mon 21:00'")
     parser.add_argument("scale", nargs="?", default="medium", choices=sorted(generate.SCALES))
     parser.add_argument("seconds", nargs="?", type=int, default=5, help="pgbench seconds per cell")
     parser.add_argument("clients", nargs="?", default=",".join(map(str, options.LOAD_CLIENTS)),
@@ -44,10 +44,11 @@ def parse(argv: Sequence[str]) -> LoadRun:
     parser.add_argument("output", nargs="?", default="-", help="folder for <scale>-load.md and .png, or -")
     parser.add_argument("rounds", nargs="?", type=int, default=options.BenchOptions.load_rounds,
                         help="runs of each cell, the callers taking turns")
-    parser.add_argument("--at", metavar="HH:MM", help=(
-        "start the run's server with its clock moved ahead to this UTC time of day (libfaketime): the "
-        "live hour and day compute the UTC day so far from the raw rows, so their cost depends on the "
-        "hour. The load begins once the data are generated and built, about half an hour later at "
+    parser.add_argument("--at", metavar="'[DAY] HH:MM'", help=(
+        "start the run's server with its clock moved ahead to this UTC time of day, on this weekday if "
+        "one is given (libfaketime): the live hour and day compute the UTC day so far from the raw rows, "
+        "so their cost depends on the hour, and a user's recent events open a third weekly partition on "
+        "Sundays. The load begins once the data are generated and built, about half an hour later at "
         "large: choose the time that much earlier"))
     args = parser.parse_intermixed_args(argv)
     try:
@@ -63,7 +64,7 @@ def parse(argv: Sequence[str]) -> LoadRun:
     at = None
     if args.at is not None:
         try:
-            at = moved_clock.parse_time_of_day(args.at)
+            at = moved_clock.parse_target(args.at)
         except moved_clock.ClockError as error:
             parser.error(str(error))
     return LoadRun(args.scale, args.seconds, clients, wanted, None if args.output == "-" else Path(args.output),
@@ -87,7 +88,7 @@ def measure(run: LoadRun) -> None:
 
     try:
         if offset is not None:
-            print(f"the server's clock moves {offset.total_seconds() / 3600:.2f} h ahead, to {run.at:%H:%M} UTC",
+            print(f"the server's clock moves {offset.total_seconds() / 3600:.2f} h ahead, to {run.at}",
                   flush=True)
         server.create()
         data_end = server_now(server.server().admin)

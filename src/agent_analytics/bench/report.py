@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from agent_analytics import moved_clock
 from agent_analytics.bench import plots
 from agent_analytics.bench.plans import WHOLE_TABLE_ROWS
 from agent_analytics.bench.results import (
@@ -414,6 +415,13 @@ def _concurrency(results: BenchResults) -> list[str]:
     return load_table(results.concurrency, results.options.load_seconds, results.options.load_rounds, clock)
 
 
+def utc_minute(moment: datetime) -> str:
+    """`Sun 2026-12-06 21:00`, in UTC: the weekday too, since a seven-day window of events opens a
+    third weekly partition on Sundays (docs/performance.md); spelled here, not by the locale."""
+    moment = moment.astimezone(UTC)
+    return f"{moved_clock.WEEKDAYS[moment.weekday()][:3].title()} {moment:%Y-%m-%d %H:%M}"
+
+
 def load_clock_line(data_end: datetime | None, started: datetime, ended: datetime, moved: timedelta | None,
                     remedy: str) -> str:
     """When the data end and the load ran by the server's clock, and how old the UTC day was: the
@@ -425,9 +433,9 @@ def load_clock_line(data_end: datetime | None, started: datetime, ended: datetim
     started, ended = started.astimezone(UTC), ended.astimezone(UTC)
     moved_text = ("not moved" if moved is None
                   else f"moved {moved.total_seconds() / 3600:.2f} h ahead with libfaketime")
-    data_text = "" if data_end is None else f"the data end {data_end.astimezone(UTC):%Y-%m-%d %H:%M} UTC and "
+    data_text = "" if data_end is None else f"the data end {utc_minute(data_end)} UTC and "
     line = (f"By the server's clock ({moved_text}), {data_text}the load ran "
-            f"{started:%Y-%m-%d %H:%M} to {ended:%Y-%m-%d %H:%M} UTC: the current UTC day was "
+            f"{utc_minute(started)} to {utc_minute(ended)} UTC: the current UTC day was "
             f"{day_age(started):.1f} to {day_age(ended):.1f} hours old.")
     if ended.date() != started.date():
         line += f" The load crossed 00:00 UTC: its later cells measured a new day with almost nothing live; {remedy}."
