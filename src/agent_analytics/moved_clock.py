@@ -1,9 +1,10 @@
 """A server clock moved ahead to a chosen UTC time of day, and weekday if asked, for a
 measurement whose subject depends on them: the live hour and day compute the current UTC day
 from the raw rows (docs/live-metrics.md), so a run at 03:00 UTC and one at 22:00 measure
-different work; and a seven-day window of events opens a third weekly partition on Sundays only
-(docs/performance.md). A run of record should say which it measured rather than inherit the
-moment it started at.
+different work; the generated users are a third as active at weekends; and a user's recent
+events, seven days back to a day ahead, plan a third weekly partition on Sundays only, when the
+day ahead falls in the next ISO week (docs/performance.md). A run of record should say which it
+measured rather than inherit the moment it started at.
 
 libfaketime (Debian: faketime) moves the clock of a process started with it preloaded. Only
 the server's processes are started so (cluster.Cluster's clock_offset): what the run measures is
@@ -37,15 +38,27 @@ class ClockError(AgentAnalyticsError):
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
+def weekday_abbreviation(weekday: int) -> str:
+    """`Mon` for 0 (`date.weekday()`'s numbering), spelled here rather than by the locale."""
+    return WEEKDAYS[weekday][:3].title()
+
+
 @dataclass(frozen=True)
 class ClockTarget:
-    """A UTC time of day, on an ISO weekday (0 is Monday) or on whichever day reaches it first."""
+    """A UTC time of day, on a weekday as `date.weekday()` numbers it (0 is Monday), or on
+    whichever day reaches it first."""
 
     time_of_day: time
     weekday: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.weekday is not None and self.weekday not in range(7):
+            raise ClockError(f"weekday {self.weekday} is not one: 0 (Monday) to 6 (Sunday)")
+        if self.time_of_day.tzinfo not in (None, UTC):
+            raise ClockError(f"the time of day {self.time_of_day} is not in UTC")
+
     def __str__(self) -> str:
-        day = "" if self.weekday is None else f"{WEEKDAYS[self.weekday][:3].title()} "
+        day = "" if self.weekday is None else f"{weekday_abbreviation(self.weekday)} "
         return f"{day}{self.time_of_day:%H:%M} UTC"
 
 
@@ -53,7 +66,8 @@ def parse_time_of_day(text: str) -> time:
     """`HH:MM` in UTC, as a user writes it."""
     match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
     if match is None:
-        raise ClockError(f"--at {text!r} is not a UTC time of day: write HH:MM, from 00:00 to 23:59, after a weekday if you want one")
+        raise ClockError(f"--at {text!r} is not a UTC time of day: write HH:MM, from 00:00 to 23:59, "
+                         "after a weekday if you want one ('Mon 21:00'; always UTC)")
     return time(int(match.group(1)), int(match.group(2)), tzinfo=UTC)
 
 
@@ -65,7 +79,8 @@ def parse_target(text: str) -> ClockTarget:
     day = words[0].lower()
     matches = [index for index, name in enumerate(WEEKDAYS) if len(day) >= 3 and name.startswith(day)]
     if not matches:
-        raise ClockError(f"--at {text!r}: {words[0]!r} is not a weekday: write Mon to Sun, or the day's name")
+        raise ClockError(f"--at {text!r}: {words[0]!r} is not a weekday: write Mon to Sun, or the day's name, "
+                         "before the time")
     return ClockTarget(parse_time_of_day(words[1]), matches[0])
 
 

@@ -32,10 +32,16 @@ def test_a_weekday_may_come_before_the_time_and_a_bad_one_is_refused_by_name() -
     assert moved_clock.parse_target("sun 0:30") == moved_clock.ClockTarget(time(0, 30, tzinfo=UTC), 6)
     assert str(moved_clock.parse_target("Thursday 21:00")) == "Thu 21:00 UTC"
     assert str(moved_clock.parse_target("21:00")) == "21:00 UTC"
-    for bad, named in (("Mo 21:00", "'Mo' is not a weekday"), ("Monday", "is not a UTC time of day"),
+    for bad, named in (("Mo 21:00", "'Mo' is not a weekday"), ("21:00 Mon", "is not a weekday: .* before the time"),
+                       ("Monday", "is not a UTC time of day"),
                        ("Mon 25:00", "is not a UTC time of day"), ("Mon 21:00 UTC", "is not a UTC time of day")):
         with pytest.raises(moved_clock.ClockError, match=named):
             moved_clock.parse_target(bad)
+    for weekday in (-1, 7):
+        with pytest.raises(moved_clock.ClockError, match="is not one"):
+            moved_clock.ClockTarget(time(21, 0, tzinfo=UTC), weekday)
+    with pytest.raises(moved_clock.ClockError, match="not in UTC"):
+        moved_clock.ClockTarget(time(21, 0, tzinfo=ZoneInfo("Europe/Berlin")))
 
 
 def at(hour: int, minute: int = 0, weekday: int | None = None) -> moved_clock.ClockTarget:
@@ -54,7 +60,7 @@ def test_the_clock_only_moves_ahead_by_less_than_a_day_or_less_than_a_week_to_a_
     assert moved_clock.offset_to(at(21, weekday=0), now) == timedelta(days=1, hours=13, minutes=49, seconds=30)
     assert moved_clock.offset_to(at(1, weekday=0), now) == timedelta(hours=17, minutes=49, seconds=30)
     assert (now + moved_clock.offset_to(at(21, weekday=3), now)) == datetime(2026, 12, 10, 21, 0, tzinfo=UTC)
-    # a clock in another zone is read in UTC (late on Sunday in Berlin is Monday there, not in UTC)
+    # a clock in another zone is read in UTC: 23:30 UTC on a Sunday is already Monday in Berlin
     berlin = datetime(2026, 12, 6, 23, 30, tzinfo=UTC).astimezone(ZoneInfo("Europe/Berlin"))
     assert berlin.weekday() == 0
     assert moved_clock.offset_to(at(23, 45, weekday=6), berlin) == timedelta(minutes=15)
@@ -66,10 +72,13 @@ def test_the_clock_only_moves_ahead_by_less_than_a_day_or_less_than_a_week_to_a_
 
 def test_a_server_clock_that_did_not_move_stops_the_run() -> None:
     now = datetime(2026, 12, 6, 7, 10, tzinfo=UTC)
-    offset = timedelta(hours=14)
-    moved_clock.check_moved(now + offset + timedelta(seconds=20), offset, now)
-    with pytest.raises(moved_clock.ClockError, match="did not move it"):
-        moved_clock.check_moved(now, offset, now)
+    for offset in (timedelta(hours=14), timedelta(days=6, hours=23)):
+        moved_clock.check_moved(now + offset + timedelta(seconds=20), offset, now)
+        with pytest.raises(moved_clock.ClockError, match="did not move it"):
+            moved_clock.check_moved(now, offset, now)
+        # moved, but by a day less than asked: a weekday's target missed by a day is missed
+        with pytest.raises(moved_clock.ClockError, match="did not move it"):
+            moved_clock.check_moved(now + offset - timedelta(days=1), offset, now)
 
 
 def test_without_libfaketime_the_script_says_what_to_install(monkeypatch: pytest.MonkeyPatch,

@@ -411,15 +411,15 @@ def _concurrency(results: BenchResults) -> list[str]:
                                 datetime.fromisoformat(results.load_window.started_at),
                                 datetime.fromisoformat(results.load_window.ended_at), None,
                                 "start the benchmark earlier, or measure the section alone at a chosen hour "
-                                "(./scripts/measure-dashboard-load ... --at HH:MM)")
+                                "(./scripts/measure-dashboard-load ... --at '[DAY] HH:MM')")
     return load_table(results.concurrency, results.options.load_seconds, results.options.load_rounds, clock)
 
 
 def utc_minute(moment: datetime) -> str:
-    """`Sun 2026-12-06 21:00`, in UTC: the weekday too, since a seven-day window of events opens a
-    third weekly partition on Sundays (docs/performance.md); spelled here, not by the locale."""
+    """`Sun 2026-12-06 21:00`, in UTC: the weekday too, since the generated traffic is a third at
+    weekends and a user's recent events plan a third partition on Sundays (docs/performance.md)."""
     moment = moment.astimezone(UTC)
-    return f"{moved_clock.WEEKDAYS[moment.weekday()][:3].title()} {moment:%Y-%m-%d %H:%M}"
+    return f"{moved_clock.weekday_abbreviation(moment.weekday())} {moment:%Y-%m-%d %H:%M}"
 
 
 def load_clock_line(data_end: datetime | None, started: datetime, ended: datetime, moved: timedelta | None,
