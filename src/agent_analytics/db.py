@@ -238,6 +238,12 @@ def server_clock(conn: psycopg.Connection) -> datetime:
     return row[0].astimezone(UTC)
 
 
+def server_now(target: Connection) -> datetime:
+    """server_clock() on a connection of its own, for a caller that holds none."""
+    with connect(target) as conn:
+        return server_clock(conn)
+
+
 def drop_database(admin: Connection, dbname: str) -> None:
     with connect(admin) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent_analytics import cluster, moved_clock
+from agent_analytics import cluster, db, moved_clock
 from agent_analytics.bench import load_alone, report
 
 
@@ -151,7 +151,7 @@ def test_a_cluster_with_a_clock_offset_answers_now_with_the_moved_time() -> None
                              folder / "data", folder / "run", throwaway=True, clock_offset=offset)
     try:
         server.create()
-        server_now = load_alone.server_now(server.server().admin)
+        server_now = db.server_now(server.server().admin)
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)

@@ -71,11 +71,6 @@ def parse(argv: Sequence[str]) -> LoadRun:
                    args.rounds, at)
 
 
-def server_now(database: db.Connection) -> datetime:
-    with db.connect(database) as conn:
-        return db.server_clock(conn)
-
-
 def measure(run: LoadRun) -> None:
     folder = Path(tempfile.mkdtemp(prefix="aa-load-"))
     target_path = folder / "target"
@@ -91,7 +86,7 @@ def measure(run: LoadRun) -> None:
             print(f"the server's clock moves {offset.total_seconds() / 3600:.2f} h ahead, to {run.at}",
                   flush=True)
         server.create()
-        data_end = server_now(server.server().admin)
+        data_end = db.server_now(server.server().admin)
         if offset is not None:
             moved_clock.check_moved(data_end, offset, datetime.now(UTC))
         database, counts = generate.demo_database(
@@ -108,10 +103,10 @@ def measure(run: LoadRun) -> None:
             conn.execute("vacuum analyze")
             parameters = queries.sample_parameters(conn, 50, 42)
         chosen = [query for query in queries.load_queries() if run.queries is None or query.name in run.queries]
-        started = server_now(database.project)
+        started = db.server_now(database.project)
         load = concurrency.concurrency(RunDatabase(database.project, None, target_path), chosen, parameters,
                                        run.seconds, progress, clients=run.clients, rounds=run.rounds)
-        ended = server_now(database.project)
+        ended = db.server_now(database.project)
         table = "\n".join(report.load_table(load, run.seconds, run.rounds,
                                              report.load_clock_line(data_end, started, ended, offset,
                                                                     "start it earlier (--at)")))

@@ -50,13 +50,11 @@ def run(server: db.Server, options: BenchOptions, progress: Progress) -> BenchRe
         explained = plans.explain_all(bench, dashboard_queries, parameters[0], progress)
         under_load = load_window = None
         if options.load_seconds:
-            with bench.connect() as conn:
-                load_started = db.server_clock(conn)
+            load_started = db.server_now(bench.target)
             under_load = concurrency.concurrency(bench, dashboard_queries, parameters, options.load_seconds, progress,
                                                  clients=options.load_clients, rounds=options.load_rounds)
-            with bench.connect() as conn:
-                load_window = LoadWindow(started_at=load_started.isoformat(timespec="seconds"),
-                                         ended_at=db.server_clock(conn).isoformat(timespec="seconds"))
+            load_window = LoadWindow(started_at=load_started.isoformat(timespec="seconds"),
+                                     ended_at=db.server_now(bench.target).isoformat(timespec="seconds"))
         index_report = indexes.index_report(bench, scans_before)
         sizes = storage.storage(bench, data_end)
         rates = ingestion.ingestion(bench, options, progress)
