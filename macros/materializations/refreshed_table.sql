@@ -44,8 +44,10 @@
     {% call statement('refresh_function') -%}
         {{ refresh_function_ddl(target_relation, sql) }}
     {%- endcall %}
+    {#- dbt reports the rows of the main statement: one per row the refresh wrote, so that a
+        build that changed nothing says SELECT 0, as the incremental rollups say MERGE 0 #}
     {% call statement('main') -%}
-        select {{ refresh_function_name(target_relation) }}()
+        select from pg_catalog.generate_series(1, {{ refresh_function_name(target_relation) }}())
     {%- endcall %}
 
     {{ return(finish_materialization(target_relation)) }}
@@ -66,13 +68,26 @@
 {%- set fresh = 'pg_temp.' ~ adapter.quote(relation.identifier ~ '__fresh') -%}
 {#- A merge join would sort whole rows (three times slower at medium): the hash join compares
     by `=` and then byte for byte. -#}
+{#- An earlier version's function returned nothing, and create or replace cannot change a result type #}
+do $upgrade$
+begin
+    if (
+        select p.prorettype from pg_catalog.pg_proc as p where p.oid = pg_catalog.to_regprocedure('{{ function_name }}()')
+    ) = 'void'::regtype then
+        drop function {{ function_name }}();
+    end if;
+end
+$upgrade$;
 create or replace function {{ function_name }}()
-returns void
+returns bigint
 language plpgsql
 security definer
 {{ maintenance_function_settings() }}
 set enable_mergejoin = off
 as $refresh$
+declare
+    v_deleted bigint;
+    v_inserted bigint;
 begin
     lock table {{ table }} in exclusive mode;
     {#- No `drop ... if exists` first: a table of that name in the caller's session (planted, or
@@ -82,10 +97,14 @@ begin
     {{ without_database_names(query) }};
     delete from {{ table }} as stored
     where not exists (select from {{ fresh }} as fresh where fresh = stored and fresh *= stored);
+    get diagnostics v_deleted = row_count;
     insert into {{ table }}
     select * from {{ fresh }} as fresh
     where not exists (select from {{ table }} as stored where stored = fresh and stored *= fresh);
+    get diagnostics v_inserted = row_count;
     drop table {{ fresh }};
+    {#- the rows written: a changed row counts twice (deleted, then inserted), as in the WAL #}
+    return v_deleted + v_inserted;
 end
 $refresh$;
 revoke all on function {{ function_name }}() from public

@@ -592,6 +592,10 @@ def _print_next_steps(target: db.Connection, console: Console) -> None:
         '  eval "$(.venv/bin/agent-analytics env)" && .venv/bin/dbt docs generate && .venv/bin/dbt docs serve',
         highlight=False, soft_wrap=True,
     )
+    if target.embedded:
+        # the server outlives `up`: a newcomer should not have to find out from ps
+        console.print("The embedded PostgreSQL keeps running: .venv/bin/agent-analytics stop stops it "
+                      "(the data stays in .pgdata/).", highlight=False, soft_wrap=True)
 
 
 # What `up` generates where there is no demo data yet.

@@ -182,6 +182,23 @@ def test_a_grain_built_before_its_unique_key_gets_it_at_the_next_build(rebuilt):
     assert rebuilt.value(key) == "UNIQUE (scope_id, user_id)"
 
 
+def test_a_refresh_function_of_an_earlier_version_is_made_again(rebuilt):
+    # What an upgrade meets: refresh_mv_top_agents() returning nothing, as before it counted the
+    # rows it wrote; create or replace cannot change a result type, so the build replaces it.
+    function = "analytics_internal.refresh_mv_top_agents()"
+    owner = rebuilt.value(f"select proowner::regrole::text from pg_proc where oid = '{function}'::regprocedure")
+    with rebuilt.connect() as conn, conn.transaction():
+        conn.execute(f"drop function {function}")
+        conn.execute(f"create function {function} returns void language sql as 'select'")
+        conn.execute(sql.SQL("alter function analytics_internal.refresh_mv_top_agents() owner to {}").format(
+            sql.Identifier(owner)))
+    rebuilt.build()
+    assert rebuilt.value(f"select prorettype::regtype::text from pg_proc where oid = '{function}'::regprocedure") == "bigint"
+    assert rebuilt.value(f"select proowner::regrole::text from pg_proc where oid = '{function}'::regprocedure") == owner
+    with rebuilt.connect() as conn:
+        conn.execute("select analytics.refresh_all_materialized_views()")
+
+
 def test_a_refresh_writes_only_the_rows_that_changed(rebuilt):
     # As REFRESH ... CONCURRENTLY did: with nothing new every row stays the version it was (the
     # platform's rows, whose workspace_id is NULL, too); after one row went wrong, that row alone
@@ -249,23 +266,29 @@ def test_a_full_build_writes_the_large_grains_in_time_order(rebuilt):
         assert values > 2 and out_of_order == 0, (table, values, out_of_order)
 
 
-def rows_written(project_db) -> dict[str, tuple[str, int]]:
-    """What dbt reported for each rollup of the last build: its status line and rows affected."""
+REFRESHED_TABLES = ("mv_active_users", "mv_top_agents", "mv_workspace_summary")
+
+
+def rows_written(project_db, models=("daily_metrics", "agent_performance")) -> dict[str, tuple[str, int]]:
+    """What dbt reported for each of `models` in the last build: its status line and rows affected."""
     results = json.loads((project_db.target_path / "run_results.json").read_text())["results"]
     return {
         result["unique_id"].rsplit(".", 1)[-1]: (result["adapter_response"]["_message"],
                                                   result["adapter_response"]["rows_affected"])
         for result in results
-        if result["unique_id"].rsplit(".", 1)[-1] in ("daily_metrics", "agent_performance")
+        if result["unique_id"].rsplit(".", 1)[-1] in models
     }
 
 
 def test_dbt_reports_the_rows_a_build_updated(rebuilt):
     """dbt printed INSERT 0 0 for a rollup whose rows a build had updated: the last of its
     statements. It reports the rows written: none after a quiet build, the agent-day and the two
-    days (the workspace's and the platform's) that a run which failed after all changes."""
+    days (the workspace's and the platform's) that a run which failed after all changes. The
+    spec's materialized views (tables refreshed by each build) said SELECT 1 whatever they
+    wrote, which the worker added to a quiet build's "rows written"."""
     rebuilt.build()
     assert rows_written(rebuilt) == {"daily_metrics": ("MERGE 0", 0), "agent_performance": ("MERGE 0", 0)}
+    assert rows_written(rebuilt, REFRESHED_TABLES) == {name: ("SELECT 0", 0) for name in REFRESHED_TABLES}
     with rebuilt.connect() as conn:
         conn.execute(
             """
@@ -276,6 +299,8 @@ def test_dbt_reports_the_rows_a_build_updated(rebuilt):
         )
     rebuilt.build()
     assert rows_written(rebuilt) == {"daily_metrics": ("MERGE 2", 2), "agent_performance": ("MERGE 1", 1)}
+    # the agent's success rate changed: its leaderboard row is deleted and inserted again
+    assert rows_written(rebuilt, ("mv_top_agents",)) == {"mv_top_agents": ("SELECT 2", 2)}
 
 
 # A data test of each kind of relation postgres__get_where_subquery tells apart, and what the
