@@ -47,3 +47,13 @@ md5(concat_ws(
 now() as created_at{% if updated %},
 now() as updated_at{% endif %}
 {%- endmacro %}
+
+
+{% macro not_in_reserved_workspace(workspace_column) -%}
+{#- Leaves out the rows of a workspace whose id is the platform's inside the rollups (the nil
+    UUID, platform_scope_id): its rows and the platform's would share their keys, and a build
+    failed on the duplicate. gen_random_uuid() never makes it; an app that inserts it by hand is
+    warned at every build (the source test workspace_id_is_not_the_platforms_reserved_id), and
+    its rows stay in the app. Events outside any workspace (NULL) are kept. -#}
+{{ workspace_column }} is distinct from {{ platform_scope_id() }}
+{%- endmacro %}

@@ -33,6 +33,7 @@ renamed as (
     where
         {{ plausible_event_time('created_at', 'ingested_at') | indent(8) }}
         and {{ not_erased('source.user_id') }}
+        and {{ not_in_reserved_workspace('workspace_id') }}
 )
 
 select * from renamed

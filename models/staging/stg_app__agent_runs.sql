@@ -23,7 +23,7 @@ renamed as (
         updated_at,
         status in ('completed', 'failed', 'cancelled') as is_finished
     from source
-    where {{ not_erased('source.user_id') }}
+    where {{ not_erased('source.user_id') }} and {{ not_in_reserved_workspace('workspace_id') }}
 )
 
 select * from renamed

@@ -10,6 +10,7 @@ renamed as (
         created_by,
         created_at
     from source
+    where {{ not_in_reserved_workspace('workspace_id') }}
 )
 
 select * from renamed

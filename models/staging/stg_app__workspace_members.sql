@@ -9,7 +9,7 @@ renamed as (
         role as member_role,
         joined_at
     from source
-    where {{ not_erased('source.user_id') }}
+    where {{ not_erased('source.user_id') }} and {{ not_in_reserved_workspace('workspace_id') }}
 )
 
 select * from renamed

@@ -9,6 +9,7 @@ renamed as (
         plan,
         created_at
     from source
+    where {{ not_in_reserved_workspace('id') }}
 )
 
 select * from renamed

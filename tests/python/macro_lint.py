@@ -80,6 +80,9 @@ CALLS: dict[str, list[str]] = {
     ],
     # macros/rollups/scopes_and_ids.sql
     "platform_scope_id": ["select {{ platform_scope_id() }} as scope_id"],
+    "not_in_reserved_workspace": [
+        "select events.*\nfrom events\nwhere\n    {{ not_in_reserved_workspace('events.workspace_id') }}",
+    ],
     "workspace_from_scope": ["select {{ workspace_from_scope('days.scope_id') }} as workspace_id from days"],
     "scope_of_grouping": [
         "select\n    day,\n    {{ scope_of_grouping('workspace_id') | indent(4) }} as scope_id,\n    count(*) as events\n"

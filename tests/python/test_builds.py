@@ -132,9 +132,12 @@ def test_results_do_not_depend_on_the_order_rows_arrived(rebuilt):
 
 
 def test_an_earlier_versions_materialized_view_becomes_the_table_and_an_older_table_is_made_again(rebuilt):
-    # What an upgrade of the project meets: the view as an earlier version made it.
+    # What an upgrade of the project meets: the view as an earlier version made it; and the
+    # refresh function of a later one, which returned nothing (create or replace cannot change a
+    # result type, so the build makes it again).
     current = snapshot(rebuilt, "mv_top_agents")
     owner = rebuilt.value("select tableowner from pg_tables where schemaname = 'analytics' and tablename = 'mv_top_agents'")
+    refresh = "analytics_internal.refresh_mv_top_agents()"
     with rebuilt.connect() as conn, conn.transaction():
         conn.execute("drop table analytics.mv_top_agents cascade")
         conn.execute(
@@ -143,8 +146,13 @@ def test_an_earlier_versions_materialized_view_becomes_the_table_and_an_older_ta
         )
         conn.execute("create unique index idx_mv_top_agents on analytics.mv_top_agents (agent_id)")
         conn.execute(sql.SQL("alter materialized view analytics.mv_top_agents owner to {}").format(sql.Identifier(owner)))
+        conn.execute(f"drop function {refresh}")
+        conn.execute(f"create function {refresh} returns void language sql as 'select'")
+        conn.execute(sql.SQL("alter function analytics_internal.refresh_mv_top_agents() owner to {}").format(
+            sql.Identifier(owner)))
 
     rebuilt.build()
+    assert rebuilt.value(f"select prorettype::regtype::text from pg_proc where oid = '{refresh}'::regprocedure") == "bigint"
 
     assert rebuilt.value("select relkind::text || relrowsecurity::text from pg_class "
                          "where oid = 'analytics.mv_top_agents'::regclass") == "rtrue"
@@ -180,23 +188,6 @@ def test_a_grain_built_before_its_unique_key_gets_it_at_the_next_build(rebuilt):
     assert rebuilt.value(f"select count(*) from ({key}) as found") == 0
     rebuilt.build()
     assert rebuilt.value(key) == "UNIQUE (scope_id, user_id)"
-
-
-def test_a_refresh_function_of_an_earlier_version_is_made_again(rebuilt):
-    # What an upgrade meets: refresh_mv_top_agents() returning nothing, as before it counted the
-    # rows it wrote; create or replace cannot change a result type, so the build replaces it.
-    function = "analytics_internal.refresh_mv_top_agents()"
-    owner = rebuilt.value(f"select proowner::regrole::text from pg_proc where oid = '{function}'::regprocedure")
-    with rebuilt.connect() as conn, conn.transaction():
-        conn.execute(f"drop function {function}")
-        conn.execute(f"create function {function} returns void language sql as 'select'")
-        conn.execute(sql.SQL("alter function analytics_internal.refresh_mv_top_agents() owner to {}").format(
-            sql.Identifier(owner)))
-    rebuilt.build()
-    assert rebuilt.value(f"select prorettype::regtype::text from pg_proc where oid = '{function}'::regprocedure") == "bigint"
-    assert rebuilt.value(f"select proowner::regrole::text from pg_proc where oid = '{function}'::regprocedure") == owner
-    with rebuilt.connect() as conn:
-        conn.execute("select analytics.refresh_all_materialized_views()")
 
 
 def test_a_refresh_writes_only_the_rows_that_changed(rebuilt):

@@ -298,3 +298,34 @@ def test_when_the_builds_stop_the_live_part_reaches_back_to_what_they_took_in(ch
                              "and workspace_id = %s", late_hour).fetchone()
     # the table has not counted the newcomer in that hour: only the live part can have
     assert (built[0] if built else 0) == expected[late_hour]["active_users"] - 1
+
+
+def test_a_workspace_with_the_platforms_reserved_id_shows_its_members_nothing(make_database):
+    """The rollups key the platform's rows by the nil UUID (macro platform_scope_id). A workspace
+    the app gave that id had its live figures computed as the platform's: its member read rows
+    with workspace_id NULL, whose new users were looked up platform-wide (docs/security.md,
+    "The platform's reserved id")."""
+    project_db = make_database(seed=29)
+    project_db.build(data_tests=False)
+    reserved = uuid.UUID(int=0)
+    with project_db.connect() as conn:
+        member, elsewhere = conn.execute(
+            "select user_id, workspace_id from public.workspace_members order by user_id limit 1").fetchone()
+        conn.execute("insert into public.workspaces (id, name, plan) values (%s, 'reserved', 'free')", (reserved,))
+        conn.execute("insert into public.workspace_members (workspace_id, user_id, role) values (%s, %s, 'member')",
+                     (reserved, member))
+        conn.execute(
+            "insert into analytics.user_activity (user_id, workspace_id, event_type, event_name, created_at) "
+            "values (%s, %s, 'page_view', 'home', now())", (member, reserved))
+    with project_db.api() as conn, acting_as(conn, "authenticated", member):
+        theirs = {workspace for (workspace,) in conn.execute("select analytics.member_workspace_ids()")}
+        reserved_hours = fetch(conn, "select * from analytics.member_live_hourly_metrics(%s)", (reserved,))
+        reserved_day = fetch(conn, "select * from analytics.member_live_daily_metrics(%s)", (reserved,))
+        every_day = fetch(conn, "select * from analytics.member_live_daily_metrics()")
+    assert reserved not in theirs and elsewhere in theirs
+    assert reserved_hours == [] and reserved_day == []
+    assert all(row["workspace_id"] is not None for row in every_day)
+    # and the build warns, naming the id's problem
+    output = project_db.build()
+    assert any("workspace_id_is_not_the_platforms_reserved_id" in line and "WARN" in line
+               for line in output.splitlines()), output
