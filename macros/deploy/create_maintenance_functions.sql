@@ -43,11 +43,7 @@ as $$
 begin
     return query
     select members.workspace_id from {{ var('app_schema') }}.workspace_members as members
-    where
-        members.user_id = (select auth.uid())
-        {#- the platform's rows are keyed by this id inside the rollups: a workspace the app gave
-            it would read them (docs/security.md, "The platform's reserved id") #}
-        and members.workspace_id <> {{ platform_scope_id() }};
+    where members.user_id = (select auth.uid());
 end
 $$;
 revoke all on function {{ s }}.member_workspace_ids() from public;
