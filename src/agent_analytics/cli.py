@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("--load-rounds", type=_positive, default=3,
                            help="runs of each cell of the concurrency section, the callers taking turns; TPS is "
                            "their median (default 3)")
+    benchmark.add_argument("--load-transactions", type=_positive,
+                           help="pgbench transactions per client in each cell of the concurrency section instead of "
+                           "--load-seconds: a quick run of the section, whose figures are no measurement")
     benchmark.add_argument("--keep", action="store_true",
                            help="keep the generated data (aa_bench_<scale>) so that the next run reuses it")
 
@@ -391,6 +394,7 @@ def _bench(args: argparse.Namespace, console: Console) -> int:
         scale_name=args.scale, output=args.output, seed=args.seed, repeat=args.repeat, hourly_builds=args.builds,
         refresh_repeat=args.refresh_repeat, keep=args.keep, naive_limit=args.naive_limit, days=args.days,
         load_seconds=args.load_seconds, load_clients=args.load_clients, load_rounds=args.load_rounds,
+        load_transactions=args.load_transactions,
     )
     with _progress(console) as report_progress:
         results = bench.run(server, options, report_progress)

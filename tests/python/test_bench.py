@@ -455,6 +455,16 @@ def test_a_request_slower_than_the_probes_limit_is_not_put_under_load(with_naive
     assert len(cells) == 3 * 2
     assert all(cell.tps is None and cell.timed_out_after_s == 0.2 and cell.latency.n == 0 for cell in cells)
     assert "| slow | simple | 2 | a request ran past 0.2 s |" in "\n".join(report.load_table(load, 1, 2))
+    # a run of so many transactions says so, and that its figures are no measurement
+    quick = "\n".join(report.load_table(load, 5, 2, transactions=2))
+    assert "pgbench, 2 transactions per client in each cell (a quick run: its figures are no measurement)" in quick
+    assert "5 s per cell" not in quick
+
+
+def test_a_load_section_of_no_transactions_is_refused_by_name(tmp_path):
+    with pytest.raises(bench.BenchError, match="--load-transactions must be at least 1"):
+        bench.BenchOptions("tiny", tmp_path, load_transactions=0).check()
+    assert bench.BenchOptions("tiny", tmp_path, load_transactions=5).recorded().load_transactions == 5
 
 
 def test_a_cells_rounds_give_the_median_tps_and_every_transactions_latency():

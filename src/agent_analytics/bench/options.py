@@ -33,6 +33,9 @@ class BenchOptions:
     load_seconds: int = 5  # pgbench seconds per query, caller, protocol and client count; 0: no load section
     load_clients: tuple[int, ...] = LOAD_CLIENTS
     load_rounds: int = 3  # pgbench runs of each cell, the callers taking turns; TPS is their median
+    # pgbench transactions per client in each cell instead of load_seconds: a quick run of the
+    # section (CI's smoke test), whose figures are no measurement
+    load_transactions: int | None = None
 
     @property
     def scale(self) -> generate.Scale:
@@ -57,7 +60,8 @@ class BenchOptions:
         """The options the results record."""
         return RunOptions(repeat=self.repeat, hourly_builds=self.hourly_builds, daily_builds=self.daily_builds,
                           refresh_repeat=self.refresh_repeat, naive_limit_s=self.naive_limit,
-                          load_seconds=self.load_seconds, load_rounds=self.load_rounds)
+                          load_seconds=self.load_seconds, load_rounds=self.load_rounds,
+                          load_transactions=self.load_transactions)
 
     def check(self) -> None:
         if self.hourly_builds < 1 or self.daily_builds < 1 or self.repeat < 1 or self.refresh_repeat < 1:
@@ -66,3 +70,5 @@ class BenchOptions:
             raise BenchError("--load-seconds must be 0 (no concurrency section) or more")
         if self.load_rounds < 1:
             raise BenchError("--load-rounds must be at least 1")
+        if self.load_transactions is not None and self.load_transactions < 1:
+            raise BenchError("--load-transactions must be at least 1")

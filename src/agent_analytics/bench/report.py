@@ -412,7 +412,8 @@ def _concurrency(results: BenchResults) -> list[str]:
                                 datetime.fromisoformat(results.load_window.ended_at), None,
                                 "start the benchmark earlier, or measure the section alone at a chosen hour "
                                 "(./scripts/measure-dashboard-load ... --at '[DAY] HH:MM')")
-    return load_table(results.concurrency, results.options.load_seconds, results.options.load_rounds, clock)
+    return load_table(results.concurrency, results.options.load_seconds, results.options.load_rounds, clock,
+                      results.options.load_transactions)
 
 
 def utc_minute(moment: datetime) -> str:
@@ -442,16 +443,20 @@ def load_clock_line(data_end: datetime | None, started: datetime, ended: datetim
     return line
 
 
-def load_table(load: LoadResults, seconds: int | None, rounds: int | None = None, clock: str | None = None) -> list[str]:
+def load_table(load: LoadResults, seconds: int | None, rounds: int | None = None, clock: str | None = None,
+               transactions: int | None = None) -> list[str]:
     """The concurrency section: each query, protocol and client count, for our member, our
-    service_role and naive; `clock`, when the load ran (load_clock_line), under its heading."""
+    service_role and naive; `clock`, when the load ran (load_clock_line), under its heading;
+    `transactions`, per client of each cell, when the cells ran so many instead of `seconds`."""
     turns = (f", {rounds} rounds with the callers taking turns (TPS: their median; p95: over every transaction)"
              if rounds and rounds > 1 else "")
+    length = (f"{transactions} transactions per client in each cell (a quick run: its figures are no measurement)"
+              if transactions else f"{seconds} s per cell")
     lines = [
         "## Dashboard queries under load",
         "",
         *([clock, ""] if clock else []),
-        f"pgbench, {seconds} s per cell{turns}; each transaction a request as PostgREST makes it (the role, the JWT claims "
+        f"pgbench, {length}{turns}; each transaction a request as PostgREST makes it (the role, the JWT claims "
         "and the headers set in one statement, then the query). `simple`: the simple protocol, as through "
         "Supabase's transaction pooler; `prepared`: prepared statements, PostgREST's default. TPS, and p95 "
         "latency in ms; *(no rows)*: the request answers nothing for the median sampled parameters, so its "

@@ -92,6 +92,7 @@ class RunOptions:
     naive_limit_s: float
     load_seconds: int | None = _optional()  # runs from before the load section have none
     load_rounds: int | None = _optional()  # runs from before the rounds made one
+    load_transactions: int | None = _optional()  # per client and cell, instead of load_seconds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

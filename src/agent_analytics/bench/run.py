@@ -52,7 +52,8 @@ def run(server: db.Server, options: BenchOptions, progress: Progress) -> BenchRe
         if options.load_seconds:
             load_started = db.server_now(bench.target)
             under_load = concurrency.concurrency(bench, dashboard_queries, parameters, options.load_seconds, progress,
-                                                 clients=options.load_clients, rounds=options.load_rounds)
+                                                 clients=options.load_clients, rounds=options.load_rounds,
+                                                 transactions=options.load_transactions)
             load_window = LoadWindow(started_at=load_started.isoformat(timespec="seconds"),
                                      ended_at=db.server_now(bench.target).isoformat(timespec="seconds"))
         index_report = indexes.index_report(bench, scans_before)
