@@ -71,7 +71,7 @@ def audited(data_end, tmp_path_factory) -> Iterator[tuple[ProjectDatabase, clust
         bootstrap.prepare_demo_database(project_db.server, ("--target-path", str(project_db.target_path)))
         with db.connect(project_db.server.admin) as conn:
             generate.generate(conn, generate.GenerateOptions(scale=generate.SCALES["tiny"], seed=5, end=data_end))
-        project_db.build()
+        project_db.build(data_tests=False)  # the tests' own builds run the data tests
         yield project_db, server
     finally:
         server.stop()
