@@ -464,6 +464,8 @@ def test_a_request_slower_than_the_probes_limit_is_not_put_under_load(with_naive
 def test_a_load_section_of_no_transactions_is_refused_by_name(tmp_path):
     with pytest.raises(bench.BenchError, match="--load-transactions must be at least 1"):
         bench.BenchOptions("tiny", tmp_path, load_transactions=0).check()
+    with pytest.raises(bench.BenchError, match="--load-seconds 0 leaves out"):
+        bench.BenchOptions("tiny", tmp_path, load_transactions=5, load_seconds=0).check()
     assert bench.BenchOptions("tiny", tmp_path, load_transactions=5).recorded().load_transactions == 5
 
 

@@ -72,3 +72,6 @@ class BenchOptions:
             raise BenchError("--load-rounds must be at least 1")
         if self.load_transactions is not None and self.load_transactions < 1:
             raise BenchError("--load-transactions must be at least 1")
+        if self.load_transactions is not None and self.load_seconds == 0:
+            raise BenchError("--load-transactions runs the concurrency section, which --load-seconds 0 leaves out: "
+                             "give one or the other")
