@@ -7,7 +7,7 @@
 
 {% macro pipeline_steps() %}
 {#- What the worker runs, in the order it runs what is due. -#}
-{{ return(['partitions', 'build', 'alerts', 'retention']) }}
+{{ return(['partitions', 'build', 'live', 'alerts', 'retention']) }}
 {% endmacro %}
 
 
@@ -35,8 +35,13 @@ create table if not exists {{ s }}.pipeline_runs (
     constraint pipeline_runs_error_length check (length(error) <= 4000),
     constraint pipeline_runs_worker_length check (length(worker) <= 200)
 );
+{#- A table from an earlier version knows fewer steps (`live` came with the live snapshot). #}
+alter table {{ s }}.pipeline_runs drop constraint if exists pipeline_runs_step_check;
+alter table {{ s }}.pipeline_runs add constraint pipeline_runs_step_check check (
+    step in ('{{ pipeline_steps() | join("', '") }}')
+);
 comment on table {{ s }}.pipeline_runs is
-'agent-analytics: each step the worker ran (build, alerts, retention, partitions): start, end, outcome, '
+'agent-analytics: each step the worker ran (build, live, alerts, retention, partitions): start, end, outcome, '
 'rows written, events neutralized as bad input, and when it is next due';
 create index if not exists idx_pipeline_runs_step_started on {{ s }}.pipeline_runs (step, started_at desc);
 create index if not exists idx_pipeline_runs_failed on {{ s }}.pipeline_runs (ended_at) where outcome = 'failed';

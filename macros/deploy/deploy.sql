@@ -82,6 +82,7 @@ set work_mem = '{{ var("build_work_mem", "64MB") }}'
     ['alert_state', create_alert_state_tables(), false],
     ['audit_log', create_audit_log(), false],
     ['build_bookkeeping', create_build_watermarks_table(), false],
+    ['live_snapshots', create_live_snapshot_bookkeeping(), false],
     ['erasure', create_erasure(), false],
     ['partitions', ensure_default_partitions(), true],
     ['api_functions', create_api_functions(), false],

@@ -30,6 +30,13 @@
         'description': 'the materialized views refreshed between the hourly builds',
     },
     {
+        'key': 'live',
+        'schedule': '* * * * *',
+        'command': 'select ' ~ s ~ '.refresh_live_metrics()',
+        'function': s ~ '.refresh_live_metrics()',
+        'description': 'the live snapshot that the live functions answer from while it is at most a minute old',
+    },
+    {
         'key': 'alerts',
         'schedule': '* * * * *',
         'command': 'select ' ~ s ~ '.evaluate_alerts()',

@@ -119,6 +119,7 @@ select live.* from (
 {%- set ddl %}
 {%- set s = this.schema %}
 {%- set row_type = this.include(database=false) %}
+{{ ensure_live_snapshot_table('hourly', '(like ' ~ row_type ~ ')', relation_columns_text(row_type), 'metric_hour') }}
 create or replace function {{ internal_schema() }}.live_hourly_metrics(
     p_workspace_ids uuid array, p_since timestamptz
 )
@@ -149,6 +150,15 @@ begin
         {{ live_hourly_rows(events, runs, none) | indent(8) }};
     else
         perform pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
+        if {{ live_snapshot_is_fresh('hourly') }} then
+            return query
+            select built.* from {{ this }} as built
+            where built.metric_hour >= v_since and built.metric_hour < v_live and built.workspace_id = any(p_workspace_ids)
+            union all
+            select taken.* from {{ internal_schema() }}.live_hourly_snapshot as taken
+            where taken.metric_hour >= v_from and taken.workspace_id = any(p_workspace_ids);
+            return;
+        end if;
         return query
         select built.* from {{ this }} as built
         where built.metric_hour >= v_since and built.metric_hour < v_live and built.workspace_id = any(p_workspace_ids)
@@ -158,6 +168,12 @@ begin
 end
 $$;
 revoke all on function {{ internal_schema() }}.live_hourly_metrics(uuid array, timestamptz) from public;
+
+{{ create_live_snapshot_refresh(
+    'hourly',
+    live_window_start(),
+    'select live.* from ' ~ internal_schema() ~ '.live_hourly_metrics(null, v_live) as live where live.workspace_id is not null',
+) }}
 
 {{ create_live_doors('live_hourly_metrics', 'timestamptz', 'setof ' ~ row_type) }}
 {%- endset %}
@@ -340,6 +356,7 @@ as_of timestamptz
 {% macro create_live_daily_functions(events, runs, first_seen) %}
 {%- set ddl %}
 {%- set s = this.schema %}
+{{ ensure_live_snapshot_table('daily', '(\n    ' ~ live_daily_columns() | indent(4) ~ '\n)', "'" ~ live_daily_columns() ~ "'", 'metric_date') }}
 create or replace function {{ internal_schema() }}.live_daily_metrics(
     p_workspace_ids uuid array, p_since date
 )
@@ -369,6 +386,18 @@ begin
         {{ live_daily_rows(events, runs, first_seen, none) | indent(8) }};
     else
         perform pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
+        if {{ live_snapshot_is_fresh('daily') }} then
+            return query
+            select
+                {{ live_daily_built_columns() | indent(4) }}
+            from {{ this }} as built
+            where built.metric_date >= v_since::date and built.metric_date < v_live::date
+                and built.workspace_id = any(p_workspace_ids)
+            union all
+            select taken.* from {{ internal_schema() }}.live_daily_snapshot as taken
+            where taken.metric_date >= v_from::date and taken.workspace_id = any(p_workspace_ids);
+            return;
+        end if;
         return query
         select
             {{ live_daily_built_columns() }}
@@ -381,6 +410,13 @@ begin
 end
 $$;
 revoke all on function {{ internal_schema() }}.live_daily_metrics(uuid array, date) from public;
+
+{{ create_live_snapshot_refresh(
+    'daily',
+    "date_trunc('day', " ~ live_window_start() ~ ", 'UTC')",
+    'select live.* from ' ~ internal_schema() ~ ".live_daily_metrics(null, (v_live at time zone 'UTC')::date) as live"
+    ~ ' where live.workspace_id is not null',
+) }}
 
 {{ create_live_doors('live_daily_metrics', 'date', 'table (\n    ' ~ live_daily_columns() | indent(4) ~ '\n)') }}
 {%- endset %}

@@ -27,7 +27,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     install.add_argument("--schedule", type=_job_schedule, action="append", default=[], metavar="JOB=CRON",
                          help="another schedule for one job, e.g. refresh='*/5 * * * *' (repeatable; jobs: "
-                         "retention, partitions, refresh, alerts)")
+                         "retention, partitions, refresh, live, alerts)")
     listed = actions.add_parser("list", help="our jobs, their schedules and last runs")
     listed.add_argument("--json", action="store_true", help="JSON for programs instead of a table")
     actions.add_parser("remove",

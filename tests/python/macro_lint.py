@@ -171,6 +171,13 @@ CALLS: dict[str, list[str]] = {
     "live_daily_columns": [],  # with create_live_daily_functions
     "create_live_doors": [],  # with create_live_hourly_functions and create_live_daily_functions
     "live_daily_built_columns": [],  # with create_live_daily_functions
+    # macros/rollups/live_snapshot.sql
+    "live_snapshot_max_age": ["select now() - {{ live_snapshot_max_age() }} as oldest"],
+    "create_live_snapshot_bookkeeping": ["{{ create_live_snapshot_bookkeeping() }}"],
+    "ensure_live_snapshot_table": [],  # with create_live_hourly_functions and create_live_daily_functions
+    "create_live_snapshot_refresh": [],  # with create_live_hourly_functions and create_live_daily_functions
+    "live_snapshot_is_fresh": [],  # with create_live_hourly_functions and create_live_daily_functions
+    "relation_columns_text": [],  # with create_live_hourly_functions
     "recount_total_users": ["{{ recount_total_users() }}"],
     "total_users_on": [
         "select\n    {{ total_users_on('days.scope_id', 'days.metric_date', ref('stg_app__users'),"

@@ -286,6 +286,7 @@ FUNCTIONS = {
     "write_audit": "action text, workspace_id uuid, details jsonb",
     "audit_alert_rule_change": "",
     "evaluate_alerts": "evaluated_at timestamp with time zone DEFAULT now()",
+    "refresh_live_metrics": "",
 }
 
 # Every table with updated_at has the trigger (S10).

@@ -478,6 +478,40 @@ def test_a_cells_rounds_give_the_median_tps_and_every_transactions_latency():
     assert concurrency.combined([runs[0], missing], unknown).unavailable == missing.unavailable
 
 
+def test_the_live_snapshot_is_taken_beside_the_queries_that_read_it_and_only_then(with_naive):
+    """The worker takes the live snapshot every 30 s and the live functions answer from it: the
+    load section takes it the same way while a query that reads it is under load, so that the
+    figures are those of a project with its worker, the refresh's cost included."""
+    assert {query.name for query in queries.load_queries() if query.live_snapshot} == {
+        "hourly_today_live", "today_live"}
+    bench_database = data.RunDatabase(with_naive.target, None, Path("."))
+
+    def taken() -> list:
+        return with_naive.rows("select taken_at from analytics_internal.live_snapshots order by kind")
+
+    with with_naive.connect() as conn:
+        parameters = queries.sample_parameters(conn, 5, 3)
+        conn.execute("delete from analytics_internal.live_snapshots")
+    try:
+        plain = queries.DashboardQuery(name="plain", what="one row", text="select 1")
+        concurrency.concurrency(bench_database, [plain], parameters, 1, lambda *args: None, clients=(1,),
+                                protocols=("simple",), transactions=1)
+        assert taken() == []
+        concurrency.concurrency(bench_database, [dataclasses.replace(plain, live_snapshot=True)], parameters, 1,
+                                lambda *args: None, clients=(1,), protocols=("simple",), transactions=1)
+        assert len(taken()) == 2
+        with concurrency.live_snapshot_taken(bench_database, every_s=0.2):
+            first = taken()
+            time.sleep(1.0)
+            assert taken() > first
+        last = taken()
+        time.sleep(0.6)
+        assert taken() == last
+    finally:
+        with with_naive.connect() as conn:
+            conn.execute("delete from analytics_internal.live_snapshots")
+
+
 def test_each_pgbench_request_runs_as_its_caller_with_the_sampled_parameters(with_naive):
     """The load section's requests are who they claim: a probe that divides by zero unless the
     role, auth.uid() and a bound timestamp are the sampled row's, under both protocols."""

@@ -4,6 +4,8 @@ through the API roles as PostgREST makes its requests."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -247,6 +249,120 @@ def test_a_workspace_named_twice_counts_its_runs_and_events_once(changed):
             stamps = {"created_at", "as_of"}
             assert ([{k: v for k, v in row.items() if k not in stamps} for row in twice]
                     == [{k: v for k, v in row.items() if k not in stamps} for row in once]), function
+
+
+def refresh_live_snapshot(project_db) -> datetime:
+    """The snapshot taken as the worker's `live` step takes it; when it was taken."""
+    with project_db.connect() as conn:
+        assert conn.execute("select analytics.refresh_live_metrics()").fetchone()[0] > 0
+        taken = dict(conn.execute("select kind, taken_at from analytics_internal.live_snapshots").fetchall())
+    assert taken.keys() == {"hourly", "daily"} and taken["hourly"] == taken["daily"]
+    return taken["hourly"]
+
+
+def forget_live_snapshot(project_db) -> None:
+    with project_db.connect() as conn:
+        conn.execute("delete from analytics_internal.live_snapshots")
+
+
+def test_a_snapshot_answers_while_at_most_a_minute_old_then_the_raw_rows_do(changed):
+    """docs/live-metrics.md, "The snapshot": a member's call reads what the raw rows said when the
+    snapshot was taken (its rows stamped then), while it is at most a minute old; an API call and
+    an error written since count only once it is older."""
+    project_db, written = changed
+    workspace = written["workspace_a"]
+    start = today_start()
+    try:
+        with project_db.connect() as conn:
+            raw_then = oracle.load(conn)
+        taken_at = refresh_live_snapshot(project_db)
+        with project_db.connect() as conn:
+            conn.execute(
+                "insert into analytics.user_activity (user_id, workspace_id, event_type, event_name, metadata) "
+                "values (%(u)s, %(w)s, 'api_call', 'after', '{\"response_time_ms\": 98765}'), "
+                "(%(u)s, %(w)s, 'error', 'after', '{\"error_type\": \"timeout\"}')",
+                {"u": written["user_a"], "w": workspace},
+            )
+            raw_now = oracle.load(conn)
+            stranger = conn.execute("select id from public.workspaces where id not in "
+                                    "(select workspace_id from public.workspace_members where user_id = %s) "
+                                    "order by id limit 1", (written["newcomer"],)).fetchone()[0]
+
+        def member_reads() -> tuple[list[dict], list[dict], list[dict]]:
+            with project_db.api() as conn, acting_as(conn, "authenticated", written["newcomer"]):
+                return (fetch(conn, "select * from analytics.member_live_hourly_metrics(%s)", (workspace,)),
+                        fetch(conn, "select * from analytics.member_live_daily_metrics(%s)", (workspace,)),
+                        fetch(conn, "select * from analytics.member_live_hourly_metrics(%s)", (stranger,)))
+
+        def expected(raw: oracle.Raw) -> tuple[dict, dict]:
+            hours = {k: v for k, v in oracle.hourly_metrics(raw, start.date()).items()
+                     if k[0] >= start and k[1] == workspace}
+            return hours, live_days_of(raw, lambda day, w: day == start.date() and w == workspace)
+
+        hours, day, strangers = member_reads()
+        hours_then, day_then = expected(raw_then)
+        compare(keyed(hours, ("metric_hour", "workspace_id"), HOURLY_COLUMNS), hours_then, "the snapshot's hours")
+        compare(keyed(day, ("metric_date", "workspace_id"), LIVE_DAILY_COLUMNS), day_then, "the snapshot's day")
+        assert {row["created_at"] for row in hours if row["metric_hour"] >= start} == {taken_at}
+        assert {row["as_of"] for row in day} == {taken_at}
+        assert strangers == []
+        hours_now, day_now = expected(raw_now)
+        assert hours_now != hours_then and day_now != day_then, "the writes change nothing: the test would show nothing"
+
+        with project_db.connect() as conn:
+            conn.execute("update analytics_internal.live_snapshots set taken_at = taken_at - interval '61 seconds'")
+        hours, day, strangers = member_reads()
+        compare(keyed(hours, ("metric_hour", "workspace_id"), HOURLY_COLUMNS), hours_now, "the raw rows' hours")
+        compare(keyed(day, ("metric_date", "workspace_id"), LIVE_DAILY_COLUMNS), day_now, "the raw rows' day")
+        assert strangers == []
+    finally:
+        forget_live_snapshot(project_db)
+
+
+def test_two_refreshes_at_once_take_turns_and_leave_one_snapshot(changed):
+    """The worker and a pg_cron job may refresh at the same moment: the second waits for the
+    first, then replaces its rows; it does not add its own beside them."""
+    project_db, _ = changed
+    try:
+        with project_db.connect() as first, project_db.connect() as second:
+            second_pid = second.info.backend_pid
+            with first.transaction():
+                written = first.execute("select analytics.refresh_live_metrics()").fetchone()[0]
+                waiting = threading.Thread(target=second.execute, args=("select analytics.refresh_live_metrics()",))
+                waiting.start()
+                for _ in range(200):
+                    if project_db.value("select wait_event_type = 'Lock' from pg_stat_activity where pid = %s",
+                                        (second_pid,)):
+                        break
+                    time.sleep(0.05)
+                else:
+                    pytest.fail("the second refresh did not wait for the first")
+            waiting.join(timeout=60)
+            assert not waiting.is_alive()
+        with project_db.connect() as conn:
+            hourly = conn.execute("select count(*), count(distinct (metric_hour, workspace_id)) "
+                                  "from analytics_internal.live_hourly_snapshot").fetchone()
+            daily = conn.execute("select count(*), count(distinct (metric_date, workspace_id)) "
+                                 "from analytics_internal.live_daily_snapshot").fetchone()
+        assert hourly[0] == hourly[1] and daily[0] == daily[1]
+        assert hourly[0] + daily[0] == written
+    finally:
+        forget_live_snapshot(project_db)
+
+
+@pytest.mark.parametrize("statement", [
+    "select analytics.refresh_live_metrics()",
+    "select analytics_internal.refresh_live_hourly_snapshot()",
+    "select * from analytics_internal.live_hourly_snapshot",
+    "select * from analytics_internal.live_daily_snapshot",
+    "update analytics_internal.live_snapshots set taken_at = now()",
+])
+def test_no_api_role_reads_or_refreshes_the_snapshot(changed, statement):
+    project_db, written = changed
+    for role, user in (("anon", None), ("authenticated", written["newcomer"]), ("service_role", None)):
+        with project_db.api() as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            with acting_as(conn, role, user):
+                conn.execute(statement)
 
 
 def test_the_next_build_writes_what_the_live_rows_said_and_older_rows_come_from_the_tables(changed):

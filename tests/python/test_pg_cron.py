@@ -320,7 +320,7 @@ def test_a_schedule_pg_cron_refuses_changes_no_job(cron, agent_analytics):
     assert cron.jobs() == before  # retention too: one transaction
     unknown = agent_analytics(target, "cron", "install", "--schedule", "backups=0 2 * * *")
     assert unknown.code == 1
-    assert "no job is called backups: the jobs are retention, partitions, refresh, alerts" in unknown.err
+    assert "no job is called backups: the jobs are retention, partitions, refresh, live, alerts" in unknown.err
 
 
 def test_a_database_pg_cron_does_not_serve_is_named_with_the_one_it_does(cron, agent_analytics):

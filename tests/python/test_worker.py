@@ -29,10 +29,10 @@ from test_metrics import check_every_metric
 def test_the_defaults_are_the_documented_schedule():
     config = WorkerConfig()
     assert {name: step.every for name, step in config.steps.items()} == {
-        "partitions": timedelta(hours=6), "build": timedelta(hours=1), "alerts": timedelta(minutes=1),
-        "retention": timedelta(days=1),
+        "partitions": timedelta(hours=6), "build": timedelta(hours=1), "live": timedelta(seconds=30),
+        "alerts": timedelta(minutes=1), "retention": timedelta(days=1),
     }
-    assert config.enabled() == ["partitions", "build", "alerts", "retention"]
+    assert config.enabled() == ["partitions", "build", "live", "alerts", "retention"]
 
 
 def test_a_file_changes_what_it_names_and_keeps_the_rest(tmp_path):
@@ -41,7 +41,7 @@ def test_a_file_changes_what_it_names_and_keeps_the_rest(tmp_path):
     config = WorkerConfig.load(path)
     assert config.steps["build"].every == timedelta(minutes=15)
     assert config.steps["alerts"].every == timedelta(minutes=1)
-    assert config.enabled() == ["partitions", "build", "alerts"]
+    assert config.enabled() == ["partitions", "build", "live", "alerts"]
     assert config.retry == Retry(first=timedelta(seconds=10), longest=timedelta(minutes=30))
 
 
@@ -129,12 +129,13 @@ def status_json(project_db, monkeypatch, capsys) -> dict:
 
 
 def test_one_pass_runs_every_step_builds_right_and_says_so(working, tmp_path, monkeypatch, capsys):
-    config = write_config(tmp_path, '[alerts]\nevery = "1h"\n')
+    config = write_config(tmp_path, '[alerts]\nevery = "1h"\n[live]\nevery = "1h"\n')
     code, records = run_worker(working, "--once", "--config", str(config))
     assert code == 0, records
     assert [(r["event"], r["step"]) for r in records if r["event"].startswith("step_")] == [
         ("step_started", "partitions"), ("step_succeeded", "partitions"),
         ("step_started", "build"), ("step_succeeded", "build"),
+        ("step_started", "live"), ("step_succeeded", "live"),
         ("step_started", "alerts"), ("step_succeeded", "alerts"),
         ("step_started", "retention"), ("step_succeeded", "retention"),
     ]
@@ -143,8 +144,13 @@ def test_one_pass_runs_every_step_builds_right_and_says_so(working, tmp_path, mo
     health = status_json(working, monkeypatch, capsys)
     assert health["data_lag_seconds"] == 0
     assert {step: facts["outcome"] for step, facts in health["steps"].items()} == {
-        "partitions": "succeeded", "build": "succeeded", "alerts": "succeeded", "retention": "succeeded",
+        "partitions": "succeeded", "build": "succeeded", "live": "succeeded", "alerts": "succeeded",
+        "retention": "succeeded",
     }
+    # the live snapshot, taken from what the build had just cut
+    assert health["steps"]["live"]["rows_written"] > 0
+    assert working.value("select count(*) from analytics_internal.live_snapshots where taken_at > now() - "
+                         "interval '1 minute'") == 2
     build = health["steps"]["build"]
     assert build["rows_written"] > 0 and build["neutralized_events"] is not None
     assert build["failures_in_a_row"] == 0 and build["next_run_at"] > build["started_at"]
@@ -162,7 +168,7 @@ def test_one_pass_runs_every_step_builds_right_and_says_so(working, tmp_path, mo
 
 def test_a_build_never_runs_twice_at_once(working, tmp_path, monkeypatch, capsys):
     config = write_config(tmp_path, '[build]\nevery = "1s"\n[alerts]\nenabled = false\n'
-                                    '[retention]\nenabled = false\n[partitions]\nenabled = false\n')
+                                    '[retention]\nenabled = false\n[partitions]\nenabled = false\n[live]\nenabled = false\n')
     before = runs(working)
     with working.connect() as holder:
         holder.execute("select pg_advisory_lock(hashtext('agent-analytics step build'))")
@@ -188,7 +194,7 @@ def test_a_build_run_by_hand_is_recorded_beside_the_workers(working, monkeypatch
 
 def test_a_failed_build_is_recorded_retried_later_and_told_to_the_operator(working, tmp_path):
     config = write_config(tmp_path, '[build]\nevery = "1s"\n[alerts]\nevery = "1s"\n[retention]\nenabled = false\n'
-                                    '[partitions]\nenabled = false\n[retry]\nfirst = "1s"\n')
+                                    '[partitions]\nenabled = false\n[live]\nenabled = false\n[retry]\nfirst = "1s"\n')
     with working.connect() as conn:
         conn.execute("set role service_role")
         rule = insert_rule(conn, name="pipeline failing", metric_type="pipeline_failures", threshold_value=0,
@@ -229,7 +235,7 @@ def test_a_failed_build_is_recorded_retried_later_and_told_to_the_operator(worki
 
 def test_sigterm_finishes_the_running_build_then_exits_0(working, tmp_path):
     config = write_config(tmp_path, '[build]\nevery = "1s"\n[alerts]\nenabled = false\n'
-                                    '[retention]\nenabled = false\n[partitions]\nenabled = false\n')
+                                    '[retention]\nenabled = false\n[partitions]\nenabled = false\n[live]\nenabled = false\n')
     process = subprocess.Popen([sys.executable, "-m", "agent_analytics.cli", "worker", "--config", str(config)],
                                env=worker_env(working), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -253,7 +259,7 @@ def test_sigterm_finishes_the_running_build_then_exits_0(working, tmp_path):
 
 def test_a_second_sigterm_abandons_the_build_and_the_next_one_loses_nothing(working, tmp_path):
     config = write_config(tmp_path, '[build]\nevery = "1s"\n[alerts]\nenabled = false\n[retry]\nfirst = "1s"\n'
-                                    '[retention]\nenabled = false\n[partitions]\nenabled = false\n')
+                                    '[retention]\nenabled = false\n[partitions]\nenabled = false\n[live]\nenabled = false\n')
     with working.connect() as conn:
         generate.append(conn, timedelta(minutes=30))
     process = subprocess.Popen([sys.executable, "-m", "agent_analytics.cli", "worker", "--config", str(config)],

@@ -6,13 +6,15 @@ statements (PostgREST's default)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import shutil
 import statistics
 import subprocess
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import psycopg
@@ -29,6 +31,9 @@ from agent_analytics.progress import Progress
 PROTOCOLS = ("simple", "prepared")
 # (side, role, schema): who asks, of which schema
 CALLERS = (("ours", "member", "analytics"), ("ours", "service", "analytics"), ("naive", "service", "naive"))
+# How often the worker's `live` step takes the live snapshot (worker/config.py), which the load
+# section does as well while a query that reads it is under load.
+LIVE_SNAPSHOT_EVERY_S = 30.0
 # A schema of the benchmark's own: the app's public schema is not ours to write.
 PARAMETERS_SCHEMA = "bench_load"
 # The parameters a query may name, and their types in the parameters table.
@@ -211,7 +216,9 @@ def concurrency(bench: RunDatabase, queries: Sequence[DashboardQuery], parameter
     each cell runs `rounds` times for `seconds` (or `transactions` per client), the callers
     taking turns, so that a drift in the machine's speed (a third from day to day on the
     machines this was measured on, and seconds-long dips) falls on every caller alike. A caller
-    whose request runs past `probe_limit_seconds` once is not put under load: its cells say so."""
+    whose request runs past `probe_limit_seconds` once is not put under load: its cells say so.
+    While a query that reads the live snapshot is probed and under load, the snapshot is taken
+    every 30 s beside it, as the worker's `live` step takes it."""
     pgbench = find_pgbench()
     results: LoadResults = {}
     steps = sum(len(protocols) * len(clients) * rounds * sum(1 for _, role, _ in CALLERS if role in query.roles)
@@ -223,23 +230,53 @@ def concurrency(bench: RunDatabase, queries: Sequence[DashboardQuery], parameter
             for query in queries:
                 callers = [(f"{side}-{role}" if side == "ours" else side, role, schema)
                            for side, role, schema in CALLERS if role in query.roles]
-                probes = {caller: rows_returned(conn, query, role, schema, parameters, limit_seconds=probe_limit_seconds)
-                          for caller, role, schema in callers}
-                for protocol in protocols:
-                    texts = {caller: script(conn, query, role, schema, protocol, len(parameters))
-                             for caller, role, schema in callers}
-                    for count in clients:
-                        runs: dict[str, list[PgbenchRun]] = {caller: [] for caller in texts}
-                        for _ in range(rounds):
-                            for caller, text in texts.items():
-                                if probes[caller].timed_out_after_s is None:
-                                    runs[caller].append(run_pgbench(pgbench, bench, text, count, protocol, seconds,
-                                                                    transactions))
-                                done += 1
-                                progress("dashboard queries under load", done, steps, done)
-                        for caller, made in runs.items():
-                            results.setdefault(query.name, {}).setdefault(caller, {}).setdefault(protocol, {})[
-                                str(count)] = combined(made, probes[caller])
+                with live_snapshot_taken(bench) if query.live_snapshot else contextlib.nullcontext():
+                    probes = {caller: rows_returned(conn, query, role, schema, parameters,
+                                                    limit_seconds=probe_limit_seconds)
+                              for caller, role, schema in callers}
+                    for protocol in protocols:
+                        texts = {caller: script(conn, query, role, schema, protocol, len(parameters))
+                                 for caller, role, schema in callers}
+                        for count in clients:
+                            runs: dict[str, list[PgbenchRun]] = {caller: [] for caller in texts}
+                            for _ in range(rounds):
+                                for caller, text in texts.items():
+                                    if probes[caller].timed_out_after_s is None:
+                                        runs[caller].append(run_pgbench(pgbench, bench, text, count, protocol,
+                                                                        seconds, transactions))
+                                    done += 1
+                                    progress("dashboard queries under load", done, steps, done)
+                            for caller, made in runs.items():
+                                results.setdefault(query.name, {}).setdefault(caller, {}).setdefault(protocol, {})[
+                                    str(count)] = combined(made, probes[caller])
         finally:
             conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(PARAMETERS_SCHEMA)))
     return results
+
+
+@contextlib.contextmanager
+def live_snapshot_taken(bench: RunDatabase, every_s: float = LIVE_SNAPSHOT_EVERY_S) -> Iterator[None]:
+    """The live snapshot taken now and then every `every_s` seconds until the block ends, on a
+    connection of its own, as the worker's `live` step takes it: its cost falls on the requests
+    under load, as the worker's would. A refresh that fails ends the block with its error."""
+    stop = threading.Event()
+    failed: list[BaseException] = []
+    with bench.connect() as conn:
+        conn.execute("select analytics.refresh_live_metrics()")
+
+        def keep_taking() -> None:
+            try:
+                while not stop.wait(every_s):
+                    conn.execute("select analytics.refresh_live_metrics()")
+            except psycopg.Error as error:
+                failed.append(error)
+
+        taker = threading.Thread(target=keep_taking, name="live snapshot", daemon=True)
+        taker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            taker.join()
+    if failed:
+        raise BenchError(f"the live snapshot could not be taken: {failed[0]}") from failed[0]

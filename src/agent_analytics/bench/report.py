@@ -461,7 +461,9 @@ def load_table(load: LoadResults, seconds: int | None, rounds: int | None = None
         "Supabase's transaction pooler; `prepared`: prepared statements, PostgREST's default. TPS, and p95 "
         "latency in ms; *(no rows)*: the request answers nothing for the median sampled parameters, so its "
         "throughput is not a comparison. *member/service*: our member's TPS over our service_role's (the aim: "
-        "at least 0.8, within 1.25×); *ours/naive*: our service_role's TPS over naive's.",
+        "at least 0.8, within 1.25×); *ours/naive*: our service_role's TPS over naive's. The live hour and day "
+        "(`hourly_today_live`, `today_live`) ran with the live snapshot taken every 30 s beside them, as the "
+        "worker takes it (docs/live-metrics.md, \"The snapshot\").",
         "",
         "| query | protocol | clients | ours member | ours service | naive | member/service | ours/naive |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",

@@ -35,6 +35,7 @@ order by metric_hour;
 
 -- name: hourly_today_live
 -- what: the same hours read live: built up to what the builds took in, the rest from the raw rows (naive: its table)
+-- snapshot: live
 select *
 from {schema}.hourly_metrics
 where workspace_id = %(workspace_id)s
@@ -47,6 +48,7 @@ select * from {schema}.member_live_hourly_metrics(%(workspace_id)s) order by met
 
 -- name: today_live
 -- what: a workspace's figures for the current UTC day, live (naive: its table's row for the day)
+-- snapshot: live
 select active_users, new_users, total_runs, successful_runs, failed_runs, total_credits_consumed, total_errors
 from {schema}.daily_metrics
 where workspace_id = %(workspace_id)s and metric_date = (now() at time zone 'UTC')::date;

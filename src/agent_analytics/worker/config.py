@@ -2,6 +2,8 @@
 
     [build]
     every = "1h"
+    [live]             # the live snapshot (docs/live-metrics.md); the live functions use it up to a minute old
+    every = "30s"
     [alerts]
     every = "1m"
     [retention]
@@ -27,8 +29,9 @@ from pathlib import Path
 from agent_analytics.errors import AgentAnalyticsError
 
 # The order a pass runs what is due: partitions before the build that writes into them, the
-# alerts after the build (a failed build is reported in the same pass), retention last.
-STEPS = ("partitions", "build", "alerts", "retention")
+# live snapshot after the build (taken from the build's cut), the alerts after the build (a
+# failed build is reported in the same pass), retention last.
+STEPS = ("partitions", "build", "live", "alerts", "retention")
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 # The longest interval or backoff a setting may give.
@@ -71,6 +74,7 @@ def _default_steps() -> dict[str, Step]:
     return {
         "partitions": Step(timedelta(hours=6)),
         "build": Step(timedelta(hours=1)),
+        "live": Step(timedelta(seconds=30)),
         "alerts": Step(timedelta(minutes=1)),
         "retention": Step(timedelta(days=1)),
     }

@@ -206,6 +206,8 @@ class Worker:
         if step == "alerts":
             return steps.alerts(conn, self.alert_settings,
                                 lambda line: self.log("alert_delivery", line, step="alerts"))
+        if step == "live":
+            return steps.live(conn, self._job("live"))
         if step == "retention":
             return steps.retention(conn, self._job("retention"))
         return steps.partitions(conn, self._job("partitions"))

@@ -54,6 +54,14 @@ def partitions(conn: psycopg.Connection, job: JobDefinition) -> StepOutcome:
     return StepOutcome(summary="partitions from the lookback to the days ahead are in place")
 
 
+def live(conn: psycopg.Connection, job: JobDefinition) -> StepOutcome:
+    """The live snapshot taken again: what the live functions answer while it is at most a minute
+    old (docs/live-metrics.md, "The snapshot")."""
+    with conn.transaction():
+        written = conn.execute(job.command).fetchone()[0]
+    return StepOutcome(rows_written=written, summary=f"the live snapshot taken again: {written} rows")
+
+
 def retention(conn: psycopg.Connection, job: JobDefinition) -> StepOutcome:
     run_job(conn, job)
     pruned = health.prune(conn)
