@@ -258,7 +258,9 @@ def concurrency(bench: RunDatabase, queries: Sequence[DashboardQuery], parameter
 def live_snapshot_taken(bench: RunDatabase, every_s: float = LIVE_SNAPSHOT_EVERY_S) -> Iterator[None]:
     """The live snapshot taken now and then every `every_s` seconds until the block ends, on a
     connection of its own, as the worker's `live` step takes it: its cost falls on the requests
-    under load, as the worker's would. A refresh that fails ends the block with its error."""
+    under load, as the worker's would. Forgotten when the block ends, so that what the benchmark
+    runs next computes the live part as a project without a worker does. A refresh that fails
+    ends the block with its error."""
     stop = threading.Event()
     failed: list[BaseException] = []
     with bench.connect() as conn:
@@ -278,5 +280,6 @@ def live_snapshot_taken(bench: RunDatabase, every_s: float = LIVE_SNAPSHOT_EVERY
         finally:
             stop.set()
             taker.join()
+            conn.execute("delete from analytics_internal.live_snapshots")
     if failed:
         raise BenchError(f"the live snapshot could not be taken: {failed[0]}") from failed[0]
