@@ -1,10 +1,10 @@
-{#- The live snapshot: the live part of every workspace's hours and day, computed at most every
-    few seconds by one caller (the worker's `live` step or pg_cron's job, through
-    analytics.refresh_live_metrics()) and read by the live functions while it is at most
-    live_snapshot_max_age() old; older, absent, or on a standby, the functions compute the live
-    part from the raw rows as before. Why: a workspace's live call computed its whole UTC day
-    from the raw rows at every call, which for the busiest workspaces late in the day took tens
-    of milliseconds (docs/performance.md). How to use it: docs/live-metrics.md, "The snapshot". -#}
+{#- The live snapshot: the live part of every workspace's hours and day, computed for all of
+    them at once (analytics.refresh_live_metrics(): the worker's `live` step every 30 s, or
+    pg_cron's job) and read by a workspace's live call while it is at most
+    live_snapshot_max_age() old; older, absent, or on a standby, the call computes its live part
+    from the raw rows as before. Why: that call read its workspace's whole UTC day at every call,
+    which for the busiest workspaces late in the day took tens of milliseconds
+    (docs/performance.md, "The live snapshot"). How to use it: docs/live-metrics.md. -#}
 
 
 {% macro live_snapshot_max_age() -%}
@@ -53,9 +53,9 @@ revoke all on function {{ target.schema }}.refresh_live_metrics() from public
 {% macro ensure_live_snapshot_table(kind, definition, shape, time_column) %}
 {#- The unlogged table live_<kind>_snapshot (no WAL: a cache, which a crash empties, and the
     functions then compute), made as `definition` unless one of the same `shape` (an SQL text
-    expression: the columns it must have) is there. A table of another shape, left by an earlier version, is
-    dropped and its snapshot forgotten. Not dropped otherwise: a reader that had just found the
-    snapshot fresh would read an empty table. -#}
+    expression: the columns it must have) is there. A table of another shape, left by an earlier
+    version, is dropped and its snapshot forgotten. Not dropped otherwise: a reader that had just
+    found the snapshot fresh would read an empty table. -#}
 {%- set name = 'live_' ~ kind ~ '_snapshot' %}
 {%- set table = internal_schema() ~ '.' ~ name %}
 do $snapshot$
