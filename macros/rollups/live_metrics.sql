@@ -150,14 +150,16 @@ begin
         {{ live_hourly_rows(events, runs, none) | indent(8) }};
     else
         perform pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
-        if {{ live_snapshot_is_fresh('hourly') }} then
-            return query
-            select built.* from {{ this }} as built
-            where built.metric_hour >= v_since and built.metric_hour < v_live and built.workspace_id = any(p_workspace_ids)
-            union all
-            select taken.* from {{ internal_schema() }}.live_hourly_snapshot as taken
-            where taken.metric_hour >= v_from and taken.workspace_id = any(p_workspace_ids);
-            return;
+        if not pg_catalog.pg_is_in_recovery() then
+            if {{ live_snapshot_is_fresh('hourly') | indent(12) }} then
+                return query
+                select built.* from {{ this }} as built
+                where built.metric_hour >= v_since and built.metric_hour < v_live and built.workspace_id = any(p_workspace_ids)
+                union all
+                select taken.* from {{ internal_schema() }}.live_hourly_snapshot as taken
+                where taken.metric_hour >= v_from and taken.workspace_id = any(p_workspace_ids);
+                return;
+            end if;
         end if;
         return query
         select built.* from {{ this }} as built
@@ -386,17 +388,19 @@ begin
         {{ live_daily_rows(events, runs, first_seen, none) | indent(8) }};
     else
         perform pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
-        if {{ live_snapshot_is_fresh('daily') }} then
-            return query
-            select
-                {{ live_daily_built_columns() | indent(4) }}
-            from {{ this }} as built
-            where built.metric_date >= v_since::date and built.metric_date < v_live::date
-                and built.workspace_id = any(p_workspace_ids)
-            union all
-            select taken.* from {{ internal_schema() }}.live_daily_snapshot as taken
-            where taken.metric_date >= v_from::date and taken.workspace_id = any(p_workspace_ids);
-            return;
+        if not pg_catalog.pg_is_in_recovery() then
+            if {{ live_snapshot_is_fresh('daily') | indent(12) }} then
+                return query
+                select
+                    {{ live_daily_built_columns() | indent(8) }}
+                from {{ this }} as built
+                where built.metric_date >= v_since::date and built.metric_date < v_live::date
+                    and built.workspace_id = any(p_workspace_ids)
+                union all
+                select taken.* from {{ internal_schema() }}.live_daily_snapshot as taken
+                where taken.metric_date >= v_from::date and taken.workspace_id = any(p_workspace_ids);
+                return;
+            end if;
         end if;
         return query
         select

@@ -18,11 +18,14 @@ interval '1 minute'
     the owner's refresh, which the worker and pg_cron call. The snapshot tables and their refresh
     functions are made by the builds of hourly_metrics and daily_metrics (their shape is the
     models'), so before the first build there is nothing to refresh. #}
-create table if not exists {{ internal_schema() }}.live_snapshots (
+{#- Unlogged like the snapshot tables, so that a crash (or a standby's promotion) empties both
+    together: a record of a fresh snapshot over an emptied table would answer with no rows. #}
+create unlogged table if not exists {{ internal_schema() }}.live_snapshots (
     kind text primary key check (kind in ('hourly', 'daily')),
     taken_at timestamptz not null,
     live_from timestamptz not null
 );
+alter table {{ internal_schema() }}.live_snapshots set unlogged;
 comment on table {{ internal_schema() }}.live_snapshots is
 'Each live snapshot: when it was taken (its rows are as of then), from which hour it holds the live part';
 revoke all on {{ internal_schema() }}.live_snapshots from public;
@@ -64,7 +67,7 @@ declare
 begin
     if pg_catalog.to_regclass('{{ table }}') is not null
         and pg_catalog.obj_description(pg_catalog.to_regclass('{{ table }}'), 'pg_class') is distinct from v_shape then
-        lock table {{ internal_schema() }}.live_snapshots in exclusive mode;
+        {#- The table first, then the bookkeeping, in the order a refresh takes them. #}
         drop table {{ table }};
     end if;
     if pg_catalog.to_regclass('{{ table }}') is null then
@@ -90,6 +93,8 @@ returns bigint
 language plpgsql
 security definer
 {{ maintenance_function_settings() }}
+{#- the live part's days are UTC days whatever the caller's session says #}
+set timezone = 'UTC'
 as $$
 declare
     v_live constant timestamptz := {{ live_start }};
@@ -111,9 +116,10 @@ revoke all on function {{ internal_schema() }}.refresh_live_{{ kind }}_snapshot(
 
 
 {% macro live_snapshot_is_fresh(kind) -%}
-{#- In a live function: whether the <kind> snapshot may answer a call whose live part starts at
-    v_from. On a standby an unlogged table cannot be read. -#}
-not pg_catalog.pg_is_in_recovery() and exists (
+{#- In a live function, after `not pg_is_in_recovery()` was checked on its own (a standby
+    refuses to plan a statement that names an unlogged table): whether the <kind> snapshot may
+    answer a call whose live part starts at v_from. -#}
+exists (
     select from {{ internal_schema() }}.live_snapshots as taken
     where taken.kind = '{{ kind }}'
         and taken.taken_at >= now() - {{ live_snapshot_max_age() }}

@@ -309,12 +309,15 @@ def test_a_snapshot_answers_while_at_most_a_minute_old_then_the_raw_rows_do(chan
         hours_now, day_now = expected(raw_now)
         assert hours_now != hours_then and day_now != day_then, "the writes change nothing: the test would show nothing"
 
-        with project_db.connect() as conn:
-            conn.execute("update analytics_internal.live_snapshots set taken_at = taken_at - interval '61 seconds'")
-        hours, day, strangers = member_reads()
-        compare(keyed(hours, ("metric_hour", "workspace_id"), HOURLY_COLUMNS), hours_now, "the raw rows' hours")
-        compare(keyed(day, ("metric_date", "workspace_id"), LIVE_DAILY_COLUMNS), day_now, "the raw rows' day")
-        assert strangers == []
+        # a snapshot that starts after the call's live part does not answer it, nor one over a minute old
+        for change in ("live_from = live_from + interval '2 days'",
+                       "live_from = live_from - interval '2 days', taken_at = taken_at - interval '61 seconds'"):
+            with project_db.connect() as conn:
+                conn.execute(f"update analytics_internal.live_snapshots set {change}")
+            hours, day, strangers = member_reads()
+            compare(keyed(hours, ("metric_hour", "workspace_id"), HOURLY_COLUMNS), hours_now, f"{change}: hours")
+            compare(keyed(day, ("metric_date", "workspace_id"), LIVE_DAILY_COLUMNS), day_now, f"{change}: day")
+            assert taken_at not in {row["as_of"] for row in day} and strangers == []
     finally:
         forget_live_snapshot(project_db)
 

@@ -410,6 +410,10 @@ def test_no_security_definer_function_runs_what_a_service_role_login_planted(bui
         "scrub_audit_log": f"select analytics.erase_user('{user_id}')",
         # called by the build role's hooks only; service_role may not call it
         "oldest_open_transaction_start": None,
+        # the owner's (the worker's and pg_cron's) only: service_role may not call them (test_live_metrics.py)
+        "refresh_live_metrics": None,
+        "refresh_live_hourly_snapshot": None,
+        "refresh_live_daily_snapshot": None,
         "register_runs": None,
         # runs only when a sensitive call fails (test_audit.py)
         "log_failed_call": None,

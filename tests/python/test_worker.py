@@ -166,6 +166,26 @@ def test_one_pass_runs_every_step_builds_right_and_says_so(working, tmp_path, mo
     assert not [r for r in records if r["event"].startswith("step_")]
 
 
+def test_a_worker_newer_than_the_deploy_names_the_step_and_the_fix(working, tmp_path):
+    """A deploy of before the `live` step: the worker stops with what to do, not a traceback."""
+    config = write_config(tmp_path, '[build]\nenabled = false\n[alerts]\nenabled = false\n[live]\nevery = "1s"\n'
+                                    '[retention]\nenabled = false\n[partitions]\nenabled = false\n')
+    check = "alter table analytics.pipeline_runs drop constraint pipeline_runs_step_check, add constraint " \
+            "pipeline_runs_step_check check (step in ({}))"
+    with working.connect() as conn:
+        # the earlier check, for new rows only: this module's earlier tests ran `live`
+        conn.execute(check.format("'partitions', 'build', 'alerts', 'retention'") + " not valid")
+    try:
+        done = subprocess.run([sys.executable, "-m", "agent_analytics.cli", "worker", "--once", "--config", str(config)],
+                              env=worker_env(working), capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        with working.connect() as conn:
+            conn.execute(check.format("'partitions', 'build', 'live', 'alerts', 'retention'"))
+    assert done.returncode == 1
+    assert "does not know the worker's step 'live'" in done.stderr and "agent-analytics deploy" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_a_build_never_runs_twice_at_once(working, tmp_path, monkeypatch, capsys):
     config = write_config(tmp_path, '[build]\nevery = "1s"\n[alerts]\nenabled = false\n'
                                     '[retention]\nenabled = false\n[partitions]\nenabled = false\n[live]\nenabled = false\n')

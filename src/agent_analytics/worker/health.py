@@ -103,11 +103,18 @@ def worker_name() -> str:
 
 
 def started(conn: psycopg.Connection, step: str, worker: str) -> int:
-    """Record that `step` starts now; its id."""
-    with conn.transaction():
-        return conn.execute(
-            "insert into analytics.pipeline_runs (step, worker) values (%s, %s) returning id", (step, worker)
-        ).fetchone()[0]
+    """Record that `step` starts now; its id. A step the deployed schema does not know (a worker
+    newer than the deploy) is named, with the fix, instead of failing on the table's check."""
+    try:
+        with conn.transaction():
+            return conn.execute(
+                "insert into analytics.pipeline_runs (step, worker) values (%s, %s) returning id", (step, worker)
+            ).fetchone()[0]
+    except psycopg.errors.CheckViolation as error:
+        raise HealthUnavailable(
+            f"the deployed schema does not know the worker's step {step!r} (it is older than this worker): run "
+            "`agent-analytics deploy` as the database owner to bring it to this version, then start the worker again"
+        ) from error
 
 
 def ended(conn: psycopg.Connection, run_id: int, outcome: str, *, rows_written: int | None = None,
