@@ -40,12 +40,11 @@ as $$
 declare
     v_rows bigint := 0;
 begin
-    if pg_catalog.to_regprocedure('{{ internal_schema() }}.refresh_live_hourly_snapshot()') is not null then
-        v_rows := v_rows + {{ internal_schema() }}.refresh_live_hourly_snapshot();
+    {%- for kind in ['hourly', 'daily'] %}
+    if pg_catalog.to_regprocedure('{{ internal_schema() }}.refresh_live_{{ kind }}_snapshot()') is not null then
+        v_rows := v_rows + {{ internal_schema() }}.refresh_live_{{ kind }}_snapshot();
     end if;
-    if pg_catalog.to_regprocedure('{{ internal_schema() }}.refresh_live_daily_snapshot()') is not null then
-        v_rows := v_rows + {{ internal_schema() }}.refresh_live_daily_snapshot();
-    end if;
+    {%- endfor %}
     return v_rows;
 end
 $$;

@@ -322,6 +322,30 @@ def test_a_snapshot_answers_while_at_most_a_minute_old_then_the_raw_rows_do(chan
         forget_live_snapshot(project_db)
 
 
+@pytest.mark.parametrize("since", ["-infinity", "infinity", "1900-01-01", "2999-12-31"])
+def test_a_snapshot_answers_extreme_starts_as_the_raw_rows_do(changed, since):
+    """What a member passes as p_since reaches the snapshot's read too: the far past, the far
+    future and the infinities give what computing from the raw rows gives, stamps aside."""
+    project_db, written = changed
+
+    def member_reads() -> tuple[list[dict], list[dict]]:
+        with project_db.api() as conn, acting_as(conn, "authenticated", written["newcomer"]):
+            return (fetch(conn, "select * from analytics.member_live_hourly_metrics(null, %s) order by 1, 2", (since,)),
+                    fetch(conn, "select * from analytics.member_live_daily_metrics(null, %s::date) order by 1, 2",
+                          (since,)))
+
+    def unstamped(rows: list[dict]) -> list[dict]:
+        return [{k: v for k, v in row.items() if k not in ("created_at", "as_of")} for row in rows]
+
+    computed = member_reads()
+    try:
+        refresh_live_snapshot(project_db)
+        from_snapshot = member_reads()
+    finally:
+        forget_live_snapshot(project_db)
+    assert [unstamped(rows) for rows in from_snapshot] == [unstamped(rows) for rows in computed]
+
+
 def test_two_refreshes_at_once_take_turns_and_leave_one_snapshot(changed):
     """The worker and a pg_cron job may refresh at the same moment: the second waits for the
     first, then replaces its rows; it does not add its own beside them."""

@@ -27,13 +27,14 @@ from agent_analytics.bench.queries import DashboardQuery, become
 from agent_analytics.bench.results import LoadResults, LoadTiming, summary
 from agent_analytics.db import DatabaseUnavailable
 from agent_analytics.progress import Progress
+from agent_analytics.worker.config import WorkerConfig
 
 PROTOCOLS = ("simple", "prepared")
 # (side, role, schema): who asks, of which schema
 CALLERS = (("ours", "member", "analytics"), ("ours", "service", "analytics"), ("naive", "service", "naive"))
-# How often the worker's `live` step takes the live snapshot (worker/config.py), which the load
-# section does as well while a query that reads it is under load.
-LIVE_SNAPSHOT_EVERY_S = 30.0
+# How often the worker's `live` step takes the live snapshot by default, which the load section
+# does as well while a query that reads it is under load.
+LIVE_SNAPSHOT_EVERY_S = WorkerConfig().steps["live"].every.total_seconds()
 # A schema of the benchmark's own: the app's public schema is not ours to write.
 PARAMETERS_SCHEMA = "bench_load"
 # The parameters a query may name, and their types in the parameters table.
