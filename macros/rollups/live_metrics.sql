@@ -125,6 +125,9 @@ create or replace function {{ internal_schema() }}.live_hourly_metrics(
 )
 returns setof {{ row_type }}
 language plpgsql
+{#- STABLE, not VOLATILE: every statement runs with the call's snapshot, so the look at
+    live_snapshots and the read of the snapshot's rows see the same refresh, even when another
+    commits in between. #}
 stable
 set search_path = {{ definer_search_path() }}
 {#- The platform's call keeps custom plans: a generic plan cannot see that the window is an

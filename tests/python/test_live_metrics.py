@@ -377,6 +377,53 @@ def test_two_refreshes_at_once_take_turns_and_leave_one_snapshot(changed):
         forget_live_snapshot(project_db)
 
 
+@pytest.mark.parametrize("kind", ["hourly", "daily"])
+def test_a_refresh_that_commits_during_a_call_changes_nothing_it_returns(changed, kind):
+    """A call looks at live_snapshots, then reads the snapshot's rows: two statements, which see
+    the database as of one moment, the call's (the live functions are STABLE). Here a refresh
+    that moves the live part past the call's (the next UTC day's first one) commits between the
+    two: the call waits on the lock it holds. The call still returns the rows of the snapshot it
+    found fresh, not the built rows alone. Made VOLATILE, the functions read the new, empty
+    snapshot and return no live rows."""
+    project_db, written = changed
+    door = f"analytics.member_live_{kind}_metrics"
+    table = f"analytics_internal.live_{kind}_snapshot"
+
+    def member_call(conn: psycopg.Connection) -> list[dict]:
+        with acting_as(conn, "authenticated", written["newcomer"]):
+            return fetch(conn, f"select * from {door}(%s) order by 1", (written["workspace_a"],))
+
+    try:
+        refresh_live_snapshot(project_db)
+        with project_db.api() as conn:
+            before = member_call(conn)
+        live_part = [row for row in before if (row["metric_date"] == today_start().date() if kind == "daily"
+                                               else row["metric_hour"] >= today_start())]
+        assert live_part, "no live rows: the test would show nothing"
+        with project_db.connect() as refresh, project_db.api() as caller:
+            caller_pid = caller.info.backend_pid
+            answers: list[list[dict]] = []
+            with refresh.transaction():
+                refresh.execute(f"lock table {table} in access exclusive mode")
+                call = threading.Thread(target=lambda: answers.append(member_call(caller)))
+                call.start()
+                for _ in range(200):
+                    if project_db.value("select wait_event_type = 'Lock' from pg_stat_activity where pid = %s",
+                                        (caller_pid,)):
+                        break
+                    time.sleep(0.05)
+                else:
+                    pytest.fail("the call did not wait for the refresh")
+                refresh.execute(f"delete from {table}")
+                refresh.execute("update analytics_internal.live_snapshots set taken_at = now(), "
+                                "live_from = live_from + interval '1 day' where kind = %s", (kind,))
+            call.join(timeout=60)
+            assert not call.is_alive()
+        assert answers == [before]
+    finally:
+        forget_live_snapshot(project_db)
+
+
 @pytest.mark.parametrize("statement", [
     "select analytics.refresh_live_metrics()",
     "select analytics_internal.refresh_live_hourly_snapshot()",
