@@ -2,7 +2,9 @@
     The project's in-database jobs, which `agent-analytics cron install` schedules with pg_cron
     (docs/pg_cron.md). pg_cron runs a job as the role that scheduled it, so they are the deploy
     owner's (on Supabase, postgres): it owns the functions they call. The install names each job
-    agent-analytics-<key>; the schedules are pg_cron 1.4's five fields, in UTC.
+    agent-analytics-<key>; the schedules are pg_cron 1.4's five fields, in UTC. A job with a
+    `seconds_schedule` takes it on pg_cron 1.5 or later, which runs jobs every few seconds: the
+    live snapshot every 30 s, as the worker takes it, instead of every minute.
 -#}
 
 {% macro pg_cron_jobs() %}
@@ -32,6 +34,7 @@
     {
         'key': 'live',
         'schedule': '* * * * *',
+        'seconds_schedule': '30 seconds',
         'command': 'select ' ~ s ~ '.refresh_live_metrics()',
         'function': s ~ '.refresh_live_metrics()',
         'description': 'the live snapshot that the live functions answer from while it is at most a minute old',

@@ -39,8 +39,8 @@ def main(args: argparse.Namespace, console: Console) -> int:
     with db.connect(target) as conn:
         if args.cron_command == "install":
             # pg_cron and the role are checked before dbt renders the jobs, which takes seconds
-            pg_cron.check_pg_cron(conn)
-            definitions = pg_cron.job_definitions(target, dict(args.schedule))
+            setup = pg_cron.check_pg_cron(conn)
+            definitions = pg_cron.job_definitions(target, dict(args.schedule), setup=setup)
             _print_installed(pg_cron.install(conn, definitions), console)
         elif args.cron_command == "list":
             jobs = pg_cron.list_jobs(conn)

@@ -11,6 +11,7 @@ build runs: the partition job runs the very statement every build starts with.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -65,6 +66,8 @@ class JobDefinition:
     command: str
     function: str  # what the command calls, as regprocedure text (checked before scheduling)
     description: str
+    # pg_cron 1.5 and later run a job every few seconds ("30 seconds"); 1.4 every minute at most
+    seconds_schedule: str | None = None
 
     @property
     def name(self) -> str:
@@ -116,25 +119,52 @@ class InstallResult:
     notes: tuple[str, ...]  # what the install saw and left alone: paused jobs, other roles' copies
 
 
+# The first pg_cron version whose schedules may be "[1-59] seconds".
+SECONDS_FROM = (1, 5)
+
+
 @dataclass(frozen=True)
 class CronSetup:
     """Where the connection is, as pg_cron sees it."""
 
     database: str
     username: str
+    version: str  # pg_cron's extversion, e.g. "1.4" (Debian 12) or "1.6" (Supabase)
+
+    @property
+    def takes_seconds(self) -> bool:
+        return version_numbers(self.version) >= SECONDS_FROM
+
+
+def version_numbers(version: str) -> tuple[int, ...]:
+    """An extension version's leading numbers: "1.6.4" -> (1, 6, 4); "1.4-2" -> (1, 4)."""
+    found = re.match(r"\d+(?:\.\d+)*", version.strip())
+    return tuple(int(part) for part in found.group().split(".")) if found else ()
 
 
 def job_definitions(target: db.Connection, schedules: Mapping[str, str] | None = None,
-                    dbt_args: Sequence[str] = ()) -> tuple[JobDefinition, ...]:
+                    dbt_args: Sequence[str] = (), setup: CronSetup | None = None) -> tuple[JobDefinition, ...]:
     """The jobs as the dbt project renders them for `target` (macro print_pg_cron_jobs), with
-    `schedules` (job key: cron schedule) instead of their defaults."""
+    `schedules` (job key: cron schedule) instead of their defaults. For the pg_cron of `setup`:
+    a job's seconds_schedule as its default where that pg_cron takes one."""
     result = dbt.run_dbt(["--quiet", "run-operation", "print_pg_cron_jobs", "--target", "owner", *dbt_args],
                          target, capture=True)
     printed = [line for line in result.stdout.splitlines() if line.startswith("[")]
     if not printed:
         raise dbt.DbtFailed(f"`dbt run-operation print_pg_cron_jobs` printed no jobs:\n{result.stdout}{result.stderr}")
     definitions = tuple(JobDefinition(**job) for job in json.loads(printed[-1]))
+    if setup is not None:
+        definitions = for_pg_cron(definitions, setup)
     return with_schedules(definitions, schedules or {})
+
+
+def for_pg_cron(definitions: Sequence[JobDefinition], setup: CronSetup) -> tuple[JobDefinition, ...]:
+    """The jobs' default schedules for the pg_cron of `setup`: a job's seconds_schedule where
+    that pg_cron takes one."""
+    if not setup.takes_seconds:
+        return tuple(definitions)
+    return tuple(replace(definition, schedule=definition.seconds_schedule or definition.schedule)
+                 for definition in definitions)
 
 
 def with_schedules(definitions: Sequence[JobDefinition], schedules: Mapping[str, str]) -> tuple[JobDefinition, ...]:
@@ -148,12 +178,12 @@ def with_schedules(definitions: Sequence[JobDefinition], schedules: Mapping[str,
 
 def check_pg_cron(conn: psycopg.Connection) -> CronSetup:
     """That pg_cron serves this database and the connecting role may use it."""
-    here, username, cron_database, installed, usable = conn.execute("""
+    here, username, cron_database, version, usable = conn.execute("""
         select
             current_database(),
             current_user,
             (select setting from pg_catalog.pg_settings where name = 'cron.database_name'),
-            exists (select from pg_catalog.pg_extension where extname = 'pg_cron'),
+            (select extversion from pg_catalog.pg_extension where extname = 'pg_cron'),
             case when to_regnamespace('cron') is not null then has_schema_privilege('cron', 'usage') else false end
     """).fetchone()
     # pg_cron 1.4 makes its extension only in cron.database_name, and its scheduler reads the jobs
@@ -165,7 +195,7 @@ def check_pg_cron(conn: psycopg.Connection) -> CronSetup:
             f"{here!r}: deploy and install in {cron_database!r} (PGDATABASE={cron_database}), or, self-hosted, "
             f"set cron.database_name = '{here}', restart PostgreSQL and create the extension here"
         )
-    if not installed:
+    if version is None:
         raise PgCronMissing(f"pg_cron is not enabled in database {here!r}: {ENABLE}; "
                             "then run `agent-analytics cron install`")
     if not usable:
@@ -173,7 +203,7 @@ def check_pg_cron(conn: psycopg.Connection) -> CronSetup:
             f"{username} may not use schema cron: as a superuser, `grant usage on schema cron to {username}` "
             "(Supabase grants it to postgres when pg_cron is enabled)"
         )
-    return CronSetup(here, username)
+    return CronSetup(here, username, version)
 
 
 def list_jobs(conn: psycopg.Connection) -> list[Job]:

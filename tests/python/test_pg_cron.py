@@ -323,6 +323,29 @@ def test_a_schedule_pg_cron_refuses_changes_no_job(cron, agent_analytics):
     assert "no job is called backups: the jobs are retention, partitions, refresh, live, alerts" in unknown.err
 
 
+@pytest.mark.parametrize(("version", "takes_seconds"), [
+    ("1.4", False), ("1.4-2", False), ("1.5", True), ("1.6.4", True), ("2.0", True), ("", False), ("beta", False)])
+def test_pg_cron_takes_seconds_from_1_5(version, takes_seconds):
+    assert pg_cron.CronSetup(CRON_DATABASE, "postgres", version).takes_seconds is takes_seconds
+
+
+def test_the_live_snapshot_is_taken_every_30_seconds_where_pg_cron_can(cron, definitions):
+    """On pg_cron 1.5 or later (Supabase's) the live job runs every 30 s, as the worker's step, so
+    a snapshot is never over a minute old while the next is written; on 1.4, every minute. A
+    schedule the user gives wins either way. (This machine's pg_cron is 1.4: the job itself is
+    run by test_pg_cron_runs_every_job_as_postgres_and_each_succeeds.)"""
+    with cron.project_db.connect() as conn:
+        here = pg_cron.check_pg_cron(conn)
+    assert pg_cron.for_pg_cron(definitions, here) == definitions
+    default = {d.key: d.schedule for d in definitions}
+    assert default["live"] == "* * * * *"
+    newer = pg_cron.for_pg_cron(definitions, replace(here, version="1.6"))
+    assert {d.key: d.schedule for d in newer} == {**default, "live": "30 seconds"}
+    assert [replace(d, schedule="") for d in newer] == [replace(d, schedule="") for d in definitions]
+    chosen = pg_cron.with_schedules(newer, {"live": "*/2 * * * *"})
+    assert {d.key: d.schedule for d in chosen}["live"] == "*/2 * * * *"
+
+
 def test_a_database_pg_cron_does_not_serve_is_named_with_the_one_it_does(cron, agent_analytics):
     other = f"{CRON_DATABASE}_other"
     made = cluster.create_supabase_database(cron.server.server(), other)
