@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -53,6 +54,16 @@ def one_line(command: str) -> str:
 
 
 EXPECTED_JOBS = documented_jobs()
+# The live job's schedule on pg_cron 1.5 and later, as the table's schedule cell says after the minute.
+LIVE_JOB, LIVE_SECONDS_SCHEDULE = "agent-analytics-live", "30 seconds"
+
+
+def expected_jobs(cron: CronProject) -> dict[str, tuple[str, str]]:
+    """The documented jobs as `cron install` schedules them on this cluster's pg_cron."""
+    with cron.project_db.connect() as conn:
+        if not pg_cron.check_pg_cron(conn).takes_seconds:
+            return EXPECTED_JOBS
+    return {**EXPECTED_JOBS, LIVE_JOB: (LIVE_SECONDS_SCHEDULE, EXPECTED_JOBS[LIVE_JOB][1])}
 
 # What the dashboard's "enable pg_cron" runs as supabase_admin: the extension, then what Supabase's
 # event trigger extensions.grant_pg_cron_access() grants (supabase/postgres,
@@ -180,7 +191,7 @@ def test_install_schedules_each_job_as_postgres_with_its_schedule_and_command(cr
 
     assert ran.code == 0, ran.err
     jobs = cron.jobs()
-    assert {name: (schedule, one_line(command)) for _, name, schedule, command, *_ in jobs} == EXPECTED_JOBS
+    assert {name: (schedule, one_line(command)) for _, name, schedule, command, *_ in jobs} == expected_jobs(cron)
     assert {(database, username, active) for *_, database, username, active in jobs} == {
         (CRON_DATABASE, "postgres", True)}
     for name in EXPECTED_JOBS:
@@ -217,7 +228,7 @@ def test_install_updates_a_changed_job_in_place_and_removes_one_no_longer_define
     assert ran.code == 0, ran.err
     rows = {name: (jobid, schedule, one_line(command)) for jobid, name, schedule, command, *_ in cron.jobs()}
     assert rows == {
-        **{name: (jobid[name], *expected) for name, expected in EXPECTED_JOBS.items()},
+        **{name: (jobid[name], *expected) for name, expected in expected_jobs(cron).items()},
         "nightly-vacuum": (rows["nightly-vacuum"][0], "0 4 * * *", "vacuum analytics.alert_rules"),
     }
     assert "updated   agent-analytics-retention" in ran.out
@@ -336,7 +347,7 @@ def test_the_live_snapshot_is_taken_every_30_seconds_where_pg_cron_can(cron, def
     run by test_pg_cron_runs_every_job_as_postgres_and_each_succeeds.)"""
     with cron.project_db.connect() as conn:
         here = pg_cron.check_pg_cron(conn)
-    assert pg_cron.for_pg_cron(definitions, here) == definitions
+    assert pg_cron.for_pg_cron(definitions, replace(here, version="1.4")) == definitions
     default = {d.key: d.schedule for d in definitions}
     assert default["live"] == "* * * * *"
     newer = pg_cron.for_pg_cron(definitions, replace(here, version="1.6"))
@@ -344,6 +355,35 @@ def test_the_live_snapshot_is_taken_every_30_seconds_where_pg_cron_can(cron, def
     assert [replace(d, schedule="") for d in newer] == [replace(d, schedule="") for d in definitions]
     chosen = pg_cron.with_schedules(newer, {"live": "*/2 * * * *"})
     assert {d.key: d.schedule for d in chosen}["live"] == "*/2 * * * *"
+
+
+def test_where_pg_cron_takes_seconds_it_takes_the_live_snapshot_every_30_seconds(cron, agent_analytics):
+    """The default install, left to run: on pg_cron 1.5 or later the live job runs every 30 s and
+    each run takes the snapshot again. pg_cron 1.4 (Debian 12's, CI's) cannot: skipped there."""
+    with cron.project_db.connect() as conn:
+        if not pg_cron.check_pg_cron(conn).takes_seconds:
+            pytest.skip("this pg_cron runs jobs every minute at most (1.4); 1.5 and later take seconds")
+    def latest_snapshot() -> datetime | None:
+        return cron.project_db.value(
+            "select max(taken_at) from analytics_internal.live_snapshots where kind = 'hourly'")
+
+    target = cron.project_db.target
+    earlier = latest_snapshot()  # an earlier test's jobs may have taken one
+    assert agent_analytics(target, "cron", "install").code == 0
+    live = next(jobid for jobid, name, *_ in cron.jobs() if name == LIVE_JOB)
+    stamps: set[datetime] = set()
+    deadline = time.monotonic() + 75
+    while len(stamps) < 2 and time.monotonic() < deadline:
+        time.sleep(1)
+        stamps |= {latest_snapshot()} - {None, earlier}
+    assert len(stamps) == 2, f"pg_cron took the snapshot at {sorted(stamps)} in 75 s after the install"
+    first, second = sorted(stamps)
+    assert 25 <= (second - first).total_seconds() <= 35, (first, second)
+    with cron.admin() as conn:
+        statuses = {status for (status,) in conn.execute(
+            "select status from cron.job_run_details where jobid = %s and status in ('succeeded', 'failed')",
+            (live,))}
+    assert statuses == {"succeeded"}
 
 
 def test_a_database_pg_cron_does_not_serve_is_named_with_the_one_it_does(cron, agent_analytics):
