@@ -19,6 +19,7 @@ from agent_analytics import bench, db, naive
 from agent_analytics.bench import (
     concurrency,
     data,
+    live_snapshot,
     maintenance,
     plans,
     queries,
@@ -482,8 +483,8 @@ def test_a_cells_rounds_give_the_median_tps_and_every_transactions_latency():
 
 def test_the_live_snapshot_is_taken_beside_the_queries_that_read_it_and_only_then(with_naive, monkeypatch):
     """The worker takes the live snapshot every 30 s and the live functions answer from it: the
-    load section takes it the same way while a query that reads it is under load, so that the
-    figures are those of a project with its worker, the refresh's cost included."""
+    dashboard and load sections take it the same way while they time a query that reads it, so
+    that the figures are those of a project with its worker, the refresh's cost included."""
     assert {query.name for query in queries.load_queries() if query.live_snapshot} == {
         "hourly_today_live", "today_live"}
     bench_database = data.RunDatabase(with_naive.target, None, Path("."))
@@ -506,15 +507,20 @@ def test_the_live_snapshot_is_taken_beside_the_queries_that_read_it_and_only_the
 
     try:
         plain = queries.DashboardQuery(name="plain", what="one row", text="select 1")
+        live = dataclasses.replace(plain, live_snapshot=True)
         with monkeypatch.context() as patch:
             patch.setattr(concurrency, "live_snapshot_taken", watched)
+            patch.setattr(queries, "live_snapshot_taken", watched)
             concurrency.concurrency(bench_database, [plain], parameters, 1, lambda *args: None, clients=(1,),
                                     protocols=("simple",), transactions=1)
+            queries.dashboard(bench_database, [plain], parameters, 1, lambda *args: None)
             assert seen_on_entry == []
-            concurrency.concurrency(bench_database, [dataclasses.replace(plain, live_snapshot=True)], parameters,
-                                    1, lambda *args: None, clients=(1,), protocols=("simple",), transactions=1)
+            concurrency.concurrency(bench_database, [live], parameters, 1, lambda *args: None, clients=(1,),
+                                    protocols=("simple",), transactions=1)
             assert len(seen_on_entry) == 1 and len(seen_on_entry[0]) == 2
-        with concurrency.live_snapshot_taken(bench_database, every_s=0.2):
+            queries.dashboard(bench_database, [live], parameters, 1, lambda *args: None)
+            assert len(seen_on_entry) == 2 and len(seen_on_entry[1]) == 2
+        with live_snapshot.live_snapshot_taken(bench_database, every_s=0.2):
             first = taken()
             assert len(first) == 2
             time.sleep(1.0)

@@ -13,8 +13,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
@@ -22,19 +21,16 @@ from psycopg import sql
 
 from agent_analytics import cluster
 from agent_analytics.bench.data import RunDatabase
+from agent_analytics.bench.live_snapshot import live_snapshot_taken
 from agent_analytics.bench.options import LOAD_CLIENTS, BenchError
 from agent_analytics.bench.queries import DashboardQuery, become
 from agent_analytics.bench.results import LoadResults, LoadTiming, summary
 from agent_analytics.db import DatabaseUnavailable
 from agent_analytics.progress import Progress
-from agent_analytics.worker.config import WorkerConfig
 
 PROTOCOLS = ("simple", "prepared")
 # (side, role, schema): who asks, of which schema
 CALLERS = (("ours", "member", "analytics"), ("ours", "service", "analytics"), ("naive", "service", "naive"))
-# How often the worker's `live` step takes the live snapshot by default, which the load section
-# does as well while a query that reads it is under load.
-LIVE_SNAPSHOT_EVERY_S = WorkerConfig().steps["live"].every.total_seconds()
 # A schema of the benchmark's own: the app's public schema is not ours to write.
 PARAMETERS_SCHEMA = "bench_load"
 # The parameters a query may name, and their types in the parameters table.
@@ -253,34 +249,3 @@ def concurrency(bench: RunDatabase, queries: Sequence[DashboardQuery], parameter
         finally:
             conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(PARAMETERS_SCHEMA)))
     return results
-
-
-@contextlib.contextmanager
-def live_snapshot_taken(bench: RunDatabase, every_s: float = LIVE_SNAPSHOT_EVERY_S) -> Iterator[None]:
-    """The live snapshot taken now and then every `every_s` seconds until the block ends, on a
-    connection of its own, as the worker's `live` step takes it: its cost falls on the requests
-    under load, as the worker's would. Forgotten when the block ends, so that what the benchmark
-    runs next computes the live part as a project without a worker does. A refresh that fails
-    ends the block with its error."""
-    stop = threading.Event()
-    failed: list[BaseException] = []
-    with bench.connect() as conn:
-        conn.execute("select analytics.refresh_live_metrics()")
-
-        def keep_taking() -> None:
-            try:
-                while not stop.wait(every_s):
-                    conn.execute("select analytics.refresh_live_metrics()")
-            except psycopg.Error as error:
-                failed.append(error)
-
-        taker = threading.Thread(target=keep_taking, name="live snapshot", daemon=True)
-        taker.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            taker.join()
-            conn.execute("delete from analytics_internal.live_snapshots")
-    if failed:
-        raise BenchError(f"the live snapshot could not be taken: {failed[0]}") from failed[0]

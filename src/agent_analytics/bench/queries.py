@@ -3,6 +3,7 @@ RLS and as service_role, over varied workspaces."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import statistics
@@ -17,6 +18,7 @@ from psycopg import sql
 
 from agent_analytics import db, postgrest
 from agent_analytics.bench.data import RunDatabase
+from agent_analytics.bench.live_snapshot import live_snapshot_taken
 from agent_analytics.bench.results import DashboardEntry, QueryTiming, ratio, summary
 from agent_analytics.progress import Progress
 
@@ -134,11 +136,12 @@ def dashboard(
     with bench.connect() as conn:
         for query in queries:
             timed: dict[str, dict[str, QueryTiming]] = {"ours": {}, "naive": {}}
-            for role in query.roles:
-                for schema, side in SCHEMAS:
-                    timed[side][role] = time_query(conn, query.statement(schema, role), role, parameters, repeat)
-                    done += 1
-                    progress("dashboard queries", done, steps, done * repeat)
+            with live_snapshot_taken(bench) if query.live_snapshot else contextlib.nullcontext():
+                for role in query.roles:
+                    for schema, side in SCHEMAS:
+                        timed[side][role] = time_query(conn, query.statement(schema, role), role, parameters, repeat)
+                        done += 1
+                        progress("dashboard queries", done, steps, done * repeat)
             results.append(DashboardEntry(
                 name=query.name, what=query.what, ours=timed["ours"], naive=timed["naive"],
                 ratio={role: ratio(timed["ours"][role].timings.p95, timed["naive"][role].timings.p95)

@@ -168,7 +168,9 @@ def _dashboard(results: BenchResults) -> list[str]:
         "",
         "Milliseconds per query, client round trip included, over the sampled workspaces, after one untimed "
         "pass over them (the run evicts the pages a dashboard keeps warm). A member runs as "
-        "`authenticated` with JWT claims, through RLS, as PostgREST does; `service_role` bypasses RLS.",
+        "`authenticated` with JWT claims, through RLS, as PostgREST does; `service_role` bypasses RLS. The "
+        "live hour and day (`hourly_today_live`, `today_live`) ran with the live snapshot taken every 30 s "
+        "beside them, as the worker takes it (docs/live-metrics.md, \"The snapshot\").",
         "",
         "| query | role | ours p50 | ours p95 | ours p99 | naive p50 | naive p95 | naive p99 | p95 speed-up | rows (ours / naive) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
