@@ -346,6 +346,15 @@ def test_a_snapshot_answers_extreme_starts_as_the_raw_rows_do(changed, since):
     assert [unstamped(rows) for rows in from_snapshot] == [unstamped(rows) for rows in computed]
 
 
+def wait_until_waiting_on_a_lock(project_db, pid: int, failure: str, seconds: float = 10) -> None:
+    """Until the session `pid` waits on a lock; the test fails with `failure` if it does not."""
+    deadline = time.monotonic() + seconds
+    while not project_db.value("select wait_event_type = 'Lock' from pg_stat_activity where pid = %s", (pid,)):
+        if time.monotonic() > deadline:
+            pytest.fail(failure)
+        time.sleep(0.05)
+
+
 def test_two_refreshes_at_once_take_turns_and_leave_one_snapshot(changed):
     """The worker and a pg_cron job may refresh at the same moment: the second waits for the
     first, then replaces its rows; it does not add its own beside them."""
@@ -357,13 +366,7 @@ def test_two_refreshes_at_once_take_turns_and_leave_one_snapshot(changed):
                 written = first.execute("select analytics.refresh_live_metrics()").fetchone()[0]
                 waiting = threading.Thread(target=second.execute, args=("select analytics.refresh_live_metrics()",))
                 waiting.start()
-                for _ in range(200):
-                    if project_db.value("select wait_event_type = 'Lock' from pg_stat_activity where pid = %s",
-                                        (second_pid,)):
-                        break
-                    time.sleep(0.05)
-                else:
-                    pytest.fail("the second refresh did not wait for the first")
+                wait_until_waiting_on_a_lock(project_db, second_pid, "the second refresh did not wait for the first")
             waiting.join(timeout=60)
             assert not waiting.is_alive()
         with project_db.connect() as conn:
@@ -407,13 +410,7 @@ def test_a_refresh_that_commits_during_a_call_changes_nothing_it_returns(changed
                 refresh.execute(f"lock table {table} in access exclusive mode")
                 call = threading.Thread(target=lambda: answers.append(member_call(caller)))
                 call.start()
-                for _ in range(200):
-                    if project_db.value("select wait_event_type = 'Lock' from pg_stat_activity where pid = %s",
-                                        (caller_pid,)):
-                        break
-                    time.sleep(0.05)
-                else:
-                    pytest.fail("the call did not wait for the refresh")
+                wait_until_waiting_on_a_lock(project_db, caller_pid, "the call did not wait for the refresh")
                 refresh.execute(f"delete from {table}")
                 refresh.execute("update analytics_internal.live_snapshots set taken_at = now(), "
                                 "live_from = live_from + interval '1 day' where kind = %s", (kind,))
