@@ -129,7 +129,7 @@ class CronSetup:
 
     database: str
     username: str
-    version: str  # pg_cron's extversion, e.g. "1.4" (Debian 12) or "1.6" (Supabase)
+    version: str  # pg_cron's extversion, e.g. "1.4" (Debian 12's) or "1.6"
 
     @property
     def takes_seconds(self) -> bool:
