@@ -245,10 +245,15 @@ def deployed_template(test_server: db.Server, tmp_path_factory) -> Iterator[str]
     target_path = tmp_path_factory.mktemp("dbt-target-template")
     made = cluster.create_supabase_database(test_server, name)
     bootstrap.prepare_demo_database(made, ("--target-path", str(target_path)))
+    # the parse every copy's first dbt run starts from (dbt_forkserver.py): the build's target
+    seed = tmp_path_factory.mktemp("dbt-parse-seed")
+    dbt.run_dbt(["parse", "--target-path", str(seed)], made.project, capture=True)
     with db.connect(test_server.admin) as conn:
         conn.execute(sql.SQL("alter database {} with is_template true allow_connections false").format(
             sql.Identifier(name)))
-    yield name
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(dbt_forkserver.PARSE_SEED, str(seed / "partial_parse.msgpack"))
+        yield name
     with db.connect(test_server.admin) as conn:
         conn.execute(sql.SQL("alter database {} with is_template false allow_connections true").format(
             sql.Identifier(name)))

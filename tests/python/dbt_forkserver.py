@@ -9,11 +9,20 @@ other run (not captured, another executable) goes to subprocess.run as before. S
 (importing dbt-core, the postgres adapter and agate) costs about 3 s of CPU per invocation on
 this machine's cores, and a session runs dbt about a hundred times.
 
+A test database's first dbt run parses the whole project (about 8 s of CPU here, 2 s a partial
+parse): dbt keeps its parse per target folder and parses again when the connection's database
+differs, and every test database is a database of its own. With PARSE_SEED set (conftest.py: a
+parse of the session's template database), a run whose target folder has no parse yet starts
+from that one, its database names moved to the run's own (seeded_parse), when the connection
+differs from the seed's in nothing else; dbt's own checks then take it as a partial parse of
+an unchanged project. test_conftest.py checks that the result equals a full parse.
+
 Run as a script: `python dbt_forkserver.py SOCKET` serves until its stdin closes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import selectors
@@ -27,6 +36,8 @@ import traceback
 from pathlib import Path
 
 _HEADER = struct.Struct("!Q")
+# The environment variable naming a partial_parse.msgpack to start a run's parse from.
+PARSE_SEED = "AA_TEST_DBT_PARSE_SEED"
 
 
 def _send(conn: socket.socket, payload: dict) -> None:
@@ -60,6 +71,8 @@ def _run_one(conn: socket.socket) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         sys.argv = [request["argv"][0], *request["argv"][1:]]
+        if request["env"].get(PARSE_SEED):
+            seeded_parse(Path(request["env"][PARSE_SEED]))
         from dbt.cli.main import cli
 
         try:
@@ -81,6 +94,64 @@ def _run_one(conn: socket.socket) -> None:
                      "stderr": err.read().decode(errors="replace")})
         conn.close()
         os._exit(0)
+
+
+def seeded_parse(seed: Path) -> None:
+    """In this process's dbt: a run whose target folder has no partial_parse.msgpack gets the
+    seed's, moved to the run's database (moved_to_database), before dbt reads it; when the run
+    connects otherwise than the seed's (another login, role, host or port), dbt parses as usual."""
+    from dbt.constants import PARTIAL_PARSE_FILE_NAME
+    from dbt.parser import manifest as manifest_module
+
+    read_saved = manifest_module.ManifestLoader.read_manifest_for_partial_parse
+
+    def read_seeded(loader):
+        own = Path(loader.root_project.project_target_path) / PARTIAL_PARSE_FILE_NAME
+        if not own.exists() and seed.is_file():
+            moved = moved_to_database(seed.read_bytes(), loader)
+            if moved is not None:
+                own.parent.mkdir(parents=True, exist_ok=True)
+                own.write_bytes(moved)
+        return read_saved(loader)
+
+    manifest_module.ManifestLoader.read_manifest_for_partial_parse = read_seeded
+
+
+def moved_to_database(saved: bytes, loader) -> bytes | None:
+    """A saved parse (partial_parse.msgpack) of the project on another database, as a parse on
+    the loader's: the database of every node, source and semantic model and the relation names
+    that carry it, and the profile's hash. None if the saved one was made with another
+    connection than the loader's apart from the database, or on several databases."""
+    from dbt.contracts.graph.manifest import Manifest
+    from dbt.parser.manifest import extended_mashumaro_encoder, extended_mashumuro_decoder
+
+    manifest = Manifest.from_msgpack(saved, decoder=extended_mashumuro_decoder)
+    databases = {node.database for node in (*manifest.nodes.values(), *manifest.sources.values())}
+    if len(databases) != 1:
+        return None
+    (seeded,) = databases
+    config = loader.root_project
+    database = config.credentials.database
+    own_credentials = config.credentials
+    config.credentials = dataclasses.replace(own_credentials, database=seeded)
+    try:
+        as_seeded = loader.build_manifest_state_check()
+    finally:
+        config.credentials = own_credentials
+    if as_seeded.profile_hash != manifest.state_check.profile_hash:
+        return None
+    old, new = f'"{seeded}".', f'"{database}".'
+    for node in (*manifest.nodes.values(), *manifest.sources.values()):
+        node.database = database
+        if node.relation_name:
+            node.relation_name = node.relation_name.replace(old, new, 1)
+    for model in manifest.semantic_models.values():
+        relation = model.node_relation
+        if relation is not None:
+            relation.database = database
+            relation.relation_name = relation.relation_name.replace(old, new, 1)
+    manifest.state_check.profile_hash = loader.manifest.state_check.profile_hash
+    return manifest.to_msgpack(extended_mashumaro_encoder)
 
 
 def serve(socket_path: str) -> None:

@@ -3,6 +3,7 @@ session fails, and no test that builds on one UTC day and checks on the next."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+from agent_analytics import dbt
 from conftest import seconds_to_wait
 
 HERE = Path(__file__).parent
@@ -56,3 +58,35 @@ def test_each_session_has_a_temporary_folder_of_its_own_kept_only_when_it_fails(
         assert kept != own
     finally:
         shutil.rmtree(kept, ignore_errors=True)
+
+
+def parse_of(target_path: Path) -> dict:
+    """What a dbt parse wrote (manifest and semantic manifest), without what changes at every run."""
+    def steady(value: object) -> object:
+        if isinstance(value, dict):
+            return {key: steady(item) for key, item in value.items()
+                    if key not in ("created_at", "generated_at", "invocation_id", "invocation_started_at",
+                                   "run_started_at")}
+        if isinstance(value, list):
+            return [steady(item) for item in value]
+        return value
+
+    return {name: steady(json.loads((target_path / name).read_text(encoding="utf-8")))
+            for name in ("manifest.json", "semantic_manifest.json")}
+
+
+def test_a_test_databases_first_parse_starts_from_the_templates_and_equals_a_full_one(make_database, scratch_dir):
+    """dbt_forkserver.seeded_parse: the first dbt run on a new test database starts from the
+    session template's parse, its database names moved, and dbt takes it as a partial parse of
+    an unchanged project; what it writes equals a full parse of that database. A run connecting
+    otherwise (the owner's target: another role) parses in full."""
+    project_db = make_database(seed=5)
+    seeded = project_db.dbt("parse")
+    dbt.run_dbt(["parse", "--no-partial-parse", "--target-path", str(scratch_dir / "full")], project_db.target,
+                capture=True)
+    assert "Starting full parse" not in seeded and "Unable to do partial parsing" not in seeded
+    assert project_db.server.project.dbname in json.dumps(parse_of(project_db.target_path))
+    assert parse_of(project_db.target_path) == parse_of(scratch_dir / "full")
+    as_owner = dbt.run_dbt(["parse", "--target", "owner", "--target-path", str(scratch_dir / "owner")],
+                           project_db.target, capture=True).stdout
+    assert "saved manifest not found. Starting full parse" in as_owner
