@@ -245,14 +245,18 @@ def deployed_template(test_server: db.Server, tmp_path_factory) -> Iterator[str]
     target_path = tmp_path_factory.mktemp("dbt-target-template")
     made = cluster.create_supabase_database(test_server, name)
     bootstrap.prepare_demo_database(made, ("--target-path", str(target_path)))
-    # the parse every copy's first dbt run starts from (dbt_forkserver.py): the build's target
-    seed = tmp_path_factory.mktemp("dbt-parse-seed")
-    dbt.run_dbt(["parse", "--target-path", str(seed)], made.project, capture=True)
+    # the parses a copy's first dbt run starts from (dbt_forkserver.py): the build's, with no
+    # --target (dbt's check of a saved parse compares the arguments), and the owner's (a deploy)
+    seeds = []
+    for kind, target in (("build", ()), ("owner", ("--target", "owner"))):
+        seed = tmp_path_factory.mktemp(f"dbt-parse-seed-{kind}")
+        dbt.run_dbt(["parse", *target, "--target-path", str(seed)], made.project, capture=True)
+        seeds.append(str(seed / "partial_parse.msgpack"))
     with db.connect(test_server.admin) as conn:
         conn.execute(sql.SQL("alter database {} with is_template true allow_connections false").format(
             sql.Identifier(name)))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(dbt_forkserver.PARSE_SEED, str(seed / "partial_parse.msgpack"))
+        patch.setenv(dbt_forkserver.PARSE_SEED, os.pathsep.join(seeds))
         yield name
     with db.connect(test_server.admin) as conn:
         conn.execute(sql.SQL("alter database {} with is_template false allow_connections true").format(

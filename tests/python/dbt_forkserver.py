@@ -36,7 +36,8 @@ import traceback
 from pathlib import Path
 
 _HEADER = struct.Struct("!Q")
-# The environment variable naming a partial_parse.msgpack to start a run's parse from.
+# The environment variable naming the partial_parse.msgpack files (os.pathsep between them) that
+# a run's parse may start from.
 PARSE_SEED = "AA_TEST_DBT_PARSE_SEED"
 
 
@@ -72,7 +73,7 @@ def _run_one(conn: socket.socket) -> None:
         os.environ.update(request["env"])
         sys.argv = [request["argv"][0], *request["argv"][1:]]
         if request["env"].get(PARSE_SEED):
-            seeded_parse(Path(request["env"][PARSE_SEED]))
+            seeded_parse([Path(seed) for seed in request["env"][PARSE_SEED].split(os.pathsep)])
         from dbt.cli.main import cli
 
         try:
@@ -96,10 +97,10 @@ def _run_one(conn: socket.socket) -> None:
         os._exit(0)
 
 
-def seeded_parse(seed: Path) -> None:
+def seeded_parse(seeds: list[Path]) -> None:
     """In this process's dbt: a run whose target folder has no partial_parse.msgpack gets the
-    seed's, moved to the run's database (moved_to_database), before dbt reads it; when the run
-    connects otherwise than the seed's (another login, role, host or port), dbt parses as usual."""
+    first seed made with its connection, moved to the run's database (moved_to_database), before
+    dbt reads it; when none was (another login, role, host or port), dbt parses as usual."""
     from dbt.constants import PARTIAL_PARSE_FILE_NAME
     from dbt.parser import manifest as manifest_module
 
@@ -107,11 +108,12 @@ def seeded_parse(seed: Path) -> None:
 
     def read_seeded(loader):
         own = Path(loader.root_project.project_target_path) / PARTIAL_PARSE_FILE_NAME
-        if not own.exists() and seed.is_file():
-            moved = moved_to_database(seed.read_bytes(), loader)
+        for seed in seeds if not own.exists() else ():
+            moved = moved_to_database(seed.read_bytes(), loader) if seed.is_file() else None
             if moved is not None:
                 own.parent.mkdir(parents=True, exist_ok=True)
                 own.write_bytes(moved)
+                break
         return read_saved(loader)
 
     manifest_module.ManifestLoader.read_manifest_for_partial_parse = read_seeded

@@ -3,6 +3,7 @@ session fails, and no test that builds on one UTC day and checks on the next."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -78,8 +79,9 @@ def parse_of(target_path: Path) -> dict:
 def test_a_test_databases_first_parse_starts_from_the_templates_and_equals_a_full_one(make_database, scratch_dir):
     """dbt_forkserver.seeded_parse: the first dbt run on a new test database starts from the
     session template's parse, its database names moved, and dbt takes it as a partial parse of
-    an unchanged project; what it writes equals a full parse of that database. A run connecting
-    otherwise (the owner's target: another role) parses in full."""
+    an unchanged project; what it writes equals a full parse of that database. So does the
+    owner's (another role), from the template's parse as the owner; a run connecting otherwise
+    (another login) parses in full."""
     project_db = make_database(seed=5)
     seeded = project_db.dbt("parse")
     dbt.run_dbt(["parse", "--no-partial-parse", "--target-path", str(scratch_dir / "full")], project_db.target,
@@ -89,4 +91,11 @@ def test_a_test_databases_first_parse_starts_from_the_templates_and_equals_a_ful
     assert parse_of(project_db.target_path) == parse_of(scratch_dir / "full")
     as_owner = dbt.run_dbt(["parse", "--target", "owner", "--target-path", str(scratch_dir / "owner")],
                            project_db.target, capture=True).stdout
-    assert "saved manifest not found. Starting full parse" in as_owner
+    assert "Starting full parse" not in as_owner
+    dbt.run_dbt(["parse", "--target", "owner", "--no-partial-parse", "--target-path", str(scratch_dir / "owner-full")],
+                project_db.target, capture=True)
+    assert parse_of(scratch_dir / "owner") == parse_of(scratch_dir / "owner-full")
+    another_login = dataclasses.replace(project_db.target, user="supabase_admin")
+    as_another = dbt.run_dbt(["parse", "--target-path", str(scratch_dir / "another")], another_login,
+                             capture=True).stdout
+    assert "saved manifest not found. Starting full parse" in as_another
