@@ -9,7 +9,7 @@ other run (not captured, another executable) goes to subprocess.run as before. S
 (importing dbt-core, the postgres adapter and agate) costs about 3 s of CPU per invocation on
 this machine's cores, and a session runs dbt about a hundred times.
 
-A test database's first dbt run parses the whole project (about 8 s of CPU here, 2 s a partial
+A test database's first dbt run parses the whole project (about 10 s of CPU here, 3 s a partial
 parse): dbt keeps its parse per target folder and parses again when the connection's database
 differs, and every test database is a database of its own. With PARSE_SEED set (conftest.py: a
 parse of the session's template database), a run whose target folder has no parse yet starts
