@@ -16,7 +16,7 @@ import stat
 import subprocess
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -168,6 +168,19 @@ class Cluster:
         options += [f"-c {shlex.quote(f'{name}={value}')}" for name, value in self.settings.items()]
         self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data_dir), "-l", str(self.log_file),
                   "-o", " ".join(options))
+
+    def standby(self, data_dir: Path, socket_dir: Path) -> Cluster:
+        """A streaming standby of this running cluster, as Supabase's read replicas are: its copy
+        (pg_basebackup -R, as the superuser, through the socket), started and replaying. The
+        caller stops it and removes its folders."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        _hand_to_server_user(data_dir)
+        data_dir.chmod(0o700)
+        self._run("pg_basebackup", "-D", str(data_dir), "-h", str(self.socket_dir), "-p", str(SOCKET_PORT),
+                  "-U", ADMIN_USER, "-X", "stream", "-R", "--checkpoint=fast")
+        replica = replace(self, data_dir=data_dir, socket_dir=socket_dir)
+        replica.start()
+        return replica
 
     def stop(self) -> bool:
         """Stop the server if it runs; a process that merely reuses the pid in a stale pid file

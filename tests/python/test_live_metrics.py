@@ -4,11 +4,15 @@ through the API roles as PostgREST makes its requests."""
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -334,9 +338,6 @@ def test_a_snapshot_answers_extreme_starts_as_the_raw_rows_do(changed, since):
                     fetch(conn, "select * from analytics.member_live_daily_metrics(null, %s::date) order by 1, 2",
                           (since,)))
 
-    def unstamped(rows: list[dict]) -> list[dict]:
-        return [{k: v for k, v in row.items() if k not in ("created_at", "as_of")} for row in rows]
-
     computed = member_reads()
     try:
         refresh_live_snapshot(project_db)
@@ -419,6 +420,54 @@ def test_a_refresh_that_commits_during_a_call_changes_nothing_it_returns(changed
         assert answers == [before]
     finally:
         forget_live_snapshot(project_db)
+
+
+def test_on_a_standby_a_call_computes_what_the_primary_answers(changed, test_cluster):
+    """Supabase's read replicas are standbys, which cannot read an unlogged table: there a
+    member's call neither reads the snapshot nor looks at live_snapshots (PostgreSQL refuses to
+    plan the statement), and computes from the raw rows what the primary answers from its fresh
+    snapshot."""
+    project_db, written = changed
+    folder = Path(tempfile.mkdtemp(prefix="aa-standby-"))
+    standby = None
+    try:
+        taken_at = refresh_live_snapshot(project_db)
+        primary = member_live_reads(project_db, written)
+        standby = test_cluster.standby(folder / "data", folder / "run")
+        replica = dataclasses.replace(project_db, server=standby.server().database(project_db.target.dbname))
+        with project_db.connect() as conn:
+            written_up_to = conn.execute("select pg_current_wal_lsn()").fetchone()[0]
+        with replica.connect() as conn:
+            assert conn.execute("select pg_is_in_recovery()").fetchone()[0]
+            for _ in range(200):
+                if conn.execute("select pg_last_wal_replay_lsn() >= %s::pg_lsn", (written_up_to,)).fetchone()[0]:
+                    break
+                time.sleep(0.05)
+            with pytest.raises(psycopg.errors.FeatureNotSupported, match="unlogged"):
+                conn.execute("select * from analytics_internal.live_snapshots")
+        on_standby = member_live_reads(replica, written)
+        assert [unstamped(rows) for rows in on_standby] == [unstamped(rows) for rows in primary]
+        assert {row["as_of"] for row in primary[1]} == {taken_at}
+        assert taken_at not in {row["as_of"] for row in on_standby[1]}
+    finally:
+        if standby is not None:
+            standby.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+        forget_live_snapshot(project_db)
+
+
+def member_live_reads(project_db, written: dict) -> tuple[list[dict], list[dict]]:
+    """The newcomer's live hours and day of workspace A, as PostgREST asks for them."""
+    with project_db.api() as conn, acting_as(conn, "authenticated", written["newcomer"]):
+        return (fetch(conn, "select * from analytics.member_live_hourly_metrics(%s) order by 1, 2",
+                      (written["workspace_a"],)),
+                fetch(conn, "select * from analytics.member_live_daily_metrics(%s) order by 1, 2",
+                      (written["workspace_a"],)))
+
+
+def unstamped(rows: list[dict]) -> list[dict]:
+    """Rows without the time they are as of (the snapshot's, or the call's)."""
+    return [{k: v for k, v in row.items() if k not in ("created_at", "as_of")} for row in rows]
 
 
 @pytest.mark.parametrize("statement", [
