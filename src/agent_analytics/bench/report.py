@@ -9,7 +9,9 @@ from pathlib import Path
 
 from agent_analytics import moved_clock
 from agent_analytics.bench import plots
+from agent_analytics.bench.live_snapshot import LIVE_SNAPSHOT_EVERY_S
 from agent_analytics.bench.plans import WHOLE_TABLE_ROWS
+from agent_analytics.bench.queries import load_queries
 from agent_analytics.bench.results import (
     SIDES,
     BenchResults,
@@ -162,15 +164,22 @@ def _targets(results: BenchResults, others: dict[str, ScalingPoint]) -> list[str
     return [*lines, ""]
 
 
+# What both query sections say of the queries timed beside the live snapshot (bench/live_snapshot.py).
+LIVE_SNAPSHOT_NOTE = (
+    f"{', '.join(f'`{query.name}`' for query in load_queries() if query.live_snapshot)} ran with the live "
+    f"snapshot taken every {LIVE_SNAPSHOT_EVERY_S:g} s beside them, as the worker takes it "
+    "(docs/live-metrics.md, \"The snapshot\")."
+)
+
+
 def _dashboard(results: BenchResults) -> list[str]:
     lines = [
         "## Dashboard queries",
         "",
         "Milliseconds per query, client round trip included, over the sampled workspaces, after one untimed "
         "pass over them (the run evicts the pages a dashboard keeps warm). A member runs as "
-        "`authenticated` with JWT claims, through RLS, as PostgREST does; `service_role` bypasses RLS. The "
-        "live hour and day (`hourly_today_live`, `today_live`) ran with the live snapshot taken every 30 s "
-        "beside them, as the worker takes it (docs/live-metrics.md, \"The snapshot\").",
+        "`authenticated` with JWT claims, through RLS, as PostgREST does; `service_role` bypasses RLS. "
+        + LIVE_SNAPSHOT_NOTE,
         "",
         "| query | role | ours p50 | ours p95 | ours p99 | naive p50 | naive p95 | naive p99 | p95 speed-up | rows (ours / naive) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -463,9 +472,7 @@ def load_table(load: LoadResults, seconds: int | None, rounds: int | None = None
         "Supabase's transaction pooler; `prepared`: prepared statements, PostgREST's default. TPS, and p95 "
         "latency in ms; *(no rows)*: the request answers nothing for the median sampled parameters, so its "
         "throughput is not a comparison. *member/service*: our member's TPS over our service_role's (the aim: "
-        "at least 0.8, within 1.25×); *ours/naive*: our service_role's TPS over naive's. The live hour and day "
-        "(`hourly_today_live`, `today_live`) ran with the live snapshot taken every 30 s beside them, as the "
-        "worker takes it (docs/live-metrics.md, \"The snapshot\").",
+        "at least 0.8, within 1.25×); *ours/naive*: our service_role's TPS over naive's. " + LIVE_SNAPSHOT_NOTE,
         "",
         "| query | protocol | clients | ours member | ours service | naive | member/service | ours/naive |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
