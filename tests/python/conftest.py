@@ -38,6 +38,13 @@ PROJECT = dbt.project_dir()
 #   about, the builds under concurrent writes, a paused build): the later one runs them.
 # Every other build runs them (test_builds checks both ways).
 WITHOUT_DATA_TESTS = ("--exclude-resource-type", "test")
+# dbt writes its JSON artifacts (manifest.json, semantic_manifest.json, run_results.json) at every
+# run: about a second of a tiny build's six (0.6-1.2 s a build, measured through the fork server).
+# A handful of tests read them, and ask for them (artifacts=True); every other run leaves them
+# out, and removes the last run's, so that a test which forgot to ask fails instead of reading
+# what an earlier run wrote.
+WITHOUT_ARTIFACTS = {"DBT_WRITE_JSON": "false"}
+ARTIFACTS = ("manifest.json", "semantic_manifest.json", "run_results.json")
 
 
 @dataclass
@@ -61,16 +68,25 @@ class ProjectDatabase:
         """A login as another role of the cluster (authenticator, supabase_admin, ...)."""
         return db.connect(dataclasses.replace(self.target, user=user))
 
-    def dbt(self, *args: str, env: dict[str, str] | None = None) -> str:
-        result = dbt.run_dbt([*args, "--target-path", str(self.target_path)], self.target, extra_env=env, capture=True)
+    def dbt(self, *args: str, env: dict[str, str] | None = None, artifacts: bool = False) -> str:
+        """dbt on this database, its target folder the test's own; artifacts=True: dbt writes its
+        JSON artifacts there (WITHOUT_ARTIFACTS)."""
+        if not artifacts:
+            for name in ARTIFACTS:
+                (self.target_path / name).unlink(missing_ok=True)
+        extra = {**({} if artifacts else WITHOUT_ARTIFACTS), **(env or {})}
+        result = dbt.run_dbt([*args, "--target-path", str(self.target_path)], self.target, extra_env=extra,
+                             capture=True)
         return result.stdout
 
-    def build(self, *args: str, env: dict[str, str] | None = None, data_tests: bool = True) -> str:
+    def build(self, *args: str, env: dict[str, str] | None = None, data_tests: bool = True,
+              artifacts: bool = False) -> str:
         """`dbt build` as the scheduled job runs it (dbt.SCHEDULED_BUILD): models, seeds and data
         tests. The unit tests test the SQL, not the data: they run once, in test_dbt_project,
         not at each of the session's hundred builds (3 s each). data_tests=False: the models and
         seeds only, for the builds WITHOUT_DATA_TESTS names."""
-        return self.dbt(*dbt.SCHEDULED_BUILD, *args, *(() if data_tests else WITHOUT_DATA_TESTS), env=env)
+        return self.dbt(*dbt.SCHEDULED_BUILD, *args, *(() if data_tests else WITHOUT_DATA_TESTS), env=env,
+                        artifacts=artifacts)
 
     def deploy(self, force: bool = False) -> str:
         """The owner's deploy, as postgres (agent-analytics deploy)."""

@@ -277,7 +277,7 @@ def test_dbt_reports_the_rows_a_build_updated(rebuilt):
     days (the workspace's and the platform's) that a run which failed after all changes. The
     spec's materialized views (tables refreshed by each build) said SELECT 1 whatever they
     wrote, which the worker added to a quiet build's "rows written"."""
-    rebuilt.build()
+    rebuilt.build(artifacts=True)
     assert rows_written(rebuilt) == {"daily_metrics": ("MERGE 0", 0), "agent_performance": ("MERGE 0", 0)}
     assert rows_written(rebuilt, REFRESHED_TABLES) == {name: ("SELECT 0", 0) for name in REFRESHED_TABLES}
     with rebuilt.connect() as conn:
@@ -288,7 +288,7 @@ def test_dbt_reports_the_rows_a_build_updated(rebuilt):
                         and started_at < now() - interval '2 days' order by started_at desc limit 1)
             """
         )
-    rebuilt.build()
+    rebuilt.build(artifacts=True)
     assert rows_written(rebuilt) == {"daily_metrics": ("MERGE 2", 2), "agent_performance": ("MERGE 1", 1)}
     # the agent's success rate changed: its leaderboard row is deleted and inserted again
     assert rows_written(rebuilt, ("mv_top_agents",)) == {"mv_top_agents": ("SELECT 2", 2)}
@@ -337,9 +337,9 @@ def test_the_sessions_builds_without_data_tests_leave_out_those_alone(rebuilt):
         results = json.loads((rebuilt.target_path / "run_results.json").read_text())["results"]
         return {result["unique_id"].split(".")[0] for result in results}
 
-    rebuilt.build("--select", "daily_metrics", data_tests=False)
+    rebuilt.build("--select", "daily_metrics", data_tests=False, artifacts=True)
     assert "model" in kinds() and "test" not in kinds()
-    rebuilt.build("--select", "daily_metrics")
+    rebuilt.build("--select", "daily_metrics", artifacts=True)
     assert {"model", "test"} <= kinds()
 
 

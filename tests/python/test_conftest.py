@@ -83,7 +83,7 @@ def test_a_test_databases_first_parse_starts_from_the_templates_and_equals_a_ful
     owner's (another role), from the template's parse as the owner; a run connecting otherwise
     (another login) parses in full."""
     project_db = make_database(seed=5)
-    seeded = project_db.dbt("parse")
+    seeded = project_db.dbt("parse", artifacts=True)
     dbt.run_dbt(["parse", "--no-partial-parse", "--target-path", str(scratch_dir / "full")], project_db.target,
                 capture=True)
     assert "Starting full parse" not in seeded and "Unable to do partial parsing" not in seeded

@@ -15,7 +15,7 @@ from conftest import PROJECT
 @pytest.fixture(scope="module")
 def docs(built):
     """dbt docs generate against the built database: (manifest, catalog)."""
-    built.dbt("docs", "generate")
+    built.dbt("docs", "generate", artifacts=True)
     manifest = json.loads((built.target_path / "manifest.json").read_text())
     catalog = json.loads((built.target_path / "catalog.json").read_text())
     return manifest, catalog
@@ -249,7 +249,7 @@ def test_every_unit_test_runs_and_passes(built, docs):
     non-zero)."""
     manifest, _ = docs
     defined = [test for test in manifest["unit_tests"].values() if test["package_name"] == "agent_analytics"]
-    built.dbt("test", "--select", "test_type:unit")
+    built.dbt("test", "--select", "test_type:unit", artifacts=True)
     results = json.loads((built.target_path / "run_results.json").read_text())["results"]
     ran = {result["unique_id"]: result["status"] for result in results if result["unique_id"].startswith("unit_test.")}
     assert len(defined) >= 6

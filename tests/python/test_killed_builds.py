@@ -237,7 +237,7 @@ def test_builds_killed_part_way_while_the_app_writes_lose_nothing(make_database,
     commits: a cut for a build that is gone, which no model reads. That every orphan did end
     is checked at the end."""
     project_db = make_database(seed=62)
-    project_db.build(*ONLY_MODELS)
+    project_db.build(*ONLY_MODELS, artifacts=True)
     lineage = Lineage(project_db)
     stop = threading.Event()
     written: list[dict[str, int]] = []
@@ -309,7 +309,7 @@ def crash_and_restart(server: cluster.Cluster) -> None:
 
 def test_a_build_during_which_postgresql_crashes_fails_and_the_next_loses_nothing(crashable, tmp_path):
     project_db, server = crashable
-    project_db.build(*ONLY_MODELS)
+    project_db.build(*ONLY_MODELS, artifacts=True)
     lineage = Lineage(project_db)
     add_awkward_changes(project_db)  # committed before the build: in its cut
     point = Point.recording_its_watermark("hourly_metrics")
