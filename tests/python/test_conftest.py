@@ -1,11 +1,13 @@
 """The test session's own rules (conftest.py): a temporary folder per session, kept only when the
-session fails, and no test that builds on one UTC day and checks on the next."""
+session fails, no test that builds on one UTC day and checks on the next, a test database's
+first parse from the template's; and every test that CI's split names (.ci/run) is one."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -99,3 +101,15 @@ def test_a_test_databases_first_parse_starts_from_the_templates_and_equals_a_ful
     as_another = dbt.run_dbt(["parse", "--target-path", str(scratch_dir / "another")], another_login,
                              capture=True).stdout
     assert "saved manifest not found. Starting full parse" in as_another
+
+
+def test_every_test_that_ci_names_is_a_test_of_the_suite():
+    """.ci/run names the tests it runs on one server major only (--deselect on the other) or on
+    the embedded server: a name that no longer matches a test would silently run it on both
+    majors, or stop the embedded job."""
+    named = re.findall(r"(tests/python/test_\w+\.py)(?:::(\w+))?", (HERE.parents[1] / ".ci" / "run").read_text())
+    assert len(named) > 20
+    missing = [f"{path}::{name}" if name else path for path, name in named
+               if not (HERE.parents[1] / path).is_file()
+               or (name and not re.search(rf"^def {name}\(", (HERE.parents[1] / path).read_text(), re.MULTILINE))]
+    assert not missing, f".ci/run names tests that are not in the suite: {missing}"

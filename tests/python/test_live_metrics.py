@@ -347,13 +347,19 @@ def test_a_snapshot_answers_extreme_starts_as_the_raw_rows_do(changed, since):
     assert [unstamped(rows) for rows in from_snapshot] == [unstamped(rows) for rows in computed]
 
 
-def wait_until_waiting_on_a_lock(project_db, pid: int, failure: str, seconds: float = 10) -> None:
-    """Until the session `pid` waits on a lock; the test fails with `failure` if it does not."""
+def wait_until(condition: Callable[[], bool], failure: str, seconds: float = 10) -> None:
+    """Until `condition()` holds; the test fails with `failure` if it does not within `seconds`."""
     deadline = time.monotonic() + seconds
-    while not project_db.value("select wait_event_type = 'Lock' from pg_stat_activity where pid = %s", (pid,)):
+    while not condition():
         if time.monotonic() > deadline:
             pytest.fail(failure)
         time.sleep(0.05)
+
+
+def wait_until_waiting_on_a_lock(project_db, pid: int, failure: str, seconds: float = 10) -> None:
+    """Until the session `pid` waits on a lock; the test fails with `failure` if it does not."""
+    wait_until(lambda: project_db.value("select wait_event_type = 'Lock' from pg_stat_activity where pid = %s",
+                                        (pid,)), failure, seconds)
 
 
 def test_two_refreshes_at_once_take_turns_and_leave_one_snapshot(changed):
@@ -439,10 +445,9 @@ def test_on_a_standby_a_call_computes_what_the_primary_answers(changed, test_clu
             written_up_to = conn.execute("select pg_current_wal_lsn()").fetchone()[0]
         with replica.connect() as conn:
             assert conn.execute("select pg_is_in_recovery()").fetchone()[0]
-            for _ in range(200):
-                if conn.execute("select pg_last_wal_replay_lsn() >= %s::pg_lsn", (written_up_to,)).fetchone()[0]:
-                    break
-                time.sleep(0.05)
+            wait_until(lambda: conn.execute("select pg_last_wal_replay_lsn() >= %s::pg_lsn",
+                                            (written_up_to,)).fetchone()[0],
+                       f"the standby did not replay up to {written_up_to}")
             with pytest.raises(psycopg.errors.FeatureNotSupported, match="unlogged"):
                 conn.execute("select * from analytics_internal.live_snapshots")
         on_standby = member_live_reads(replica, written)

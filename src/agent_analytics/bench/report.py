@@ -164,12 +164,14 @@ def _targets(results: BenchResults, others: dict[str, ScalingPoint]) -> list[str
     return [*lines, ""]
 
 
-# What both query sections say of the queries timed beside the live snapshot (bench/live_snapshot.py).
-LIVE_SNAPSHOT_NOTE = (
-    f"{', '.join(f'`{query.name}`' for query in load_queries() if query.live_snapshot)} ran with the live "
-    f"snapshot taken every {LIVE_SNAPSHOT_EVERY_S:g} s beside them, as the worker takes it "
-    "(docs/live-metrics.md, \"The snapshot\")."
-)
+def live_snapshot_note() -> str:
+    """What both query sections say of the queries timed beside the live snapshot
+    (bench/live_snapshot.py): those sql/dashboard_queries.sql marks, and how often."""
+    return (
+        f"{', '.join(f'`{query.name}`' for query in load_queries() if query.live_snapshot)} ran with the live "
+        f"snapshot taken every {LIVE_SNAPSHOT_EVERY_S:g} s beside them, as the worker takes it "
+        "(docs/live-metrics.md, \"The snapshot\")."
+    )
 
 
 def _dashboard(results: BenchResults) -> list[str]:
@@ -179,7 +181,7 @@ def _dashboard(results: BenchResults) -> list[str]:
         "Milliseconds per query, client round trip included, over the sampled workspaces, after one untimed "
         "pass over them (the run evicts the pages a dashboard keeps warm). A member runs as "
         "`authenticated` with JWT claims, through RLS, as PostgREST does; `service_role` bypasses RLS. "
-        + LIVE_SNAPSHOT_NOTE,
+        + live_snapshot_note(),
         "",
         "| query | role | ours p50 | ours p95 | ours p99 | naive p50 | naive p95 | naive p99 | p95 speed-up | rows (ours / naive) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -472,7 +474,7 @@ def load_table(load: LoadResults, seconds: int | None, rounds: int | None = None
         "Supabase's transaction pooler; `prepared`: prepared statements, PostgREST's default. TPS, and p95 "
         "latency in ms; *(no rows)*: the request answers nothing for the median sampled parameters, so its "
         "throughput is not a comparison. *member/service*: our member's TPS over our service_role's (the aim: "
-        "at least 0.8, within 1.25×); *ours/naive*: our service_role's TPS over naive's. " + LIVE_SNAPSHOT_NOTE,
+        "at least 0.8, within 1.25×); *ours/naive*: our service_role's TPS over naive's. " + live_snapshot_note(),
         "",
         "| query | protocol | clients | ours member | ours service | naive | member/service | ours/naive |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
