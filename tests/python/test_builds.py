@@ -13,7 +13,7 @@ import pytest
 from psycopg import sql
 
 from agent_analytics import cluster, db, dbt
-from conftest import PROJECT
+from conftest import ARTIFACTS, PROJECT
 
 ROLLUPS = ("daily_metrics", "hourly_metrics", "agent_performance", "user_cohorts")
 MATERIALIZED_VIEWS = ("mv_active_users", "mv_top_agents", "mv_workspace_summary")
@@ -331,7 +331,8 @@ def test_the_scheduled_builds_data_tests_read_the_recent_rows_and_dbt_test_reads
 
 def test_the_sessions_builds_without_data_tests_leave_out_those_alone(rebuilt):
     """conftest's build(data_tests=False), which the session's first builds take, leaves out the
-    data tests and nothing else; a build as the schedule runs it (the default) runs them."""
+    data tests and nothing else; a build as the schedule runs it (the default) runs them. A build
+    that does not ask for dbt's artifacts (conftest.WITHOUT_ARTIFACTS) leaves none behind."""
 
     def kinds() -> set[str]:
         results = json.loads((rebuilt.target_path / "run_results.json").read_text())["results"]
@@ -341,6 +342,9 @@ def test_the_sessions_builds_without_data_tests_leave_out_those_alone(rebuilt):
     assert "model" in kinds() and "test" not in kinds()
     rebuilt.build("--select", "daily_metrics", artifacts=True)
     assert {"model", "test"} <= kinds()
+    # and a build that does not ask for dbt's artifacts leaves none, not the last build's
+    rebuilt.build("--select", "daily_metrics", data_tests=False)
+    assert not [name for name in ARTIFACTS if (rebuilt.target_path / name).exists()]
 
 
 def column_types(project_db, relation: str) -> list[tuple[str, str]]:
