@@ -87,9 +87,31 @@ declare
     happened timestamptz := coalesce(occurred_at, now());
     headers jsonb := {{ s }}.request_headers();
     new_id uuid := gen_random_uuid();
+    calls_this_minute integer;
+    per_minute integer;
 begin
     if caller is null then
         raise exception 'track_event: no signed-in user (the request has no JWT sub)' using errcode = '28000';
+    end if;
+    {#- Counted first, so that a flood is refused before any other lookup; a refused call rolls
+        its count back. service_role may insert events directly: not counted. #}
+    if coalesce(current_setting('role', true), '') <> 'service_role' then
+        insert into {{ internal_schema() }}.track_event_counts as counts (user_id, minute, events)
+        select caller, date_trunc('minute', now(), 'UTC'), 1
+        where exists (select from {{ app }}.users as people where people.id = caller)
+        on conflict (user_id) do update
+        set minute = excluded.minute,
+            events = case when counts.minute = excluded.minute then counts.events + 1 else 1 end
+        returning counts.events into calls_this_minute;
+        if calls_this_minute is null then
+            raise exception 'track_event: no user % in {{ app }}.users', caller using errcode = '28000';
+        end if;
+        select limits.events_per_minute into per_minute from {{ internal_schema() }}.track_event_limit as limits;
+        if calls_this_minute > per_minute then
+            raise exception 'track_event: more than % events in a minute from this user', per_minute
+                using errcode = 'PT429',
+                      hint = 'wait for the next minute; the operator sets the limit with analytics.set_track_event_limit()';
+        end if;
     end if;
     if event_type is null or event_type <> all (array[{% for kind in event_types() %}'{{ kind }}'{{ ', ' if not loop.last }}{% endfor %}]) then
         raise exception 'track_event: unknown event type %', coalesce(quote_literal(event_type), 'NULL')

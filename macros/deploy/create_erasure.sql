@@ -213,6 +213,7 @@ begin
     get diagnostics events_deleted = row_count;
     delete from {{ internal }}.run_keys as runs where runs.user_id = target_user;
     get diagnostics runs_noted = row_count;
+    delete from {{ internal }}.track_event_counts as counts where counts.user_id = target_user;
     perform {{ internal }}.scrub_audit_log(array[target_user]);
     perform {{ s }}.write_audit('erase_user', null, jsonb_build_object(
         'events_deleted', events_deleted, 'runs_left_out', runs_noted));

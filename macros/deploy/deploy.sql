@@ -83,6 +83,7 @@ set work_mem = '{{ var("build_work_mem", "64MB") }}'
     ['audit_log', create_audit_log(), false],
     ['build_bookkeeping', create_build_watermarks_table(), false],
     ['live_snapshots', create_live_snapshot_bookkeeping(), false],
+    ['track_event_limit', create_track_event_limit(), false],
     ['erasure', create_erasure(), false],
     ['partitions', ensure_default_partitions(), true],
     ['api_functions', create_api_functions(), false],

@@ -8,7 +8,7 @@
     'request_headers()', 'stamp_ingested_at()', 'refuse_audit_change()', 'without_secrets(jsonb)',
     'alert_rule_recipients(uuid)', 'erase_user(uuid)', 'alert_rule_targets(jsonb, jsonb)', 'check_alert_rule()',
     'webhook_secret(uuid)', 'rotate_webhook_secret(uuid)', 'acknowledge_alert(uuid, text)',
-    'credit_price_usd()', 'set_credit_price_usd(numeric)',
+    'credit_price_usd()', 'set_credit_price_usd(numeric)', 'set_track_event_limit(integer)',
 ]) }}
 {% endmacro %}
 
@@ -100,6 +100,7 @@ grant execute on function {{ s }}.alert_rule_recipients(uuid) to authenticated, 
 {#- the reporting relations' money columns read the price as their caller (docs/bi.md) #}
 grant execute on function {{ s }}.credit_price_usd() to authenticated, service_role, {{ reporting_role() }};
 grant execute on function {{ s }}.set_credit_price_usd(numeric) to service_role;
+grant execute on function {{ s }}.set_track_event_limit(integer) to service_role;
 grant execute on function {{ s }}.acknowledge_alert(uuid, text) to authenticated, service_role;
 {#- a rule's checks run as its writer #}
 grant execute on function {{ s }}.alert_rule_targets(jsonb, jsonb) to authenticated, service_role;

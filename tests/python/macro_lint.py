@@ -261,6 +261,8 @@ CALLS: dict[str, list[str]] = {
     "create_alert_work_tables": ["{{ create_alert_work_tables() }}"],
     "create_pipeline_health": ["{{ create_pipeline_health() }}"],
     "create_reporting_settings": ["{{ create_reporting_settings() }}"],
+    "create_track_event_limit": ["{{ create_track_event_limit() }}"],
+    "max_track_event_per_minute": [],  # in create_track_event_limit
     "insert_alert_values": [],  # in create_alert_evaluation
     "insert_windowed_values": [],  # in create_alert_evaluation
     "alert_windows_of": [],  # in create_alert_evaluation

@@ -141,6 +141,10 @@ def test_erase_user_on_request_removes_them_now_and_no_build_brings_them_back(ma
         "where exists (select from analytics.user_activity e where e.user_id = m.user_id) "
         "and exists (select from public.agent_runs r where r.user_id = m.user_id) order by 1 limit 1"
     )
+    # The user has just recorded an event themselves, which track_event counted for them.
+    with project_db.api() as conn, acting_as(conn, "authenticated", user, commit=True):
+        conn.execute("select analytics.track_event('login')")
+    assert project_db.value("select events from analytics_internal.track_event_counts where user_id = %s", (user,)) == 1
     # As an operator's backend through the API.
     with project_db.api() as conn, acting_as(conn, "service_role", commit=True):
         deleted = conn.execute("select analytics.erase_user(%s)", (user,)).fetchone()[0]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 import uuid
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -129,6 +131,116 @@ def test_anonymous_callers_cannot_track(built, role):
     with built.api() as conn, acting_as(conn, role or "authenticated"):
         with pytest.raises(psycopg.Error, match="permission denied|no signed-in user"):
             track(conn, event_type="page_view")
+
+
+@pytest.fixture
+def track_limit(built):
+    """Sets track_event's limit per minute for one test, as service_role (committed); afterwards
+    puts back the limit it found and forgets the test's counts."""
+    def set_limit(per_minute: int) -> None:
+        with built.api() as conn, acting_as(conn, "service_role", commit=True):
+            conn.execute("select analytics.set_track_event_limit(%s)", (per_minute,))
+
+    found = built.value("select events_per_minute from analytics_internal.track_event_limit")
+    yield set_limit
+    set_limit(found)
+    with built.connect() as conn:
+        conn.execute("delete from analytics_internal.track_event_counts")
+
+
+def counted_already(built, user_id, events: int, minutes_ago: int) -> None:
+    """A user who has recorded `events` events in the UTC minute `minutes_ago` minutes back, as
+    earlier requests leave it; clear of a minute's last seconds, so the test's requests fall in
+    the same minute as the count."""
+    if datetime.now(UTC).second >= 57:
+        time.sleep(4)
+    with built.connect() as conn:
+        conn.execute(
+            "insert into analytics_internal.track_event_counts (user_id, minute, events) "
+            "values (%s, date_trunc('minute', now(), 'UTC') - make_interval(mins => %s), %s)",
+            (user_id, minutes_ago, events),
+        )
+
+
+def refused_for_the_minute(conn, workspace_id) -> psycopg.Error:
+    with pytest.raises(psycopg.Error) as refused, conn.transaction():
+        track(conn, event_type="page_view", workspace_id=workspace_id)
+    return refused.value
+
+
+def test_a_user_past_the_events_a_minute_is_refused_with_429_and_nothing_is_written(built, member, track_limit):
+    user_id, workspace_id, _ = member
+    track_limit(3)
+    other_user, other_workspace = built.rows(
+        "select user_id, workspace_id from public.workspace_members where user_id <> %s order by 1, 2 limit 1",
+        (user_id,))[0]
+    with built.api() as conn, acting_as(conn, "authenticated", user_id):
+        for _ in range(3):
+            track(conn, event_type="page_view", workspace_id=workspace_id)
+        mine = "select count(*) from analytics.user_activity where user_id = %s"
+        written = conn.execute(mine, (user_id,)).fetchone()[0]
+        # a refused call takes its count back with it: the next is refused as well
+        for _ in range(2):
+            refused = refused_for_the_minute(conn, workspace_id)
+            assert refused.sqlstate == "PT429"  # PostgREST answers 429 Too Many Requests
+            assert refused.diag.message_primary == "track_event: more than 3 events in a minute from this user"
+            assert "set_track_event_limit" in refused.diag.message_hint
+        assert conn.execute(mine, (user_id,)).fetchone()[0] == written
+    with built.api() as conn, acting_as(conn, "authenticated", other_user):
+        assert track(conn, event_type="page_view", workspace_id=other_workspace)
+
+
+@pytest.mark.parametrize("minutes_ago, refused", [(0, True), (1, False)])
+def test_a_users_count_holds_across_requests_until_the_next_minute(built, member, track_limit, minutes_ago, refused):
+    user_id, workspace_id, _ = member
+    track_limit(3)
+    counted_already(built, user_id, 3, minutes_ago)
+    with built.api() as conn, acting_as(conn, "authenticated", user_id):
+        if refused:
+            assert refused_for_the_minute(conn, workspace_id).sqlstate == "PT429"
+        else:
+            assert track(conn, event_type="page_view", workspace_id=workspace_id)
+
+
+def test_service_role_is_not_counted(built, member, track_limit):
+    user_id, workspace_id, _ = member
+    track_limit(1)
+    counted_already(built, user_id, 1, 0)
+    with built.api() as conn, acting_as(conn, "service_role", user_id):
+        assert track(conn, event_type="page_view", workspace_id=workspace_id)
+
+
+def test_a_caller_the_app_does_not_know_is_refused_by_name(built):
+    stranger = uuid.uuid4()
+    with built.api() as conn, acting_as(conn, "authenticated", stranger):
+        with pytest.raises(psycopg.errors.InvalidAuthorizationSpecification,
+                           match=f"track_event: no user {stranger} in public.users"):
+            track(conn, event_type="page_view")
+
+
+def test_the_limit_is_set_by_service_role_and_audited(built, track_limit):
+    track_limit(25)
+    assert built.value("select events_per_minute from analytics_internal.track_event_limit") == 25
+    assert built.rows("select action, details ->> 'events_per_minute' from analytics.audit_log "
+                      "where action = 'set_track_event_limit' order by id desc limit 1") == [
+        ("set_track_event_limit", "25")]
+
+
+@pytest.mark.parametrize("per_minute", ["0", "-1", "1000001", "null"])
+def test_a_limit_out_of_range_is_refused_by_name_and_the_stored_one_kept(built, per_minute):
+    before = built.value("select events_per_minute from analytics_internal.track_event_limit")
+    with built.api() as conn, acting_as(conn, "service_role"):
+        with pytest.raises(psycopg.errors.InvalidParameterValue,
+                           match="events_per_minute must be from 1 to 1000000, not "):
+            conn.execute(f"select analytics.set_track_event_limit({per_minute})")
+    assert built.value("select events_per_minute from analytics_internal.track_event_limit") == before
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+def test_only_service_role_sets_the_limit(built, member, role):
+    with built.api() as conn, acting_as(conn, role, member[0] if role == "authenticated" else None):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select analytics.set_track_event_limit(1000000)")
 
 
 @pytest.mark.parametrize("function, view", [
@@ -389,6 +501,7 @@ def test_no_security_definer_function_runs_what_a_service_role_login_planted(bui
         "live_daily_metrics": "select count(*) from analytics.live_daily_metrics()",
         "credit_price_usd": "select analytics.credit_price_usd()",
         "set_credit_price_usd": "select analytics.set_credit_price_usd(analytics.credit_price_usd())",
+        "set_track_event_limit": "select analytics.set_track_event_limit(600)",
         # the audit trigger's function, and write_audit, which every audited function calls
         "audit_alert_rule_change": "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, "
                                    f"threshold_value) values ('{workspace_id}', 'planted', 'total_runs', 'greater_than', 1)",
