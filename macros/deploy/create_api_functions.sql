@@ -93,20 +93,22 @@ begin
     if caller is null then
         raise exception 'track_event: no signed-in user (the request has no JWT sub)' using errcode = '28000';
     end if;
-    {#- Counted first, so that a flood is refused before any other lookup; a refused call rolls
-        its count back. service_role may insert events directly: not counted. #}
+    if not exists (select from {{ app }}.users as people where people.id = caller) then
+        raise exception 'track_event: no user % in {{ app }}.users', caller using errcode = '28000';
+    end if;
+    {#- Counted before any other lookup, so that a flood is refused cheaply; a refused call rolls
+        its count back. A request that began in an earlier minute than the count's counts in the
+        count's: it neither starts the minute again nor moves it back. service_role may insert
+        events directly: not counted. #}
     if coalesce(current_setting('role', true), '') <> 'service_role' then
         insert into {{ internal_schema() }}.track_event_counts as counts (user_id, minute, events)
-        select caller, date_trunc('minute', now(), 'UTC'), 1
-        where exists (select from {{ app }}.users as people where people.id = caller)
+        values (caller, date_trunc('minute', now(), 'UTC'), 1)
         on conflict (user_id) do update
-        set minute = excluded.minute,
-            events = case when counts.minute = excluded.minute then counts.events + 1 else 1 end
+        set minute = greatest(counts.minute, excluded.minute),
+            events = case when excluded.minute > counts.minute then 1 else counts.events + 1 end
         returning counts.events into calls_this_minute;
-        if calls_this_minute is null then
-            raise exception 'track_event: no user % in {{ app }}.users', caller using errcode = '28000';
-        end if;
-        select limits.events_per_minute into per_minute from {{ internal_schema() }}.track_event_limit as limits;
+        select coalesce(max(limits.events_per_minute), {{ var('track_event_per_minute') }}) into per_minute
+        from {{ internal_schema() }}.track_event_limit as limits;
         if calls_this_minute > per_minute then
             raise exception 'track_event: more than % events in a minute from this user', per_minute
                 using errcode = 'PT429',

@@ -189,6 +189,8 @@ begin
     delete from {{ s }}.hourly_metrics where metric_hour < hourly_cutoff;
     -- messages delivered or given up on: their attempts stay in alert_history.notifications_sent
     delete from {{ s }}.alert_notifications where status <> 'pending' and created_at < hourly_cutoff;
+    -- track_event's counts of past minutes, those of users deleted since among them
+    delete from {{ internal_schema() }}.track_event_counts where minute < date_trunc('minute', now(), 'UTC');
 {{ log_failed_call("'cleanup_old_data'") }}
 end
 $$;

@@ -5,10 +5,14 @@
     in the database, so that an operator changes it without a deploy, seeded from the dbt var
     track_event_per_minute; set_track_event_limit() changes it, audited.
 
-    The count is one row per user and UTC minute, written in the caller's own transaction: a
-    refused call raises, which rolls its count back with it, so a user at the limit stays there
-    and their next minute starts afresh. Unlogged: a crash forgets the counts, which only lets a
-    minute start again; nothing else reads them. -#}
+    The count is one row per user (their latest UTC minute and the events in it), written in the
+    caller's own transaction: a refused call raises, which rolls its count back with it, so a
+    user at the limit stays there and their next minute starts afresh. Unlogged: a crash forgets
+    the counts, which only lets a minute start again; nothing else reads them. No foreign key to
+    the app's users: deleting a user would then lock their count after their row, where
+    track_event locks the count first and the user's row (its event's foreign key) after, a
+    deadlock. erase_user() deletes a user's count, and cleanup_old_data() every count of a past
+    minute, a deleted user's too. -#}
 {% set s = target.schema %}
 {% set internal = internal_schema() %}
 create table if not exists {{ internal }}.track_event_limit (
@@ -23,7 +27,7 @@ insert into {{ internal }}.track_event_limit (events_per_minute) values ({{ var(
 on conflict (only_row) do nothing;
 
 create unlogged table if not exists {{ internal }}.track_event_counts (
-    user_id uuid primary key references {{ var('app_schema') }}.users (id) on delete cascade,
+    user_id uuid primary key,
     minute timestamptz not null,
     events integer not null
 ) with (fillfactor = 50);
@@ -46,8 +50,10 @@ begin
     end if;
     perform {{ s }}.write_audit('set_track_event_limit', null,
         pg_catalog.jsonb_build_object('events_per_minute', events_per_minute));
-    update {{ internal }}.track_event_limit as limits
-    set events_per_minute = set_track_event_limit.events_per_minute, updated_at = now();
+    insert into {{ internal }}.track_event_limit as limits (events_per_minute)
+    values (set_track_event_limit.events_per_minute)
+    on conflict (only_row) do update
+    set events_per_minute = excluded.events_per_minute, updated_at = now();
     return events_per_minute;
 end
 $$;

@@ -156,8 +156,9 @@ def counted_already(built, user_id, events: int, minutes_ago: int) -> None:
         time.sleep(4)
     with built.connect() as conn:
         conn.execute(
-            "insert into analytics_internal.track_event_counts (user_id, minute, events) "
-            "values (%s, date_trunc('minute', now(), 'UTC') - make_interval(mins => %s), %s)",
+            "insert into analytics_internal.track_event_counts as counts (user_id, minute, events) "
+            "values (%s, date_trunc('minute', now(), 'UTC') - make_interval(mins => %s), %s) "
+            "on conflict (user_id) do update set minute = excluded.minute, events = excluded.events",
             (user_id, minutes_ago, events),
         )
 
@@ -179,13 +180,17 @@ def test_a_user_past_the_events_a_minute_is_refused_with_429_and_nothing_is_writ
             track(conn, event_type="page_view", workspace_id=workspace_id)
         mine = "select count(*) from analytics.user_activity where user_id = %s"
         written = conn.execute(mine, (user_id,)).fetchone()[0]
-        # a refused call takes its count back with it: the next is refused as well
         for _ in range(2):
             refused = refused_for_the_minute(conn, workspace_id)
             assert refused.sqlstate == "PT429"  # PostgREST answers 429 Too Many Requests
             assert refused.diag.message_primary == "track_event: more than 3 events in a minute from this user"
             assert "set_track_event_limit" in refused.diag.message_hint
         assert conn.execute(mine, (user_id,)).fetchone()[0] == written
+        # The refused calls took their counts back with them: with one more allowed, one more
+        # call is taken (the count is 3, not 5), and the next refused.
+        track_limit(4)
+        assert track(conn, event_type="page_view", workspace_id=workspace_id)
+        assert refused_for_the_minute(conn, workspace_id).sqlstate == "PT429"
     with built.api() as conn, acting_as(conn, "authenticated", other_user):
         assert track(conn, event_type="page_view", workspace_id=other_workspace)
 
@@ -202,12 +207,61 @@ def test_a_users_count_holds_across_requests_until_the_next_minute(built, member
             assert track(conn, event_type="page_view", workspace_id=workspace_id)
 
 
-def test_service_role_is_not_counted(built, member, track_limit):
+@pytest.mark.parametrize("role, claimed, counted", [
+    ("service_role", "service_role", False),
+    # what decides is the request's role, never a role the JWT claims
+    ("authenticated", "service_role", True),
+])
+def test_only_service_role_is_not_counted(built, member, track_limit, role, claimed, counted):
     user_id, workspace_id, _ = member
     track_limit(1)
     counted_already(built, user_id, 1, 0)
-    with built.api() as conn, acting_as(conn, "service_role", user_id):
-        assert track(conn, event_type="page_view", workspace_id=workspace_id)
+    with built.api() as conn, acting_as(conn, role, user_id):
+        conn.execute("select set_config('request.jwt.claims', %s, true)",
+                     (json.dumps({"sub": str(user_id), "role": claimed}),))
+        if counted:
+            assert refused_for_the_minute(conn, workspace_id).sqlstate == "PT429"
+        else:
+            assert track(conn, event_type="page_view", workspace_id=workspace_id)
+
+
+def test_a_request_begun_in_an_earlier_minute_counts_in_the_latest(built, member, track_limit):
+    """A request still running at the turn of a minute neither starts the count again nor
+    moves it back to its own minute: it counts in the count's."""
+    user_id, workspace_id, _ = member
+    track_limit(3)
+    with built.api() as conn, acting_as(conn, "authenticated", user_id):
+        conn.execute("select now()")  # the request's minute: now() is its transaction's start
+        counted_already(built, user_id, 2, -1)  # the next minute, as a later request left it
+        assert track(conn, event_type="page_view", workspace_id=workspace_id)  # the third
+        assert refused_for_the_minute(conn, workspace_id).sqlstate == "PT429"
+
+
+def test_deleting_a_user_does_not_wait_for_their_count(built, track_limit):
+    """track_event locks the caller's count, then their row in the app's users (the event's
+    foreign key): a delete of the user that locked their row first and then their count would
+    deadlock with it."""
+    person = uuid.uuid4()
+    with built.connect_as("supabase_admin") as conn:
+        conn.execute("insert into auth.users (id, email) values (%s, %s)", (person, f"{person}@example.com"))
+        conn.execute("insert into public.users (id, email) values (%s, %s)", (person, f"{person}@example.com"))
+    counted_already(built, person, 1, 0)
+    with built.connect() as holder, holder.transaction():
+        holder.execute("select from analytics_internal.track_event_counts where user_id = %s for update", (person,))
+        with built.connect_as("supabase_admin") as conn:
+            conn.execute("set lock_timeout = '5s'")
+            conn.execute("delete from auth.users where id = %s", (person,))
+    assert built.value("select count(*) from public.users where id = %s", (person,)) == 0
+
+
+def test_retention_forgets_the_counts_of_past_minutes(built, member, track_limit):
+    user_id, _, _ = member
+    other_user = built.value("select id from public.users where id <> %s order by id limit 1", (user_id,))
+    counted_already(built, user_id, 2, 0)
+    counted_already(built, other_user, 2, 2)
+    with built.api() as conn, acting_as(conn, "service_role", commit=True):
+        conn.execute("select analytics.cleanup_old_data()")
+    assert built.rows("select user_id from analytics_internal.track_event_counts") == [(user_id,)]
 
 
 def test_a_caller_the_app_does_not_know_is_refused_by_name(built):
