@@ -16,11 +16,12 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 import pytest
@@ -45,6 +46,7 @@ WITHOUT_DATA_TESTS = ("--exclude-resource-type", "test")
 # what an earlier run wrote.
 WITHOUT_ARTIFACTS = {"DBT_WRITE_JSON": "false"}
 ARTIFACTS = ("manifest.json", "semantic_manifest.json", "run_results.json")
+T = TypeVar("T")
 
 
 @dataclass
@@ -315,6 +317,19 @@ def built(make_database) -> ProjectDatabase:
 
 # What PostgREST passes of a request's headers (lower-cased names), unless a test says otherwise.
 REQUEST_HEADERS = {"user-agent": "pytest", "x-forwarded-for": "203.0.113.7"}
+
+
+def wait_until(condition: Callable[[], T], failure: str | Callable[[], str], seconds: float = 10,
+               every: float = 0.05) -> T:
+    """Polls `condition()` until it returns something true, and returns that; the test fails with
+    `failure` (or what it returns, made when it fails) if nothing true comes within `seconds`.
+    `condition` may itself fail the test (an assert) when waiting longer is pointless."""
+    deadline = time.monotonic() + seconds
+    while not (held := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(failure if isinstance(failure, str) else failure())
+        time.sleep(every)
+    return held
 
 
 def acting_as(

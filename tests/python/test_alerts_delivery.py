@@ -29,7 +29,7 @@ from werkzeug import Request, Response
 from agent_analytics import cli
 from agent_analytics.alerts import dispatcher, targets
 from agent_analytics.alerts.settings import AlertSettings, AlertSettingsError, SmtpServer, parse_smtp_url
-from conftest import PROJECT, ProjectDatabase
+from conftest import PROJECT, ProjectDatabase, wait_until
 
 # ---------------------------------------------------------------- fixtures
 
@@ -393,9 +393,7 @@ def test_the_dispatcher_connects_again_when_its_connection_is_cut_and_loses_noth
                                 "and usename = %s", (alerts_db.target.user,)).fetchone()[0]
         assert cut >= 1
         add_rule(alerts_db, None, [receiver.url_for("/hook")], condition="less_than", threshold=99999999.99)
-        deadline = time.monotonic() + 60
-        while not received and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: received, "the worker delivered nothing within 60 s of losing the database", 60, every=0.1)
     finally:
         stop.set()
         running.join(60)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import random
 import threading
-import time
 
 from psycopg import sql
 
 from agent_analytics import db, dbt
+from conftest import wait_until
 from test_metrics import check_every_metric, rollup_values
 
 PAUSE = "agent-analytics pause"
@@ -65,12 +65,14 @@ def test_an_event_committed_between_two_models_of_one_build_reaches_every_rollup
         )
         running = threading.Thread(target=build)
         running.start()
-        deadline = time.monotonic() + 300
-        while not holder.execute(
-            "select exists (select from pg_locks where locktype = 'advisory' and not granted)"
-        ).fetchone()[0]:
-            assert running.is_alive() and time.monotonic() < deadline, "the build never reached hourly_metrics"
-            time.sleep(0.05)
+
+        def build_waits() -> bool:
+            assert running.is_alive(), "the build ended before it reached hourly_metrics"
+            return holder.execute(
+                "select exists (select from pg_locks where locktype = 'advisory' and not granted)"
+            ).fetchone()[0]
+
+        wait_until(build_waits, "the build did not reach hourly_metrics in 300 s", 300)
         writer.commit()
         holder.execute("select pg_advisory_unlock(hashtext(%s))", (PAUSE,))
         running.join()

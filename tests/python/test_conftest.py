@@ -14,8 +14,10 @@ import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from agent_analytics import dbt
-from conftest import seconds_to_wait
+from conftest import seconds_to_wait, wait_until
 
 HERE = Path(__file__).parent
 
@@ -45,6 +47,15 @@ def run_session(folder: Path, body: str) -> tuple[subprocess.CompletedProcess[st
         cwd=folder, env=env, capture_output=True, text=True, check=False,
     )
     return result, Path((folder / "where").read_text()).parent.parent
+
+
+def test_a_wait_returns_what_came_true_and_fails_with_its_message_when_nothing_does():
+    polls = iter([None, [], ["blocked"]])
+    assert wait_until(lambda: next(polls), "never", seconds=5, every=0) == ["blocked"]
+    seen = []
+    with pytest.raises(pytest.fail.Exception, match=r"^still nothing after \d+ polls$"):
+        wait_until(lambda: seen.append(1), lambda: f"still nothing after {len(seen)} polls", seconds=0.02, every=0.01)
+    assert len(seen) >= 2
 
 
 def test_each_session_has_a_temporary_folder_of_its_own_kept_only_when_it_fails(tmp_path):

@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ import psycopg
 import pytest
 
 from agent_analytics import bootstrap, cluster, db, dbt, generate, postmaster
-from conftest import PROJECT, WITHOUT_DATA_TESTS, ProjectDatabase, ServerLog, chosen_binaries
+from conftest import PROJECT, WITHOUT_DATA_TESTS, ProjectDatabase, ServerLog, chosen_binaries, wait_until
 from test_concurrent_writes import assert_equal_to_a_full_refresh, write_like_the_app
 from test_metrics import add_awkward_changes, check_every_metric
 
@@ -135,14 +134,16 @@ def build_stopped_at(project_db: ProjectDatabase, point: Point, observer: psycop
     try:
         holder.execute(point.hold)
         build = start_build(project_db, logs, *dbt_args)
-        deadline = time.monotonic() + REACH_SECONDS
-        while not (waiting := observer.execute(
-            "select query from pg_stat_activity where application_name = 'dbt' and %s = any(pg_blocking_pids(pid))",
-            (holder.info.backend_pid,),
-        ).fetchall()):
+
+        def blocked_backends() -> list[tuple]:
             assert build.poll() is None, f"the build ended before {point.name}:\n{output_of(logs)}"
-            assert time.monotonic() < deadline, f"the build did not reach {point.name} in {REACH_SECONDS} s"
-            time.sleep(0.05)
+            return observer.execute(
+                "select query from pg_stat_activity where application_name = 'dbt' and %s = any(pg_blocking_pids(pid))",
+                (holder.info.backend_pid,),
+            ).fetchall()
+
+        waiting = wait_until(blocked_backends, f"the build did not reach {point.name} in {REACH_SECONDS} s",
+                             REACH_SECONDS)
         assert point.blocked in waiting[0][0], f"{point.name}: the build waits elsewhere:\n{waiting[0][0][:2000]}"
         backends = observer.execute(
             "select pid, backend_start from pg_stat_activity where application_name = 'dbt' "
@@ -300,10 +301,7 @@ def crash_and_restart(server: cluster.Cluster) -> None:
     from the WAL."""
     pid = postmaster.server_pid(server.data_dir)
     os.kill(pid, signal.SIGQUIT)
-    deadline = time.monotonic() + 60
-    while postmaster.is_server_of(pid, server.data_dir):
-        assert time.monotonic() < deadline, "the server did not stop"
-        time.sleep(0.05)
+    wait_until(lambda: not postmaster.is_server_of(pid, server.data_dir), "the server did not stop in 60 s", 60)
     server.start()
 
 

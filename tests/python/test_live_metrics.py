@@ -8,7 +8,6 @@ import dataclasses
 import shutil
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -18,7 +17,7 @@ import psycopg
 import pytest
 
 import oracle
-from conftest import acting_as
+from conftest import acting_as, wait_until
 from test_metrics import compare
 
 # `changed` writes the app's events at one "now" for all the module's tests, which read them
@@ -345,15 +344,6 @@ def test_a_snapshot_answers_extreme_starts_as_the_raw_rows_do(changed, since):
     finally:
         forget_live_snapshot(project_db)
     assert [unstamped(rows) for rows in from_snapshot] == [unstamped(rows) for rows in computed]
-
-
-def wait_until(condition: Callable[[], bool], failure: str, seconds: float = 10) -> None:
-    """Until `condition()` holds; the test fails with `failure` if it does not within `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(failure)
-        time.sleep(0.05)
 
 
 def wait_until_waiting_on_a_lock(project_db, pid: int, failure: str, seconds: float = 10) -> None:

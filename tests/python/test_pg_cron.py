@@ -17,7 +17,6 @@ import json
 import re
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -28,7 +27,7 @@ import pytest
 from psycopg import sql
 
 from agent_analytics import bootstrap, cli, cluster, db, generate, pg_cron
-from conftest import PROJECT, ProjectDatabase, binaries_with_library
+from conftest import PROJECT, ProjectDatabase, binaries_with_library, wait_until
 
 # Not `postgres`, pg_cron's default: the setting, not the default, must be what counts.
 CRON_DATABASE = "aa_cron"
@@ -279,17 +278,17 @@ def test_pg_cron_runs_every_job_as_postgres_and_each_succeeds(cron, agent_analyt
 
 def wait_for_runs(cron: CronProject, count: int, seconds: float = 30) -> list[tuple]:
     """The first `count` runs once each has ended (pg_cron starts @reboot jobs within a second)."""
-    deadline = time.monotonic() + seconds
-    while True:
+    runs: list[tuple] = []
+
+    def ended_runs() -> list[tuple]:
         with cron.admin() as conn:
-            runs = conn.execute(
+            runs[:] = conn.execute(
                 "select jobid, status, username, database, return_message from cron.job_run_details order by runid"
             ).fetchall()
-        if len(runs) >= count and all(run[1] in ENDED for run in runs):
-            return runs
-        if time.monotonic() > deadline:
-            pytest.fail(f"pg_cron ran {runs} within {seconds} s, not {count} jobs")
-        time.sleep(0.2)
+        return runs if len(runs) >= count and all(run[1] in ENDED for run in runs) else []
+
+    return wait_until(ended_runs, lambda: f"pg_cron ran {runs} within {seconds} s, not {count} jobs", seconds,
+                      every=0.2)
 
 
 def test_remove_unschedules_only_our_jobs_of_the_connecting_role(cron, agent_analytics):
@@ -372,11 +371,14 @@ def test_where_pg_cron_takes_seconds_it_takes_the_live_snapshot_every_30_seconds
     assert agent_analytics(target, "cron", "install").code == 0
     live = next(jobid for jobid, name, *_ in cron.jobs() if name == LIVE_JOB)
     stamps: set[datetime] = set()
-    deadline = time.monotonic() + 75
-    while len(stamps) < 2 and time.monotonic() < deadline:
-        time.sleep(1)
-        stamps |= {latest_snapshot()} - {None, earlier}
-    assert len(stamps) == 2, f"pg_cron took the snapshot at {sorted(stamps)} in 75 s after the install"
+
+    def two_snapshots() -> bool:
+        stamps.update({latest_snapshot()} - {None, earlier})
+        return len(stamps) >= 2
+
+    wait_until(two_snapshots, lambda: f"pg_cron took the snapshot at {sorted(stamps)} in 75 s after the install", 75,
+               every=1)
+    assert len(stamps) == 2, f"pg_cron took the snapshot at {sorted(stamps)}, more than twice"
     first, second = sorted(stamps)
     assert 25 <= (second - first).total_seconds() <= 35, (first, second)
     with cron.admin() as conn:
