@@ -96,8 +96,8 @@ begin
     if not exists (select from {{ app }}.users as people where people.id = caller) then
         raise exception 'track_event: no user % in {{ app }}.users', caller using errcode = '28000';
     end if;
-    {#- Counted before any other lookup, so that a flood is refused cheaply; a refused call rolls
-        its count back. A request that began in an earlier minute than the count's counts in the
+    {#- Counted once the caller is known to the app and before any other lookup, so that a flood
+        is refused cheaply; a refused call rolls its count back. A request that began in an earlier minute than the count's counts in the
         count's: it neither starts the minute again nor moves it back. service_role may insert
         events directly: not counted. #}
     if coalesce(current_setting('role', true), '') <> 'service_role' then
@@ -111,8 +111,7 @@ begin
         from {{ internal_schema() }}.track_event_limit as limits;
         if calls_this_minute > per_minute then
             raise exception 'track_event: more than % events in a minute from this user', per_minute
-                using errcode = 'PT429',
-                      hint = 'wait for the next minute; the operator sets the limit with analytics.set_track_event_limit()';
+                using errcode = 'PT429', hint = 'wait for the next minute (UTC)';
         end if;
     end if;
     if event_type is null or event_type <> all (array[{% for kind in event_types() %}'{{ kind }}'{{ ', ' if not loop.last }}{% endfor %}]) then

@@ -189,8 +189,15 @@ begin
     delete from {{ s }}.hourly_metrics where metric_hour < hourly_cutoff;
     -- messages delivered or given up on: their attempts stay in alert_history.notifications_sent
     delete from {{ s }}.alert_notifications where status <> 'pending' and created_at < hourly_cutoff;
-    -- track_event's counts of past minutes, those of users deleted since among them
-    delete from {{ internal_schema() }}.track_event_counts where minute < date_trunc('minute', now(), 'UTC');
+    -- track_event's counts of past minutes, those of users deleted since among them. A count
+    -- that a call is changing is left for the next cleanup: that call waits for user_activity,
+    -- which the partitions dropped above hold, so waiting for it here would be a deadlock.
+    delete from {{ internal_schema() }}.track_event_counts
+    where user_id in (
+        select past.user_id from {{ internal_schema() }}.track_event_counts as past
+        where past.minute < date_trunc('minute', now(), 'UTC')
+        for update skip locked
+    );
 {{ log_failed_call("'cleanup_old_data'") }}
 end
 $$;

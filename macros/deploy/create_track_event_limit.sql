@@ -12,7 +12,8 @@
     the app's users: deleting a user would then lock their count after their row, where
     track_event locks the count first and the user's row (its event's foreign key) after, a
     deadlock. erase_user() deletes a user's count, and cleanup_old_data() every count of a past
-    minute, a deleted user's too. -#}
+    minute, a deleted user's too (skipping those a call holds: that call may be waiting for the
+    partitions cleanup_old_data() drops). -#}
 {% set s = target.schema %}
 {% set internal = internal_schema() %}
 create table if not exists {{ internal }}.track_event_limit (
@@ -26,6 +27,8 @@ revoke all on {{ internal }}.track_event_limit from public, anon, authenticated,
 insert into {{ internal }}.track_event_limit (events_per_minute) values ({{ var('track_event_per_minute') }})
 on conflict (only_row) do nothing;
 
+{#- fillfactor: room on each page for the new version of a row that every call changes, so the
+    update stays on its page (HOT) and touches no index. #}
 create unlogged table if not exists {{ internal }}.track_event_counts (
     user_id uuid primary key,
     minute timestamptz not null,

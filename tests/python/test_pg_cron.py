@@ -378,7 +378,6 @@ def test_where_pg_cron_takes_seconds_it_takes_the_live_snapshot_every_30_seconds
 
     wait_until(two_snapshots, lambda: f"pg_cron took the snapshot at {sorted(stamps)} in 75 s after the install", 75,
                every=1)
-    assert len(stamps) == 2, f"pg_cron took the snapshot at {sorted(stamps)}, more than twice"
     first, second = sorted(stamps)
     assert 25 <= (second - first).total_seconds() <= 35, (first, second)
     with cron.admin() as conn:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 
 import psycopg
 import pytest
@@ -148,19 +147,20 @@ def track_limit(built):
         conn.execute("delete from analytics_internal.track_event_counts")
 
 
-def counted_already(built, user_id, events: int, minutes_ago: int) -> None:
-    """A user who has recorded `events` events in the UTC minute `minutes_ago` minutes back, as
-    earlier requests leave it; clear of a minute's last seconds, so the test's requests fall in
-    the same minute as the count."""
-    if datetime.now(UTC).second >= 57:
-        time.sleep(4)
+def counted_already(built, user_id, events: int, minute: datetime) -> None:
+    """A user who has recorded `events` events in the UTC `minute`, as earlier requests leave it
+    (committed)."""
     with built.connect() as conn:
         conn.execute(
             "insert into analytics_internal.track_event_counts as counts (user_id, minute, events) "
-            "values (%s, date_trunc('minute', now(), 'UTC') - make_interval(mins => %s), %s) "
-            "on conflict (user_id) do update set minute = excluded.minute, events = excluded.events",
-            (user_id, minutes_ago, events),
+            "values (%s, %s, %s) on conflict (user_id) do update set minute = excluded.minute, events = excluded.events",
+            (user_id, minute, events),
         )
+
+
+def minute_of(conn) -> datetime:
+    """The UTC minute of the transaction `conn` is in (of its start, as track_event counts it)."""
+    return conn.execute("select date_trunc('minute', now(), 'UTC')").fetchone()[0]
 
 
 def refused_for_the_minute(conn, workspace_id) -> psycopg.Error:
@@ -184,7 +184,7 @@ def test_a_user_past_the_events_a_minute_is_refused_with_429_and_nothing_is_writ
             refused = refused_for_the_minute(conn, workspace_id)
             assert refused.sqlstate == "PT429"  # PostgREST answers 429 Too Many Requests
             assert refused.diag.message_primary == "track_event: more than 3 events in a minute from this user"
-            assert "set_track_event_limit" in refused.diag.message_hint
+            assert refused.diag.message_hint == "wait for the next minute (UTC)"
         assert conn.execute(mine, (user_id,)).fetchone()[0] == written
         # The refused calls took their counts back with them: with one more allowed, one more
         # call is taken (the count is 3, not 5), and the next refused.
@@ -199,8 +199,8 @@ def test_a_user_past_the_events_a_minute_is_refused_with_429_and_nothing_is_writ
 def test_a_users_count_holds_across_requests_until_the_next_minute(built, member, track_limit, minutes_ago, refused):
     user_id, workspace_id, _ = member
     track_limit(3)
-    counted_already(built, user_id, 3, minutes_ago)
     with built.api() as conn, acting_as(conn, "authenticated", user_id):
+        counted_already(built, user_id, 3, minute_of(conn) - timedelta(minutes=minutes_ago))
         if refused:
             assert refused_for_the_minute(conn, workspace_id).sqlstate == "PT429"
         else:
@@ -215,8 +215,8 @@ def test_a_users_count_holds_across_requests_until_the_next_minute(built, member
 def test_only_service_role_is_not_counted(built, member, track_limit, role, claimed, counted):
     user_id, workspace_id, _ = member
     track_limit(1)
-    counted_already(built, user_id, 1, 0)
     with built.api() as conn, acting_as(conn, role, user_id):
+        counted_already(built, user_id, 1, minute_of(conn))
         conn.execute("select set_config('request.jwt.claims', %s, true)",
                      (json.dumps({"sub": str(user_id), "role": claimed}),))
         if counted:
@@ -231,8 +231,8 @@ def test_a_request_begun_in_an_earlier_minute_counts_in_the_latest(built, member
     user_id, workspace_id, _ = member
     track_limit(3)
     with built.api() as conn, acting_as(conn, "authenticated", user_id):
-        conn.execute("select now()")  # the request's minute: now() is its transaction's start
-        counted_already(built, user_id, 2, -1)  # the next minute, as a later request left it
+        # the next minute, as a later request left it
+        counted_already(built, user_id, 2, minute_of(conn) + timedelta(minutes=1))
         assert track(conn, event_type="page_view", workspace_id=workspace_id)  # the third
         assert refused_for_the_minute(conn, workspace_id).sqlstate == "PT429"
 
@@ -245,8 +245,8 @@ def test_deleting_a_user_does_not_wait_for_their_count(built, track_limit):
     with built.connect_as("supabase_admin") as conn:
         conn.execute("insert into auth.users (id, email) values (%s, %s)", (person, f"{person}@example.com"))
         conn.execute("insert into public.users (id, email) values (%s, %s)", (person, f"{person}@example.com"))
-    counted_already(built, person, 1, 0)
     with built.connect() as holder, holder.transaction():
+        counted_already(built, person, 1, minute_of(holder))
         holder.execute("select from analytics_internal.track_event_counts where user_id = %s for update", (person,))
         with built.connect_as("supabase_admin") as conn:
             conn.execute("set lock_timeout = '5s'")
@@ -254,14 +254,22 @@ def test_deleting_a_user_does_not_wait_for_their_count(built, track_limit):
     assert built.value("select count(*) from public.users where id = %s", (person,)) == 0
 
 
-def test_retention_forgets_the_counts_of_past_minutes(built, member, track_limit):
+def test_retention_forgets_the_counts_of_past_minutes_but_waits_for_none(built, member, track_limit):
+    """A count of a past minute that a call holds is left for the next cleanup: the call may be
+    waiting for the partitions cleanup_old_data() drops, a deadlock if the cleanup waited for it."""
     user_id, _, _ = member
-    other_user = built.value("select id from public.users where id <> %s order by id limit 1", (user_id,))
-    counted_already(built, user_id, 2, 0)
-    counted_already(built, other_user, 2, 2)
-    with built.api() as conn, acting_as(conn, "service_role", commit=True):
-        conn.execute("select analytics.cleanup_old_data()")
-    assert built.rows("select user_id from analytics_internal.track_event_counts") == [(user_id,)]
+    past_user, held_user = built.rows("select id from public.users where id <> %s order by id limit 2", (user_id,))
+    with built.connect() as holder, holder.transaction():
+        now = minute_of(holder)
+        counted_already(built, user_id, 2, now + timedelta(minutes=1))  # current whenever the cleanup runs
+        counted_already(built, past_user[0], 2, now - timedelta(minutes=2))
+        counted_already(built, held_user[0], 2, now - timedelta(minutes=2))
+        holder.execute("select from analytics_internal.track_event_counts where user_id = %s for update", held_user)
+        with built.api() as conn, acting_as(conn, "service_role", commit=True):
+            conn.execute("set local lock_timeout = '5s'")
+            conn.execute("select analytics.cleanup_old_data()")
+    assert sorted(built.rows("select user_id from analytics_internal.track_event_counts")) == sorted(
+        [(user_id,), held_user])
 
 
 def test_a_caller_the_app_does_not_know_is_refused_by_name(built):
