@@ -146,11 +146,16 @@ begin
         raise exception 'track_event: occurred_at % is outside the last {{ var("lookback_days") }} days', happened
             using errcode = '22023';
     end if;
-    if session_id is not null and exists (
-        select from {{ s }}.user_activity as a
-        where a.session_id = track_event.session_id and a.user_id <> caller
+    {#- Whose the session is, from one of its events: every event recorded here was checked so,
+        so a session has one user (only service_role's own inserts can mix them). One row, not
+        every other user's row: looking for those read all of the session's events at each call,
+        slower the longer the session. #}
+    if session_id is not null and caller <> coalesce((
+        select a.user_id from {{ s }}.user_activity as a
+        where a.session_id = track_event.session_id
           and a.created_at > now() - interval '{{ var("lookback_days") }} days'
-    ) then
+        limit 1
+    ), caller) then
         raise exception 'track_event: session % belongs to another user', session_id using errcode = '42501';
     end if;
     insert into {{ s }}.user_activity (
