@@ -16,6 +16,13 @@
     partitions cleanup_old_data() drops). -#}
 {% set s = target.schema %}
 {% set internal = internal_schema() %}
+{% set per_minute = var('track_event_per_minute') %}
+{% if per_minute is boolean or per_minute is not integer
+      or not (1 <= per_minute <= max_track_event_per_minute() | int) %}
+    {{ exceptions.raise_compiler_error(
+        'var track_event_per_minute: a whole number of events from 1 to ' ~ max_track_event_per_minute()
+        ~ ', not ' ~ per_minute) }}
+{% endif %}
 create table if not exists {{ internal }}.track_event_limit (
     only_row boolean primary key default true check (only_row),
     events_per_minute integer not null check (events_per_minute between 1 and {{ max_track_event_per_minute() }}),
@@ -24,7 +31,7 @@ create table if not exists {{ internal }}.track_event_limit (
 comment on table {{ internal }}.track_event_limit is
 'agent-analytics: how many events a signed-in user may record through track_event() in a minute; one row';
 revoke all on {{ internal }}.track_event_limit from public, anon, authenticated, service_role;
-insert into {{ internal }}.track_event_limit (events_per_minute) values ({{ var('track_event_per_minute') }})
+insert into {{ internal }}.track_event_limit (events_per_minute) values ({{ per_minute }})
 on conflict (only_row) do nothing;
 
 {#- fillfactor: room on each page for the new version of a row that every call changes, so the

@@ -73,6 +73,14 @@ def assert_the_build_stops_before_it_reads(project_db, *messages: str) -> None:
     assert watermarks(project_db) == before
 
 
+@pytest.mark.parametrize("value", ["0", "'many'"])
+def test_a_limit_of_events_out_of_range_stops_the_deploy_naming_the_var(deployed, value):
+    with pytest.raises(dbt.DbtFailed,
+                       match=r"var track_event_per_minute: a whole number of events from 1 to 1000000, not "):
+        bootstrap.deploy_script(deployed.target, ("--vars", f"{{track_event_per_minute: {value}}}",
+                                                  "--target-path", str(deployed.target_path)))
+
+
 def test_a_second_deploy_changes_nothing(deployed):
     before = catalog(deployed)
     output = deployed.deploy()
