@@ -97,9 +97,9 @@ begin
         raise exception 'track_event: no user % in {{ app }}.users', caller using errcode = '28000';
     end if;
     {#- Counted once the caller is known to the app and before any other lookup, so that a flood
-        is refused cheaply; a refused call rolls its count back. A request that began in an earlier minute than the count's counts in the
-        count's: it neither starts the minute again nor moves it back. service_role may insert
-        events directly: not counted. #}
+        is refused cheaply; a refused call rolls its count back. A request that began in an
+        earlier minute than the count's counts in the count's: it neither starts the minute again
+        nor moves it back. service_role may insert events directly: not counted. #}
     if coalesce(current_setting('role', true), '') <> 'service_role' then
         insert into {{ internal_schema() }}.track_event_counts as counts (user_id, minute, events)
         values (caller, date_trunc('minute', now(), 'UTC'), 1)
