@@ -337,7 +337,7 @@ begin
     if pg_catalog.length(notes) > 4000 then
         raise exception 'acknowledge_alert: notes are longer than 4000 characters' using errcode = '22001';
     end if;
-    if coalesce(pg_catalog.current_setting('role', true), '') <> 'service_role' then
+    if not {{ requested_as_service_role() }} then
         caller := (select auth.uid());
     end if;
     select h.* into alert from {{ s }}.alert_history as h

@@ -100,7 +100,7 @@ begin
         is refused cheaply; a refused call rolls its count back. A request that began in an
         earlier minute than the count's counts in the count's: it neither starts the minute again
         nor moves it back. service_role may insert events directly: not counted. #}
-    if coalesce(current_setting('role', true), '') <> 'service_role' then
+    if not {{ requested_as_service_role() }} then
         insert into {{ internal_schema() }}.track_event_counts as counts (user_id, minute, events)
         values (caller, date_trunc('minute', now(), 'UTC'), 1)
         on conflict (user_id) do update
@@ -201,11 +201,19 @@ revoke all on function {{ s }}.alert_rule_recipients(uuid) from public;
 {% endmacro %}
 
 
+{% macro requested_as_service_role() -%}
+{#- True when the request's role is service_role: what PostgREST sets for the service key, or a
+    backend's `set role`. Not the JWT's claimed role, which a caller could forge; unchanged by
+    SECURITY DEFINER. -#}
+(coalesce(pg_catalog.current_setting('role', true), '') = 'service_role')
+{%- endmacro %}
+
+
 {% macro manages_workspace(workspace) -%}
 {#- True when the caller may manage the workspace's alerts: service_role, or one of its owners
     and admins (never for a NULL workspace, the platform's). -#}
 (
-    coalesce(current_setting('role', true), '') = 'service_role'
+    {{ requested_as_service_role() }}
     or exists (
         select from {{ var('app_schema') }}.workspace_members as m
         where m.workspace_id = {{ workspace }} and m.user_id = (select auth.uid()) and m.role in ('owner', 'admin')

@@ -268,6 +268,7 @@ CALLS: dict[str, list[str]] = {
     "alert_windows_of": [],  # in create_alert_evaluation
     "alert_window_bounds": [],  # in create_alert_evaluation
     "manages_workspace": [],  # in create_api_functions and create_alert_api
+    "requested_as_service_role": [],  # in track_event, manages_workspace and acknowledge_alert
     "new_webhook_secret": [],  # in create_alert_api
     "as_stored_value": ["select {{ as_stored_value('v.value') }} as value from v"],
     "create_alert_catalogue": ["{{ create_alert_catalogue() }}"],
