@@ -7,13 +7,16 @@
 {% macro create_api_functions() %}
 {% set s = target.schema %}
 {% set app = var('app_schema') %}
+{% set trusted_proxies = checked_number_var('trusted_proxies', 1, 10, 'a whole number of proxies') %}
+{% set per_minute = checked_number_var(
+    'track_event_per_minute', 1, max_track_event_per_minute() | int, 'a whole number of events') %}
 {#- The client's address as proxies define X-Forwarded-For: each proxy appends the address it
     saw, so only the entries the trusted proxies added can be believed; the client's is the
     one `trusted_proxies` entries from the right (var trusted_proxies: 1 for Supabase's API
     gateway). Whatever does not parse as a single address gives NULL, never an error. #}
 create or replace function {{ s }}.client_address(
     forwarded_for text,
-    trusted_proxies integer default {{ var('trusted_proxies') }}
+    trusted_proxies integer default {{ trusted_proxies }}
 )
 returns inet
 language plpgsql
@@ -107,7 +110,7 @@ begin
         set minute = greatest(counts.minute, excluded.minute),
             events = case when excluded.minute > counts.minute then 1 else counts.events + 1 end
         returning counts.events into calls_this_minute;
-        select coalesce(max(limits.events_per_minute), {{ var('track_event_per_minute') }}) into per_minute
+        select coalesce(max(limits.events_per_minute), {{ per_minute }}) into per_minute
         from {{ internal_schema() }}.track_event_limit as limits;
         if calls_this_minute > per_minute then
             raise exception 'track_event: more than % events in a minute from this user', per_minute

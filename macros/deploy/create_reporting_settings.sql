@@ -14,7 +14,7 @@ create table if not exists {{ internal }}.reporting_settings (
 comment on table {{ internal }}.reporting_settings is
 'agent-analytics: settings of the reporting relations (docs/bi.md); one row';
 revoke all on {{ internal }}.reporting_settings from public, anon, authenticated, service_role;
-insert into {{ internal }}.reporting_settings (credit_price_usd) values ({{ var('credit_price_usd') }})
+insert into {{ internal }}.reporting_settings (credit_price_usd) values ({{ checked_number_var('credit_price_usd', 0, 1000, 'a price in USD', whole=false) }})
 on conflict (only_row) do nothing;
 
 create or replace function {{ s }}.credit_price_usd()
@@ -48,3 +48,11 @@ end
 $$;
 revoke all on function {{ s }}.set_credit_price_usd(numeric) from public
 {% endmacro %}
+
+
+{% macro stored_credit_price() -%}
+{#- The price of a credit as the models read it: the one stored in the database (docs/bi.md), so
+    that every money figure follows set_credit_price_usd(). A unit test overrides this with a
+    number, so that its expected figures do not depend on the price a database holds. -#}
+{{ target.schema }}.credit_price_usd()
+{%- endmacro %}

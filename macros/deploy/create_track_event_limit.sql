@@ -16,13 +16,8 @@
     partitions cleanup_old_data() drops). -#}
 {% set s = target.schema %}
 {% set internal = internal_schema() %}
-{% set per_minute = var('track_event_per_minute') %}
-{% if per_minute is boolean or per_minute is not integer
-      or not (1 <= per_minute <= max_track_event_per_minute() | int) %}
-    {{ exceptions.raise_compiler_error(
-        'var track_event_per_minute: a whole number of events from 1 to ' ~ max_track_event_per_minute()
-        ~ ', not ' ~ per_minute) }}
-{% endif %}
+{% set per_minute = checked_number_var(
+    'track_event_per_minute', 1, max_track_event_per_minute() | int, 'a whole number of events') %}
 create table if not exists {{ internal }}.track_event_limit (
     only_row boolean primary key default true check (only_row),
     events_per_minute integer not null check (events_per_minute between 1 and {{ max_track_event_per_minute() }}),

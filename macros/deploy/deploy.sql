@@ -38,6 +38,20 @@
 {%- endmacro %}
 
 
+{% macro checked_number_var(name, low, high, what, whole=true) %}
+{#- The var `name`, once it is a number from low to high (a whole one unless whole is false).
+    The deploy renders these vars into its SQL, where anything else would fail with an error
+    that does not name the var, or change what the SQL says. -#}
+{% set value = var(name) %}
+{% if value is boolean or value is not number or (whole and value is not integer)
+      or not (low <= value <= high) %}
+    {{ exceptions.raise_compiler_error(
+        'var ' ~ name ~ ': ' ~ what ~ ' from ' ~ low ~ ' to ' ~ high ~ ', not ' ~ value) }}
+{% endif %}
+{{ return(value) }}
+{% endmacro %}
+
+
 {% macro definer_search_path() -%}
 {#- Every function of the project pins this. pg_temp last: an unpinned or empty search_path
     still searches the caller's temporary schema first for table and type names, so a caller

@@ -109,9 +109,11 @@ grant execute on function {{ s }}.alert_rule_targets(jsonb, jsonb) to authentica
               'ensure_user_activity_partitions(date, date)', 'erase_user(uuid)'] %}
 grant execute on function {{ s }}.{{ f }} to service_role;
 {%- endfor %}
-{#- the build keeps partitions ready, gives its tables the updated_at trigger and audits
-    aggregate_daily_metrics(), which it makes with daily_metrics, and its failed calls #}
+{#- the build keeps partitions ready, gives its tables the updated_at trigger, audits
+    aggregate_daily_metrics(), which it makes with daily_metrics, and its failed calls, and
+    prices the cohorts' revenue #}
 {%- for f in [s ~ '.ensure_user_activity_partitions(date, date)', s ~ '.update_updated_at()',
+              s ~ '.credit_price_usd()',
               s ~ '.write_audit(text, uuid, jsonb)', internal_schema() ~ '.log_failed_call(text, text, text)',
               internal_schema() ~ '.oldest_open_transaction_start()'] %}
 grant execute on function {{ f }} to {{ role }};

@@ -15,7 +15,7 @@ with usage as (
 ),
 
 price as (
-    select {{ this.schema }}.credit_price_usd() as credit_price_usd
+    select {{ stored_credit_price() }} as credit_price_usd
 ),
 
 final as (

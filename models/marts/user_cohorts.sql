@@ -41,6 +41,10 @@ with report_day as (
             as today
 ),
 
+credit_price as (
+    select {{ stored_credit_price() }} as credit_price_usd
+),
+
 first_seen as (
     select first_seen.*
     from {{ ref('int_user_first_seen') }} as first_seen
@@ -209,7 +213,7 @@ measured as (
         cohorts.*,
         coalesce(retention.retention_data, '{}'::jsonb) as retention_data,
         report_day.today - cohorts.cohort_date as age_days,
-        coalesce(revenue.credits, 0) * {{ var('credit_price_usd') }} / cohorts.initial_users
+        coalesce(revenue.credits, 0) * credit_price.credit_price_usd / cohorts.initial_users
             as avg_revenue_per_user,
         case
             when report_day.today - cohorts.cohort_date >= 30
@@ -219,6 +223,7 @@ measured as (
         end as churn_rate
     from cohorts
     cross join report_day
+    cross join credit_price
     left join retention using (cohort_period, scope_id, cohort_date)
     left join revenue using (cohort_period, scope_id, cohort_date)
     left join still_active using (cohort_period, scope_id, cohort_date)

@@ -261,6 +261,7 @@ CALLS: dict[str, list[str]] = {
     "create_alert_work_tables": ["{{ create_alert_work_tables() }}"],
     "create_pipeline_health": ["{{ create_pipeline_health() }}"],
     "create_reporting_settings": ["{{ create_reporting_settings() }}"],
+    "stored_credit_price": ["select {{ stored_credit_price() }} as credit_price_usd"],
     "create_track_event_limit": ["{{ create_track_event_limit() }}"],
     "max_track_event_per_minute": [],  # in create_track_event_limit
     "insert_alert_values": [],  # in create_alert_evaluation
@@ -324,6 +325,7 @@ THIS_MODEL = {
 # Macros that render no SQL of their own, and what they do instead.
 RENDERS_NO_SQL = {
     "reporting_role": "returns a role name",
+    "checked_number_var": "returns a var once it is checked",
     "operator_readers": "returns a list of roles",
     "rollup_readers": "returns a list of roles",
     "is_backfill": "returns a boolean",

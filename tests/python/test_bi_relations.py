@@ -12,7 +12,15 @@ import pytest
 
 import oracle
 from conftest import acting_as
-from test_metrics import add_a_lone_day, add_awkward_changes, compare, delete_the_day, rows_before, table
+from test_metrics import (
+    add_a_lone_day,
+    add_awkward_changes,
+    build_day,
+    compare,
+    delete_the_day,
+    rows_before,
+    table,
+)
 
 RAW_EVENT_RETENTION_DAYS = 90  # dbt_project.yml
 
@@ -131,6 +139,18 @@ def test_the_money_follows_the_price_stored_in_the_database_without_a_build(proj
         assert conn.execute("select action, details ->> 'price' from analytics.audit_log "
                             "where action = 'set_credit_price_usd' order by id desc limit 1").fetchone() == (
             "set_credit_price_usd", "0.25")
+
+
+def test_the_cohorts_revenue_follows_the_stored_price_at_the_next_build(project):
+    with project.api() as conn, acting_as(conn, "service_role", commit=True):
+        conn.execute("select analytics.set_credit_price_usd(0.25)")
+    project.build()
+    with project.connect() as conn:
+        today = build_day(conn)
+        raw = oracle.load(conn)
+        built = table(conn, "user_cohorts", ("cohort_period", "cohort_date", "workspace_id"))
+    assert any(row["avg_revenue_per_user"] > 0 for row in built.values())
+    compare(built, oracle.user_cohorts(raw, today - timedelta(days=1), credit_price=Decimal("0.25")), "user_cohorts")
 
 
 @pytest.mark.parametrize("price", ["-1", "1001", "null"])

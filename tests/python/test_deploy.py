@@ -73,11 +73,19 @@ def assert_the_build_stops_before_it_reads(project_db, *messages: str) -> None:
     assert watermarks(project_db) == before
 
 
-@pytest.mark.parametrize("value", ["0", "'many'"])
-def test_a_limit_of_events_out_of_range_stops_the_deploy_naming_the_var(deployed, value):
-    with pytest.raises(dbt.DbtFailed,
-                       match=r"var track_event_per_minute: a whole number of events from 1 to 1000000, not "):
-        bootstrap.deploy_script(deployed.target, ("--vars", f"{{track_event_per_minute: {value}}}",
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("track_event_per_minute", "0", "a whole number of events from 1 to 1000000, not 0"),
+    ("track_event_per_minute", "'many'", "a whole number of events from 1 to 1000000, not many"),
+    ("credit_price_usd", "-0.01", "a price in USD from 0 to 1000, not -0.01"),
+    ("credit_price_usd", "'0.01); drop table analytics.user_activity; --'", "a price in USD from 0 to 1000, not 0.01"),
+    ("trusted_proxies", "0", "a whole number of proxies from 1 to 10, not 0"),
+    ("trusted_proxies", "'1 + 1'", "a whole number of proxies from 1 to 10, not 1 \\+ 1"),
+])
+def test_a_var_out_of_range_stops_the_deploy_naming_the_var(deployed, name, value, expected):
+    """The deploy renders these vars into its SQL: anything but a number in range would fail there
+    without naming the var, or change what the SQL does."""
+    with pytest.raises(dbt.DbtFailed, match=f"var {name}: {expected}"):
+        bootstrap.deploy_script(deployed.target, ("--vars", f"{{{name}: {value}}}",
                                                   "--target-path", str(deployed.target_path)))
 
 
