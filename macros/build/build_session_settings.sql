@@ -5,5 +5,5 @@
     Each node runs on a connection of its own: note_read_start applies the same settings before
     a model's compile-time queries, and postgres__get_where_subquery before a data test. -#}
 set jit = {{ 'on' if var('build_jit', false) else 'off' }};
-set work_mem = '{{ var("build_work_mem", "64MB") }}'
+set work_mem = '{{ checked_var('build_work_mem') }}'
 {%- endmacro %}

@@ -7,9 +7,8 @@
 {% macro create_api_functions() %}
 {% set s = target.schema %}
 {% set app = var('app_schema') %}
-{% set trusted_proxies = checked_number_var('trusted_proxies', 1, 10, 'a whole number of proxies') %}
-{% set per_minute = checked_number_var(
-    'track_event_per_minute', 1, max_track_event_per_minute() | int, 'a whole number of events') %}
+{% set trusted_proxies = checked_var('trusted_proxies') %}
+{% set per_minute = checked_var('track_event_per_minute') %}
 {#- The client's address as proxies define X-Forwarded-For: each proxy appends the address it
     saw, so only the entries the trusted proxies added can be believed; the client's is the
     one `trusted_proxies` entries from the right (var trusted_proxies: 1 for Supabase's API
@@ -145,8 +144,8 @@ begin
         raise exception 'track_event: metadata.response_time_ms must be a number of milliseconds from 0 to {{ max_response_time_ms() }}'
             using errcode = '22023';
     end if;
-    if happened < now() - interval '{{ var("lookback_days") }} days' or happened > now() + interval '5 minutes' then
-        raise exception 'track_event: occurred_at % is outside the last {{ var("lookback_days") }} days', happened
+    if happened < now() - interval '{{ checked_var('lookback_days') }} days' or happened > now() + interval '5 minutes' then
+        raise exception 'track_event: occurred_at % is outside the last {{ checked_var('lookback_days') }} days', happened
             using errcode = '22023';
     end if;
     {#- Whose the session is, from one of its events: every event recorded here was checked so,
@@ -156,7 +155,7 @@ begin
     if session_id is not null and caller <> coalesce((
         select a.user_id from {{ s }}.user_activity as a
         where a.session_id = track_event.session_id
-          and a.created_at > now() - interval '{{ var("lookback_days") }} days'
+          and a.created_at > now() - interval '{{ checked_var('lookback_days') }} days'
         limit 1
     ), caller) then
         raise exception 'track_event: session % belongs to another user', session_id using errcode = '42501';

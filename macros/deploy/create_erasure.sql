@@ -54,7 +54,7 @@ begin
         gone.user_id,
         gone.session_id
     from gone
-    where gone.created_at >= now() - make_interval(days => {{ var('raw_event_retention_days') }} + 1);
+    where gone.created_at >= now() - make_interval(days => {{ checked_var('raw_event_retention_days') }} + 1);
     return null;
 end
 $$;
@@ -108,7 +108,7 @@ as $$
 declare
     since timestamptz := (select mark.read_start from {{ internal }}.run_keys_mark as mark);
     read_start timestamptz := coalesce(
-        {{ internal }}.oldest_open_transaction_start(), now() - interval '{{ var("commit_margin") }}');
+        {{ internal }}.oldest_open_transaction_start(), now() - interval '{{ checked_var('commit_margin') }}');
     registered integer;
 begin
     insert into {{ internal }}.run_keys (run_id, started_at, workspace_id, user_id, agent_id)

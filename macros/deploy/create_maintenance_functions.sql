@@ -164,8 +164,8 @@ security definer
 set search_path = {{ definer_search_path() }}
 as $$
 declare
-    first_kept_day date := ((now() - make_interval(days => {{ var('raw_event_retention_days') }})) at time zone 'UTC')::date;
-    hourly_cutoff timestamptz := now() - make_interval(days => {{ var('hourly_retention_days') }});
+    first_kept_day date := ((now() - make_interval(days => {{ checked_var('raw_event_retention_days') }})) at time zone 'UTC')::date;
+    hourly_cutoff timestamptz := now() - make_interval(days => {{ checked_var('hourly_retention_days') }});
     part record;
 begin
     perform {{ s }}.write_audit('cleanup_old_data', null, jsonb_build_object(
@@ -209,8 +209,8 @@ grant execute on function {{ s }}.cleanup_old_data() to service_role;
 {% macro ensure_default_partitions() %}
 {#- Partitions from the late-event lookback to a week ahead, so scheduled builds keep them ready. #}
 select {{ target.schema }}.ensure_user_activity_partitions(
-    (now() at time zone 'UTC')::date - {{ var('lookback_days') }},
-    (now() at time zone 'UTC')::date + {{ var('partitions_ahead_days') }}
+    (now() at time zone 'UTC')::date - {{ checked_var('lookback_days') }},
+    (now() at time zone 'UTC')::date + {{ checked_var('partitions_ahead_days') }}
 )
 {% endmacro %}
 

@@ -14,7 +14,7 @@ create table if not exists {{ internal }}.reporting_settings (
 comment on table {{ internal }}.reporting_settings is
 'agent-analytics: settings of the reporting relations (docs/bi.md); one row';
 revoke all on {{ internal }}.reporting_settings from public, anon, authenticated, service_role;
-insert into {{ internal }}.reporting_settings (credit_price_usd) values ({{ checked_number_var('credit_price_usd', 0, 1000, 'a price in USD', whole=false) }})
+insert into {{ internal }}.reporting_settings (credit_price_usd) values ({{ checked_var('credit_price_usd') }})
 on conflict (only_row) do nothing;
 
 create or replace function {{ s }}.credit_price_usd()

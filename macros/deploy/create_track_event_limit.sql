@@ -16,8 +16,7 @@
     partitions cleanup_old_data() drops). -#}
 {% set s = target.schema %}
 {% set internal = internal_schema() %}
-{% set per_minute = checked_number_var(
-    'track_event_per_minute', 1, max_track_event_per_minute() | int, 'a whole number of events') %}
+{% set per_minute = checked_var('track_event_per_minute') %}
 create table if not exists {{ internal }}.track_event_limit (
     only_row boolean primary key default true check (only_row),
     events_per_minute integer not null check (events_per_minute between 1 and {{ max_track_event_per_minute() }}),

@@ -38,15 +38,39 @@
 {%- endmacro %}
 
 
-{% macro checked_number_var(name, low, high, what, whole=true) %}
-{#- The var `name`, once it is a number from low to high (a whole one unless whole is false).
-    The deploy renders these vars into its SQL, where anything else would fail with an error
-    that does not name the var, or change what the SQL says. -#}
+{% macro checked_var(name) %}
+{#- The var `name`, once it is of its kind and in its range. The deploy and the build write these
+    vars into their SQL, where anything else would fail with an error that does not name the var,
+    or change what the SQL says (a quote in a string ends its literal). Each var that is written
+    into SQL is listed here with what it may be. -#}
+{% set numbers = {
+    'credit_price_usd': [0, 1000, 'a price in USD', false],
+    'track_event_per_minute': [1, max_track_event_per_minute() | int, 'a whole number of events', true],
+    'trusted_proxies': [1, 10, 'a whole number of proxies', true],
+    'lookback_days': [1, 30, 'a whole number of days', true],
+    'raw_event_retention_days': [1, 3650, 'a whole number of days', true],
+    'hourly_retention_days': [1, 3650, 'a whole number of days', true],
+    'partitions_ahead_days': [1, 366, 'a whole number of days', true],
+} %}
+{% set patterns = {
+    'commit_margin': ['[0-9]+ (second|minute|hour)s?', "seconds, minutes or hours such as '10 minutes'"],
+    'build_work_mem': ['[0-9]+(kB|MB|GB)', "an amount of memory such as '64MB'"],
+} %}
 {% set value = var(name) %}
-{% if value is boolean or value is not number or (whole and value is not integer)
-      or not (low <= value <= high) %}
-    {{ exceptions.raise_compiler_error(
-        'var ' ~ name ~ ': ' ~ what ~ ' from ' ~ low ~ ' to ' ~ high ~ ', not ' ~ value) }}
+{% if name in numbers %}
+    {% set low, high, what, whole = numbers[name] %}
+    {% if value is boolean or value is not number or (whole and value is not integer)
+          or not (low <= value <= high) %}
+        {{ exceptions.raise_compiler_error(
+            'var ' ~ name ~ ': ' ~ what ~ ' from ' ~ low ~ ' to ' ~ high ~ ', not ' ~ value) }}
+    {% endif %}
+{% elif name in patterns %}
+    {% set pattern, what = patterns[name] %}
+    {% if value is not string or not modules.re.fullmatch(pattern, value) %}
+        {{ exceptions.raise_compiler_error('var ' ~ name ~ ': ' ~ what ~ ', not ' ~ value) }}
+    {% endif %}
+{% else %}
+    {{ exceptions.raise_compiler_error('checked_var: no check for the var ' ~ name) }}
 {% endif %}
 {{ return(value) }}
 {% endmacro %}
@@ -66,7 +90,7 @@ pg_catalog, pg_temp
     build's work_mem. -#}
 set search_path = {{ definer_search_path() }}
 set jit = off
-set work_mem = '{{ var("build_work_mem", "64MB") }}'
+set work_mem = '{{ checked_var('build_work_mem') }}'
 {%- endmacro %}
 
 

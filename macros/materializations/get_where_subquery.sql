@@ -41,7 +41,7 @@
     event table for seconds). -#}
 {%- if execute -%}
     {%- do run_query(
-        "set jit = " ~ ('on' if var('build_jit', false) else 'off') ~ "; set work_mem = '" ~ var('build_work_mem', '64MB') ~ "'"
+        "set jit = " ~ ('on' if var('build_jit', false) else 'off') ~ "; set work_mem = '" ~ checked_var('build_work_mem') ~ "'"
     ) -%}
 {%- endif -%}
 {%- if execute and scheduled and described.arrival_column -%}
@@ -53,7 +53,7 @@
         {%- set arrived = "'" ~ found.columns[0].values()[0] ~ "'::timestamptz" -%}
     {%- endif -%}
 {%- endif -%}
-{%- set recent_days = "(now() at time zone 'UTC')::date - " ~ (var('lookback_days') + 1) -%}
+{%- set recent_days = "(now() at time zone 'UTC')::date - " ~ (checked_var('lookback_days') + 1) -%}
 {%- set recent = none -%}
 {%- if described.arrival_column -%}
     {%- set recent = described.arrival_column ~ ' >= ' ~ arrived -%}

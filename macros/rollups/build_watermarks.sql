@@ -22,7 +22,7 @@
     other sessions. Where the owner has no such right, the commit margin before now. -#}
 coalesce(
     {{ internal_schema() }}.oldest_open_transaction_start(),
-    now() - interval '{{ var("commit_margin") }}'
+    now() - interval '{{ checked_var('commit_margin') }}'
 )
 {%- endmacro %}
 
@@ -111,7 +111,7 @@ values (
     '{{ this.identifier }}',
     coalesce(
         nullif(current_setting('analytics.read_start_{{ this.identifier }}', true), '')::timestamptz,
-        now() - interval '{{ var("commit_margin") }}'
+        now() - interval '{{ checked_var('commit_margin') }}'
     ),
     now()
 )

@@ -28,7 +28,7 @@
     platform. Kept after the raw events' 90-day purge (cleanup_old_data() leaves it): the
     purge removes no day a build recomputes, since only days with arrivals are. -#}
 {%- set days = days_taken_in(ref('stg_analytics__user_activity'), ref('stg_app__agent_runs')) %}
-{%- set horizon = utc_day_start(utc_today() ~ ' - ' ~ var('raw_event_retention_days')) %}
+{%- set horizon = utc_day_start(utc_today() ~ ' - ' ~ checked_var('raw_event_retention_days')) %}
 
 {#- Never a day before the raw events' retention (a late event or an erasure there): its
     events are gone, and a recompute would replace its counts with what is left. #}
@@ -68,7 +68,7 @@ per_name as (
         from {{ this }} as known
         where
             {{ in_days('known.metric_date', days, is_date=true) }}
-            and known.metric_date >= {{ utc_today() }} - {{ var('raw_event_retention_days') }}
+            and known.metric_date >= {{ utc_today() }} - {{ checked_var('raw_event_retention_days') }}
             and not exists (
                 select from per_name
                 where

@@ -33,7 +33,7 @@
     the retention keeps are built (from the UTC day hourly_retention_days before today):
     cleanup_old_data() deletes older ones, so building them would be work thrown away. -#}
 {%- set hours = hours_taken_in(ref('stg_analytics__user_activity'), ref('stg_app__agent_runs')) %}
-{%- set horizon = utc_day_start(utc_today() ~ ' - ' ~ var('hourly_retention_days')) %}
+{%- set horizon = utc_day_start(utc_today() ~ ' - ' ~ checked_var('hourly_retention_days')) %}
 
 with user_hours as (
     select * from {{ ref('int_user_activity_hours') }}

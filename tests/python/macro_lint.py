@@ -325,7 +325,7 @@ THIS_MODEL = {
 # Macros that render no SQL of their own, and what they do instead.
 RENDERS_NO_SQL = {
     "reporting_role": "returns a role name",
-    "checked_number_var": "returns a var once it is checked",
+    "checked_var": "returns a var once it is checked",
     "operator_readers": "returns a list of roles",
     "rollup_readers": "returns a list of roles",
     "is_backfill": "returns a boolean",

@@ -80,10 +80,13 @@ def assert_the_build_stops_before_it_reads(project_db, *messages: str) -> None:
     ("credit_price_usd", "'0.01); drop table analytics.user_activity; --'", "a price in USD from 0 to 1000, not 0.01"),
     ("trusted_proxies", "0", "a whole number of proxies from 1 to 10, not 0"),
     ("trusted_proxies", "'1 + 1'", "a whole number of proxies from 1 to 10, not 1 \\+ 1"),
+    ("raw_event_retention_days", "0", "a whole number of days from 1 to 3650, not 0"),
+    ("commit_margin", "\"1 minute'; drop table analytics.user_activity; --\"",
+     "seconds, minutes or hours such as '10 minutes', not 1 minute'"),
 ])
-def test_a_var_out_of_range_stops_the_deploy_naming_the_var(deployed, name, value, expected):
-    """The deploy renders these vars into its SQL: anything but a number in range would fail there
-    without naming the var, or change what the SQL does."""
+def test_a_var_of_the_wrong_kind_or_out_of_range_stops_the_deploy_naming_it(deployed, name, value, expected):
+    """The deploy writes these vars into its SQL: anything else would fail there without naming the
+    var, or change what the SQL does."""
     with pytest.raises(dbt.DbtFailed, match=f"var {name}: {expected}"):
         bootstrap.deploy_script(deployed.target, ("--vars", f"{{{name}: {value}}}",
                                                   "--target-path", str(deployed.target_path)))
