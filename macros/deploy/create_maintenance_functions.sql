@@ -186,6 +186,11 @@ begin
     end loop;
     -- Old rows that reached the DEFAULT partition (their day had no partition) go too.
     delete from {{ s }}.user_activity_default where created_at < (first_kept_day::timestamp at time zone 'UTC');
+    -- the recent events past their window, or past retention if that is shorter
+    delete from {{ s }}.user_activity_recent
+    where created_at < greatest(
+        first_kept_day::timestamp at time zone 'UTC', now() - make_interval(days => {{ checked_var('recent_activity_days') }})
+    );
     delete from {{ s }}.hourly_metrics where metric_hour < hourly_cutoff;
     -- messages delivered or given up on: their attempts stay in alert_history.notifications_sent
     delete from {{ s }}.alert_notifications where status <> 'pending' and created_at < hourly_cutoff;

@@ -51,6 +51,7 @@
     'raw_event_retention_days': [1, 3650, 'a whole number of days', true],
     'hourly_retention_days': [1, 3650, 'a whole number of days', true],
     'partitions_ahead_days': [1, 366, 'a whole number of days', true],
+    'recent_activity_days': [1, 31, 'a whole number of days', true],
 } %}
 {% set patterns = {
     'commit_margin': ['[0-9]+ (second|minute|hour)s?', "seconds, minutes or hours such as '10 minutes'"],
@@ -114,6 +115,7 @@ set work_mem = '{{ checked_var('build_work_mem') }}'
     ['maintenance_functions', create_maintenance_functions(), false],
     ['user_activity', create_user_activity_table(), false],
     ['user_activity_indexes', create_user_activity_indexes(), true],
+    ['recent_activity', create_recent_activity(), false],
     ['alert_tables', create_alert_tables(), false],
     ['alert_catalogue', create_alert_catalogue(), false],
     ['alert_rule_checks', create_alert_rule_checks(), false],

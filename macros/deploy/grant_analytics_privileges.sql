@@ -45,7 +45,7 @@ build_role_reads_all
 -#}
 {% set s = target.schema %}
 {% set role = build_role() %}
-{%- for table in ['user_activity', 'alert_rules', 'alert_history', 'audit_log', 'alert_rule_states'] %}
+{%- for table in ['user_activity', 'user_activity_recent', 'alert_rules', 'alert_history', 'audit_log', 'alert_rule_states'] %}
 {{ enable_workspace_rls(api.Relation.create(schema=s, identifier=table), reporting=false) }};
 {%- endfor %}
 {#- notification targets and signing keys: no API role but service_role (which bypasses RLS)
@@ -67,10 +67,12 @@ create policy {{ build_read_policy() }} on {{ s }}.{{ table }} for select to {{ 
 revoke all on schema {{ s }} from public, anon;
 grant usage on schema {{ s }} to authenticated, service_role;
 revoke all on schema {{ internal_schema() }} from public, anon, authenticated, service_role;
-revoke all on {{ s }}.user_activity, {{ s }}.alert_rules, {{ s }}.alert_history, {{ s }}.audit_log,
-{{ s }}.alert_metrics, {{ s }}.alert_rule_states, {{ s }}.alert_notifications, {{ s }}.webhook_secrets
+revoke all on {{ s }}.user_activity, {{ s }}.user_activity_recent, {{ s }}.alert_rules, {{ s }}.alert_history,
+{{ s }}.audit_log, {{ s }}.alert_metrics, {{ s }}.alert_rule_states, {{ s }}.alert_notifications,
+{{ s }}.webhook_secrets
 from public, anon, authenticated, service_role;
 grant select, insert on {{ s }}.user_activity to service_role;
+grant select on {{ s }}.user_activity_recent to service_role;
 grant select, insert, update, delete on {{ s }}.alert_rules, {{ s }}.alert_history to service_role;
 grant select on {{ s }}.audit_log to service_role;
 {#- the dispatcher (agent-analytics alerts run) may log in as a service_role member: it reads
@@ -78,7 +80,8 @@ grant select on {{ s }}.audit_log to service_role;
 grant select, update on {{ s }}.alert_notifications to service_role;
 grant select on {{ s }}.alert_metrics, {{ s }}.alert_rule_states, {{ s }}.webhook_secrets to service_role;
 grant select on {{ s }}.alert_metrics, {{ s }}.alert_rule_states to authenticated;
-grant select on {{ s }}.user_activity, {{ s }}.alert_history, {{ s }}.audit_log to authenticated;
+grant select on {{ s }}.user_activity, {{ s }}.user_activity_recent, {{ s }}.alert_history, {{ s }}.audit_log
+to authenticated;
 {#- Members read their rules without the notification targets (webhook URLs carry secrets);
     owners and admins read those through alert_rule_recipients(). #}
 grant select (

@@ -263,6 +263,7 @@ CALLS: dict[str, list[str]] = {
     "create_reporting_settings": ["{{ create_reporting_settings() }}"],
     "stored_credit_price": ["select {{ stored_credit_price() }} as credit_price_usd"],
     "create_track_event_limit": ["{{ create_track_event_limit() }}"],
+    "create_recent_activity": ["{{ create_recent_activity() }}"],
     "max_track_event_per_minute": [],  # in create_track_event_limit
     "insert_alert_values": [],  # in create_alert_evaluation
     "insert_windowed_values": [],  # in create_alert_evaluation
@@ -326,6 +327,7 @@ THIS_MODEL = {
 RENDERS_NO_SQL = {
     "reporting_role": "returns a role name",
     "checked_var": "returns a var once it is checked",
+    "event_columns": "returns a list of columns",
     "operator_readers": "returns a list of roles",
     "rollup_readers": "returns a list of roles",
     "is_backfill": "returns a boolean",

@@ -151,7 +151,7 @@ def test_build_role_reads_the_app_only_through_the_deploys_views(built):
     assert seen == stored > 0
 
 
-DEPLOYED_RELATIONS = re.compile(r"^(user_activity(_[pw]\d{8}|_default)?|alert_rules|alert_history|audit_log"
+DEPLOYED_RELATIONS = re.compile(r"^(user_activity(_[pw]\d{8}|_default|_recent)?|alert_rules|alert_history|audit_log"
                                 r"|alert_metrics|alert_rule_states|alert_notifications|webhook_secrets"
                                 r"|alert_windows|alert_values|alert_outcomes|pipeline_runs|pipeline_model_runs|pipeline_status|pipeline_lag|build_taken_in|reporting_settings"
                                 r"|track_event_limit|track_event_counts"

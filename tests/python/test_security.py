@@ -583,6 +583,12 @@ def test_no_security_definer_function_runs_what_a_service_role_login_planted(bui
         "note_deleted_events": f"select analytics.erase_user('{user_id}')",
         "note_deleted_runs": f"select analytics.erase_user('{user_id}')",
         "scrub_audit_log": f"select analytics.erase_user('{user_id}')",
+        # the triggers that keep user_activity_recent: an insert (track_event above) and a delete (erasure)
+        "copy_recent_events": f"select analytics.track_event('page_view', '{workspace_id}'::uuid)",
+        "forget_recent_events": f"select analytics.erase_user('{user_id}')",
+        # an update or a truncate of user_activity: only its owner may make them
+        "change_recent_events": None,
+        "empty_recent_events": None,
         # called by the build role's hooks only; service_role may not call it
         "oldest_open_transaction_start": None,
         # the owner's (the worker's and pg_cron's) only: service_role may not call them (test_live_metrics.py)
@@ -614,7 +620,8 @@ def test_no_security_definer_function_runs_what_a_service_role_login_planted(bui
                 continue
             with conn.transaction(force_rollback=name in ("audit_alert_rule_change", "acknowledge_alert",
                                                           "rotate_webhook_secret", "erase_user", "note_deleted_events",
-                                                          "note_deleted_runs", "scrub_audit_log")):
+                                                          "note_deleted_runs", "scrub_audit_log",
+                                                          "forget_recent_events")):
                 conn.execute(statement)
         conn.execute("reset role")
     assert built.value("select count(*) from analytics.user_activity") >= events_before + 2

@@ -1,0 +1,125 @@
+{% macro create_recent_activity() %}
+{#- analytics.user_activity_recent: the events of the last `recent_activity_days` days (var, 8:
+    a dashboard's seven-day window and a day of margin), a plain table that the triggers below
+    keep equal to that part of user_activity (docs/performance.md, "The recent events in a
+    plain table"). A dashboard's event queries over the last days read it: a query on the
+    partitioned table is planned partition by partition at every call (a generic plan is never
+    chosen there), where this one plans like the spec's plain table. user_activity keeps every
+    event and its retention by whole partitions; this table's old rows go by
+    cleanup_old_data(), and until then a query's own time bound leaves them out.
+
+    Every change to user_activity through the table itself reaches it in the same transaction:
+    inserts (those of the window), deletes (erasure, a deleted user or workspace's cascade) and
+    updates. What moves rows between user_activity's partitions (ensure_user_activity_partitions)
+    deletes them from the DEFAULT partition itself, which fires no trigger of the parent, and
+    inserts them again through the parent: the insert finds them here already. -#}
+{% set s = target.schema %}
+{% set internal = internal_schema() %}
+{% set days = checked_var('recent_activity_days') %}
+{% set columns = event_columns() | join(', ') %}
+create table if not exists {{ s }}.user_activity_recent (
+    like {{ s }}.user_activity including defaults including constraints,
+    constraint user_activity_recent_pkey primary key (id, created_at)
+);
+comment on table {{ s }}.user_activity_recent is
+'agent-analytics: the events of the last {{ days }} days, kept equal to that part of user_activity by its '
+'triggers; read-only (docs/performance.md)';
+{{ create_index_if_missing('idx_user_activity_recent_composite', s ~ '.user_activity_recent', "(workspace_id, user_id, created_at desc)") }};
+{{ create_index_if_missing('idx_user_activity_recent_workspace_time', s ~ '.user_activity_recent', "(workspace_id, created_at desc)") }};
+{{ create_index_if_missing('idx_user_activity_recent_session', s ~ '.user_activity_recent', "(session_id)") }};
+
+create or replace function {{ internal }}.copy_recent_events()
+returns trigger
+language plpgsql
+security definer
+set search_path = {{ definer_search_path() }}
+as $$
+begin
+    insert into {{ s }}.user_activity_recent ({{ columns }})
+    select {{ columns }} from arrived
+    where arrived.created_at >= now() - make_interval(days => {{ days }})
+    on conflict (id, created_at) do nothing;
+    return null;
+end
+$$;
+revoke all on function {{ internal }}.copy_recent_events() from public;
+
+create or replace function {{ internal }}.forget_recent_events()
+returns trigger
+language plpgsql
+security definer
+set search_path = {{ definer_search_path() }}
+as $$
+begin
+    delete from {{ s }}.user_activity_recent as recent
+    using gone
+    where recent.id = gone.id and recent.created_at = gone.created_at;
+    return null;
+end
+$$;
+revoke all on function {{ internal }}.forget_recent_events() from public;
+
+create or replace function {{ internal }}.change_recent_events()
+returns trigger
+language plpgsql
+security definer
+set search_path = {{ definer_search_path() }}
+as $$
+begin
+    delete from {{ s }}.user_activity_recent as recent
+    using gone
+    where recent.id = gone.id and recent.created_at = gone.created_at;
+    insert into {{ s }}.user_activity_recent ({{ columns }})
+    select {{ columns }} from arrived
+    where arrived.created_at >= now() - make_interval(days => {{ days }})
+    on conflict (id, created_at) do nothing;
+    return null;
+end
+$$;
+revoke all on function {{ internal }}.change_recent_events() from public;
+
+create or replace function {{ internal }}.empty_recent_events()
+returns trigger
+language plpgsql
+security definer
+set search_path = {{ definer_search_path() }}
+as $$
+begin
+    truncate {{ s }}.user_activity_recent;
+    return null;
+end
+$$;
+revoke all on function {{ internal }}.empty_recent_events() from public;
+
+{#- The triggers first: they lock user_activity until the deploy commits, so that an event
+    written meanwhile is either seen by the copy below or copied by its trigger. #}
+{{ create_trigger_if_missing('user_activity_copy_recent', s ~ '.user_activity',
+    'after insert on ' ~ s ~ '.user_activity referencing new table as arrived for each statement execute function '
+    ~ internal ~ '.copy_recent_events()') }};
+{{ create_trigger_if_missing('user_activity_forget_recent', s ~ '.user_activity',
+    'after delete on ' ~ s ~ '.user_activity referencing old table as gone for each statement execute function '
+    ~ internal ~ '.forget_recent_events()') }};
+{{ create_trigger_if_missing('user_activity_change_recent', s ~ '.user_activity',
+    'after update on ' ~ s ~ '.user_activity referencing old table as gone new table as arrived for each statement '
+    ~ 'execute function ' ~ internal ~ '.change_recent_events()') }};
+{{ create_trigger_if_missing('user_activity_empty_recent', s ~ '.user_activity',
+    'after truncate on ' ~ s ~ '.user_activity for each statement execute function '
+    ~ internal ~ '.empty_recent_events()') }};
+
+insert into {{ s }}.user_activity_recent (
+    {{ event_columns() | join(',\n    ') }}
+)
+select
+    {{ event_columns() | join(',\n    ') }}
+from {{ s }}.user_activity
+where created_at >= now() - make_interval(days => {{ days }})
+on conflict (id, created_at) do nothing
+{% endmacro %}
+
+
+{% macro event_columns() %}
+{#- user_activity's columns, named: a column added to it later comes last, so the two tables'
+    orders may differ. -#}
+{{ return(['id', 'user_id', 'workspace_id', 'event_type', 'event_name', 'page_path', 'session_id', 'ip_address',
+           'user_agent', 'referrer', 'metadata', 'created_at', 'ingested_at']) }}
+{% endmacro %}

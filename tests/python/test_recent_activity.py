@@ -1,0 +1,145 @@
+"""analytics.user_activity_recent holds exactly the last days of user_activity (var
+recent_activity_days, 8), whatever writes, deletes, updates or moves the events: compared row
+for row, every column, with user_activity itself after each kind of change."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from conftest import acting_as
+
+RECENT_DAYS = 8  # dbt_project.yml
+COLUMNS = ("id, user_id, workspace_id, event_type, event_name, page_path, session_id, ip_address, user_agent, "
+           "referrer, metadata, created_at, ingested_at")
+
+
+def differences(project_db) -> dict[str, int]:
+    """Rows of the window in one table and not the other, and rows of the recent table that
+    user_activity does not hold (at any time): all three are 0 when the two agree. The window
+    ends a minute inside its edge, where an event may have just aged out of it."""
+    counts = {}
+    with project_db.connect() as conn:
+        window = f"created_at >= now() - interval '{RECENT_DAYS} days' + interval '1 minute'"
+        counts["missing from recent"] = conn.execute(
+            f"select count(*) from (select {COLUMNS} from analytics.user_activity where {window} "
+            f"except all select {COLUMNS} from analytics.user_activity_recent where {window}) as d").fetchone()[0]
+        counts["only in recent"] = conn.execute(
+            f"select count(*) from (select {COLUMNS} from analytics.user_activity_recent "
+            f"except all select {COLUMNS} from analytics.user_activity) as d").fetchone()[0]
+        counts["in the window"] = conn.execute(
+            f"select count(*) from analytics.user_activity_recent where {window}").fetchone()[0]
+    return counts
+
+
+def agree(project_db) -> None:
+    counts = differences(project_db)
+    assert counts["missing from recent"] == 0 and counts["only in recent"] == 0, counts
+    assert counts["in the window"] > 0, counts
+
+
+@pytest.fixture(scope="module")
+def recent_db(make_database):
+    project_db = make_database(seed=41)
+    project_db.build(data_tests=False)  # cleanup_old_data() trims the rollups too
+    return project_db
+
+
+def a_member(project_db) -> tuple:
+    return project_db.rows("select user_id, workspace_id from public.workspace_members order by 1, 2 limit 1")[0]
+
+
+def test_the_generated_events_of_the_window_are_all_there(recent_db):
+    agree(recent_db)
+    assert recent_db.value(
+        f"select count(*) from analytics.user_activity_recent where created_at < now() - interval '{RECENT_DAYS} days'"
+    ) == 0
+
+
+def test_an_event_recorded_through_track_event_is_there_in_the_same_transaction(recent_db):
+    user_id, workspace_id = a_member(recent_db)
+    with recent_db.api() as conn, acting_as(conn, "authenticated", user_id):
+        event_id = conn.execute("select analytics.track_event('page_view', %s::uuid, 'recent-test')",
+                                (workspace_id,)).fetchone()[0]
+        assert conn.execute("select event_name from analytics.user_activity_recent where id = %s",
+                            (event_id,)).fetchone() == ("recent-test",)
+
+
+def test_inserts_of_the_window_and_before_it_updates_deletes_and_moves_are_mirrored(recent_db):
+    user_id, workspace_id = a_member(recent_db)
+    with recent_db.connect() as conn:
+        far_future = conn.execute("select (now() at time zone 'UTC')::date + 30").fetchone()[0]
+        conn.execute(
+            "insert into analytics.user_activity (user_id, workspace_id, event_type, event_name, created_at) values "
+            "(%(u)s, %(w)s, 'login', 'late, in the window', now() - interval '2 days'), "
+            "(%(u)s, %(w)s, 'login', 'before the window', now() - interval '20 days'), "
+            "(%(u)s, %(w)s, 'login', 'waits in the default partition', %(far)s::timestamp at time zone 'UTC')",
+            {"u": user_id, "w": workspace_id, "far": far_future})
+        conn.execute("update analytics.user_activity set event_name = 'renamed' "
+                     "where event_name = 'late, in the window'")
+        conn.execute("update analytics.user_activity set created_at = now() - interval '30 days' "
+                     "where id = (select id from analytics.user_activity_recent where created_at < now() "
+                     "order by created_at desc limit 1)")
+        conn.execute("update analytics.user_activity set created_at = now() - interval '1 hour' "
+                     "where event_name = 'before the window'")
+        conn.execute("delete from analytics.user_activity where id = "
+                     "(select id from analytics.user_activity_recent order by created_at limit 1)")
+        # the event of the DEFAULT partition moves into its week's new partition: no duplicate
+        conn.execute("select analytics.ensure_user_activity_partitions(%s, %s)", (far_future, far_future))
+        assert conn.execute("select count(*) from analytics.user_activity_recent "
+                            "where event_name = 'waits in the default partition'").fetchone()[0] == 1
+        assert conn.execute("select count(*) from analytics.user_activity_recent "
+                            "where event_name in ('renamed', 'before the window')").fetchone()[0] == 2
+    agree(recent_db)
+
+
+def test_a_user_deleted_in_the_app_and_an_erased_user_leave_no_recent_event(recent_db):
+    erased, deleted = [row[0] for row in recent_db.rows(
+        "select user_id from analytics.user_activity_recent group by 1 order by count(*) desc limit 2")]
+    with recent_db.connect_as("supabase_admin") as conn:
+        conn.execute("delete from public.users where id = %s", (deleted,))
+    with recent_db.api() as conn, acting_as(conn, "service_role", commit=True):
+        conn.execute("select analytics.erase_user(%s)", (erased,))
+    assert recent_db.value("select count(*) from analytics.user_activity_recent where user_id = any(%s)",
+                           ([erased, deleted],)) == 0
+    agree(recent_db)
+
+
+def test_cleanup_removes_what_aged_out_of_the_window_and_nothing_else(recent_db):
+    with recent_db.connect() as conn:
+        # an event that aged out: the recent table's copy is dated back, as if days had passed
+        conn.execute("alter table analytics.user_activity_recent disable row level security")
+        aged = conn.execute(
+            f"update analytics.user_activity_recent set created_at = now() - interval '{RECENT_DAYS} days 1 hour' "
+            "where id = (select id from analytics.user_activity_recent order by created_at desc limit 1) "
+            "returning id").fetchone()[0]
+        conn.execute("alter table analytics.user_activity_recent enable row level security")
+    kept = recent_db.value("select count(*) from analytics.user_activity_recent")
+    with recent_db.api() as conn, acting_as(conn, "service_role", commit=True):
+        conn.execute("select analytics.cleanup_old_data()")
+    assert recent_db.value("select count(*) from analytics.user_activity_recent where id = %s", (aged,)) == 0
+    assert recent_db.value("select count(*) from analytics.user_activity_recent") == kept - 1
+
+
+def test_a_member_reads_their_workspaces_recent_events_only_and_writes_none(recent_db):
+    user_id, _ = a_member(recent_db)
+    theirs = {w for (w,) in recent_db.rows("select workspace_id from public.workspace_members where user_id = %s",
+                                           (user_id,))}
+    expected = recent_db.value("select count(*) from analytics.user_activity_recent where workspace_id = any(%s)",
+                               (list(theirs),))
+    with recent_db.api() as conn, acting_as(conn, "authenticated", user_id):
+        seen = conn.execute("select workspace_id, count(*) from analytics.user_activity_recent group by 1").fetchall()
+        assert conn.execute("select has_table_privilege('analytics.user_activity_recent', 'insert, update, delete')"
+                            ).fetchone()[0] is False
+    assert {workspace for workspace, _ in seen} <= theirs
+    assert sum(count for _, count in seen) == expected > 0
+    with recent_db.api() as conn, acting_as(conn, "anon"), pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("select count(*) from analytics.user_activity_recent")
+
+
+def test_a_truncate_of_user_activity_empties_it(make_database):
+    project_db = make_database(seed=42)
+    with project_db.connect() as conn:
+        conn.execute("truncate analytics.user_activity")
+    assert project_db.value("select count(*) from analytics.user_activity_recent") == 0
+
