@@ -24,6 +24,10 @@ create table if not exists {{ s }}.user_activity_recent (
 comment on table {{ s }}.user_activity_recent is
 'agent-analytics: the events of the last {{ days }} days, kept equal to that part of user_activity by its '
 'triggers; read-only (docs/performance.md)';
+{#- user_activity's indexes but the BRIN on ingested_at, which only the builds read. Without
+    (user_id, created_at), a member's prepared query for their own latest events took a generic
+    plan that read the workspace's index and sorted: a third of the throughput. #}
+{{ create_index_if_missing('idx_user_activity_recent_user_time', s ~ '.user_activity_recent', "(user_id, created_at desc)") }};
 {{ create_index_if_missing('idx_user_activity_recent_composite', s ~ '.user_activity_recent', "(workspace_id, user_id, created_at desc)") }};
 {{ create_index_if_missing('idx_user_activity_recent_workspace_time', s ~ '.user_activity_recent', "(workspace_id, created_at desc)") }};
 {{ create_index_if_missing('idx_user_activity_recent_session', s ~ '.user_activity_recent', "(session_id)") }};

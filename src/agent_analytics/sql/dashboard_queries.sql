@@ -105,7 +105,8 @@ limit 12;
 -- Ours reads the windows of the last days from user_activity_recent, the plain table of the
 -- last 8 days that the deploy keeps equal to that part of user_activity: a partitioned table is
 -- planned partition by partition at every call, which cost a third to two thirds of naive's
--- throughput (docs/performance.md, "The recent events in a plain table").
+-- throughput (docs/performance.md, "The recent events in a plain table"). A window further
+-- back, or a session older than a week, reads user_activity with the same SQL.
 
 -- name: user_recent_activity
 -- what: a user's 50 latest events in a workspace over the last 7 days
