@@ -10,13 +10,13 @@
 
     Every change to user_activity through the table itself reaches it in the same transaction:
     inserts (those of the window), deletes (erasure, a deleted user or workspace's cascade) and
-    updates. What moves rows between user_activity's partitions (ensure_user_activity_partitions)
-    deletes them from the DEFAULT partition itself, which fires no trigger of the parent, and
-    inserts them again through the parent: the insert finds them here already. -#}
+    updates. The copy is an upsert: a row that differs is written again. What moves rows out of
+    the DEFAULT partition (ensure_user_activity_partitions) moves them into a new partition
+    without the parent, which fires no trigger and changes nothing here. The owner's DML on a
+    partition itself bypasses the triggers (docs/performance.md says so). -#}
 {% set s = target.schema %}
 {% set internal = internal_schema() %}
 {% set days = checked_var('recent_activity_days') %}
-{% set columns = event_columns() | join(', ') %}
 create table if not exists {{ s }}.user_activity_recent (
     like {{ s }}.user_activity including defaults including constraints,
     constraint user_activity_recent_pkey primary key (id, created_at)
@@ -39,10 +39,7 @@ security definer
 set search_path = {{ definer_search_path() }}
 as $$
 begin
-    insert into {{ s }}.user_activity_recent ({{ columns }})
-    select {{ columns }} from arrived
-    where arrived.created_at >= now() - make_interval(days => {{ days }})
-    on conflict (id, created_at) do nothing;
+    {{ upsert_recent_events('arrived', days) | indent(4) }};
     return null;
 end
 $$;
@@ -73,10 +70,7 @@ begin
     delete from {{ s }}.user_activity_recent as recent
     using gone
     where recent.id = gone.id and recent.created_at = gone.created_at;
-    insert into {{ s }}.user_activity_recent ({{ columns }})
-    select {{ columns }} from arrived
-    where arrived.created_at >= now() - make_interval(days => {{ days }})
-    on conflict (id, created_at) do nothing;
+    {{ upsert_recent_events('arrived', days) | indent(4) }};
     return null;
 end
 $$;
@@ -95,8 +89,6 @@ end
 $$;
 revoke all on function {{ internal }}.empty_recent_events() from public;
 
-{#- The triggers first: they lock user_activity until the deploy commits, so that an event
-    written meanwhile is either seen by the copy below or copied by its trigger. #}
 {{ create_trigger_if_missing('user_activity_copy_recent', s ~ '.user_activity',
     'after insert on ' ~ s ~ '.user_activity referencing new table as arrived for each statement execute function '
     ~ internal ~ '.copy_recent_events()') }};
@@ -110,15 +102,41 @@ revoke all on function {{ internal }}.empty_recent_events() from public;
     'after truncate on ' ~ s ~ '.user_activity for each statement execute function '
     ~ internal ~ '.empty_recent_events()') }};
 
-insert into {{ s }}.user_activity_recent (
+{#- The window copied with the writes locked out until the deploy commits: a copy that ran beside
+    them could put back an event that an erasure deletes meanwhile (its snapshot still sees it),
+    or miss one written before the triggers existed and committed after. The app's writes wait
+    that long (a second or two for the 136k events of 8 days at medium, docs/deploy.md). #}
+lock table {{ s }}.user_activity in share row exclusive mode;
+{{ upsert_recent_events(s ~ '.user_activity', days) }}
+{% endmacro %}
+
+
+{% macro upsert_recent_events(source, days) %}
+{#- The events of `source` (user_activity or a trigger's transition table) of the last `days`
+    days into user_activity_recent; a row there that differs is written again. -#}
+{%- set keys = ['id', 'created_at'] %}
+insert into {{ target.schema }}.user_activity_recent as recent (
     {{ event_columns() | join(',\n    ') }}
 )
 select
     {{ event_columns() | join(',\n    ') }}
-from {{ s }}.user_activity
+from {{ source }}
 where created_at >= now() - make_interval(days => {{ days }})
-on conflict (id, created_at) do nothing
-{% endmacro %}
+on conflict (id, created_at) do update
+    set
+        {%- for column in event_columns() if column not in keys %}
+        {{ column }} = excluded.{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    where (
+        {%- for column in event_columns() if column not in keys %}
+        recent.{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    ) is distinct from (
+        {%- for column in event_columns() if column not in keys %}
+        excluded.{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
 
 
 {% macro event_columns() %}

@@ -51,11 +51,18 @@
     'raw_event_retention_days': [1, 3650, 'a whole number of days', true],
     'hourly_retention_days': [1, 3650, 'a whole number of days', true],
     'partitions_ahead_days': [1, 366, 'a whole number of days', true],
-    'recent_activity_days': [1, 31, 'a whole number of days', true],
+    'recent_activity_days': [8, 31, 'a whole number of days', true],
 } %}
+{% set interval = '[0-9]+( *(seconds?|secs?|s|minutes?|mins?|m|hours?|h|days?|d))?|[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?' %}
+{% set day = '[0-9]{4}-[0-9]{2}-[0-9]{2}' %}
+{#- [pattern, what it is, whether it may be none] #}
 {% set patterns = {
-    'commit_margin': ['[0-9]+ (second|minute|hour)s?', "seconds, minutes or hours such as '10 minutes'"],
-    'build_work_mem': ['[0-9]+(kB|MB|GB)', "an amount of memory such as '64MB'"],
+    'commit_margin': [interval, "a time such as '10 minutes'", false],
+    'test_recent_window': [interval, "a time such as '2 hours'", false],
+    'build_work_mem': ['[1-9][0-9]*( *(kB|MB|GB|TB))?', "an amount of memory such as '64MB'", false],
+    'report_date': [day, 'a day such as 2026-06-30, or null', true],
+    'backfill_from': [day, 'a day such as 2026-06-30, or null', true],
+    'backfill_to': [day, 'a day such as 2026-06-30, or null', true],
 } %}
 {% set value = var(name) %}
 {% if name in numbers %}
@@ -66,8 +73,10 @@
             'var ' ~ name ~ ': ' ~ what ~ ' from ' ~ low ~ ' to ' ~ high ~ ', not ' ~ value) }}
     {% endif %}
 {% elif name in patterns %}
-    {% set pattern, what = patterns[name] %}
-    {% if value is not string or not modules.re.fullmatch(pattern, value) %}
+    {% set pattern, what, nullable = patterns[name] %}
+    {#- YAML reads 2026-06-30 as a date and 600 as a number: their text is what SQL gets #}
+    {% if value is none and not nullable
+          or value is not none and (value is boolean or not modules.re.fullmatch(pattern, value | string)) %}
         {{ exceptions.raise_compiler_error('var ' ~ name ~ ': ' ~ what ~ ', not ' ~ value) }}
     {% endif %}
 {% else %}

@@ -35,7 +35,7 @@
         {%- endif -%}
     {%- endfor -%}
 {%- endif -%}
-{%- set arrived = "now() - interval '" ~ var('test_recent_window') ~ "'" -%}
+{%- set arrived = "now() - interval '" ~ checked_var('test_recent_window') ~ "'" -%}
 {#- Each test runs on a connection of its own, without the models' pre-hook: the same
     settings as build_session_settings (JIT compiled the plans of tests over the partitioned
     event table for seconds). -#}

@@ -11,7 +11,7 @@
 
 {% macro is_backfill() %}
 {#- True when this incremental build rebuilds chosen days (vars backfill_from and backfill_to). -#}
-{{ return(is_incremental() and var('backfill_from') is not none and var('backfill_to') is not none) }}
+{{ return(is_incremental() and checked_var('backfill_from') is not none and checked_var('backfill_to') is not none) }}
 {% endmacro %}
 
 

@@ -15,8 +15,8 @@
 {%- if not is_incremental() -%}
     true
 {%- elif is_backfill() -%}
-    {{ happened }} >= {{ utc_day_start("'" ~ var('backfill_from') ~ "'::date") }}
-and {{ happened }} < {{ utc_day_start("'" ~ var('backfill_to') ~ "'::date + 1") }}
+    {{ happened }} >= {{ utc_day_start("'" ~ checked_var('backfill_from') ~ "'::date") }}
+and {{ happened }} < {{ utc_day_start("'" ~ checked_var('backfill_to') ~ "'::date + 1") }}
 {%- else -%}
     {%- set mark = build_watermark() | trim -%}
     {%- if not mark -%}

@@ -17,7 +17,8 @@
     build, as of the last complete UTC day (or the var report_date), like user_cohorts. -#}
 with report_day as (
     select
-        {% if var('report_date') %}'{{ var("report_date") }}'::date{% else %}{{ utc_today() }} - 1{% endif %}
+        {% if checked_var('report_date') %}'{{ checked_var("report_date") }}'::date
+        {%- else %}{{ utc_today() }} - 1{% endif %}
             as today
 ),
 

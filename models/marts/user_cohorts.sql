@@ -37,7 +37,8 @@
 with report_day as (
     {#- today: the last complete UTC day, or the var report_date for a report as of that day #}
     select
-        {% if var('report_date') %}'{{ var("report_date") }}'::date{% else %}{{ utc_today() }} - 1{% endif %}
+        {% if checked_var('report_date') %}'{{ checked_var("report_date") }}'::date
+        {%- else %}{{ utc_today() }} - 1{% endif %}
             as today
 ),
 

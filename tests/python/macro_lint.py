@@ -264,6 +264,7 @@ CALLS: dict[str, list[str]] = {
     "stored_credit_price": ["select {{ stored_credit_price() }} as credit_price_usd"],
     "create_track_event_limit": ["{{ create_track_event_limit() }}"],
     "create_recent_activity": ["{{ create_recent_activity() }}"],
+    "upsert_recent_events": [],  # in create_recent_activity
     "max_track_event_per_minute": [],  # in create_track_event_limit
     "insert_alert_values": [],  # in create_alert_evaluation
     "insert_windowed_values": [],  # in create_alert_evaluation

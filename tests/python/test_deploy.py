@@ -82,7 +82,7 @@ def assert_the_build_stops_before_it_reads(project_db, *messages: str) -> None:
     ("trusted_proxies", "'1 + 1'", "a whole number of proxies from 1 to 10, not 1 \\+ 1"),
     ("raw_event_retention_days", "0", "a whole number of days from 1 to 3650, not 0"),
     ("commit_margin", "\"1 minute'; drop table analytics.user_activity; --\"",
-     "seconds, minutes or hours such as '10 minutes', not 1 minute'"),
+     "a time such as '10 minutes', not 1 minute'"),
 ])
 def test_a_var_of_the_wrong_kind_or_out_of_range_stops_the_deploy_naming_it(deployed, name, value, expected):
     """The deploy writes these vars into its SQL: anything else would fail there without naming the
@@ -90,6 +90,11 @@ def test_a_var_of_the_wrong_kind_or_out_of_range_stops_the_deploy_naming_it(depl
     with pytest.raises(dbt.DbtFailed, match=f"var {name}: {expected}"):
         bootstrap.deploy_script(deployed.target, ("--vars", f"{{{name}: {value}}}",
                                                   "--target-path", str(deployed.target_path)))
+
+
+def test_a_build_var_of_the_wrong_kind_stops_the_build_naming_it(deployed):
+    with pytest.raises(dbt.DbtFailed, match="var report_date: a day such as 2026-06-30, or null, not 2026-06-31 or so"):
+        deployed.dbt("build", "--vars", "{report_date: '2026-06-31 or so'}")
 
 
 def test_a_second_deploy_changes_nothing(deployed):

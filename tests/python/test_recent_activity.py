@@ -4,10 +4,13 @@ for row, every column, with user_activity itself after each kind of change."""
 
 from __future__ import annotations
 
+import threading
+
 import psycopg
 import pytest
 
-from conftest import acting_as
+from agent_analytics import db
+from conftest import acting_as, wait_until
 
 RECENT_DAYS = 8  # dbt_project.yml
 COLUMNS = ("id, user_id, workspace_id, event_type, event_name, page_path, session_id, ip_address, user_agent, "
@@ -143,3 +146,41 @@ def test_a_truncate_of_user_activity_empties_it(make_database):
         conn.execute("truncate analytics.user_activity")
     assert project_db.value("select count(*) from analytics.user_activity_recent") == 0
 
+
+def test_an_event_written_while_the_deploy_makes_the_table_is_copied_and_waits_only_for_the_second_pass(
+        make_database):
+    """The deploy copies the window, then creates the triggers, which wait for the writes in
+    flight; an event of a transaction open meanwhile, which the first copy could not see, is
+    copied by the second."""
+    project_db = make_database(seed=43)
+    with project_db.connect() as conn:
+        conn.execute("drop table analytics.user_activity_recent cascade")
+        for trigger in ("copy", "forget", "change", "empty"):
+            conn.execute(f"drop trigger user_activity_{trigger}_recent on analytics.user_activity")
+        conn.execute("delete from analytics_internal.deploy_steps where step = 'recent_activity'")
+    user_id, workspace_id = a_member(project_db)
+    deployed: dict[str, object] = {}
+    with db.connect(project_db.target, autocommit=False) as writer:
+        writer.execute("insert into analytics.user_activity (user_id, workspace_id, event_type, event_name) "
+                       "values (%s, %s, 'login', 'written during the deploy')", (user_id, workspace_id))
+
+        def deploy() -> None:
+            try:
+                deployed["output"] = project_db.deploy()
+            except Exception as error:  # reported below, in the test's thread
+                deployed["error"] = error
+
+        thread = threading.Thread(target=deploy)
+        thread.start()
+        with project_db.connect() as watcher:
+            wait_until(lambda: watcher.execute(
+                "select count(*) from pg_locks where not granted "
+                "and relation = 'analytics.user_activity'::regclass").fetchone()[0],
+                "the deploy never waited for the write in flight", seconds=120, every=0.2)
+        writer.commit()
+        thread.join(120)
+    assert "error" not in deployed, deployed
+    assert "applied recent_activity" in str(deployed["output"])
+    assert project_db.value("select count(*) from analytics.user_activity_recent "
+                            "where event_name = 'written during the deploy'") == 1
+    agree(project_db)
