@@ -32,83 +32,46 @@ comment on table {{ s }}.user_activity_recent is
 {{ create_index_if_missing('idx_user_activity_recent_workspace_time', s ~ '.user_activity_recent', "(workspace_id, created_at desc)") }};
 {{ create_index_if_missing('idx_user_activity_recent_session', s ~ '.user_activity_recent', "(session_id)") }};
 
-create or replace function {{ internal }}.copy_recent_events()
-returns trigger
-language plpgsql
-security definer
-set search_path = {{ definer_search_path() }}
-as $$
-begin
-    {{ upsert_recent_events('arrived', days) | indent(4) }};
-    return null;
-end
-$$;
-revoke all on function {{ internal }}.copy_recent_events() from public;
-
-create or replace function {{ internal }}.forget_recent_events()
-returns trigger
-language plpgsql
-security definer
-set search_path = {{ definer_search_path() }}
-as $$
-begin
-    delete from {{ s }}.user_activity_recent as recent
-    using gone
-    where recent.id = gone.id and recent.created_at = gone.created_at;
-    return null;
-end
-$$;
-revoke all on function {{ internal }}.forget_recent_events() from public;
-
-create or replace function {{ internal }}.change_recent_events()
-returns trigger
-language plpgsql
-security definer
-set search_path = {{ definer_search_path() }}
-as $$
-begin
-    delete from {{ s }}.user_activity_recent as recent
-    using gone
-    where recent.id = gone.id and recent.created_at = gone.created_at;
-    {{ upsert_recent_events('arrived', days) | indent(4) }};
-    return null;
-end
-$$;
-revoke all on function {{ internal }}.change_recent_events() from public;
-
-create or replace function {{ internal }}.empty_recent_events()
-returns trigger
-language plpgsql
-security definer
-set search_path = {{ definer_search_path() }}
-as $$
-begin
-    truncate {{ s }}.user_activity_recent;
-    return null;
-end
-$$;
-revoke all on function {{ internal }}.empty_recent_events() from public;
-
-{{ create_trigger_if_missing('user_activity_copy_recent', s ~ '.user_activity',
-    'after insert on ' ~ s ~ '.user_activity referencing new table as arrived for each statement execute function '
-    ~ internal ~ '.copy_recent_events()') }};
-{{ create_trigger_if_missing('user_activity_forget_recent', s ~ '.user_activity',
-    'after delete on ' ~ s ~ '.user_activity referencing old table as gone for each statement execute function '
-    ~ internal ~ '.forget_recent_events()') }};
-{{ create_trigger_if_missing('user_activity_change_recent', s ~ '.user_activity',
-    'after update on ' ~ s ~ '.user_activity referencing old table as gone new table as arrived for each statement '
-    ~ 'execute function ' ~ internal ~ '.change_recent_events()') }};
-{{ create_trigger_if_missing('user_activity_empty_recent', s ~ '.user_activity',
-    'after truncate on ' ~ s ~ '.user_activity for each statement execute function '
-    ~ internal ~ '.empty_recent_events()') }};
+{%- set forget = 'delete from ' ~ s ~ '.user_activity_recent as recent using gone '
+    ~ 'where recent.id = gone.id and recent.created_at = gone.created_at' %}
+{{ recent_events_trigger('copy', 'insert', 'referencing new table as arrived',
+    [upsert_recent_events('arrived', days)]) }};
+{{ recent_events_trigger('forget', 'delete', 'referencing old table as gone', [forget]) }};
+{{ recent_events_trigger('change', 'update', 'referencing old table as gone new table as arrived',
+    [forget, upsert_recent_events('arrived', days)]) }};
+{{ recent_events_trigger('empty', 'truncate', '', ['truncate ' ~ s ~ '.user_activity_recent']) }};
 
 {#- The window copied with the writes locked out until the deploy commits: a copy that ran beside
     them could put back an event that an erasure deletes meanwhile (its snapshot still sees it),
     or miss one written before the triggers existed and committed after. The app's writes wait
-    that long (a second or two for the 136k events of 8 days at medium, docs/deploy.md). #}
+    that long (docs/deploy.md). #}
 lock table {{ s }}.user_activity in share row exclusive mode;
 {{ upsert_recent_events(s ~ '.user_activity', days) }}
 {% endmacro %}
+
+
+{% macro recent_events_trigger(name, event, transitions, statements) %}
+{#- The function analytics_internal.<name>_recent_events() running `statements` and the statement
+    trigger user_activity_<name>_recent after `event` on user_activity. SECURITY DEFINER: the
+    writers of user_activity (service_role, track_event's caller) have no right on the copy. -#}
+create or replace function {{ internal_schema() }}.{{ name }}_recent_events()
+returns trigger
+language plpgsql
+security definer
+set search_path = {{ definer_search_path() }}
+as $$
+begin
+    {%- for statement in statements %}
+    {{ statement | indent(4) }};
+    {%- endfor %}
+    return null;
+end
+$$;
+revoke all on function {{ internal_schema() }}.{{ name }}_recent_events() from public;
+{{ create_trigger_if_missing('user_activity_' ~ name ~ '_recent', target.schema ~ '.user_activity',
+    'after ' ~ event ~ ' on ' ~ target.schema ~ '.user_activity ' ~ transitions ~ ' for each statement '
+    ~ 'execute function ' ~ internal_schema() ~ '.' ~ name ~ '_recent_events()') }}
+{%- endmacro %}
 
 
 {% macro upsert_recent_events(source, days) %}

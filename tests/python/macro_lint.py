@@ -265,6 +265,7 @@ CALLS: dict[str, list[str]] = {
     "create_track_event_limit": ["{{ create_track_event_limit() }}"],
     "create_recent_activity": ["{{ create_recent_activity() }}"],
     "upsert_recent_events": [],  # in create_recent_activity
+    "recent_events_trigger": [],  # in create_recent_activity
     "max_track_event_per_minute": [],  # in create_track_event_limit
     "insert_alert_values": [],  # in create_alert_evaluation
     "insert_windowed_values": [],  # in create_alert_evaluation
