@@ -14,8 +14,9 @@
 
 
 {% macro build_read_tables() %}
-{#- The tables the app writes that the build reads (dbt sources). -#}
-{{ return(['user_activity', 'alert_rules', 'alert_history']) }}
+{#- The tables the app writes that the build reads (dbt sources; user_activity_recent for its
+    data test and freshness only). -#}
+{{ return(['user_activity', 'user_activity_recent', 'alert_rules', 'alert_history']) }}
 {% endmacro %}
 
 
