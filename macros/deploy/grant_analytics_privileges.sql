@@ -90,7 +90,8 @@ grant select (
     {{ column }}{{ ',' if not loop.last }}
     {%- endfor %}
 ) on {{ s }}.alert_rules to authenticated;
-grant select on {% for table in build_read_tables() %}{{ s }}.{{ table }}{{ ', ' if not loop.last }}{% endfor %} to {{ role }};
+grant select on {% for table in build_read_tables() %}{{ s }}.{{ table }}{{ ',\n' if not loop.last }}{% endfor %}
+to {{ role }};
 {%- for f in deployed_functions() %}
 revoke all on function {{ s }}.{{ f }}
 from public, anon, authenticated, service_role;
