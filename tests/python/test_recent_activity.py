@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 
-import psycopg
 import pytest
 
 from agent_analytics import db
@@ -124,20 +123,17 @@ def test_cleanup_removes_what_aged_out_of_the_window_and_nothing_else(recent_db)
     assert recent_db.value("select count(*) from analytics.user_activity_recent") == kept - 1
 
 
-def test_a_member_reads_their_workspaces_recent_events_only_and_writes_none(recent_db):
+def test_a_member_reads_every_recent_event_of_their_workspaces(recent_db):
+    """That they read no other row, write nothing, and anon nothing: test_access.py's matrix, which
+    covers every relation of the schema."""
     user_id, _ = a_member(recent_db)
-    theirs = {w for (w,) in recent_db.rows("select workspace_id from public.workspace_members where user_id = %s",
-                                           (user_id,))}
+    theirs = [w for (w,) in recent_db.rows("select workspace_id from public.workspace_members where user_id = %s",
+                                           (user_id,))]
     expected = recent_db.value("select count(*) from analytics.user_activity_recent where workspace_id = any(%s)",
-                               (list(theirs),))
+                               (theirs,))
     with recent_db.api() as conn, acting_as(conn, "authenticated", user_id):
-        seen = conn.execute("select workspace_id, count(*) from analytics.user_activity_recent group by 1").fetchall()
-        assert conn.execute("select has_table_privilege('analytics.user_activity_recent', 'insert, update, delete')"
-                            ).fetchone()[0] is False
-    assert {workspace for workspace, _ in seen} <= theirs
-    assert sum(count for _, count in seen) == expected > 0
-    with recent_db.api() as conn, acting_as(conn, "anon"), pytest.raises(psycopg.errors.InsufficientPrivilege):
-        conn.execute("select count(*) from analytics.user_activity_recent")
+        seen = conn.execute("select count(*) from analytics.user_activity_recent").fetchone()[0]
+    assert seen == expected > 0
 
 
 def test_a_truncate_of_user_activity_empties_it(make_database):
