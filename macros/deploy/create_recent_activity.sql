@@ -17,6 +17,9 @@
 {% set s = target.schema %}
 {% set internal = internal_schema() %}
 {% set days = checked_var('recent_activity_days') %}
+{#- Made once, from user_activity's columns, defaults and checks as they are then: a column or
+    a check changed on user_activity later must be changed here too, or the copy leaves the
+    column out, or refuses what user_activity accepts (a new event type) and stops its writes. #}
 create table if not exists {{ s }}.user_activity_recent (
     like {{ s }}.user_activity including defaults including constraints,
     constraint user_activity_recent_pkey primary key (id, created_at)
