@@ -77,9 +77,22 @@ def test_every_model_has_a_key_test(docs):
 
 def test_sources_that_grow_have_freshness(docs):
     manifest, _ = docs
-    for name in ("source.agent_analytics.app.agent_runs", "source.agent_analytics.analytics.user_activity"):
+    for name in ("source.agent_analytics.app.agent_runs", "source.agent_analytics.analytics.user_activity",
+                 "source.agent_analytics.analytics.user_activity_recent"):
         source = manifest["sources"][name]
         assert source["loaded_at_field"] and source["freshness"]["error_after"]["count"], name
+
+
+def test_every_source_and_source_column_is_described_in_words(docs):
+    """Descriptions taken from doc blocks (_staging__docs.md) arrive rendered."""
+    manifest, _ = docs
+    for key, source in manifest["sources"].items():
+        if source["package_name"] != "agent_analytics":
+            continue
+        assert source["description"].strip(), f"{key} has no description"
+        for name, column in source["columns"].items():
+            text = column["description"].strip()
+            assert text and "{{" not in text and "doc(" not in text, f"{key}.{name}: {text!r}"
 
 
 def test_every_incremental_model_follows_the_grain_contract(docs):
