@@ -19,11 +19,31 @@
 {% set days = checked_var('recent_activity_days') %}
 {#- Made once, from user_activity's columns, defaults and checks as they are then: a column or
     a check changed on user_activity later must be changed here too, or the copy leaves the
-    column out, or refuses what user_activity accepts (a new event type) and stops its writes. #}
-create table if not exists {{ s }}.user_activity_recent (
-    like {{ s }}.user_activity including defaults including constraints,
-    constraint user_activity_recent_pkey primary key (id, created_at)
-);
+    column out, or refuses what user_activity accepts (a new event type) and stops its writes.
+
+    How the window gets here without stopping the app's event writes (docs/deploy.md): the copy
+    reads user_activity beside the writes, holding a row lock (FOR SHARE) on each event it copies,
+    so an erasure or an update of one waits for the deploy's end and its trigger then changes the
+    copy, instead of the copy putting back what it deleted. A new table is loaded before it has
+    its indexes (at large, 2.3M rows: building them after is several times faster than filling
+    them row by row); a table already there gets only the rows it lacks or holds differently.
+    Only then are the triggers created where missing, which waits for the writes in flight and
+    holds the next ones until the deploy commits; the events those writes committed since the
+    copy began are copied last, by key. -#}
+do $recent$
+begin
+    if to_regclass('{{ s }}.user_activity_recent') is null then
+        create table {{ s }}.user_activity_recent (
+            like {{ s }}.user_activity including defaults including constraints
+        );
+        {{ load_recent_events(days) | indent(8) }};
+        alter table {{ s }}.user_activity_recent add constraint user_activity_recent_pkey primary key (id, created_at);
+        analyze {{ s }}.user_activity_recent;
+    else
+        {{ repair_recent_events(days) | indent(8) }};
+    end if;
+end
+$recent$;
 comment on table {{ s }}.user_activity_recent is
 'agent-analytics: the events of the last {{ days }} days, kept equal to that part of user_activity by its '
 'triggers; read-only (docs/performance.md)';
@@ -43,13 +63,7 @@ comment on table {{ s }}.user_activity_recent is
 {{ recent_events_trigger('change', 'update', 'referencing old table as gone new table as arrived',
     [forget, upsert_recent_events('arrived', days)]) }};
 {{ recent_events_trigger('empty', 'truncate', '', ['truncate ' ~ s ~ '.user_activity_recent']) }};
-
-{#- The window copied with the writes locked out until the deploy commits: a copy that ran beside
-    them could put back an event that an erasure deletes meanwhile (its snapshot still sees it),
-    or miss one written before the triggers existed and committed after. The app's writes wait
-    that long (docs/deploy.md). #}
-lock table {{ s }}.user_activity in share row exclusive mode;
-{{ upsert_recent_events(s ~ '.user_activity', days) }}
+{{ copy_missing_recent_events(days) }}
 {% endmacro %}
 
 
@@ -78,31 +92,107 @@ revoke all on function {{ internal_schema() }}.{{ name }}_recent_events() from p
 
 
 {% macro upsert_recent_events(source, days) %}
-{#- The events of `source` (user_activity or a trigger's transition table) of the last `days`
-    days into user_activity_recent; a row there that differs is written again. -#}
-{%- set keys = ['id', 'created_at'] %}
+{#- The events of `source` (a trigger's transition table) of the last `days` days into
+    user_activity_recent; a row there that differs is written again. -#}
 insert into {{ target.schema }}.user_activity_recent as recent (
     {{ event_columns() | join(',\n    ') }}
 )
 select
     {{ event_columns() | join(',\n    ') }}
 from {{ source }}
-where created_at >= now() - make_interval(days => {{ days }})
+where {{ in_recent_window('created_at', days) }}
 on conflict (id, created_at) do update
     set
-        {%- for column in event_columns() if column not in keys %}
+        {%- for column in event_columns() if column not in event_keys() %}
         {{ column }} = excluded.{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
-    where (
-        {%- for column in event_columns() if column not in keys %}
-        recent.{{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    ) is distinct from (
-        {%- for column in event_columns() if column not in keys %}
-        excluded.{{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    )
+    where {{ events_differ('recent', 'excluded') }}
 {%- endmacro %}
+
+
+{% macro load_recent_events(days) %}
+{#- The window of user_activity into the new, empty user_activity_recent, each event row-locked
+    until the deploy commits. -#}
+insert into {{ target.schema }}.user_activity_recent (
+    {{ event_columns() | join(',\n    ') }}
+)
+select
+    {{ event_columns() | join(',\n    ') }}
+from {{ target.schema }}.user_activity
+where {{ in_recent_window('created_at', days) }}
+for share
+{%- endmacro %}
+
+
+{% macro repair_recent_events(days) %}
+{#- The events of the window that user_activity_recent lacks (a wider window) or holds
+    differently (a row the owner's DML on a partition changed behind the triggers) written again,
+    each row-locked in user_activity until the deploy commits; the rest is left alone. -#}
+insert into {{ target.schema }}.user_activity_recent as recent (
+    {{ event_columns() | join(',\n    ') }}
+)
+select
+    {%- for column in event_columns() %}
+    event.{{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+from {{ target.schema }}.user_activity as event
+left join {{ target.schema }}.user_activity_recent as kept
+    on kept.id = event.id and kept.created_at = event.created_at
+where
+    {{ in_recent_window('event.created_at', days) }}
+    and (kept.id is null or {{ events_differ('kept', 'event') }})
+for share of event
+on conflict (id, created_at) do update
+    set
+        {%- for column in event_columns() if column not in event_keys() %}
+        {{ column }} = excluded.{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    where {{ events_differ('recent', 'excluded') }}
+{%- endmacro %}
+
+
+{% macro copy_missing_recent_events(days) %}
+{#- The events of the window whose key user_activity_recent lacks: those committed while it was
+    being filled, before the triggers existed. -#}
+insert into {{ target.schema }}.user_activity_recent (
+    {{ event_columns() | join(',\n    ') }}
+)
+select
+    {{ event_columns() | join(',\n    ') }}
+from {{ target.schema }}.user_activity as event
+where
+    {{ in_recent_window('created_at', days) }}
+    and not exists (
+        select from {{ target.schema }}.user_activity_recent as kept
+        where kept.id = event.id and kept.created_at = event.created_at
+    )
+for share
+on conflict (id, created_at) do nothing
+{%- endmacro %}
+
+
+{% macro in_recent_window(column, days) -%}
+{{ column }} >= now() - make_interval(days => {{ days }})
+{%- endmacro %}
+
+
+{% macro events_differ(left, right) -%}
+{#- Whether two events with the same key differ in any other column (NULLs equal). -#}
+(
+    {%- for column in event_columns() if column not in event_keys() %}
+    {{ left }}.{{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+) is distinct from (
+    {%- for column in event_columns() if column not in event_keys() %}
+    {{ right }}.{{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+)
+{%- endmacro %}
+
+
+{% macro event_keys() %}
+{{ return(['id', 'created_at']) }}
+{% endmacro %}
 
 
 {% macro event_columns() %}

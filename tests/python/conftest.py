@@ -90,9 +90,11 @@ class ProjectDatabase:
         return self.dbt(*dbt.SCHEDULED_BUILD, *args, *(() if data_tests else WITHOUT_DATA_TESTS), env=env,
                         artifacts=artifacts)
 
-    def deploy(self, force: bool = False) -> str:
-        """The owner's deploy, as postgres (agent-analytics deploy)."""
-        return bootstrap.deploy(self.target, force=force, dbt_args=("--target-path", str(self.target_path)))
+    def deploy(self, force: bool = False, dbt_vars: str | None = None) -> str:
+        """The owner's deploy, as postgres (agent-analytics deploy); `dbt_vars` as dbt's --vars."""
+        extra = ("--vars", dbt_vars) if dbt_vars else ()
+        return bootstrap.deploy(self.target, force=force,
+                                dbt_args=("--target-path", str(self.target_path), *extra))
 
     def connect(self) -> psycopg.Connection:
         return db.connect(self.target)

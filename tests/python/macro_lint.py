@@ -266,6 +266,11 @@ CALLS: dict[str, list[str]] = {
     "create_recent_activity": ["{{ create_recent_activity() }}"],
     "upsert_recent_events": [],  # in create_recent_activity
     "recent_events_trigger": [],  # in create_recent_activity
+    "load_recent_events": [],  # in create_recent_activity
+    "repair_recent_events": [],  # in create_recent_activity
+    "copy_missing_recent_events": [],  # in create_recent_activity
+    "in_recent_window": [],  # in the recent events' copies
+    "events_differ": [],  # in the recent events' copies
     "max_track_event_per_minute": [],  # in create_track_event_limit
     "insert_alert_values": [],  # in create_alert_evaluation
     "insert_windowed_values": [],  # in create_alert_evaluation
@@ -330,6 +335,7 @@ RENDERS_NO_SQL = {
     "reporting_role": "returns a role name",
     "checked_var": "returns a var once it is checked",
     "event_columns": "returns a list of columns",
+    "event_keys": "returns a list of columns",
     "operator_readers": "returns a list of roles",
     "rollup_readers": "returns a list of roles",
     "is_backfill": "returns a boolean",

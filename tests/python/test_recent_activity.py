@@ -4,6 +4,7 @@ for row, every column, with user_activity itself after each kind of change."""
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -149,25 +150,12 @@ def test_an_event_written_while_the_deploy_makes_the_table_is_copied_and_waits_o
     flight; an event of a transaction open meanwhile, which the first copy could not see, is
     copied by the second."""
     project_db = make_database(seed=43)
-    with project_db.connect() as conn:
-        conn.execute("drop table analytics.user_activity_recent cascade")
-        for trigger in ("copy", "forget", "change", "empty"):
-            conn.execute(f"drop trigger user_activity_{trigger}_recent on analytics.user_activity")
-        conn.execute("delete from analytics_internal.deploy_steps where step = 'recent_activity'")
+    forget_the_step(project_db)
     user_id, workspace_id = a_member(project_db)
-    deployed: dict[str, object] = {}
     with db.connect(project_db.target, autocommit=False) as writer:
         writer.execute("insert into analytics.user_activity (user_id, workspace_id, event_type, event_name) "
                        "values (%s, %s, 'login', 'written during the deploy')", (user_id, workspace_id))
-
-        def deploy() -> None:
-            try:
-                deployed["output"] = project_db.deploy()
-            except Exception as error:  # reported below, in the test's thread
-                deployed["error"] = error
-
-        thread = threading.Thread(target=deploy)
-        thread.start()
+        thread, deployed = deploy_in_background(project_db)
         with project_db.connect() as watcher:
             wait_until(lambda: watcher.execute(
                 "select count(*) from pg_locks where not granted "
@@ -176,7 +164,96 @@ def test_an_event_written_while_the_deploy_makes_the_table_is_copied_and_waits_o
         writer.commit()
         thread.join(120)
     assert "error" not in deployed, deployed
-    assert "applied recent_activity" in str(deployed["output"])
+    assert re.search(r"applied .*\brecent_activity\b", str(deployed["output"]))
     assert project_db.value("select count(*) from analytics.user_activity_recent "
                             "where event_name = 'written during the deploy'") == 1
+    agree(project_db)
+
+
+def forget_the_step(project_db) -> None:
+    """As the upgrade to the version that brought the table finds the database."""
+    with project_db.connect() as conn:
+        conn.execute("drop table analytics.user_activity_recent cascade")
+        for trigger in ("copy", "forget", "change", "empty"):
+            conn.execute(f"drop trigger user_activity_{trigger}_recent on analytics.user_activity")
+        conn.execute("delete from analytics_internal.deploy_steps where step = 'recent_activity'")
+
+
+def deploy_in_background(project_db, dbt_vars: str | None = None) -> tuple[threading.Thread, dict[str, object]]:
+    deployed: dict[str, object] = {}
+
+    def deploy() -> None:
+        try:
+            deployed["output"] = project_db.deploy(dbt_vars=dbt_vars)
+        except Exception as error:  # reported in the test's thread
+            deployed["error"] = error
+
+    thread = threading.Thread(target=deploy)
+    thread.start()
+    return thread, deployed
+
+
+def test_the_deploy_of_a_wider_window_copies_its_day_and_does_not_wait_for_the_event_writes(make_database):
+    """Over a table already there, the step takes no lock that an insert holds: a write in flight
+    does not hold it up, nor it the write."""
+    project_db = make_database(seed=44)
+    user_id, workspace_id = a_member(project_db)
+    with project_db.connect() as conn:
+        conn.execute("insert into analytics.user_activity (user_id, workspace_id, event_type, event_name, created_at) "
+                     "values (%s, %s, 'login', 'eight and a half days ago', now() - interval '8 days 12 hours')",
+                     (user_id, workspace_id))
+    with db.connect(project_db.target, autocommit=False) as writer:
+        writer.execute("insert into analytics.user_activity (user_id, workspace_id, event_type, event_name) "
+                       "values (%s, %s, 'login', 'written during the deploy')", (user_id, workspace_id))
+        thread, deployed = deploy_in_background(project_db, "{recent_activity_days: 9}")
+        thread.join(180)
+        assert not thread.is_alive(), "the deploy waited for an insert in flight"
+        writer.commit()
+    assert "error" not in deployed, deployed
+    assert re.search(r"applied .*\brecent_activity\b", str(deployed["output"]))
+    ninth_day = ("select count(*) from {} where created_at >= now() - interval '9 days' "
+                 "and created_at < now() - interval '8 days'")
+    assert project_db.value(ninth_day.format("analytics.user_activity_recent")) == \
+        project_db.value(ninth_day.format("analytics.user_activity")) > 0
+    assert project_db.value("select count(*) from analytics.user_activity_recent "
+                            "where event_name = 'written during the deploy'") == 1
+    agree(project_db)
+
+
+def test_the_deploy_puts_back_no_event_deleted_and_keeps_no_old_version_of_one_updated_while_it_copies(
+        make_database):
+    """Deletes and updates of the window wait for the deploy's row locks, or the copy waits for
+    them: an erasure running beside the first deploy of the step leaves no copy behind."""
+    project_db = make_database(seed=45)
+    forget_the_step(project_db)
+    deleted, updated = project_db.rows(
+        "select id from analytics.user_activity where created_at >= now() - interval '2 days' order by id limit 2")
+    with db.connect(project_db.target, autocommit=False) as eraser:
+        eraser.execute("delete from analytics.user_activity where id = %s", deleted)
+        eraser.execute("update analytics.user_activity set event_name = 'changed during the deploy' where id = %s",
+                       updated)
+        thread, deployed = deploy_in_background(project_db)
+        with project_db.connect() as watcher:
+            wait_until(lambda: watcher.execute("select count(*) from pg_locks where not granted").fetchone()[0],
+                       "the deploy never waited for the erasure in flight", seconds=120, every=0.2)
+        eraser.commit()
+        thread.join(180)
+    assert "error" not in deployed, deployed
+    assert project_db.value("select count(*) from analytics.user_activity_recent where id = %s", deleted) == 0
+    assert project_db.value("select event_name from analytics.user_activity_recent where id = %s", updated) == \
+        "changed during the deploy"
+    agree(project_db)
+
+
+def test_a_deploy_of_the_step_writes_again_what_the_owner_changed_behind_the_triggers(make_database):
+    """DML on a partition itself fires no trigger of user_activity: the step's next deploy
+    finds the rows that differ and writes them again."""
+    project_db = make_database(seed=46)
+    with project_db.connect() as conn:
+        partition, event_id = conn.execute(
+            "select tableoid::regclass::text, id from analytics.user_activity "
+            "where created_at >= now() - interval '2 days' order by id limit 1").fetchone()
+        conn.execute(f"update {partition} set event_name = 'changed behind the triggers' where id = %s", (event_id,))
+    assert differences(project_db)["missing from recent"] == 1
+    project_db.deploy(dbt_vars="{recent_activity_days: 10}")
     agree(project_db)
