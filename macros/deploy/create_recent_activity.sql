@@ -21,15 +21,15 @@
     a check changed on user_activity later must be changed here too, or the copy leaves the
     column out, or refuses what user_activity accepts (a new event type) and stops its writes.
 
-    How the window gets here without stopping the app's event writes (docs/deploy.md): the copy
-    reads user_activity beside the writes, holding a row lock (FOR SHARE) on each event it copies,
-    so an erasure or an update of one waits for the deploy's end and its trigger then changes the
-    copy, instead of the copy putting back what it deleted. A new table is loaded before it has
-    its indexes (at large, 2.3M rows: building them after is several times faster than filling
-    them row by row); a table already there gets only the rows it lacks or holds differently.
-    Only then are the triggers created where missing, which waits for the writes in flight and
-    holds the next ones until the deploy commits; the events those writes committed since the
-    copy began are copied last, by key. -#}
+    How the window gets here with the app's event writes held as briefly as it can (docs/deploy.md,
+    docs/performance.md): a new table is loaded beside the writes, before it has indexes (at
+    large, 2.3M rows: several times faster than into them); then the triggers are created where
+    missing and user_activity is locked against writes until the deploy commits, and the copy is
+    brought up to date under that lock: what was deleted from user_activity meanwhile leaves it,
+    what it lacks or holds differently is written again (found by a join, not by a probe per
+    row). Over a table already there, the lock comes first. No row of user_activity is locked
+    before the table lock: a write waiting on such a row while the table lock waits on that
+    write would deadlock. -#}
 do $recent$
 begin
     if to_regclass('{{ s }}.user_activity_recent') is null then
@@ -39,8 +39,6 @@ begin
         {{ load_recent_events(days) | indent(8) }};
         alter table {{ s }}.user_activity_recent add constraint user_activity_recent_pkey primary key (id, created_at);
         analyze {{ s }}.user_activity_recent;
-    else
-        {{ repair_recent_events(days) | indent(8) }};
     end if;
 end
 $recent$;
@@ -63,7 +61,9 @@ comment on table {{ s }}.user_activity_recent is
 {{ recent_events_trigger('change', 'update', 'referencing old table as gone new table as arrived',
     [forget, upsert_recent_events('arrived', days)]) }};
 {{ recent_events_trigger('empty', 'truncate', '', ['truncate ' ~ s ~ '.user_activity_recent']) }};
-{{ copy_missing_recent_events(days) }}
+lock table {{ s }}.user_activity in share row exclusive mode;
+{{ forget_gone_recent_events(days) }};
+{{ repair_recent_events(days) }}
 {% endmacro %}
 
 
@@ -106,13 +106,12 @@ on conflict (id, created_at) do update
         {%- for column in event_columns() if column not in event_keys() %}
         {{ column }} = excluded.{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
-    where {{ events_differ('recent', 'excluded') }}
+    where {{ events_differ('recent', 'excluded') | indent(4) }}
 {%- endmacro %}
 
 
 {% macro load_recent_events(days) %}
-{#- The window of user_activity into the new, empty user_activity_recent, each event row-locked
-    until the deploy commits. -#}
+{#- The window of user_activity into the new, empty user_activity_recent. -#}
 insert into {{ target.schema }}.user_activity_recent (
     {{ event_columns() | join(',\n    ') }}
 )
@@ -120,14 +119,13 @@ select
     {{ event_columns() | join(',\n    ') }}
 from {{ target.schema }}.user_activity
 where {{ in_recent_window('created_at', days) }}
-for share
 {%- endmacro %}
 
 
 {% macro repair_recent_events(days) %}
-{#- The events of the window that user_activity_recent lacks (a wider window) or holds
-    differently (a row the owner's DML on a partition changed behind the triggers) written again,
-    each row-locked in user_activity until the deploy commits; the rest is left alone. -#}
+{#- The events of the window that user_activity_recent lacks (written since its load, or a
+    wider window) or holds differently (changed since its load, or by the owner's DML on a
+    partition behind the triggers) written again; the rest is left alone. -#}
 insert into {{ target.schema }}.user_activity_recent as recent (
     {{ event_columns() | join(',\n    ') }}
 )
@@ -137,37 +135,31 @@ select
     {%- endfor %}
 from {{ target.schema }}.user_activity as event
 left join {{ target.schema }}.user_activity_recent as kept
-    on kept.id = event.id and kept.created_at = event.created_at
+    on event.id = kept.id and event.created_at = kept.created_at
 where
     {{ in_recent_window('event.created_at', days) }}
-    and (kept.id is null or {{ events_differ('kept', 'event') }})
-for share of event
+    and (kept.id is null or {{ events_differ('kept', 'event') | indent(4) }})
 on conflict (id, created_at) do update
     set
         {%- for column in event_columns() if column not in event_keys() %}
         {{ column }} = excluded.{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
-    where {{ events_differ('recent', 'excluded') }}
+    where {{ events_differ('recent', 'excluded') | indent(4) }}
 {%- endmacro %}
 
 
-{% macro copy_missing_recent_events(days) %}
-{#- The events of the window whose key user_activity_recent lacks: those committed while it was
-    being filled, before the triggers existed. -#}
-insert into {{ target.schema }}.user_activity_recent (
-    {{ event_columns() | join(',\n    ') }}
-)
-select
-    {{ event_columns() | join(',\n    ') }}
-from {{ target.schema }}.user_activity as event
+{% macro forget_gone_recent_events(days) %}
+{#- The events of the window that user_activity_recent holds and user_activity no longer does
+    (deleted since the load) deleted. -#}
+delete from {{ target.schema }}.user_activity_recent as kept
 where
-    {{ in_recent_window('created_at', days) }}
+    {{ in_recent_window('kept.created_at', days) }}
     and not exists (
-        select from {{ target.schema }}.user_activity_recent as kept
-        where kept.id = event.id and kept.created_at = event.created_at
+        select from {{ target.schema }}.user_activity as event
+        where
+            {{ in_recent_window('event.created_at', days) }}
+            and event.id = kept.id and event.created_at = kept.created_at
     )
-for share
-on conflict (id, created_at) do nothing
 {%- endmacro %}
 
 

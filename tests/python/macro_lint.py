@@ -268,7 +268,7 @@ CALLS: dict[str, list[str]] = {
     "recent_events_trigger": [],  # in create_recent_activity
     "load_recent_events": [],  # in create_recent_activity
     "repair_recent_events": [],  # in create_recent_activity
-    "copy_missing_recent_events": [],  # in create_recent_activity
+    "forget_gone_recent_events": [],  # in create_recent_activity
     "in_recent_window": [],  # in the recent events' copies
     "events_differ": [],  # in the recent events' copies
     "max_track_event_per_minute": [],  # in create_track_event_limit

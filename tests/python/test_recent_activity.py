@@ -156,11 +156,7 @@ def test_an_event_written_while_the_deploy_makes_the_table_is_copied_and_waits_o
         writer.execute("insert into analytics.user_activity (user_id, workspace_id, event_type, event_name) "
                        "values (%s, %s, 'login', 'written during the deploy')", (user_id, workspace_id))
         thread, deployed = deploy_in_background(project_db)
-        with project_db.connect() as watcher:
-            wait_until(lambda: watcher.execute(
-                "select count(*) from pg_locks where not granted "
-                "and relation = 'analytics.user_activity'::regclass").fetchone()[0],
-                "the deploy never waited for the write in flight", seconds=120, every=0.2)
+        wait_for_a_lock(project_db, "the deploy never waited for the write in flight")
         writer.commit()
         thread.join(120)
     assert "error" not in deployed, deployed
@@ -179,6 +175,15 @@ def forget_the_step(project_db) -> None:
         conn.execute("delete from analytics_internal.deploy_steps where step = 'recent_activity'")
 
 
+def wait_for_a_lock(project_db, failure: str) -> None:
+    """Until a session waits for user_activity's lock: the deploy, behind a write in flight."""
+    with project_db.connect() as watcher:
+        wait_until(lambda: watcher.execute(
+            "select count(*) from pg_locks where not granted "
+            "and relation = 'analytics.user_activity'::regclass").fetchone()[0],
+            failure, seconds=120, every=0.2)
+
+
 def deploy_in_background(project_db, dbt_vars: str | None = None) -> tuple[threading.Thread, dict[str, object]]:
     deployed: dict[str, object] = {}
 
@@ -193,9 +198,9 @@ def deploy_in_background(project_db, dbt_vars: str | None = None) -> tuple[threa
     return thread, deployed
 
 
-def test_the_deploy_of_a_wider_window_copies_its_day_and_does_not_wait_for_the_event_writes(make_database):
-    """Over a table already there, the step takes no lock that an insert holds: a write in flight
-    does not hold it up, nor it the write."""
+def test_the_deploy_of_a_wider_window_copies_its_day_and_what_was_written_while_it_waited(make_database):
+    """Over a table already there, the step locks the event writes out first: it waits for the
+    writes in flight, and what they wrote is there after it."""
     project_db = make_database(seed=44)
     user_id, workspace_id = a_member(project_db)
     with project_db.connect() as conn:
@@ -206,9 +211,9 @@ def test_the_deploy_of_a_wider_window_copies_its_day_and_does_not_wait_for_the_e
         writer.execute("insert into analytics.user_activity (user_id, workspace_id, event_type, event_name) "
                        "values (%s, %s, 'login', 'written during the deploy')", (user_id, workspace_id))
         thread, deployed = deploy_in_background(project_db, "{recent_activity_days: 9}")
-        thread.join(180)
-        assert not thread.is_alive(), "the deploy waited for an insert in flight"
+        wait_for_a_lock(project_db, "the deploy never waited for the write in flight")
         writer.commit()
+        thread.join(180)
     assert "error" not in deployed, deployed
     assert re.search(r"applied .*\brecent_activity\b", str(deployed["output"]))
     ninth_day = ("select count(*) from {} where created_at >= now() - interval '9 days' "
@@ -222,8 +227,8 @@ def test_the_deploy_of_a_wider_window_copies_its_day_and_does_not_wait_for_the_e
 
 def test_the_deploy_puts_back_no_event_deleted_and_keeps_no_old_version_of_one_updated_while_it_copies(
         make_database):
-    """Deletes and updates of the window wait for the deploy's row locks, or the copy waits for
-    them: an erasure running beside the first deploy of the step leaves no copy behind."""
+    """The first copy reads the window beside the writes; under the lock that follows, what an
+    erasure deleted and what an update changed meanwhile is brought up to date."""
     project_db = make_database(seed=45)
     forget_the_step(project_db)
     deleted, updated = project_db.rows(
@@ -233,9 +238,7 @@ def test_the_deploy_puts_back_no_event_deleted_and_keeps_no_old_version_of_one_u
         eraser.execute("update analytics.user_activity set event_name = 'changed during the deploy' where id = %s",
                        updated)
         thread, deployed = deploy_in_background(project_db)
-        with project_db.connect() as watcher:
-            wait_until(lambda: watcher.execute("select count(*) from pg_locks where not granted").fetchone()[0],
-                       "the deploy never waited for the erasure in flight", seconds=120, every=0.2)
+        wait_for_a_lock(project_db, "the deploy never waited for the erasure in flight")
         eraser.commit()
         thread.join(180)
     assert "error" not in deployed, deployed
