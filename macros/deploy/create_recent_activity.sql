@@ -22,17 +22,25 @@
     column out, or refuses what user_activity accepts (a new event type) and stops its writes.
 
     How the window gets here with the app's event writes held as briefly as it can (docs/deploy.md,
-    docs/performance.md): a new table is loaded beside the writes, before it has indexes (at
-    large, 2.3M rows: several times faster than into them); then the triggers are created where
-    missing and user_activity is locked against writes until the deploy commits, and the copy is
-    brought up to date under that lock: what was deleted from user_activity meanwhile leaves it,
-    what it lacks or holds differently is written again (found by a join, not by a probe per
-    row). Over a table already there, the lock comes first. No row of user_activity is locked
-    before the table lock: a write waiting on such a row while the table lock waits on that
-    write would deadlock. -#}
+    docs/performance.md). A new table is loaded beside the writes, before it has indexes (at
+    large, 2.3M rows: several times faster than into them); then the triggers are created, which
+    locks user_activity against writes until the deploy commits, and under that lock the copy
+    catches up with what changed since its load began: the rows whose version was written by a
+    transaction the load's snapshot did not see (inserted or updated since; the snapshot is kept
+    in a transaction-local setting), then, if the two tables then count different numbers of
+    events, those deleted since. That reads the window once instead of joining it with the copy.
+    A cursor left open until the deploy commits keeps vacuum from freezing those rows (a frozen
+    row no longer says which transaction wrote it). Over a table already there, the lock comes
+    first and the copy is compared with the window whole (two joins). No row of user_activity is
+    locked before the table lock: a write waiting on such a row while the table lock waited on
+    that write would deadlock. -#}
 do $recent$
+declare
+    pinned refcursor := 'user_activity_recent_load_pin';
 begin
     if to_regclass('{{ s }}.user_activity_recent') is null then
+        open pinned for select;
+        perform set_config('{{ recent_load_snapshot_setting() }}', pg_catalog.pg_current_snapshot()::text, true);
         create table {{ s }}.user_activity_recent (
             like {{ s }}.user_activity including defaults including constraints
         );
@@ -62,9 +70,29 @@ comment on table {{ s }}.user_activity_recent is
     [forget, upsert_recent_events('arrived', days)]) }};
 {{ recent_events_trigger('empty', 'truncate', '', ['truncate ' ~ s ~ '.user_activity_recent']) }};
 lock table {{ s }}.user_activity in share row exclusive mode;
-{{ forget_gone_recent_events(days) }};
-{{ repair_recent_events(days) }}
+do $recent_catch_up$
+declare
+    loaded_from pg_snapshot := nullif(current_setting('{{ recent_load_snapshot_setting() }}', true), '')::pg_snapshot;
+begin
+    if loaded_from is not null then
+        {{ copy_recent_events_written_since(days, 'loaded_from') | indent(8) }};
+        if (select count(*) from {{ s }}.user_activity_recent where {{ in_recent_window('created_at', days) }})
+           <> (select count(*) from {{ s }}.user_activity where {{ in_recent_window('created_at', days) }}) then
+            {{ forget_gone_recent_events(days) | indent(12) }};
+        end if;
+        perform set_config('{{ recent_load_snapshot_setting() }}', '', true);
+    else
+        {{ forget_gone_recent_events(days) | indent(8) }};
+        {{ repair_recent_events(days) | indent(8) }};
+    end if;
+end
+$recent_catch_up$
 {% endmacro %}
+
+
+{% macro recent_load_snapshot_setting() -%}
+agent_analytics.recent_activity_loaded_from
+{%- endmacro %}
 
 
 {% macro recent_events_trigger(name, event, transitions, statements) %}
@@ -94,31 +122,18 @@ revoke all on function {{ internal_schema() }}.{{ name }}_recent_events() from p
 {% macro upsert_recent_events(source, days) %}
 {#- The events of `source` (a trigger's transition table) of the last `days` days into
     user_activity_recent; a row there that differs is written again. -#}
-insert into {{ target.schema }}.user_activity_recent as recent (
-    {{ event_columns() | join(',\n    ') }}
-)
-select
-    {{ event_columns() | join(',\n    ') }}
-from {{ source }}
-where {{ in_recent_window('created_at', days) }}
-on conflict (id, created_at) do update
-    set
-        {%- for column in event_columns() if column not in event_keys() %}
-        {{ column }} = excluded.{{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    where {{ events_differ('recent', 'excluded') | indent(4) }}
+{{ insert_recent_events_from() }}
+from {{ source }} as event
+where {{ in_recent_window('event.created_at', days) }}
+{{ rewrite_differing_recent_event() }}
 {%- endmacro %}
 
 
 {% macro load_recent_events(days) %}
 {#- The window of user_activity into the new, empty user_activity_recent. -#}
-insert into {{ target.schema }}.user_activity_recent (
-    {{ event_columns() | join(',\n    ') }}
-)
-select
-    {{ event_columns() | join(',\n    ') }}
-from {{ target.schema }}.user_activity
-where {{ in_recent_window('created_at', days) }}
+{{ insert_recent_events_from() }}
+from {{ target.schema }}.user_activity as event
+where {{ in_recent_window('event.created_at', days) }}
 {%- endmacro %}
 
 
@@ -126,25 +141,36 @@ where {{ in_recent_window('created_at', days) }}
 {#- The events of the window that user_activity_recent lacks (written since its load, or a
     wider window) or holds differently (changed since its load, or by the owner's DML on a
     partition behind the triggers) written again; the rest is left alone. -#}
-insert into {{ target.schema }}.user_activity_recent as recent (
-    {{ event_columns() | join(',\n    ') }}
-)
-select
-    {%- for column in event_columns() %}
-    event.{{ column }}{{ ',' if not loop.last }}
-    {%- endfor %}
+{{ insert_recent_events_from() }}
 from {{ target.schema }}.user_activity as event
 left join {{ target.schema }}.user_activity_recent as kept
     on event.id = kept.id and event.created_at = kept.created_at
 where
     {{ in_recent_window('event.created_at', days) }}
     and (kept.id is null or {{ events_differ('kept', 'event') | indent(4) }})
-on conflict (id, created_at) do update
-    set
-        {%- for column in event_columns() if column not in event_keys() %}
-        {{ column }} = excluded.{{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    where {{ events_differ('recent', 'excluded') | indent(4) }}
+{{ rewrite_differing_recent_event() }}
+{%- endmacro %}
+
+
+{% macro copy_recent_events_written_since(days, snapshot) %}
+{#- The events of the window whose row version a transaction wrote that `snapshot` (a
+    pg_snapshot) did not see, written into user_activity_recent. A row's xmin is the 32-bit id
+    of that transaction; it is widened to the 64-bit id pg_snapshot holds against the next id
+    now (every xmin still in a table is within 2^31 of it); 0 to 2 are the ids of frozen rows,
+    which are old. -#}
+{%- set xid = 'event.xmin::text::bigint' %}
+{%- set next = "pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint" %}
+{%- set widened = '((' ~ next ~ ') >> 32 << 32) + ' ~ xid %}
+{{ insert_recent_events_from() }}
+from {{ target.schema }}.user_activity as event
+where
+    {{ in_recent_window('event.created_at', days) }}
+    and {{ xid }} > 2
+    and not pg_catalog.pg_visible_in_snapshot((
+        {{ widened }}
+        - case when {{ widened }} >= {{ next }} then 4294967296 else 0 end
+    )::text::xid8, {{ snapshot }})
+{{ rewrite_differing_recent_event() }}
 {%- endmacro %}
 
 
@@ -160,6 +186,31 @@ where
             {{ in_recent_window('event.created_at', days) }}
             and event.id = kept.id and event.created_at = kept.created_at
     )
+{%- endmacro %}
+
+
+{% macro insert_recent_events_from() -%}
+{#- The head of an insert into user_activity_recent (aliased recent) of every column of the
+    events its FROM names `event`. -#}
+insert into {{ target.schema }}.user_activity_recent as recent (
+    {{ event_columns() | join(',\n    ') }}
+)
+select
+    {%- for column in event_columns() %}
+    event.{{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{% macro rewrite_differing_recent_event() -%}
+{#- The conflict clause of an insert into user_activity_recent (aliased recent): an event it
+    holds already is written again only where it differs. -#}
+on conflict (id, created_at) do update
+    set
+        {%- for column in event_columns() if column not in event_keys() %}
+        {{ column }} = excluded.{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    where {{ events_differ('recent', 'excluded') | indent(4) }}
 {%- endmacro %}
 
 

@@ -269,6 +269,9 @@ CALLS: dict[str, list[str]] = {
     "load_recent_events": [],  # in create_recent_activity
     "repair_recent_events": [],  # in create_recent_activity
     "forget_gone_recent_events": [],  # in create_recent_activity
+    "copy_recent_events_written_since": [],  # in create_recent_activity
+    "rewrite_differing_recent_event": [],  # in the recent events' copies
+    "insert_recent_events_from": [],  # in the recent events' copies
     "in_recent_window": [],  # in the recent events' copies
     "events_differ": [],  # in the recent events' copies
     "max_track_event_per_minute": [],  # in create_track_event_limit
@@ -336,6 +339,7 @@ RENDERS_NO_SQL = {
     "checked_var": "returns a var once it is checked",
     "event_columns": "returns a list of columns",
     "event_keys": "returns a list of columns",
+    "recent_load_snapshot_setting": "returns a setting's name",
     "operator_readers": "returns a list of roles",
     "rollup_readers": "returns a list of roles",
     "is_backfill": "returns a boolean",
