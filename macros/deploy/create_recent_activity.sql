@@ -22,31 +22,33 @@
     column out, or refuses what user_activity accepts (a new event type) and stops its writes.
 
     How the window gets here with the app's event writes held as briefly as it can (docs/deploy.md,
-    docs/performance.md). A new table is loaded beside the writes, before it has indexes (at
-    large, 2.3M rows: several times faster than into them); then the triggers are created, which
-    locks user_activity against writes until the deploy commits, and under that lock the copy
-    catches up with what changed since its load began: the rows whose version was written by a
-    transaction the load's snapshot did not see (inserted or updated since; the snapshot is kept
-    in a transaction-local setting), then, if the two tables then count different numbers of
-    events, those deleted since. That reads the window once instead of joining it with the copy.
-    A cursor left open until the deploy commits keeps vacuum from freezing those rows (a frozen
-    row no longer says which transaction wrote it). Over a table already there, the lock comes
-    first and the copy is compared with the window whole (two joins). No row of user_activity is
-    locked before the table lock: a write waiting on such a row while the table lock waited on
-    that write would deadlock. -#}
+    docs/performance.md). Beside the writes: a new table is loaded before it has indexes (at
+    large, 2.3M rows: several times faster than into them); over a table already there, the keys
+    of the rows it lacks, holds differently or should not hold are noted (one join of the
+    window). Then the triggers are created where missing and user_activity is locked against
+    writes until the deploy commits, and under that lock the copy catches up: the rows whose
+    version a transaction wrote that the snapshot taken before the load or the join did not see
+    (inserted or updated since; the snapshot is kept in a transaction-local setting), the noted
+    rows, and, if the two tables then count different numbers of events, those deleted since.
+    That reads the window once. A cursor left open until the deploy commits keeps vacuum from
+    freezing those rows (a frozen row no longer says which transaction wrote it). Nothing is
+    locked or written in user_activity or written over in the copy before the table lock: a
+    write waiting on such a row while the table lock waited on that write would deadlock. -#}
 do $recent$
 declare
     pinned refcursor := 'user_activity_recent_load_pin';
 begin
+    open pinned for select;
+    perform set_config('{{ recent_load_snapshot_setting() }}', pg_catalog.pg_current_snapshot()::text, true);
     if to_regclass('{{ s }}.user_activity_recent') is null then
-        open pinned for select;
-        perform set_config('{{ recent_load_snapshot_setting() }}', pg_catalog.pg_current_snapshot()::text, true);
         create table {{ s }}.user_activity_recent (
             like {{ s }}.user_activity including defaults including constraints
         );
         {{ load_recent_events(days) | indent(8) }};
         alter table {{ s }}.user_activity_recent add constraint user_activity_recent_pkey primary key (id, created_at);
         analyze {{ s }}.user_activity_recent;
+    else
+        {{ note_recent_events_to_fix(days) | indent(8) }};
     end if;
 end
 $recent$;
@@ -72,19 +74,18 @@ comment on table {{ s }}.user_activity_recent is
 lock table {{ s }}.user_activity in share row exclusive mode;
 do $recent_catch_up$
 declare
-    loaded_from pg_snapshot := nullif(current_setting('{{ recent_load_snapshot_setting() }}', true), '')::pg_snapshot;
+    loaded_from pg_snapshot := current_setting('{{ recent_load_snapshot_setting() }}')::pg_snapshot;
+    next_xid bigint := pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint;
 begin
-    if loaded_from is not null then
-        {{ copy_recent_events_written_since(days, 'loaded_from') | indent(8) }};
-        if (select count(*) from {{ s }}.user_activity_recent where {{ in_recent_window('created_at', days) }})
-           <> (select count(*) from {{ s }}.user_activity where {{ in_recent_window('created_at', days) }}) then
-            {{ forget_gone_recent_events(days) | indent(12) }};
-        end if;
-        perform set_config('{{ recent_load_snapshot_setting() }}', '', true);
-    else
-        {{ forget_gone_recent_events(days) | indent(8) }};
-        {{ repair_recent_events(days) | indent(8) }};
+    {{ copy_recent_events_written_since(days, 'loaded_from', 'next_xid') | indent(4) }};
+    if to_regclass('pg_temp.user_activity_recent_to_fix') is not null then
+        {{ fix_noted_recent_events(days) | indent(8) }};
     end if;
+    if (select count(*) from {{ s }}.user_activity_recent where {{ in_recent_window('created_at', days) }})
+       <> (select count(*) from {{ s }}.user_activity where {{ in_recent_window('created_at', days) }}) then
+        {{ forget_gone_recent_events(days) | indent(8) }};
+    end if;
+    perform set_config('{{ recent_load_snapshot_setting() }}', '', true);
 end
 $recent_catch_up$
 {% endmacro %}
@@ -137,29 +138,48 @@ where {{ in_recent_window('event.created_at', days) }}
 {%- endmacro %}
 
 
-{% macro repair_recent_events(days) %}
-{#- The events of the window that user_activity_recent lacks (written since its load, or a
-    wider window) or holds differently (changed since its load, or by the owner's DML on a
-    partition behind the triggers) written again; the rest is left alone. -#}
+{% macro note_recent_events_to_fix(days) %}
+{#- The keys of the events of the window that user_activity_recent lacks (a wider window), holds
+    differently or holds and user_activity does not (rows the owner's DML on a partition changed
+    behind the triggers), as they are before the lock: in a temporary table the catch-up under
+    the lock reads. Noted, not written, so that no trigger of the app's writes can wait on a row
+    this transaction wrote while the lock waits on that write. -#}
+create temporary table user_activity_recent_to_fix on commit drop as
+select coalesce(event.id, kept.id) as id, coalesce(event.created_at, kept.created_at) as created_at
+from (
+    select * from {{ target.schema }}.user_activity where {{ in_recent_window('created_at', days) }}
+) as event
+full join (
+    select * from {{ target.schema }}.user_activity_recent where {{ in_recent_window('created_at', days) }}
+) as kept
+    on event.id = kept.id and event.created_at = kept.created_at
+where event.id is null or kept.id is null or {{ events_differ('kept', 'event') }}
+{%- endmacro %}
+
+
+{% macro fix_noted_recent_events(days) %}
+{#- The noted events made equal to user_activity as it is now: deleted where it no longer holds
+    them, written again where it does. -#}
+delete from {{ target.schema }}.user_activity_recent as recent
+using pg_temp.user_activity_recent_to_fix as noted
+where recent.id = noted.id and recent.created_at = noted.created_at;
 {{ insert_recent_events_from() }}
 from {{ target.schema }}.user_activity as event
-left join {{ target.schema }}.user_activity_recent as kept
-    on event.id = kept.id and event.created_at = kept.created_at
-where
-    {{ in_recent_window('event.created_at', days) }}
-    and (kept.id is null or {{ events_differ('kept', 'event') | indent(4) }})
+inner join pg_temp.user_activity_recent_to_fix as noted
+    on event.id = noted.id and event.created_at = noted.created_at
+where {{ in_recent_window('event.created_at', days) }}
 {{ rewrite_differing_recent_event() }}
 {%- endmacro %}
 
 
-{% macro copy_recent_events_written_since(days, snapshot) %}
+{% macro copy_recent_events_written_since(days, snapshot, next_xid) %}
 {#- The events of the window whose row version a transaction wrote that `snapshot` (a
     pg_snapshot) did not see, written into user_activity_recent. A row's xmin is the 32-bit id
-    of that transaction; it is widened to the 64-bit id pg_snapshot holds against the next id
-    now (every xmin still in a table is within 2^31 of it); 0 to 2 are the ids of frozen rows,
-    which are old. -#}
+    of that transaction; it is widened to the 64-bit id pg_snapshot holds against `next_xid`,
+    the next id now (every xmin still in a table is within 2^31 of it); 0 to 2 are the ids of
+    frozen rows, which are old. -#}
 {%- set xid = 'event.xmin::text::bigint' %}
-{%- set next = "pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint" %}
+{%- set next = next_xid %}
 {%- set widened = '((' ~ next ~ ') >> 32 << 32) + ' ~ xid %}
 {{ insert_recent_events_from() }}
 from {{ target.schema }}.user_activity as event

@@ -267,7 +267,8 @@ CALLS: dict[str, list[str]] = {
     "upsert_recent_events": [],  # in create_recent_activity
     "recent_events_trigger": [],  # in create_recent_activity
     "load_recent_events": [],  # in create_recent_activity
-    "repair_recent_events": [],  # in create_recent_activity
+    "note_recent_events_to_fix": [],  # in create_recent_activity
+    "fix_noted_recent_events": [],  # in create_recent_activity
     "forget_gone_recent_events": [],  # in create_recent_activity
     "copy_recent_events_written_since": [],  # in create_recent_activity
     "rewrite_differing_recent_event": [],  # in the recent events' copies
