@@ -250,13 +250,16 @@ def test_the_deploy_puts_back_no_event_deleted_and_keeps_no_old_version_of_one_u
 
 def test_a_deploy_of_the_step_writes_again_what_the_owner_changed_behind_the_triggers(make_database):
     """DML on a partition itself fires no trigger of user_activity: the step's next deploy
-    finds the rows that differ and writes them again."""
+    finds the row that differs and writes it again, and the row deleted and deletes it."""
     project_db = make_database(seed=46)
     with project_db.connect() as conn:
         partition, event_id = conn.execute(
             "select tableoid::regclass::text, id from analytics.user_activity "
             "where created_at >= now() - interval '2 days' order by id limit 1").fetchone()
         conn.execute(f"update {partition} set event_name = 'changed behind the triggers' where id = %s", (event_id,))
+        conn.execute(f"delete from {partition} where id = (select id from {partition} where id <> %s "
+                     "order by id limit 1)", (event_id,))
     assert differences(project_db)["missing from recent"] == 1
+    assert differences(project_db)["only in recent"] == 2
     project_db.deploy(dbt_vars="{recent_activity_days: 10}")
     agree(project_db)
