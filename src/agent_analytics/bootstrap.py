@@ -93,12 +93,13 @@ def deploy_script(target: db.Connection, dbt_args: tuple[str, ...] = ()) -> str:
     return result.stdout.strip() + "\n"
 
 
-def write_migration(target: db.Connection, folder: Path, now: datetime | None = None) -> Path:
+def write_migration(target: db.Connection, folder: Path, now: datetime | None = None,
+                    dbt_args: tuple[str, ...] = ()) -> Path:
     """supabase/migrations/<timestamp>_analytics.sql, for `supabase db push`."""
     folder.mkdir(parents=True, exist_ok=True)
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
     path = folder / f"{stamp}_analytics.sql"
-    path.write_text(deploy_script(target), encoding="utf-8")
+    path.write_text(deploy_script(target, dbt_args), encoding="utf-8")
     return path
 
 

@@ -220,7 +220,10 @@ def test_the_migration_file_is_the_deploy_for_supabase_db_push(make_database, tm
     """The Supabase CLI applies migrations with psql as postgres: the file deploys a database that
     had none, and a build follows."""
     project_db = make_database(seed=33)
-    path = bootstrap.write_migration(project_db.target, tmp_path / "supabase" / "migrations")
+    # its own target path: the project's target/ is the main job's, whose semantic manifest the
+    # CI's semantic-layer check reads while this runs in another job
+    path = bootstrap.write_migration(project_db.target, tmp_path / "supabase" / "migrations",
+                                     dbt_args=("--target-path", str(tmp_path / "migration-target")))
     assert path.name.endswith("_analytics.sql") and path.parent.name == "migrations"
     fresh = project_db.target.with_database(project_db.target.dbname + "_copy")
     with project_db.connect_as("supabase_admin") as conn:
