@@ -341,9 +341,11 @@ def test_a_statement_past_its_limit_is_stopped_and_reported_as_such(built):
 def test_each_refresh_reports_the_wal_it_wrote_and_rewriting_rows_writes_more(built):
     """The refresh section's WAL figure: measured for every table and for the whole refresh, and
     larger when the refresh has rows to write again (every row of mv_active_users changed by
-    hand) than when it has none."""
+    hand) than when it has none. The figure is the cluster's WAL, so a checkpoint's first page
+    images or an autovacuum that falls inside one quiet refresh inflate it (a CI run saw 46 kB
+    against the rewrite's 17 kB): the quiet figure is the median of three."""
     bench_database = data.RunDatabase(built.target, None, Path("."))
-    quiet = maintenance.our_refreshes(bench_database, 1, lambda *args: None)
+    quiet = maintenance.our_refreshes(bench_database, 3, lambda *args: None)
     assert all(timing.wal_bytes_p50 is not None and timing.wal_bytes_p50 >= 0 for timing in quiet.values())
     with built.connect() as conn:
         changed_rows = conn.execute(
