@@ -25,22 +25,27 @@
     docs/performance.md). Beside the writes: a new table is loaded before it has indexes (at
     large, 2.3M rows: several times faster than into them); over a table already there, the keys
     of the rows it lacks, holds differently or should not hold are noted (one join of the
-    window). Then the triggers are created where missing and user_activity is locked against
-    writes until the deploy commits, and under that lock the copy catches up: the rows whose
-    version a transaction wrote that the snapshot taken before the load or the join did not see
-    (inserted or updated since; the snapshot is kept in a transaction-local setting), the noted
-    rows, and, if the two tables then count different numbers of events, those deleted since.
-    That reads the window once. A cursor left open until the deploy commits keeps vacuum from
-    freezing those rows (a frozen row no longer says which transaction wrote it). Nothing is
-    locked or written in user_activity or written over in the copy before the table lock: a
-    write waiting on such a row while the table lock waited on that write would deadlock. -#}
+    window; before it, when the window grows, its added days are written, which no trigger of
+    the app's writes copies until the deploy commits). Then the triggers are created where
+    missing and user_activity is locked against writes until the deploy commits, and under that
+    lock the copy catches up: the rows whose version a transaction wrote that the snapshot
+    taken before the load or the join did not see (inserted or updated since; the snapshot is
+    kept in a transaction-local setting), the noted rows, and, if the two tables then count
+    different numbers of the events written before the lock, those deleted since. That reads
+    the window once. A cursor left open until the deploy commits keeps vacuum from freezing
+    those rows (a frozen row no longer says which transaction wrote it). Nothing is locked or
+    written in user_activity or written over in the copy before the table lock: a write waiting
+    on such a row while the table lock waited on that write would deadlock. -#}
 do $recent$
 declare
     pinned refcursor := 'user_activity_recent_load_pin';
+    triggers_days integer;
 begin
     open pinned for select;
-    perform set_config('{{ recent_load_snapshot_setting() }}', pg_catalog.pg_current_snapshot()::text, true);
+    perform set_config('{{ recent_load_setting('loaded_from') }}', pg_catalog.pg_current_snapshot()::text, true);
+    perform set_config('{{ recent_load_setting('written_before') }}', '-infinity', true);
     if to_regclass('{{ s }}.user_activity_recent') is null then
+        perform set_config('{{ recent_load_setting('written_before') }}', 'infinity', true);
         create table {{ s }}.user_activity_recent (
             like {{ s }}.user_activity including defaults including constraints
         );
@@ -48,6 +53,12 @@ begin
         alter table {{ s }}.user_activity_recent add constraint user_activity_recent_pkey primary key (id, created_at);
         analyze {{ s }}.user_activity_recent;
     else
+        triggers_days := {{ days_the_recent_triggers_copy() | indent(8) }};
+        if triggers_days is not null then
+            perform set_config('{{ recent_load_setting('written_before') }}',
+                               {{ older_than_the_recent_triggers_copy('triggers_days') }}::text, true);
+            {{ copy_recent_events_the_triggers_leave(days, 'triggers_days') | indent(12) }};
+        end if;
         {{ note_recent_events_to_fix(days) | indent(8) }};
     end if;
 end
@@ -74,25 +85,38 @@ comment on table {{ s }}.user_activity_recent is
 lock table {{ s }}.user_activity in share row exclusive mode;
 do $recent_catch_up$
 declare
-    loaded_from pg_snapshot := current_setting('{{ recent_load_snapshot_setting() }}')::pg_snapshot;
+    loaded_from pg_snapshot := current_setting('{{ recent_load_setting('loaded_from') }}')::pg_snapshot;
+    written_before timestamptz := current_setting('{{ recent_load_setting('written_before') }}')::timestamptz;
     next_xid bigint := pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint;
 begin
     {{ copy_recent_events_written_since(days, 'loaded_from', 'next_xid') | indent(4) }};
     if to_regclass('pg_temp.user_activity_recent_to_fix') is not null then
         {{ fix_noted_recent_events(days) | indent(8) }};
     end if;
-    if (select count(*) from {{ s }}.user_activity_recent where {{ in_recent_window('created_at', days) }})
-       <> (select count(*) from {{ s }}.user_activity where {{ in_recent_window('created_at', days) }}) then
+    {#- Only rows written before the lock can outlive a delete meanwhile: the app's triggers
+        did not see them. Elsewhere their delete triggers kept the copy. #}
+    if written_before > '-infinity' and (
+        select count(*) from {{ s }}.user_activity_recent
+        where {{ in_recent_window('created_at', days) }} and created_at < written_before
+    ) <> (
+        select count(*) from {{ s }}.user_activity
+        where {{ in_recent_window('created_at', days) }} and created_at < written_before
+    ) then
         {{ forget_gone_recent_events(days) | indent(8) }};
     end if;
-    perform set_config('{{ recent_load_snapshot_setting() }}', '', true);
+    perform set_config('{{ recent_load_setting('loaded_from') }}', '', true);
+    perform set_config('{{ recent_load_setting('written_before') }}', '', true);
 end
 $recent_catch_up$
 {% endmacro %}
 
 
-{% macro recent_load_snapshot_setting() -%}
-agent_analytics.recent_activity_loaded_from
+{% macro recent_load_setting(what) -%}
+{#- A transaction-local setting by which the step's first DO block tells the catch-up what it
+    did: `loaded_from`, the snapshot before the load or the join; `written_before`, the time
+    before which events of the window were written into the copy beside the app's writes
+    (infinity for the whole window, -infinity for none). -#}
+agent_analytics.recent_activity_{{ what }}
 {%- endmacro %}
 
 
@@ -154,6 +178,39 @@ full join (
 ) as kept
     on event.id = kept.id and event.created_at = kept.created_at
 where event.id is null or kept.id is null or {{ events_differ('kept', 'event') }}
+{%- endmacro %}
+
+
+{% macro days_the_recent_triggers_copy() -%}
+{#- The window of the copy trigger committed now (the app's writes see a deploy's trigger
+    functions only once it commits), read from its definition; NULL where there is none. -#}
+substring(
+    pg_catalog.pg_get_functiondef(to_regprocedure('{{ internal_schema() }}.copy_recent_events()'))
+    from 'make_interval\(days => ([0-9]+)\)'
+)::integer
+{%- endmacro %}
+
+
+{% macro copy_recent_events_the_triggers_leave(days, triggers_days) %}
+{#- The events of the window older than the window of the triggers the app's writes fire now
+    (`triggers_days`), by an hour more, written into user_activity_recent beside those writes:
+    their triggers upsert no such event, so none waits on a row written here (a delete of one
+    does not see it; the catch-up under the lock puts right what they changed meanwhile). The
+    hour is for an app transaction that began before this deploy, whose triggers' window ends
+    that much earlier: one open longer that then writes an event of those days would deadlock
+    with the lock below, and one of the two would fail. An event the copy holds already is left
+    to the join that notes what differs; taking its row here would make a delete of it wait. -#}
+{{ insert_recent_events_from() }}
+from {{ target.schema }}.user_activity as event
+where
+    {{ in_recent_window('event.created_at', days) }}
+    and event.created_at < {{ older_than_the_recent_triggers_copy(triggers_days) }}
+on conflict (id, created_at) do nothing
+{%- endmacro %}
+
+
+{% macro older_than_the_recent_triggers_copy(triggers_days) -%}
+(now() - make_interval(days => {{ triggers_days }}) - interval '1 hour')
 {%- endmacro %}
 
 

@@ -269,6 +269,9 @@ CALLS: dict[str, list[str]] = {
     "load_recent_events": [],  # in create_recent_activity
     "note_recent_events_to_fix": [],  # in create_recent_activity
     "fix_noted_recent_events": [],  # in create_recent_activity
+    "days_the_recent_triggers_copy": [],  # in create_recent_activity
+    "copy_recent_events_the_triggers_leave": [],  # in create_recent_activity
+    "older_than_the_recent_triggers_copy": [],  # in create_recent_activity
     "forget_gone_recent_events": [],  # in create_recent_activity
     "copy_recent_events_written_since": [],  # in create_recent_activity
     "rewrite_differing_recent_event": [],  # in the recent events' copies
@@ -340,7 +343,7 @@ RENDERS_NO_SQL = {
     "checked_var": "returns a var once it is checked",
     "event_columns": "returns a list of columns",
     "event_keys": "returns a list of columns",
-    "recent_load_snapshot_setting": "returns a setting's name",
+    "recent_load_setting": "returns a setting's name",
     "operator_readers": "returns a list of roles",
     "rollup_readers": "returns a list of roles",
     "is_backfill": "returns a boolean",

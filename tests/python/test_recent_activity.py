@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from agent_analytics import db
+from agent_analytics.bench import deploy_lock
 from conftest import acting_as, wait_until
 
 RECENT_DAYS = 8  # dbt_project.yml
@@ -150,7 +151,7 @@ def test_an_event_written_while_the_deploy_makes_the_table_is_copied_and_waits_o
     flight; an event of a transaction open meanwhile, which the first copy could not see, is
     copied by the second."""
     project_db = make_database(seed=43)
-    forget_the_step(project_db)
+    deploy_lock.forget_the_step(project_db.server)  # as the upgrade that brought the table finds it
     user_id, workspace_id = a_member(project_db)
     with db.connect(project_db.target, autocommit=False) as writer:
         writer.execute("insert into analytics.user_activity (user_id, workspace_id, event_type, event_name) "
@@ -164,15 +165,6 @@ def test_an_event_written_while_the_deploy_makes_the_table_is_copied_and_waits_o
     assert project_db.value("select count(*) from analytics.user_activity_recent "
                             "where event_name = 'written during the deploy'") == 1
     agree(project_db)
-
-
-def forget_the_step(project_db) -> None:
-    """As the upgrade to the version that brought the table finds the database."""
-    with project_db.connect() as conn:
-        conn.execute("drop table analytics.user_activity_recent cascade")
-        for trigger in ("copy", "forget", "change", "empty"):
-            conn.execute(f"drop trigger user_activity_{trigger}_recent on analytics.user_activity")
-        conn.execute("delete from analytics_internal.deploy_steps where step = 'recent_activity'")
 
 
 def wait_for_a_lock(project_db, failure: str) -> None:
@@ -230,7 +222,7 @@ def test_the_deploy_puts_back_no_event_deleted_and_keeps_no_old_version_of_one_u
     """The first copy reads the window beside the writes; under the lock that follows, what an
     erasure deleted and what an update changed meanwhile is brought up to date."""
     project_db = make_database(seed=45)
-    forget_the_step(project_db)
+    deploy_lock.forget_the_step(project_db.server)  # as the upgrade that brought the table finds it
     deleted, updated = project_db.rows(
         "select id from analytics.user_activity where created_at >= now() - interval '2 days' order by id limit 2")
     with db.connect(project_db.target, autocommit=False) as eraser:
@@ -263,3 +255,44 @@ def test_a_deploy_of_the_step_writes_again_what_the_owner_changed_behind_the_tri
     assert differences(project_db)["only in recent"] == 2
     project_db.deploy(dbt_vars="{recent_activity_days: 10}")
     agree(project_db)
+
+
+def test_the_added_days_of_a_wider_window_are_written_before_the_lock_and_writes_to_them_meanwhile_wait_for_nothing(
+        make_database):
+    """The added day is written beside the app's writes (the copy's file grows while the deploy
+    still waits for the lock); a delete and an update of two of its events in a transaction
+    open meanwhile wait on none of those rows, and the catch-up under the lock deletes the one
+    and writes the other again."""
+    project_db = make_database(seed=47)
+    user_id, workspace_id = a_member(project_db)
+    with project_db.connect() as conn:  # enough events that their copy must grow the file
+        conn.execute("insert into analytics.user_activity (user_id, workspace_id, event_type, event_name, created_at) "
+                     "select %s, %s, 'login', 'the ninth day', now() - interval '8 days 12 hours' + n * interval '1 s' "
+                     "from generate_series(1, 500) as n", (user_id, workspace_id))
+    deleted, updated = project_db.rows(
+        "select id from analytics.user_activity where event_name = 'the ninth day' order by id limit 2")
+    size_before = project_db.value("select pg_relation_size('analytics.user_activity_recent')")
+    with db.connect(project_db.target, autocommit=False) as writer:
+        writer.execute("insert into analytics.user_activity (user_id, workspace_id, event_type, event_name) "
+                       "values (%s, %s, 'login', 'written during the deploy')", (user_id, workspace_id))
+        thread, deployed = deploy_in_background(project_db, "{recent_activity_days: 9}")
+        wait_for_a_lock(project_db, "the deploy never waited for the write in flight")
+        assert project_db.value("select pg_relation_size('analytics.user_activity_recent')") > size_before
+        writer.execute("set local lock_timeout = '10s'")  # a wait on the deploy's rows fails the test
+        writer.execute("delete from analytics.user_activity where id = %s", deleted)
+        writer.execute("update analytics.user_activity set event_name = 'changed during the deploy' where id = %s",
+                       updated)
+        writer.commit()
+        thread.join(180)
+    assert "error" not in deployed, deployed
+    assert project_db.value("select count(*) from analytics.user_activity_recent where id = %s", deleted) == 0
+    assert project_db.value("select event_name from analytics.user_activity_recent where id = %s", updated) == \
+        "changed during the deploy"
+    agree(project_db)
+
+
+@pytest.mark.parametrize("rounds", ["0", "-1"])
+def test_measure_deploy_lock_refuses_rounds_below_one_naming_the_argument(rounds, capsys):
+    with pytest.raises(SystemExit):
+        deploy_lock.parse(["tiny", rounds])
+    assert f"rounds must be 1 or more, not {rounds}" in capsys.readouterr().err

@@ -126,7 +126,10 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="measure-deploy-lock", description=__doc__)
     parser.add_argument("scale", nargs="?", default="medium", choices=sorted(generate.SCALES))
     parser.add_argument("rounds", nargs="?", type=int, default=2)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error(f"rounds must be 1 or more, not {args.rounds}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> None:
