@@ -17,9 +17,11 @@
 {% set s = target.schema %}
 {% set internal = internal_schema() %}
 {% set days = checked_var('recent_activity_days') %}
-{#- Made once, from user_activity's columns, defaults and checks as they are then: a column or
-    a check changed on user_activity later must be changed here too, or the copy leaves the
-    column out, or refuses what user_activity accepts (a new event type) and stops its writes.
+{#- Made once, from user_activity's columns and defaults as they are then: a column changed on
+    user_activity later must be changed here too, or the copy leaves it out. The copy has no
+    CHECK of its own: every row comes from user_activity, which checked it, and a check left
+    behind when user_activity's changes (a new event type) would refuse the trigger's copy of
+    an event, and so stop the app's write of it.
 
     How the window gets here with the app's event writes held as briefly as it can (docs/deploy.md,
     docs/performance.md). Beside the writes: a new table is loaded before it has indexes (at
@@ -47,7 +49,7 @@ begin
     if to_regclass('{{ s }}.user_activity_recent') is null then
         perform set_config('{{ recent_load_setting('written_before') }}', 'infinity', true);
         create table {{ s }}.user_activity_recent (
-            like {{ s }}.user_activity including defaults including constraints
+            like {{ s }}.user_activity including defaults
         );
         {{ load_recent_events(days) | indent(8) }};
         alter table {{ s }}.user_activity_recent add constraint user_activity_recent_pkey primary key (id, created_at);
@@ -88,7 +90,16 @@ declare
     loaded_from pg_snapshot := current_setting('{{ recent_load_setting('loaded_from') }}')::pg_snapshot;
     written_before timestamptz := current_setting('{{ recent_load_setting('written_before') }}')::timestamptz;
     next_xid bigint := pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint;
+    check_name name;
 begin
+    {#- A copy made by an earlier version has user_activity's checks (above): dropped under the
+        lock, which holds the copy's writers anyway; its readers wait for this deploy once. #}
+    for check_name in
+        select conname from pg_catalog.pg_constraint
+        where conrelid = '{{ s }}.user_activity_recent'::regclass and contype = 'c'
+    loop
+        execute format('alter table {{ s }}.user_activity_recent drop constraint %I', check_name);
+    end loop;
     {{ copy_recent_events_written_since(days, 'loaded_from', 'next_xid') | indent(4) }};
     if to_regclass('pg_temp.user_activity_recent_to_fix') is not null then
         {{ fix_noted_recent_events(days) | indent(8) }};

@@ -296,3 +296,28 @@ def test_measure_deploy_lock_refuses_rounds_below_one_naming_the_argument(rounds
     with pytest.raises(SystemExit):
         deploy_lock.parse(["tiny", rounds])
     assert f"rounds must be 1 or more, not {rounds}" in capsys.readouterr().err
+
+
+def test_an_event_type_that_user_activity_comes_to_accept_is_copied_and_a_copy_from_before_loses_its_checks(
+        make_database):
+    """The copy checks nothing of its own: when user_activity's check of event types is widened
+    (a new version of the project, a new kind of event), an event of the new type is written and
+    copied. A copy made with user_activity's checks, as an earlier version made it, loses them
+    at the step's next deploy."""
+    project_db = make_database(seed=48)
+    check = project_db.value("select pg_get_constraintdef(oid) from pg_constraint "
+                             "where conrelid = 'analytics.user_activity'::regclass and conname = 'valid_event_type'")
+    with project_db.connect() as conn:
+        conn.execute(f"alter table analytics.user_activity_recent add constraint valid_event_type {check}")
+    project_db.deploy(dbt_vars="{recent_activity_days: 9}")
+    assert project_db.value("select count(*) from pg_constraint where contype = 'c' "
+                            "and conrelid = 'analytics.user_activity_recent'::regclass") == 0
+    user_id, workspace_id = a_member(project_db)
+    with project_db.connect() as conn:
+        conn.execute("alter table analytics.user_activity drop constraint valid_event_type, add constraint "
+                     f"valid_event_type check ({check.removeprefix('CHECK ')} or event_type = 'a new kind')")
+        conn.execute("insert into analytics.user_activity (user_id, workspace_id, event_type, event_name) "
+                     "values (%s, %s, 'a new kind', 'of event')", (user_id, workspace_id))
+    assert project_db.value("select count(*) from analytics.user_activity_recent "
+                            "where event_type = 'a new kind'") == 1
+    agree(project_db)
