@@ -168,6 +168,11 @@ declare
     hourly_cutoff timestamptz := now() - make_interval(days => {{ checked_var('hourly_retention_days') }});
     part record;
 begin
+    {#- Not beside a deploy: one that widens recent_activity_days writes the copy's added days
+        before its step commits, which the window this function was made with would delete.
+        Waits for a deploy in flight (deploy.sql holds this lock for the whole deploy), then
+        reads the window the copy's triggers have. #}
+    perform pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtext('agent-analytics deploy'));
     perform {{ s }}.write_audit('cleanup_old_data', null, jsonb_build_object(
         'events_before', first_kept_day, 'hourly_before', hourly_cutoff));
     for part in
@@ -189,7 +194,11 @@ begin
     -- the recent events past their window, or past retention if that is shorter
     delete from {{ s }}.user_activity_recent
     where created_at < greatest(
-        first_kept_day::timestamp at time zone 'UTC', now() - make_interval(days => {{ checked_var('recent_activity_days') }})
+        first_kept_day::timestamp at time zone 'UTC',
+        now() - make_interval(days => coalesce(
+            {{ days_the_recent_triggers_copy() | indent(12) }},
+            {{ checked_var('recent_activity_days') }}
+        ))
     );
     delete from {{ s }}.hourly_metrics where metric_hour < hourly_cutoff;
     -- messages delivered or given up on: their attempts stay in alert_history.notifications_sent

@@ -21,20 +21,21 @@
     user_activity later must be changed here too, or the copy leaves it out. The copy has no
     CHECK of its own: every row comes from user_activity, which checked it, and a check left
     behind when user_activity's changes (a new event type) would refuse the trigger's copy of
-    an event, and so stop the app's write of it.
+    an event, and so stop the app's write of it (a copy of an earlier version loses its checks
+    in drop_recent_activity_checks).
 
     How the window gets here with the app's event writes held as briefly as it can (docs/deploy.md,
     docs/performance.md). Beside the writes: a new table is loaded before it has indexes (at
     large, 2.3M rows: several times faster than into them); over a table already there, the keys
     of the rows it lacks, holds differently or should not hold are noted (one join of the
     window; before it, when the window grows, its added days are written, which no trigger of
-    the app's writes copies until the deploy commits). Then the triggers are created where
-    missing and user_activity is locked against writes until the deploy commits, and under that
+    the app's writes copies until the step commits). Then the triggers are created where
+    missing and user_activity is locked against writes until the step commits, and under that
     lock the copy catches up: the rows whose version a transaction wrote that the snapshot
     taken before the load or the join did not see (inserted or updated since; the snapshot is
     kept in a transaction-local setting), the noted rows, and, if the two tables then count
     different numbers of the events written before the lock, those deleted since. That reads
-    the window once. A cursor left open until the deploy commits keeps vacuum from freezing
+    the window once. A cursor left open until the step commits keeps vacuum from freezing
     those rows (a frozen row no longer says which transaction wrote it). Nothing is locked or
     written in user_activity or written over in the copy before the table lock: a write waiting
     on such a row while the table lock waited on that write would deadlock. -#}
@@ -42,12 +43,11 @@ do $recent$
 declare
     pinned refcursor := 'user_activity_recent_load_pin';
     triggers_days integer;
+    written_before timestamptz := 'infinity';
 begin
     open pinned for select;
     perform set_config('{{ recent_load_setting('loaded_from') }}', pg_catalog.pg_current_snapshot()::text, true);
-    perform set_config('{{ recent_load_setting('written_before') }}', '-infinity', true);
     if to_regclass('{{ s }}.user_activity_recent') is null then
-        perform set_config('{{ recent_load_setting('written_before') }}', 'infinity', true);
         create table {{ s }}.user_activity_recent (
             like {{ s }}.user_activity including defaults
         );
@@ -57,12 +57,16 @@ begin
     else
         triggers_days := {{ days_the_recent_triggers_copy() | indent(8) }};
         if triggers_days is not null then
-            perform set_config('{{ recent_load_setting('written_before') }}',
-                               {{ older_than_the_recent_triggers_copy('triggers_days') }}::text, true);
-            {{ copy_recent_events_the_triggers_leave(days, 'triggers_days') | indent(12) }};
+            written_before := {{ older_than_the_recent_triggers_copy('triggers_days') | indent(12) }};
+            {{ copy_recent_events_the_triggers_leave(days, 'written_before') | indent(12) }};
         end if;
         {{ note_recent_events_to_fix(days) | indent(8) }};
     end if;
+    {#- In UTC, year first: read back the same whatever the session's DateStyle. #}
+    perform set_config('{{ recent_load_setting('written_before') }}', case
+        when written_before = 'infinity' then 'infinity'
+        else to_char(written_before at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')
+    end, true);
 end
 $recent$;
 comment on table {{ s }}.user_activity_recent is
@@ -88,25 +92,16 @@ lock table {{ s }}.user_activity in share row exclusive mode;
 do $recent_catch_up$
 declare
     loaded_from pg_snapshot := current_setting('{{ recent_load_setting('loaded_from') }}')::pg_snapshot;
-    written_before timestamptz := current_setting('{{ recent_load_setting('written_before') }}')::timestamptz;
+    written_before timestamptz := current_setting('{{ recent_load_setting('written_before') }}')::timestamp at time zone 'UTC';
     next_xid bigint := pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint;
-    check_name name;
 begin
-    {#- A copy made by an earlier version has user_activity's checks (above): dropped under the
-        lock, which holds the copy's writers anyway; its readers wait for this deploy once. #}
-    for check_name in
-        select conname from pg_catalog.pg_constraint
-        where conrelid = '{{ s }}.user_activity_recent'::regclass and contype = 'c'
-    loop
-        execute format('alter table {{ s }}.user_activity_recent drop constraint %I', check_name);
-    end loop;
     {{ copy_recent_events_written_since(days, 'loaded_from', 'next_xid') | indent(4) }};
     if to_regclass('pg_temp.user_activity_recent_to_fix') is not null then
         {{ fix_noted_recent_events(days) | indent(8) }};
     end if;
     {#- Only rows written before the lock can outlive a delete meanwhile: the app's triggers
         did not see them. Elsewhere their delete triggers kept the copy. #}
-    if written_before > '-infinity' and (
+    if (
         select count(*) from {{ s }}.user_activity_recent
         where {{ in_recent_window('created_at', days) }} and created_at < written_before
     ) <> (
@@ -125,8 +120,8 @@ $recent_catch_up$
 {% macro recent_load_setting(what) -%}
 {#- A transaction-local setting by which the step's first DO block tells the catch-up what it
     did: `loaded_from`, the snapshot before the load or the join; `written_before`, the time
-    before which events of the window were written into the copy beside the app's writes
-    (infinity for the whole window, -infinity for none). -#}
+    before which events of the window may have been written into the copy beside the app's
+    writes, unseen by their delete triggers (infinity: the whole window). -#}
 agent_analytics.recent_activity_{{ what }}
 {%- endmacro %}
 
@@ -194,34 +189,47 @@ where event.id is null or kept.id is null or {{ events_differ('kept', 'event') }
 
 {% macro days_the_recent_triggers_copy() -%}
 {#- The window of the copy trigger committed now (the app's writes see a deploy's trigger
-    functions only once it commits), read from its definition; NULL where there is none. -#}
-substring(
+    functions only once it commits), read from its definition; NULL unless the four triggers
+    are there and enabled (else the copy may lack what their writes did). -#}
+case when (
+    select count(*) from pg_catalog.pg_trigger
+    where
+        tgrelid = '{{ target.schema }}.user_activity'::regclass and tgenabled in ('O', 'A')
+        and tgname in ('user_activity_copy_recent', 'user_activity_forget_recent', 'user_activity_change_recent',
+                       'user_activity_empty_recent')
+) = 4 then substring(
     pg_catalog.pg_get_functiondef(to_regprocedure('{{ internal_schema() }}.copy_recent_events()'))
     from 'make_interval\(days => ([0-9]+)\)'
-)::integer
+)::integer end
 {%- endmacro %}
 
 
-{% macro copy_recent_events_the_triggers_leave(days, triggers_days) %}
-{#- The events of the window older than the window of the triggers the app's writes fire now
-    (`triggers_days`), by an hour more, written into user_activity_recent beside those writes:
-    their triggers upsert no such event, so none waits on a row written here (a delete of one
-    does not see it; the catch-up under the lock puts right what they changed meanwhile). The
-    hour is for an app transaction that began before this deploy, whose triggers' window ends
-    that much earlier: one open longer that then writes an event of those days would deadlock
-    with the lock below, and one of the two would fail. An event the copy holds already is left
-    to the join that notes what differs; taking its row here would make a delete of it wait. -#}
+{% macro copy_recent_events_the_triggers_leave(days, before) %}
+{#- The events of the window from before `before` (older_than_the_recent_triggers_copy) written
+    into user_activity_recent beside the app's writes: their triggers upsert no such event, so
+    none waits on a row written here (a delete of one does not see it; the catch-up under the
+    lock puts right what they changed meanwhile). An event the copy holds already is left to
+    the join that notes what differs; taking its row here would make a delete of it wait. -#}
 {{ insert_recent_events_from() }}
 from {{ target.schema }}.user_activity as event
 where
     {{ in_recent_window('event.created_at', days) }}
-    and event.created_at < {{ older_than_the_recent_triggers_copy(triggers_days) }}
+    and event.created_at < {{ before }}
 on conflict (id, created_at) do nothing
 {%- endmacro %}
 
 
 {% macro older_than_the_recent_triggers_copy(triggers_days) -%}
-(now() - make_interval(days => {{ triggers_days }}) - interval '1 hour')
+{#- Where the window of the triggers that the app's writes fire ends, for every transaction
+    open now: theirs ends `triggers_days` before the transaction began. Without the right to
+    see other roles' sessions (pg_read_all_stats), an hour before now; an app transaction open
+    longer than that which then writes an event of those days would deadlock with the lock
+    below (one of the two fails). -#}
+least(
+    now() - interval '1 hour',
+    (select min(xact_start) from pg_catalog.pg_stat_activity
+     where backend_type = 'client backend' and pid <> pg_catalog.pg_backend_pid())
+) - make_interval(days => {{ triggers_days }})
 {%- endmacro %}
 
 
@@ -242,10 +250,14 @@ where {{ in_recent_window('event.created_at', days) }}
 
 {% macro copy_recent_events_written_since(days, snapshot, next_xid) %}
 {#- The events of the window whose row version a transaction wrote that `snapshot` (a
-    pg_snapshot) did not see, written into user_activity_recent. A row's xmin is the 32-bit id
-    of that transaction; it is widened to the 64-bit id pg_snapshot holds against `next_xid`,
-    the next id now (every xmin still in a table is within 2^31 of it); 0 to 2 are the ids of
-    frozen rows, which are old. -#}
+    pg_snapshot) may not have seen, written into user_activity_recent where they differ: those
+    of every transaction from the snapshot's xmin on. Those the snapshot saw among them are
+    taken too, since a row written in a subtransaction (a savepoint, an exception block) carries
+    the subtransaction's id, which pg_visible_in_snapshot takes for visible when its top
+    transaction was still open. A row's xmin is the 32-bit id of that transaction; it is
+    widened to the 64-bit id pg_snapshot holds against `next_xid`, the next id now (every xmin
+    still in a table is within 2^31 of it); 0 to 2 are the ids of frozen rows, which are
+    old. -#}
 {%- set xid = 'event.xmin::text::bigint' %}
 {%- set next = next_xid %}
 {%- set widened = '((' ~ next ~ ') >> 32 << 32) + ' ~ xid %}
@@ -254,10 +266,8 @@ from {{ target.schema }}.user_activity as event
 where
     {{ in_recent_window('event.created_at', days) }}
     and {{ xid }} > 2
-    and not pg_catalog.pg_visible_in_snapshot((
-        {{ widened }}
-        - case when {{ widened }} >= {{ next }} then 4294967296 else 0 end
-    )::text::xid8, {{ snapshot }})
+    and {{ widened }} - case when {{ widened }} >= {{ next }} then 4294967296 else 0 end
+        >= pg_catalog.pg_snapshot_xmin({{ snapshot }})::text::bigint
 {{ rewrite_differing_recent_event() }}
 {%- endmacro %}
 
@@ -331,4 +341,31 @@ on conflict (id, created_at) do update
     orders may differ. -#}
 {{ return(['id', 'user_id', 'workspace_id', 'event_type', 'event_name', 'page_path', 'session_id', 'ip_address',
            'user_agent', 'referrer', 'metadata', 'created_at', 'ingested_at']) }}
+{% endmacro %}
+
+
+{% macro drop_recent_activity_checks() %}
+{#- At every deploy: the CHECKs that a copy made by an earlier version took from user_activity,
+    dropped (create_recent_activity says why). Dropping one locks the copy out of reads and
+    writes until its step commits, so it waits a second at most for the readers in flight;
+    failing that, it says so and the next deploy tries again. -#}
+do $recent_checks$
+declare
+    check_name name;
+    lock_timeout_before text := current_setting('lock_timeout');
+begin
+    for check_name in
+        select conname from pg_catalog.pg_constraint
+        where conrelid = to_regclass('{{ target.schema }}.user_activity_recent') and contype = 'c'
+    loop
+        begin
+            perform set_config('lock_timeout', '1s', true);
+            execute format('alter table {{ target.schema }}.user_activity_recent drop constraint %I', check_name);
+        exception when lock_not_available then
+            raise warning 'user_activity_recent keeps its check % until a deploy finds no reader for a second', check_name;
+        end;
+        perform set_config('lock_timeout', lock_timeout_before, true);
+    end loop;
+end
+$recent_checks$
 {% endmacro %}

@@ -6,9 +6,11 @@
 
         dbt run-operation deploy --target owner        (agent-analytics deploy)
 
-    It runs in one transaction. Each step is recorded in analytics_internal.deploy_steps with
-    the checksum of its SQL: a re-run executes nothing, an upgrade executes the steps whose SQL
-    changed. Every step is idempotent on its own too (a deploy interrupted, or run with
+    Each step runs in a transaction of its own (dbt's run_query commits each call; the
+    migration file of deploy_script runs whole in one) and is recorded in
+    analytics_internal.deploy_steps with the checksum of its SQL: a re-run executes nothing, an
+    upgrade executes the steps whose SQL changed, and a deploy stopped part way leaves the
+    steps it finished, so the next runs the rest. Every step is idempotent on its own too (a deploy interrupted, or run with
     force=true, changes nothing that is in place), and no step drops or empties what the app
     wrote. docs/deploy.md maps every object to its step.
 -#}
@@ -125,6 +127,7 @@ set work_mem = '{{ checked_var('build_work_mem') }}'
     ['user_activity', create_user_activity_table(), false],
     ['user_activity_indexes', create_user_activity_indexes(), true],
     ['recent_activity', create_recent_activity(), false],
+    ['recent_activity_checks', drop_recent_activity_checks(), true],
     ['alert_tables', create_alert_tables(), false],
     ['alert_catalogue', create_alert_catalogue(), false],
     ['alert_rule_checks', create_alert_rule_checks(), false],
@@ -177,7 +180,10 @@ on conflict (step) do update set checksum = excluded.checksum, applied_at = excl
 
 
 {% macro deploy(force=false) %}
-{%- do run_query("select pg_advisory_xact_lock(hashtext('agent-analytics deploy'))") -%}
+{#- dbt's run_query commits each call: the lock that keeps a second deploy, and
+    cleanup_old_data(), from running beside this one is the session's, let go at the end (or
+    when the connection closes on an error). #}
+{%- do run_query("select pg_advisory_lock(hashtext('agent-analytics deploy'))") -%}
 {%- do run_query(deploy_ledger_sql()) -%}
 {%- set applied = {} -%}
 {%- for row in run_query("select step, checksum from " ~ internal_schema() ~ ".deploy_steps").rows -%}
@@ -198,6 +204,7 @@ on conflict (step) do update set checksum = excluded.checksum, applied_at = excl
 {%- else -%}
     {{ log("deploy: everything was in place; nothing changed", info=true) }}
 {%- endif -%}
+{%- do run_query("select pg_advisory_unlock(hashtext('agent-analytics deploy'))") -%}
 {% endmacro %}
 
 

@@ -272,6 +272,7 @@ CALLS: dict[str, list[str]] = {
     "days_the_recent_triggers_copy": [],  # in create_recent_activity
     "copy_recent_events_the_triggers_leave": [],  # in create_recent_activity
     "older_than_the_recent_triggers_copy": [],  # in create_recent_activity
+    "drop_recent_activity_checks": ["{{ drop_recent_activity_checks() }}"],
     "forget_gone_recent_events": [],  # in create_recent_activity
     "copy_recent_events_written_since": [],  # in create_recent_activity
     "rewrite_differing_recent_event": [],  # in the recent events' copies
