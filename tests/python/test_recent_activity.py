@@ -231,16 +231,27 @@ def test_the_deploy_puts_back_no_event_deleted_and_keeps_no_old_version_of_one_u
         eraser.execute("delete from analytics.user_activity where id = %s", deleted)
         thread, deployed = deploy_in_background(project_db)
         wait_for_a_lock(project_db, "the deploy never waited for the erasure in flight")
-        eraser.execute("set local lock_timeout = '10s'")  # a wait on the deploy's rows fails the test
-        eraser.execute("update analytics.user_activity set event_name = 'changed during the deploy' where id = %s",
-                       updated)
+        change_without_waiting(eraser, updated)
         eraser.commit()
         thread.join(180)
     assert "error" not in deployed, deployed
+    gone_and_changed_in_the_copy(project_db, deleted, updated)
+    agree(project_db)
+
+
+def change_without_waiting(conn, updated: tuple, deleted: tuple | None = None) -> None:
+    """In `conn`'s transaction, the event `deleted` deleted and `updated` changed; a wait on the
+    deploy's rows makes it fail."""
+    conn.execute("set local lock_timeout = '10s'")
+    if deleted:
+        conn.execute("delete from analytics.user_activity where id = %s", deleted)
+    conn.execute("update analytics.user_activity set event_name = 'changed during the deploy' where id = %s", updated)
+
+
+def gone_and_changed_in_the_copy(project_db, deleted: tuple, updated: tuple) -> None:
     assert project_db.value("select count(*) from analytics.user_activity_recent where id = %s", deleted) == 0
     assert project_db.value("select event_name from analytics.user_activity_recent where id = %s", updated) == \
         "changed during the deploy"
-    agree(project_db)
 
 
 def test_a_deploy_of_the_step_writes_again_what_the_owner_changed_behind_the_triggers(make_database):
@@ -282,16 +293,11 @@ def test_the_added_days_of_a_wider_window_are_written_before_the_lock_and_writes
         thread, deployed = deploy_in_background(project_db, "{recent_activity_days: 9}")
         wait_for_a_lock(project_db, "the deploy never waited for the write in flight")
         assert project_db.value(size) >= pages_before + 5  # 500 events: about 15 pages
-        writer.execute("set local lock_timeout = '10s'")  # a wait on the deploy's rows fails the test
-        writer.execute("delete from analytics.user_activity where id = %s", deleted)
-        writer.execute("update analytics.user_activity set event_name = 'changed during the deploy' where id = %s",
-                       updated)
+        change_without_waiting(writer, updated, deleted)
         writer.commit()
         thread.join(180)
     assert "error" not in deployed, deployed
-    assert project_db.value("select count(*) from analytics.user_activity_recent where id = %s", deleted) == 0
-    assert project_db.value("select event_name from analytics.user_activity_recent where id = %s", updated) == \
-        "changed during the deploy"
+    gone_and_changed_in_the_copy(project_db, deleted, updated)
     agree(project_db, 9)
 
 
