@@ -172,7 +172,7 @@ begin
         before its step commits, which the window this function was made with would delete.
         Waits for a deploy in flight (deploy.sql holds this lock for the whole deploy), then
         reads the window the copy's triggers have. #}
-    perform pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtext('agent-analytics deploy'));
+    perform pg_catalog.pg_advisory_xact_lock_shared({{ deploy_lock_key() }});
     perform {{ s }}.write_audit('cleanup_old_data', null, jsonb_build_object(
         'events_before', first_kept_day, 'hourly_before', hourly_cutoff));
     for part in

@@ -195,9 +195,12 @@ case when (
     select count(*) from pg_catalog.pg_trigger
     where
         tgrelid = '{{ target.schema }}.user_activity'::regclass and tgenabled in ('O', 'A')
-        and tgname in ('user_activity_copy_recent', 'user_activity_forget_recent', 'user_activity_change_recent',
-                       'user_activity_empty_recent')
-) = 4 then substring(
+        and tgname in (
+            {%- for name in recent_event_triggers() %}
+            'user_activity_{{ name }}_recent'{{ ',' if not loop.last }}
+            {%- endfor %}
+        )
+) = {{ recent_event_triggers() | length }} then substring(
     pg_catalog.pg_get_functiondef(to_regprocedure('{{ internal_schema() }}.copy_recent_events()'))
     from 'make_interval\(days => ([0-9]+)\)'
 )::integer end
@@ -329,6 +332,12 @@ on conflict (id, created_at) do update
     {%- endfor %}
 )
 {%- endmacro %}
+
+
+{% macro recent_event_triggers() %}
+{#- The names of the four triggers create_recent_activity makes (user_activity_<name>_recent). -#}
+{{ return(['copy', 'forget', 'change', 'empty']) }}
+{% endmacro %}
 
 
 {% macro event_keys() %}

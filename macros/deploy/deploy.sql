@@ -179,11 +179,17 @@ on conflict (step) do update set checksum = excluded.checksum, applied_at = excl
 {% endmacro %}
 
 
+{% macro deploy_lock_key() -%}
+{#- The advisory lock one deploy holds from start to end; cleanup_old_data() takes it shared. -#}
+pg_catalog.hashtext('agent-analytics deploy')
+{%- endmacro %}
+
+
 {% macro deploy(force=false) %}
 {#- dbt's run_query commits each call: the lock that keeps a second deploy, and
     cleanup_old_data(), from running beside this one is the session's, let go at the end (or
     when the connection closes on an error). #}
-{%- do run_query("select pg_advisory_lock(hashtext('agent-analytics deploy'))") -%}
+{%- do run_query("select pg_advisory_lock(" ~ deploy_lock_key() ~ ")") -%}
 {%- do run_query(deploy_ledger_sql()) -%}
 {%- set applied = {} -%}
 {%- for row in run_query("select step, checksum from " ~ internal_schema() ~ ".deploy_steps").rows -%}
@@ -204,7 +210,7 @@ on conflict (step) do update set checksum = excluded.checksum, applied_at = excl
 {%- else -%}
     {{ log("deploy: everything was in place; nothing changed", info=true) }}
 {%- endif -%}
-{%- do run_query("select pg_advisory_unlock(hashtext('agent-analytics deploy'))") -%}
+{%- do run_query("select pg_advisory_unlock(" ~ deploy_lock_key() ~ ")") -%}
 {% endmacro %}
 
 
@@ -213,7 +219,7 @@ on conflict (step) do update set checksum = excluded.checksum, applied_at = excl
     (agent-analytics deploy --migration-file). Idempotent: safe to apply over any deploy. -#}
 -- agent-analytics deploy (fingerprint {{ deploy_fingerprint() }}): generated, do not edit.
 -- Apply as the database owner (supabase db push); then build with agent-analytics build.
-select pg_advisory_xact_lock(hashtext('agent-analytics deploy'));
+select pg_advisory_xact_lock({{ deploy_lock_key() }});
 {{ deploy_ledger_sql() }};
 {% for name, statements, every_time in deploy_steps() %}
 -- step {{ name }}

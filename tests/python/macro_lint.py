@@ -273,6 +273,7 @@ CALLS: dict[str, list[str]] = {
     "copy_recent_events_the_triggers_leave": [],  # in create_recent_activity
     "older_than_the_recent_triggers_copy": [],  # in create_recent_activity
     "drop_recent_activity_checks": ["{{ drop_recent_activity_checks() }}"],
+    "deploy_lock_key": ["select pg_advisory_xact_lock({{ deploy_lock_key() }})"],
     "forget_gone_recent_events": [],  # in create_recent_activity
     "copy_recent_events_written_since": [],  # in create_recent_activity
     "rewrite_differing_recent_event": [],  # in the recent events' copies
@@ -344,6 +345,7 @@ RENDERS_NO_SQL = {
     "checked_var": "returns a var once it is checked",
     "event_columns": "returns a list of columns",
     "event_keys": "returns a list of columns",
+    "recent_event_triggers": "returns a list of trigger names",
     "recent_load_setting": "returns a setting's name",
     "operator_readers": "returns a list of roles",
     "rollup_readers": "returns a list of roles",

@@ -403,3 +403,26 @@ def test_a_cleanup_called_during_a_deploy_that_widens_the_window_waits_for_it_an
     assert project_db.value("select count(*) from analytics.user_activity_recent "
                             "where event_name = 'eight and a half days ago'") == 1
     agree(project_db, 9)
+
+
+def test_with_a_trigger_disabled_the_step_looks_for_deletes_in_the_whole_window(make_database):
+    """The copy's triggers missed what was written while one was disabled: an event deleted
+    after the step noted what differs (while it waits for the lock) is looked for in the whole
+    window, not only in the days it added, and deleted from the copy."""
+    project_db = make_database(seed=51)
+    user_id, workspace_id = a_member(project_db)
+    deleted = project_db.rows(
+        "select id from analytics.user_activity where created_at >= now() - interval '2 days' order by id limit 1")[0]
+    with project_db.connect() as conn:
+        conn.execute("alter table analytics.user_activity disable trigger user_activity_forget_recent")
+    with db.connect(project_db.target, autocommit=False) as writer:
+        writer.execute("insert into analytics.user_activity (user_id, workspace_id, event_type, event_name) "
+                       "values (%s, %s, 'login', 'written during the deploy')", (user_id, workspace_id))
+        thread, deployed = deploy_in_background(project_db, "{recent_activity_days: 9}")
+        wait_for_a_lock(project_db, "the deploy never waited for the write in flight")
+        writer.execute("delete from analytics.user_activity where id = %s", deleted)
+        writer.commit()
+        thread.join(180)
+    assert "error" not in deployed, deployed
+    assert project_db.value("select count(*) from analytics.user_activity_recent where id = %s", deleted) == 0
+    agree(project_db, 9)
