@@ -36,13 +36,20 @@ $drop_index$
 
 {% macro create_trigger_if_missing(name, table, definition) -%}
 {#- CREATE OR REPLACE TRIGGER locks out writes to the table; the function it runs is replaced
-    on its own, so the trigger itself is only created when missing. -#}
+    on its own, so the trigger itself is only created when missing. One found disabled (or set
+    to fire only on a replica) is enabled again: the deploy runs its step again for that
+    (deploy.sql). -#}
 do $trigger$
+declare
+    enabled "char";
 begin
-    if not exists (
-        select from pg_catalog.pg_trigger where tgrelid = '{{ table }}'::regclass and tgname = '{{ name }}'
-    ) then
+    select tgenabled into enabled
+    from pg_catalog.pg_trigger where tgrelid = '{{ table }}'::regclass and tgname = '{{ name }}';
+    if not found then
         create trigger {{ name }} {{ definition }};
+    elsif enabled not in ('O', 'A') then
+        alter table {{ table }} enable trigger {{ name }};
+        raise warning 'trigger {{ name }} on {{ table }} was disabled: enabled again';
     end if;
 end
 $trigger$

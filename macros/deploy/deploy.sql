@@ -179,6 +179,22 @@ on conflict (step) do update set checksum = excluded.checksum, applied_at = excl
 {% endmacro %}
 
 
+{% macro disabled_deploy_triggers_sql() %}
+{#- The triggers of the project's schemas that are disabled, or fire only on a replica (none
+    before the first deploy): the step that makes one runs again, and create_trigger_if_missing
+    enables it (docs/deploy.md, "A trigger found disabled"). -#}
+select triggers.tgname
+from pg_catalog.pg_trigger as triggers
+inner join pg_catalog.pg_class as tables on triggers.tgrelid = tables.oid
+where
+    not triggers.tgisinternal
+    and triggers.tgenabled not in ('O', 'A')
+    and tables.relnamespace in (
+        to_regnamespace('{{ target.schema }}'), to_regnamespace('{{ internal_schema() }}')
+    )
+{% endmacro %}
+
+
 {% macro deploy_lock_key() -%}
 {#- The advisory lock one deploy holds from start to end; cleanup_old_data() takes it shared. -#}
 pg_catalog.hashtext('agent-analytics deploy')
@@ -195,10 +211,22 @@ pg_catalog.hashtext('agent-analytics deploy')
 {%- for row in run_query("select step, checksum from " ~ internal_schema() ~ ".deploy_steps").rows -%}
     {%- do applied.update({row[0]: row[1]}) -%}
 {%- endfor -%}
+{%- set disabled = [] -%}
+{%- for row in run_query(disabled_deploy_triggers_sql()).rows -%}
+    {%- do disabled.append(row[0]) -%}
+{%- endfor -%}
 {%- set changed = [] -%}
 {%- for name, statements, every_time in deploy_steps() -%}
     {%- set checksum = local_md5(statements) -%}
-    {%- if force or every_time or applied.get(name) != checksum -%}
+    {%- set reenables = [] -%}
+    {%- for trigger in disabled if ('create trigger ' ~ trigger ~ ' ') in statements -%}
+        {%- do reenables.append(trigger) -%}
+    {%- endfor -%}
+    {%- if reenables -%}
+        {{ log("deploy: trigger " ~ (reenables | join(', ')) ~ " was disabled (what was written meanwhile did "
+               ~ "not fire it); step " ~ name ~ " runs again to enable it", info=true) }}
+    {%- endif -%}
+    {%- if force or every_time or reenables or applied.get(name) != checksum -%}
         {%- do run_query(statements) -%}
         {%- do run_query(deploy_record_sql(name, checksum)) -%}
         {%- if not every_time -%}{%- do changed.append(name) -%}{%- endif -%}

@@ -233,6 +233,7 @@ CALLS: dict[str, list[str]] = {
     "app_schema_for_build": ["select * from {{ app_schema_for_build() }}.users"],
     "deploy_ledger_sql": ["{{ deploy_ledger_sql() }}"],
     "deploy_record_sql": ["{{ deploy_record_sql('grants', 'd41d8cd98f00b204e9800998ecf8427e') }}"],
+    "disabled_deploy_triggers_sql": ["{{ disabled_deploy_triggers_sql() }}"],
     "deploy_check_app": ["{{ deploy_check_app() }}"],
     "deploy_build_role": ["{{ deploy_build_role() }}"],
     "deploy_build_role_temp": ["{{ deploy_build_role_temp() }}"],

@@ -117,6 +117,43 @@ def test_an_upgrade_applies_only_the_steps_whose_sql_changed(deployed):
     assert changed == {"analytics.evaluate_alerts(timestamp with time zone)"}
 
 
+DISABLED_TRIGGERS = """
+select t.tgname from pg_trigger as t
+where not t.tgisinternal and t.tgenabled not in ('O', 'A')
+  and t.tgrelid in (select oid from pg_class where relnamespace = 'analytics'::regnamespace)
+"""
+
+
+def test_a_deploy_enables_the_triggers_it_finds_disabled_and_the_copy_they_kept_catches_up(deployed):
+    """Unchanged steps run again for a trigger disabled by hand: it fires again, and the recent
+    events written while the copy's trigger was off are in the copy."""
+    user_id, workspace_id = deployed.rows("select user_id, workspace_id from public.workspace_members limit 1")[0]
+    with deployed.connect() as conn:
+        conn.execute("alter table analytics.user_activity disable trigger user_activity_copy_recent")
+        conn.execute("alter table analytics.audit_log enable replica trigger audit_log_append_only")
+        missed = conn.execute(
+            "insert into analytics.user_activity (user_id, workspace_id, event_type, event_name) "
+            "values (%s, %s, 'login', 'written while the copy was off') returning id",
+            (user_id, workspace_id)).fetchone()[0]
+    assert deployed.value("select count(*) from analytics.user_activity_recent where id = %s", (missed,)) == 0
+    try:
+        output = deployed.deploy()
+    finally:
+        with deployed.connect() as conn:
+            conn.execute("alter table analytics.user_activity enable trigger user_activity_copy_recent")
+            conn.execute("alter table analytics.audit_log enable trigger audit_log_append_only")
+    assert "trigger user_activity_copy_recent was disabled" in output
+    assert "step recent_activity runs again" in output
+    assert "step audit_log runs again" in output
+    assert deployed.rows(DISABLED_TRIGGERS) == []
+    assert deployed.value("select count(*) from analytics.user_activity_recent where id = %s", (missed,)) == 1
+    with deployed.connect() as conn:
+        conn.execute("select analytics.write_audit('a row to delete', null, '{}')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            conn.execute("delete from analytics.audit_log")
+    assert "nothing changed" in deployed.deploy()
+
+
 def test_a_forced_deploy_keeps_every_event_and_alert_rule(deployed):
     events = deployed.value("select count(*) from analytics.user_activity")
     with deployed.connect() as conn:
