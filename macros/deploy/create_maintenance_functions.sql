@@ -172,7 +172,7 @@ begin
         before its step commits, which the window this function was made with would delete.
         Waits for a deploy in flight (deploy.sql holds this lock for the whole deploy), then
         reads the window the copy's triggers have. #}
-    perform pg_catalog.pg_advisory_xact_lock_shared({{ deploy_lock_key() }});
+    {{ wait_for_a_deploy_in_flight('cleanup_old_data') | indent(4) }}
     perform {{ s }}.write_audit('cleanup_old_data', null, jsonb_build_object(
         'events_before', first_kept_day, 'hourly_before', hourly_cutoff));
     for part in
@@ -218,6 +218,36 @@ $$;
 revoke all on function {{ s }}.cleanup_old_data() from public;
 grant execute on function {{ s }}.cleanup_old_data() to service_role;
 {% endmacro %}
+
+
+{% macro wait_for_a_deploy_in_flight(function_name) %}
+{#- A PL/pgSQL block that takes the deploy's lock shared, waiting for a deploy in flight. Under a
+    statement timeout (PostgREST's 8 s) it waits until half a second before it, then stops with
+    an error that says why, not the timeout's; with none (the worker, pg_cron) as long as the
+    deploy takes. The caller's lock_timeout, if shorter, still applies. -#}
+declare
+    lock_timeout_before text := pg_catalog.current_setting('lock_timeout');
+    left_ms bigint := (
+        select settings.setting::bigint
+            - (1000 * extract(epoch from pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp()))::bigint
+            - 500
+        from pg_catalog.pg_settings as settings
+        where settings.name = 'statement_timeout' and settings.setting <> '0'
+    );
+begin
+    if left_ms is not null and (lock_timeout_before = '0' or left_ms < (
+        select settings.setting::bigint from pg_catalog.pg_settings as settings where settings.name = 'lock_timeout'
+    )) then
+        perform pg_catalog.set_config('lock_timeout', greatest(left_ms, 1)::text, true);
+    end if;
+    perform pg_catalog.pg_advisory_xact_lock_shared({{ deploy_lock_key() }});
+    perform pg_catalog.set_config('lock_timeout', lock_timeout_before, true);
+exception when lock_not_available then
+    raise exception '{{ function_name }}: a deploy is running; call it again when the deploy has finished'
+        using errcode = 'lock_not_available',
+        hint = 'it waits for a deploy in flight; it was called under a statement timeout shorter than the deploy';
+end;
+{%- endmacro %}
 
 
 {% macro ensure_default_partitions() %}

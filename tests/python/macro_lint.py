@@ -277,6 +277,7 @@ CALLS: dict[str, list[str]] = {
     "deploy_lock_key": ["select pg_advisory_xact_lock({{ deploy_lock_key() }})"],
     "forget_gone_recent_events": [],  # in create_recent_activity
     "copy_recent_events_written_since": [],  # in create_recent_activity
+    "wait_for_a_deploy_in_flight": [],  # in create_maintenance_functions (cleanup_old_data)
     "rewrite_differing_recent_event": [],  # in the recent events' copies
     "insert_recent_events_from": [],  # in the recent events' copies
     "in_recent_window": [],  # in the recent events' copies

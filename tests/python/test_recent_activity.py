@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
+import psycopg
 import pytest
 
 from agent_analytics import db
@@ -124,6 +126,30 @@ def test_cleanup_removes_what_aged_out_of_the_window_and_nothing_else(recent_db)
         conn.execute("select analytics.cleanup_old_data()")
     assert recent_db.value("select count(*) from analytics.user_activity_recent where id = %s", (aged,)) == 0
     assert recent_db.value("select count(*) from analytics.user_activity_recent") == kept - 1
+
+
+def test_a_cleanup_under_a_statement_timeout_during_a_deploy_stops_saying_so_before_the_timeout(recent_db):
+    """Through PostgREST (8 s for authenticator) a cleanup that waits for a longer deploy would
+    end in a bare statement timeout; it stops before it, naming the deploy, and deletes
+    nothing. With no deploy it runs, and the caller's lock_timeout is as it was."""
+    kept = recent_db.value("select count(*) from analytics.user_activity_recent")
+    with recent_db.connect() as deploying:
+        deploying.execute("select pg_advisory_lock(hashtext('agent-analytics deploy'))")  # as deploy.sql
+        with recent_db.api() as conn:
+            conn.execute("set statement_timeout = '2s'")
+            started = time.monotonic()
+            with (pytest.raises(psycopg.errors.LockNotAvailable, match="a deploy is running"),
+                  acting_as(conn, "service_role")):
+                conn.execute("select analytics.cleanup_old_data()")
+            assert time.monotonic() - started < 2
+        deploying.execute("select pg_advisory_unlock(hashtext('agent-analytics deploy'))")
+    assert recent_db.value("select count(*) from analytics.user_activity_recent") == kept
+    with recent_db.api() as conn:
+        conn.execute("set statement_timeout = '2s'")
+        conn.execute("set lock_timeout = '3s'")
+        with acting_as(conn, "service_role"):
+            conn.execute("select analytics.cleanup_old_data()")
+            assert conn.execute("show lock_timeout").fetchone()[0] == "3s"
 
 
 def test_a_member_reads_every_recent_event_of_their_workspaces(recent_db):
@@ -378,8 +404,10 @@ def test_a_cleanup_called_during_a_deploy_that_widens_the_window_waits_for_it_an
 
     def cleanup() -> None:
         try:
-            with project_db.api() as conn, acting_as(conn, "service_role", commit=True):
-                conn.execute("select analytics.cleanup_old_data()")
+            with project_db.api() as conn:
+                conn.execute("set statement_timeout = 0")  # as the worker and pg_cron call it
+                with acting_as(conn, "service_role", commit=True):
+                    conn.execute("select analytics.cleanup_old_data()")
             cleaned["done"] = True
         except Exception as error:  # reported in the test's thread
             cleaned["error"] = error
