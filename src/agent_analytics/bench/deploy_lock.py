@@ -20,11 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from psycopg import sql
+
 from agent_analytics import bootstrap, cluster, db, generate
 
 INSERT_EVERY = 0.05
 UPDATE_EVERY = 0.25
-TRIGGERS = ("copy", "forget", "change", "empty")
 
 
 @dataclass
@@ -77,8 +78,14 @@ def forget_the_step(database: db.Server, *, table: bool = True) -> None:
     with db.connect(database.project) as conn:
         if table:
             conn.execute("drop table if exists analytics.user_activity_recent")
-            for name in TRIGGERS:
-                conn.execute(f"drop trigger if exists user_activity_{name}_recent on analytics.user_activity")
+            # the step's triggers are those that run its functions (macro recent_event_triggers)
+            triggers = conn.execute(
+                "select t.tgname from pg_trigger as t inner join pg_proc as p on t.tgfoid = p.oid "
+                "where t.tgrelid = 'analytics.user_activity'::regclass "
+                "and p.pronamespace = 'analytics_internal'::regnamespace and p.proname like '%\\_recent\\_events'"
+            ).fetchall()
+            for (name,) in triggers:
+                conn.execute(sql.SQL("drop trigger {} on analytics.user_activity").format(sql.Identifier(name)))
         conn.execute("delete from analytics_internal.deploy_steps where step = 'recent_activity'")
     with db.connect(database.admin) as conn:
         conn.execute("checkpoint")
