@@ -36,20 +36,33 @@ $drop_index$
 
 {% macro create_trigger_if_missing(name, table, definition) -%}
 {#- CREATE OR REPLACE TRIGGER locks out writes to the table; the function it runs is replaced
-    on its own, so the trigger itself is only created when missing. One found disabled (or set
-    to fire only on a replica) is enabled again: the deploy runs its step again for that
-    (deploy.sql). -#}
+    on its own, so the trigger itself is only created when missing. One found disabled or set to
+    fire only on a replica, or with a partition's clone of it so, is enabled again, the clones
+    with it (the deploy runs its step again for that: deploy.sql). That waits half a second at
+    most for the table's writes in flight, less than deadlock_timeout: should one of them wait
+    for a lock this step holds, the enable gives up, not the app's write; the trigger then
+    stays disabled, and the next deploy tries again. -#}
 do $trigger$
 declare
+    found_trigger oid;
     enabled "char";
+    lock_timeout_before text := current_setting('lock_timeout');
 begin
-    select tgenabled into enabled
+    select oid, tgenabled into found_trigger, enabled
     from pg_catalog.pg_trigger where tgrelid = '{{ table }}'::regclass and tgname = '{{ name }}';
     if not found then
         create trigger {{ name }} {{ definition }};
-    elsif enabled not in ('O', 'A') then
-        alter table {{ table }} enable trigger {{ name }};
-        raise warning 'trigger {{ name }} on {{ table }} was disabled: enabled again';
+    elsif enabled not in ('O', 'A') or exists (
+        select from pg_catalog.pg_trigger where tgparentid = found_trigger and tgenabled not in ('O', 'A')
+    ) then
+        begin
+            perform set_config('lock_timeout', '500ms', true);
+            alter table {{ table }} enable trigger {{ name }};
+            raise warning 'trigger {{ name }} on {{ table }} was disabled: enabled again';
+        exception when lock_not_available then
+            raise warning 'trigger {{ name }} on {{ table }} stays disabled: the table was busy; the next deploy tries again';
+        end;
+        perform set_config('lock_timeout', lock_timeout_before, true);
     end if;
 end
 $trigger$

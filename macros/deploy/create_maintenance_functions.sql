@@ -245,7 +245,7 @@ begin
 exception when lock_not_available then
     raise exception '{{ function_name }}: a deploy is running; call it again when the deploy has finished'
         using errcode = 'lock_not_available',
-        hint = 'it waits for a deploy in flight; it was called under a statement timeout shorter than the deploy';
+        hint = 'it waits for a deploy in flight, and was called under a statement or lock timeout shorter than the deploy';
 end;
 {%- endmacro %}
 

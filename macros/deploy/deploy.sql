@@ -180,10 +180,11 @@ on conflict (step) do update set checksum = excluded.checksum, applied_at = excl
 
 
 {% macro disabled_deploy_triggers_sql() %}
-{#- The triggers of the project's schemas that are disabled, or fire only on a replica (none
-    before the first deploy): the step that makes one runs again, and create_trigger_if_missing
-    enables it (docs/deploy.md, "A trigger found disabled"). -#}
-select triggers.tgname
+{#- The names of the triggers of the project's schemas that are disabled, or fire only on a
+    replica (none before the first deploy); a partition's clone of a trigger has its name. The
+    deploy runs the step that makes each again, and create_trigger_if_missing enables it
+    (docs/deploy.md, "A trigger found disabled"). -#}
+select distinct triggers.tgname
 from pg_catalog.pg_trigger as triggers
 inner join pg_catalog.pg_class as tables on triggers.tgrelid = tables.oid
 where
@@ -216,11 +217,13 @@ pg_catalog.hashtext('agent-analytics deploy')
     {%- do disabled.append(row[0]) -%}
 {%- endfor -%}
 {%- set changed = [] -%}
+{%- set to_enable = [] -%}
 {%- for name, statements, every_time in deploy_steps() -%}
     {%- set checksum = local_md5(statements) -%}
     {%- set reenables = [] -%}
     {%- for trigger in disabled if ('create trigger ' ~ trigger ~ ' ') in statements -%}
         {%- do reenables.append(trigger) -%}
+        {%- do to_enable.append(trigger) -%}
     {%- endfor -%}
     {%- if reenables -%}
         {{ log("deploy: trigger " ~ (reenables | join(', ')) ~ " was disabled (what was written meanwhile did "
@@ -233,6 +236,16 @@ pg_catalog.hashtext('agent-analytics deploy')
     {%- endif -%}
 {%- endfor -%}
 {%- do run_query(deploy_record_sql('(fingerprint)', deploy_fingerprint())) -%}
+{%- if to_enable -%}
+    {%- set still = [] -%}
+    {%- for row in run_query(disabled_deploy_triggers_sql()).rows if row[0] in to_enable -%}
+        {%- do still.append(row[0]) -%}
+    {%- endfor -%}
+    {%- if still -%}
+        {{ log("deploy: trigger " ~ (still | join(', ')) ~ " is still disabled: its table's writes held it over "
+               ~ "half a second; run the deploy again", info=true) }}
+    {%- endif -%}
+{%- endif -%}
 {%- if changed -%}
     {{ log("deploy: applied " ~ (changed | join(', ')) ~ "; the build role " ~ build_role() ~ " can build", info=true) }}
 {%- else -%}

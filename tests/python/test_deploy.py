@@ -124,34 +124,72 @@ where not t.tgisinternal and t.tgenabled not in ('O', 'A')
 """
 
 
+def enable_every_trigger(project_db) -> None:
+    """The triggers a test disabled, on again, so that a failed test leaves the module's
+    database as it found it."""
+    with project_db.connect() as conn:
+        conn.execute("alter table analytics.user_activity enable trigger user_activity_copy_recent")
+        conn.execute("alter table analytics.user_activity enable trigger stamp_ingested_at")
+        conn.execute("alter table analytics.audit_log enable trigger audit_log_append_only")
+
+
 def test_a_deploy_enables_the_triggers_it_finds_disabled_and_the_copy_they_kept_catches_up(deployed):
-    """Unchanged steps run again for a trigger disabled by hand: it fires again, and the recent
-    events written while the copy's trigger was off are in the copy."""
+    """Unchanged steps run again for a trigger disabled by hand, or replica-only, or disabled on
+    one partition: each fires again, and the recent events written while the copy's trigger was
+    off are in the copy."""
     user_id, workspace_id = deployed.rows("select user_id, workspace_id from public.workspace_members limit 1")[0]
-    with deployed.connect() as conn:
-        conn.execute("alter table analytics.user_activity disable trigger user_activity_copy_recent")
-        conn.execute("alter table analytics.audit_log enable replica trigger audit_log_append_only")
-        missed = conn.execute(
-            "insert into analytics.user_activity (user_id, workspace_id, event_type, event_name) "
-            "values (%s, %s, 'login', 'written while the copy was off') returning id",
-            (user_id, workspace_id)).fetchone()[0]
-    assert deployed.value("select count(*) from analytics.user_activity_recent where id = %s", (missed,)) == 0
+    write_event = ("insert into analytics.user_activity (user_id, workspace_id, event_type, event_name) "
+                   "values (%s, %s, 'login', %s) returning id")
     try:
-        output = deployed.deploy()
-    finally:
         with deployed.connect() as conn:
-            conn.execute("alter table analytics.user_activity enable trigger user_activity_copy_recent")
-            conn.execute("alter table analytics.audit_log enable trigger audit_log_append_only")
+            conn.execute("alter table analytics.user_activity disable trigger user_activity_copy_recent")
+            conn.execute("alter table analytics.audit_log enable replica trigger audit_log_append_only")
+            partition = conn.execute("select inhrelid::regclass::text from pg_inherits "
+                                     "where inhparent = 'analytics.user_activity'::regclass limit 1").fetchone()[0]
+            conn.execute(f"alter table {partition} disable trigger stamp_ingested_at")
+            missed = conn.execute(write_event, (user_id, workspace_id, "while the copy was off")).fetchone()[0]
+        assert deployed.value("select count(*) from analytics.user_activity_recent where id = %s", (missed,)) == 0
+        output = deployed.deploy()
+    except BaseException:
+        enable_every_trigger(deployed)
+        raise
+    assert deployed.rows(DISABLED_TRIGGERS) == []
+    assert deployed.value("select count(*) from pg_trigger where tgname = 'stamp_ingested_at' "
+                          "and tgenabled <> 'O'") == 0
     assert "trigger user_activity_copy_recent was disabled" in output
     assert "step recent_activity runs again" in output
     assert "step audit_log runs again" in output
-    assert deployed.rows(DISABLED_TRIGGERS) == []
-    assert deployed.value("select count(*) from analytics.user_activity_recent where id = %s", (missed,)) == 1
+    assert "step user_activity runs again" in output
+    assert "still disabled" not in output
     with deployed.connect() as conn:
+        after = conn.execute(write_event, (user_id, workspace_id, "after the deploy")).fetchone()[0]
         conn.execute("select analytics.write_audit('a row to delete', null, '{}')")
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
             conn.execute("delete from analytics.audit_log")
+    assert deployed.value("select count(*) from analytics.user_activity_recent where id = any(%s)",
+                          ([missed, after],)) == 2
     assert "nothing changed" in deployed.deploy()
+
+
+def test_a_trigger_whose_table_stays_busy_stays_disabled_and_the_next_deploy_enables_it(deployed):
+    """The enable waits half a second for the table's writes in flight, then leaves the trigger
+    for the next deploy and says so: the app's writes do not queue behind it."""
+    with deployed.connect() as conn:
+        conn.execute("alter table analytics.audit_log disable trigger audit_log_append_only")
+    try:
+        with db.connect(deployed.target, autocommit=False) as writer:
+            writer.execute("select analytics.write_audit('a write in flight', null, '{}')")
+            output = deployed.deploy()
+            writer.commit()
+        assert "trigger audit_log_append_only is still disabled" in output
+        assert [row[0] for row in deployed.rows(DISABLED_TRIGGERS)] == ["audit_log_append_only"]
+        output = deployed.deploy()
+    except BaseException:
+        enable_every_trigger(deployed)
+        raise
+    assert "step audit_log runs again" in output
+    assert "still disabled" not in output
+    assert deployed.rows(DISABLED_TRIGGERS) == []
 
 
 def test_a_forced_deploy_keeps_every_event_and_alert_rule(deployed):
