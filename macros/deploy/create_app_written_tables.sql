@@ -24,13 +24,29 @@ $index$
 do $drop_index$
 begin
     if to_regclass('{{ schema }}.{{ name }}') is not null then
-        perform set_config('lock_timeout', '1s', true);
-        drop index {{ schema }}.{{ name }};
+        {{ waiting_briefly('1s', 'drop index ' ~ schema ~ '.' ~ name,
+            "raise notice 'index " ~ schema ~ "." ~ name ~ " is no longer needed; the app kept the table busy, so a later build drops it'")
+            | indent(8) }}
     end if;
-exception when lock_not_available then
-    raise notice 'index {{ schema }}.{{ name }} is no longer needed; the app kept the table busy, so a later build drops it';
 end
 $drop_index$
+{%- endmacro %}
+
+
+{% macro waiting_briefly(lock_timeout, statements, when_busy) -%}
+{#- A PL/pgSQL block that runs `statements` waiting at most `lock_timeout` for each lock, and
+    `when_busy` instead when one is not had in time; the session's lock_timeout is as it was
+    after it either way (a failed block's setting rolls back with it). For a change that locks
+    the app's writes out: it must not queue them behind a long wait. -#}
+declare
+    lock_timeout_before text := pg_catalog.current_setting('lock_timeout');
+begin
+    perform pg_catalog.set_config('lock_timeout', '{{ lock_timeout }}', true);
+    {{ statements | indent(4) }};
+    perform pg_catalog.set_config('lock_timeout', lock_timeout_before, true);
+exception when lock_not_available then
+    {{ when_busy | indent(4) }};
+end;
 {%- endmacro %}
 
 
@@ -46,7 +62,6 @@ do $trigger$
 declare
     found_trigger oid;
     enabled "char";
-    lock_timeout_before text := current_setting('lock_timeout');
 begin
     select oid, tgenabled into found_trigger, enabled
     from pg_catalog.pg_trigger where tgrelid = '{{ table }}'::regclass and tgname = '{{ name }}';
@@ -55,14 +70,11 @@ begin
     elsif enabled not in ('O', 'A') or exists (
         select from pg_catalog.pg_trigger where tgparentid = found_trigger and tgenabled not in ('O', 'A')
     ) then
-        begin
-            perform set_config('lock_timeout', '500ms', true);
-            alter table {{ table }} enable trigger {{ name }};
-            raise warning 'trigger {{ name }} on {{ table }} was disabled: enabled again';
-        exception when lock_not_available then
-            raise warning 'trigger {{ name }} on {{ table }} stays disabled: the table was busy; the next deploy tries again';
-        end;
-        perform set_config('lock_timeout', lock_timeout_before, true);
+        {{ waiting_briefly('500ms',
+            'alter table ' ~ table ~ ' enable trigger ' ~ name ~ ";\nraise warning 'trigger " ~ name ~ ' on ' ~ table
+                ~ " was disabled: enabled again'",
+            "raise warning 'trigger " ~ name ~ ' on ' ~ table ~ " stays disabled: the table was busy; the next deploy tries again'")
+            | indent(8) }}
     end if;
 end
 $trigger$

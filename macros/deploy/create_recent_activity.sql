@@ -361,19 +361,15 @@ on conflict (id, created_at) do update
 do $recent_checks$
 declare
     check_name name;
-    lock_timeout_before text := current_setting('lock_timeout');
 begin
     for check_name in
         select conname from pg_catalog.pg_constraint
         where conrelid = to_regclass('{{ target.schema }}.user_activity_recent') and contype = 'c'
     loop
-        begin
-            perform set_config('lock_timeout', '1s', true);
-            execute format('alter table {{ target.schema }}.user_activity_recent drop constraint %I', check_name);
-        exception when lock_not_available then
-            raise warning 'user_activity_recent keeps its check % until a deploy finds no reader for a second', check_name;
-        end;
-        perform set_config('lock_timeout', lock_timeout_before, true);
+        {{ waiting_briefly('1s',
+            "execute format('alter table " ~ target.schema ~ ".user_activity_recent drop constraint %I', check_name)",
+            "raise warning 'user_activity_recent keeps its check % until a deploy finds no reader for a second', check_name")
+            | indent(8) }}
     end loop;
 end
 $recent_checks$

@@ -250,6 +250,7 @@ CALLS: dict[str, list[str]] = {
     "create_user_activity_indexes": ["{{ create_user_activity_indexes() }}"],
     "create_index_if_missing": [],  # in create_user_activity_indexes
     "drop_index_if_present": [],  # in create_user_activity_indexes
+    "waiting_briefly": [],  # in drop_index_if_present, create_trigger_if_missing, drop_recent_activity_checks
     "create_trigger_if_missing": [],  # in the deploy's table steps
     "create_alert_tables": ["{{ create_alert_tables() }}"],
     "create_build_watermarks_table": ["{{ create_build_watermarks_table() }}"],
