@@ -61,7 +61,9 @@ coalesce(
 
 {% macro record_build_cut() %}
 {#- on-run-start, before any model reads: the moment before which every event and run change
-    has committed (read_start_sql), fixed once for the whole build. -#}
+    has committed (read_start_sql), fixed once for the whole build; committed durably, since
+    models built after a crash would otherwise fall back to read starts of their own. -#}
+{{ commit_durably() }};
 delete from {{ internal_schema() }}.build_cuts
 where started_at < now() - interval '7 days';
 insert into {{ internal_schema() }}.build_cuts (invocation_id, cut)

@@ -344,3 +344,35 @@ def test_a_build_during_which_postgresql_crashes_fails_and_the_next_loses_nothin
     check_every_metric(project_db)
     assert_each_event_and_run_counted_once(project_db)
     assert_equal_to_a_full_refresh(project_db, server.admin(), *ONLY_MODELS)
+
+
+def test_a_build_commits_durably_where_the_database_commits_asynchronously(crashable):
+    """With synchronous_commit off, a commit is acknowledged before its WAL leaves the server's
+    memory, and the WAL writer writes the last partial page of WAL once per wal_writer_delay: a
+    crash within it loses the commit. Ten seconds of it make the window certain; the build's
+    commits must survive a crash at once after it (commit_durably), its cut and its watermarks
+    with them, as a build that then goes on after the restart counts on."""
+    project_db, server = crashable
+    dbname = project_db.target.dbname
+    watermarks = "select model_name, read_start, built_at from analytics_internal.build_watermarks order by 1"
+    with project_db.connect_as(cluster.ADMIN_USER) as admin:
+        admin.execute(f'alter database "{dbname}" set synchronous_commit = off')
+        admin.execute("alter system set wal_writer_delay = '10s'")
+        admin.execute("select pg_reload_conf()")
+    try:
+        before = project_db.rows(watermarks)
+        with project_db.connect() as conn:
+            assert conn.execute("show synchronous_commit").fetchone()[0] == "off"
+            conn.execute("insert into analytics.user_activity (user_id, workspace_id, event_type) "
+                         "select user_id, workspace_id, 'feature_use' from public.workspace_members "
+                         "order by user_id limit 1")
+        project_db.build("--select", "+int_user_activity_hours", data_tests=False)
+        built = project_db.rows(watermarks)
+        assert built != before
+        crash_and_restart(server)
+        assert project_db.rows(watermarks) == built
+    finally:
+        with project_db.connect_as(cluster.ADMIN_USER) as admin:
+            admin.execute(f'alter database "{dbname}" reset synchronous_commit')
+            admin.execute("alter system reset wal_writer_delay")
+            admin.execute("select pg_reload_conf()")
