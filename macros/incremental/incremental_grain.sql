@@ -10,7 +10,8 @@
     - unique_key, bucket_column: upsert_changed's (macros/incremental/upsert_changed.sql).
     - pre_hook, post_hook, grants: the model's own; the protocol's hooks come around them.
     The protocol: the build's session settings and read start are noted before the model reads
-    anything (note_read_start); the table a full refresh swapped out is dropped first, and the
+    anything (note_read_start), and a build whose cut was not recorded stops at the model's
+    first pre-hook (assert_build_cut_recorded); the table a full refresh swapped out is dropped first, and the
     watermark is recorded last, once everything the model wrote is in place.
 -#}
 {#- What arrived is read by queries that run while the model compiles, and by incremental
@@ -27,7 +28,7 @@
     'materialized': 'incremental',
     'incremental_strategy': 'upsert_changed',
     'unique_key': unique_key,
-    'pre_hook': pre_hook,
+    'pre_hook': ["{{ assert_build_cut_recorded() }}"] + pre_hook,
     'post_hook': ["{{ drop_swapped_out_backup() }}"] + post_hook + ["{{ record_watermarks() }}"],
     'meta': {'incremental_grain': {'takes_in': takes_in, 'tested_since': tested_since}},
 } -%}

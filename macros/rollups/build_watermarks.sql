@@ -46,8 +46,9 @@ coalesce(
 {% macro build_cut_sql() -%}
 {#- This build's cut (record_build_cut, before any model read): every model records it as its
     watermark, so what arrived before it is in every model by the end of the build, and what
-    arrived after is taken in by every model in the next. A model run without the hook (no
-    cut recorded for this invocation) falls back to its own read start. -#}
+    arrived after is taken in by every model in the next. A model compiled outside a build
+    (dbt compile or show: no cut recorded for this invocation) falls back to its own read
+    start; a model that builds refuses to without the cut (assert_build_cut_recorded). -#}
 coalesce(
     (
         select build_cuts.cut
@@ -69,6 +70,24 @@ where started_at < now() - interval '7 days';
 insert into {{ internal_schema() }}.build_cuts (invocation_id, cut)
 values ('{{ invocation_id }}', {{ read_start_sql() }})
 on conflict (invocation_id) do nothing
+{% endmacro %}
+
+
+{% macro assert_build_cut_recorded() %}
+{#- A pre-hook of every model that records a watermark. A failed on-run-start hook does not
+    stop dbt: without this build's cut, each model would record its own read start, and would
+    miss for good what committed between an upstream model's start and its own. So the model
+    fails instead, and everything downstream of it is skipped. -#}
+do $cut$
+begin
+    if not exists (
+        select from {{ internal_schema() }}.build_cuts
+        where build_cuts.invocation_id = '{{ invocation_id }}'
+    ) then
+        raise exception 'agent-analytics: this build recorded no cut (the on-run-start hook record_build_cut failed: its error is above), so no model takes anything in and no watermark moves: build again';
+    end if;
+end
+$cut$
 {% endmacro %}
 
 

@@ -99,6 +99,7 @@ CALLS: dict[str, list[str]] = {
     "read_start_sql": ["select\n    {{ read_start_sql() | indent(4) }} as read_start"],
     "build_cut_sql": ["select\n    {{ build_cut_sql() | indent(4) }} as cut"],
     "record_build_cut": ["{{ record_build_cut() }}"],
+    "assert_build_cut_recorded": ["{{ assert_build_cut_recorded() }}"],
     "build_watermark": ["select *\nfrom events\nwhere ingested_at >= {{ build_watermark() }}"],
     "record_watermarks": ["{{ record_watermarks() }}"],
     # macros/rollups/what_arrived.sql

@@ -376,3 +376,28 @@ def test_a_build_commits_durably_where_the_database_commits_asynchronously(crash
             admin.execute(f'alter database "{dbname}" reset synchronous_commit')
             admin.execute("alter system reset wal_writer_delay")
             admin.execute("select pg_reload_conf()")
+
+
+def test_a_build_whose_cut_was_not_recorded_moves_no_watermark(crashable, tmp_path):
+    """A failed on-run-start hook does not stop dbt. When recording the build's cut fails (here
+    cancelled while it waits for a lock, as a statement_timeout would), each model would take its
+    own read start as its watermark, and a model would miss for good what committed between an
+    upstream model's start and its own. Every model that records a watermark refuses to build
+    instead, naming why, and nothing moves."""
+    project_db, _ = crashable
+    watermarks = "select model_name, read_start, built_at from analytics_internal.build_watermarks order by 1"
+    before = project_db.rows(watermarks)
+    assert before, "an earlier test of this module built the models"
+    logs = tmp_path / "cut-cancelled"
+    with project_db.connect_as(cluster.ADMIN_USER) as observer, \
+            build_stopped_at(project_db, KILL_POINTS[0], observer, logs, *WITHOUT_DATA_TESTS) as (build, _):
+        cancelled = observer.execute(
+            "select pg_cancel_backend(pid) from pg_stat_activity where application_name = 'dbt' "
+            "and datname = current_database() and wait_event_type = 'Lock'"
+        ).fetchall()
+        assert cancelled == [(True,)]
+        assert build.wait(timeout=REACH_SECONDS) == 1, output_of(logs)
+    output = (logs / "output.txt").read_text()
+    assert "canceling statement due to user request" in output, output[-3000:]
+    assert "this build recorded no cut" in output, output[-3000:]
+    assert project_db.rows(watermarks) == before
