@@ -32,11 +32,18 @@ grouping({{ workspace_column }}) = 1 or {{ workspace_column }} is not null
 
 {% macro row_id(columns) -%}
 {#- A stable uuid from the row's natural key, NULLs included, so rebuilds keep the same id.
-    Pass timestamps as epochs: their text depends on the session TimeZone. -#}
+    NULL is written '∅'. Only the last column may be free text ('|' parts the others, whose
+    text never starts with '∅'): a value of it starting with '∅' gets one more in front, since
+    a stored event name '∅' beside a NULL one made two rows of one id, and the build failed on
+    it. Pass timestamps as epochs: their text depends on the session TimeZone. -#}
 md5(concat_ws(
     '|',
     {%- for column in columns %}
-    coalesce({{ column }}::text, '∅'){{ ',' if not loop.last }}
+    {%- if loop.last %}
+    coalesce(regexp_replace({{ column }}::text, '^∅', '∅∅'), '∅')
+    {%- else %}
+    coalesce({{ column }}::text, '∅'),
+    {%- endif %}
     {%- endfor %}
 ))::uuid
 {%- endmacro %}

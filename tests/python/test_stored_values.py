@@ -189,3 +189,28 @@ def test_what_staging_neutralized_is_counted_for_operators_and_the_metrics_hold(
     keys = hostile.rows("select distinct jsonb_object_keys(errors_by_type) from analytics.daily_metrics")
     assert all(len(key) <= 63 and "<" not in key for (key,) in keys)
     check_every_metric(hostile)
+
+
+def test_an_event_name_that_reads_as_a_null_is_a_row_of_its_own(hostile):
+    """row_id writes a NULL as '∅': an event named '∅' beside one with no name had the same id,
+    and every build after failed on the duplicate key. Any signed-in user could store both."""
+    user_id, workspace_id = hostile.rows(
+        "select user_id, workspace_id from public.workspace_members order by joined_at limit 1")[0]
+    with hostile.api() as api:
+        for name in (None, "∅", "∅", "∅∅", "x∅"):
+            with acting_as(api, "authenticated", user_id, commit=True):
+                api.execute("select analytics.track_event('export', %s, event_name => %s)", (workspace_id, name))
+                api.execute("select analytics.track_event('export', event_name => %s)", (name,))
+    hostile.build()
+    for workspace in (workspace_id, None):
+        counted = dict(hostile.rows(
+            "select event_name, events from analytics.event_usage_daily "
+            "where metric_date = (now() at time zone 'UTC')::date and workspace_id is not distinct from %s "
+            "and event_type = 'export' and (event_name is null or event_name like '%%∅%%')", (workspace,)))
+        # the platform's rows (workspace NULL) count every workspace's events too
+        expected = dict(hostile.rows(
+            "select event_name, count(*) from analytics.user_activity where event_type = 'export' "
+            "and (%s::uuid is null or workspace_id = %s) and (event_name is null or event_name like '%%∅%%') "
+            "and (created_at at time zone 'UTC')::date = (now() at time zone 'UTC')::date group by 1",
+            (workspace, workspace)))
+        assert counted == expected and len(counted) == 4, (workspace, counted, expected)
