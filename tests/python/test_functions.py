@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -22,6 +24,30 @@ def test_calculate_percentiles_of_no_values_is_null_per_percentile(built):
 def test_calculate_percentiles_ignores_nulls_and_keeps_percentile_order(built):
     result = built.value("select analytics.calculate_percentiles('{10,null,20,30}', '{1,0,0.5}')")
     assert result == [Decimal("30"), Decimal("10"), Decimal("20")]
+
+
+def test_calculate_percentiles_of_many_values_and_percentiles_matches_python(built):
+    """Thousands of each, as a member may send (the values sorted once for all of them), with a
+    NULL percentile, which gives NULL in its place; no percentiles give NULL."""
+    rng = random.Random(7)
+    values = [Decimal(rng.randrange(-10**6, 10**6)) / 1000 for _ in range(3000)]
+    percentiles = [Decimal(rng.randrange(0, 10**4)) / 10**4 for _ in range(2000)] + [Decimal(0), Decimal(1), None]
+    ordered = sorted(float(v) for v in values)
+
+    def continuous(p: Decimal) -> float:
+        position = float(p) * (len(ordered) - 1)
+        low = math.floor(position)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (position - low) * (ordered[high] - ordered[low])
+
+    with built.connect() as conn:
+        conn.execute("set role authenticated")
+        result = conn.execute("select analytics.calculate_percentiles(%s::numeric[], %s::numeric[])",
+                              (values, percentiles)).fetchone()[0]
+        assert conn.execute("select analytics.calculate_percentiles('{1,2}', '{}')").fetchone()[0] is None
+    assert len(result) == len(percentiles) and result[-1] is None
+    assert all(math.isclose(float(got), continuous(p), rel_tol=1e-12, abs_tol=1e-9)
+               for got, p in zip(result[:-1], percentiles[:-1]))
 
 
 def daily_rows(conn, day) -> list[tuple]:
@@ -164,7 +190,7 @@ def test_day_partitions_of_an_earlier_version_are_kept_and_their_week_filled_wit
     """A database deployed when partitions were daily: a week that has some day partitions gets
     day partitions for its other days (a week partition would overlap them), later weeks get
     week partitions, and retention drops old day partitions by their day."""
-    monday = _week_of(date(2100, 3, 10))
+    monday = _week_of(datetime.now(UTC).date() + timedelta(days=250))  # no partition yet, within a year
     old_day = datetime.now(UTC).date() - timedelta(days=400)
     with built.connect() as conn, conn.transaction(force_rollback=True):
         for day in (monday + timedelta(days=2), old_day):
@@ -191,18 +217,46 @@ def test_day_partitions_of_an_earlier_version_are_kept_and_their_week_filled_wit
 
 def test_event_far_outside_partitions_is_stored_and_moves_into_its_partition(built):
     user_id = built.value("select id from public.users limit 1")
+    ahead = datetime.now(UTC).date() + timedelta(days=300)  # no partition yet, within a year
     with built.connect() as conn, conn.transaction(force_rollback=True):
-        for moment in ("2100-01-01 12:00+00", "1990-06-01 00:00+00"):
+        for moment in (f"{ahead} 12:00+00", "1990-06-01 00:00+00"):
             conn.execute(
                 "insert into analytics.user_activity (user_id, event_type, created_at) values (%s, 'login', %s)",
                 (user_id, moment),
             )
         in_default = conn.execute("select count(*) from analytics.user_activity_default").fetchone()[0]
-        conn.execute("select analytics.ensure_user_activity_partitions('2100-01-01', '2100-01-01')")
-        # 2100-01-01 is a Friday: its week starts on Monday 2099-12-28
-        moved = conn.execute("select count(*) from analytics.user_activity_w20991228").fetchone()[0]
+        conn.execute("select analytics.ensure_user_activity_partitions(%s, %s)", (ahead, ahead))
+        moved = conn.execute(sql.SQL("select count(*) from analytics.{}").format(
+            sql.Identifier(f"user_activity_w{_week_of(ahead):%Y%m%d}"))).fetchone()[0]
         left = conn.execute("select count(*) from analytics.user_activity_default").fetchone()[0]
     assert (in_default, moved, left) == (2, 1, 1)
+
+
+@pytest.mark.parametrize("zone, datestyle", [("Asia/Shanghai", "SQL, DMY"), ("Asia/Kolkata", "Postgres"),
+                                             ("America/Los_Angeles", "German")])
+def test_ensure_partitions_makes_utc_weeks_whatever_the_callers_date_settings(built, zone, datestyle):
+    """The bounds go into the DDL as text, which a caller's DateStyle wrote with a zone
+    abbreviation (CST) read back as another zone: the week came out hours off."""
+    ahead = _week_of(datetime.now(UTC).date() + timedelta(days=200))
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        conn.execute("set local role service_role")
+        conn.execute(sql.SQL("set local timezone = {}").format(sql.Literal(zone)))
+        conn.execute(sql.SQL("set local datestyle = {}").format(sql.Literal(datestyle)))
+        conn.execute("select analytics.ensure_user_activity_partitions(%s, %s)", (ahead, ahead))
+        conn.execute("reset role")
+        conn.execute("set local timezone = 'UTC'")
+        conn.execute("set local datestyle = 'ISO'")
+        bound = conn.execute(
+            "select pg_get_expr(relpartbound, oid) from pg_class where oid = %s::regclass",
+            (f"analytics.user_activity_w{ahead:%Y%m%d}",)).fetchone()[0]
+    assert bound == f"FOR VALUES FROM ('{ahead} 00:00:00+00') TO ('{ahead + timedelta(days=7)} 00:00:00+00')"
+
+
+def test_ensure_partitions_refuses_weeks_more_than_a_year_ahead(built):
+    """Retention drops old weeks only: weeks made far ahead would stay, each one more for the
+    event queries to plan and the app's writes to route."""
+    with built.connect() as conn, pytest.raises(psycopg.errors.RaiseException, match="more than 366 days ahead"):
+        conn.execute("select analytics.ensure_user_activity_partitions('2102-01-01', '2102-01-01')")
 
 
 @pytest.mark.parametrize("first_day, last_day", [
