@@ -15,6 +15,19 @@ end
 {%- endmacro %}
 
 
+{% macro max_event_names_per_day() -%}
+{#- How many event names a day, workspace (or the platform) and event type keeps in
+    event_usage_daily; the rest count together under other_event_names(). -#}
+100
+{%- endmacro %}
+
+
+{% macro other_event_names() -%}
+{#- The event_name of event_usage_daily's row for the names past max_event_names_per_day(). -#}
+'(other names)'
+{%- endmacro %}
+
+
 {% macro max_response_time_ms() -%}
 {#- A day: an API response time beyond it is not a measurement (and would not fit the rollups). -#}
 86400000

@@ -37,7 +37,7 @@ with events as (
     where {{ in_days('created_at', days) }} and created_at >= {{ horizon }}
 ),
 
-per_name as (
+name_counts as (
     select
         {{ utc_date('created_at') }} as metric_date,
         {{ scope_of_grouping('workspace_id') | indent(8) }} as scope_id,
@@ -52,6 +52,73 @@ per_name as (
             ({{ utc_date('created_at') }}, event_type, event_name)
         )
     having {{ is_scope_grouping('workspace_id') }}
+),
+
+{#- Names are whatever a caller sends: a day, scope and type keeps its first
+    max_event_names_per_day() names (no name first, then by users and events) and counts the
+    rest in one row named other_event_names(), so a signed-in user cannot add keys without
+    end. A real name equal to that label is counted among the rest. #}
+name_ranks as (
+    select
+        name_counts.*,
+        row_number() over (
+            partition by name_counts.metric_date, name_counts.scope_id, name_counts.event_type
+            order by
+                case
+                    when name_counts.event_name is null then 0
+                    when name_counts.event_name = {{ other_event_names() }} then 2
+                    else 1
+                end,
+                name_counts.users desc,
+                name_counts.events desc,
+                name_counts.event_name collate "C"
+        ) as name_rank
+    from name_counts
+),
+
+folded_names as (
+    select
+        name_ranks.metric_date,
+        name_ranks.scope_id,
+        name_ranks.event_type,
+        name_ranks.event_name
+    from name_ranks
+    where name_ranks.name_rank > {{ max_event_names_per_day() }}
+),
+
+folded as (
+    select
+        folded_names.metric_date,
+        folded_names.scope_id,
+        folded_names.event_type,
+        {{ other_event_names() }}::varchar(100) as event_name,
+        count(*) as events,
+        count(distinct events.user_id) as users
+    from folded_names
+    inner join events
+        on
+            {{ utc_date('events.created_at') }} = folded_names.metric_date
+            and events.event_type = folded_names.event_type
+            and events.event_name = folded_names.event_name
+            and (
+                folded_names.scope_id = {{ platform_scope_id() }}
+                or events.workspace_id = folded_names.scope_id
+            )
+    group by folded_names.metric_date, folded_names.scope_id, folded_names.event_type
+),
+
+per_name as (
+    select
+        name_ranks.metric_date,
+        name_ranks.scope_id,
+        name_ranks.event_type,
+        name_ranks.event_name,
+        name_ranks.events,
+        name_ranks.users
+    from name_ranks
+    where name_ranks.name_rank <= {{ max_event_names_per_day() }}
+    union all
+    select * from folded
 ),
 
 {#- A recomputed day's row left with no event (its events were deleted) is written with zero

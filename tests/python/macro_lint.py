@@ -208,6 +208,8 @@ CALLS: dict[str, list[str]] = {
     "make_security_invoker": ["{{ make_security_invoker() }}"],
     # macros/staging/
     "bounded_label": ["select\n    {{ bounded_label('events.error_type') | indent(4) }} as error_type\nfrom events"],
+    "max_event_names_per_day": ["select *\nfrom names\nwhere name_rank <= {{ max_event_names_per_day() }}"],
+    "other_event_names": ["select {{ other_event_names() }} as event_name"],
     "max_response_time_ms": ["select *\nfrom events\nwhere response_time_ms <= {{ max_response_time_ms() }}"],
     "max_runtime_seconds": ["select *\nfrom runs\nwhere runtime_seconds <= {{ max_runtime_seconds() }}"],
     "plausible_event_time": [

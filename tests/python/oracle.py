@@ -532,6 +532,10 @@ def model_usage_daily(raw: Raw) -> dict[tuple, dict]:
     return result
 
 
+EVENT_NAMES_PER_DAY = 100
+OTHER_EVENT_NAMES = "(other names)"
+
+
 def event_usage_daily(raw: Raw, since: date) -> dict[tuple, dict]:
     """Keyed (metric_date, workspace_id, event_type, event_name), for the days from `since` on."""
     events_by: dict[tuple, list[dict]] = defaultdict(list)
@@ -540,10 +544,21 @@ def event_usage_daily(raw: Raw, since: date) -> dict[tuple, dict]:
         if day >= since:
             for scope in scopes(event["workspace_id"]):
                 events_by[(day, scope, event["event_type"], event["event_name"])].append(event)
-    return {
-        key: {"events": len(events), "users": len({e["user_id"] for e in events})}
-        for key, events in events_by.items()
-    }
+    # a day, scope and type keeps its first EVENT_NAMES_PER_DAY names (no name first, then by
+    # users, events and name; a real name equal to the label last); the rest count as one
+    groups: dict[tuple, list[tuple]] = defaultdict(list)
+    for key, events in events_by.items():
+        groups[key[:3]].append((key[3], events))
+    result: dict[tuple, dict] = {}
+    for group, names in groups.items():
+        names.sort(key=lambda item: (0 if item[0] is None else 2 if item[0] == OTHER_EVENT_NAMES else 1,
+                                     -len({e["user_id"] for e in item[1]}), -len(item[1]), item[0] or ""))
+        for name, events in names[:EVENT_NAMES_PER_DAY]:
+            result[(*group, name)] = {"events": len(events), "users": len({e["user_id"] for e in events})}
+        folded = [event for _, events in names[EVENT_NAMES_PER_DAY:] for event in events]
+        if folded:
+            result[(*group, OTHER_EVENT_NAMES)] = {"events": len(folded), "users": len({e["user_id"] for e in folded})}
+    return result
 
 
 def activation_funnel(raw: Raw, today: date) -> dict[tuple, dict]:

@@ -112,6 +112,30 @@ def test_a_second_build_changes_nothing(project):
         assert conn.execute("select max(updated_at) from analytics.model_usage_daily").fetchone()[0] == before
 
 
+def test_a_day_keeps_its_first_hundred_event_names_and_counts_the_rest_together(project):
+    """Callers choose event names, and one user sending new names without end would add keys
+    without end. A day, workspace (and the platform) and type keeps 100 names; the rest count in
+    one row, '(other names)', where a real name equal to that label counts too."""
+    with project.connect() as conn:
+        user_id, workspace_id = conn.execute(
+            "select user_id, workspace_id from public.workspace_members order by user_id limit 1").fetchone()
+        conn.execute(
+            "insert into analytics.user_activity (user_id, workspace_id, event_type, event_name, created_at) "
+            "select %s, %s, 'export', name, now() - interval '1 minute' from (values ('(other names)')) as label (name) "
+            "union all select %s, %s, 'export', 'name-' || lpad(n::text, 3, '0'), now() - interval '1 minute' "
+            "from generate_series(1, 130) as n, generate_series(1, 1 + n %% 4) as copies",
+            (user_id, workspace_id, user_id, workspace_id))
+    project.build()
+    check_bi_relations(project)
+    with project.connect() as conn:
+        for scope in (workspace_id, None):
+            names, other = conn.execute(
+                "select count(*), sum(events) filter (where event_name = '(other names)') "
+                "from analytics.event_usage_daily where metric_date = (now() at time zone 'UTC')::date "
+                "and workspace_id is not distinct from %s and event_type = 'export'", (scope,)).fetchone()
+            assert names == 101 and other > 0, (scope, names, other)
+
+
 @pytest.mark.parametrize("relation", ["model_usage_daily", "event_usage_daily", "active_users_daily", "errors_daily",
                                       "retention_curves",
                                       "model_costs_daily", "workspace_plans", "activation_funnel"])
