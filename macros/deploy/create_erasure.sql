@@ -141,9 +141,11 @@ comment on table {{ internal }}.erased_users is
 grant select on {{ internal }}.erased_users to {{ build_role() }};
 
 {#- The audit log keeps who did what; once a person or workspace is gone, their ids are replaced
-    (actor and workspace become NULL, the id inside details becomes "erased"). Only ids that
-    are gone from the app or erased on request: the build role, which calls this, cannot blank
-    out anyone else's trail. #}
+    (actor and workspace become NULL, the id inside details becomes "erased"). Only ids erased
+    on request, or gone from the app and recorded by the log itself as an actor, a workspace or
+    an alert rule's created_by (the only people and workspaces inside details): the build role,
+    which calls this, can blank out neither a living person's trail nor the ids of rules and
+    alerts, which are no users or workspaces either. #}
 create or replace function {{ internal }}.scrub_audit_log(ids uuid array)
 returns integer
 language plpgsql
@@ -155,16 +157,37 @@ declare
     pattern text;
     scrubbed integer;
 begin
-    select coalesce(array_agg(distinct candidate), '{}') into gone
-    from unnest(ids) as candidate
-    where candidate is not null
-      and (
-          exists (select from {{ internal }}.erased_users as erased where erased.user_id = candidate)
-          or (
-              not exists (select from {{ app }}.users as people where people.id = candidate)
-              and not exists (select from {{ app }}.workspaces as spaces where spaces.id = candidate)
-          )
-      );
+    with candidates as (
+        select distinct candidate from unnest(ids) as candidate where candidate is not null
+    ),
+
+    recorded as (
+        select entry.actor_user_id as id
+        from {{ s }}.audit_log as entry
+        inner join candidates on entry.actor_user_id = candidates.candidate
+        union
+        select entry.workspace_id
+        from {{ s }}.audit_log as entry
+        inner join candidates on entry.workspace_id = candidates.candidate
+        union
+        select candidates.candidate
+        from {{ s }}.audit_log as entry
+        cross join lateral (
+            values (entry.details -> 'before' ->> 'created_by'), (entry.details -> 'after' ->> 'created_by')
+        ) as rule_rows (created_by)
+        inner join candidates on rule_rows.created_by = candidates.candidate::text
+        where entry.action like 'alert\_rules.%'
+    )
+
+    select coalesce(array_agg(candidates.candidate), '{}') into gone
+    from candidates
+    where
+        exists (select from {{ internal }}.erased_users as erased where erased.user_id = candidates.candidate)
+        or (
+            exists (select from recorded where recorded.id = candidates.candidate)
+            and not exists (select from {{ app }}.users as people where people.id = candidates.candidate)
+            and not exists (select from {{ app }}.workspaces as spaces where spaces.id = candidates.candidate)
+        );
     if cardinality(gone) = 0 then
         return 0;
     end if;

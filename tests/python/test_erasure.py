@@ -201,3 +201,28 @@ def test_the_command_names_an_unknown_user_in_one_line(built, monkeypatch, capsy
     assert cli.main(["erase-user", "00000000-0000-0000-0000-0000000000aa", "--no-build"]) == 1
     output = capsys.readouterr()
     assert "no user 00000000-0000-0000-0000-0000000000aa" in output.err and "Traceback" not in output.out + output.err
+
+
+def test_the_build_roles_audit_scrub_takes_only_ids_of_people_and_workspaces_the_log_recorded(built):
+    """The build role scrubs the ids of users and workspaces gone from the app; an id that is no
+    user or workspace (an alert rule's) is not gone, and stays. A person the log names only as a
+    rule's created_by (a backend wrote the rule, no person's JWT) is scrubbed once gone."""
+    user = built.value("select id from public.users order by id desc limit 1")
+    workspace = built.value("select workspace_id from public.workspace_members order by user_id limit 1")
+    with built.connect() as conn, conn.transaction(force_rollback=True):
+        conn.execute("set local role service_role")
+        rule = conn.execute(
+            "insert into analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value, created_by) "
+            "values (%s, 'Runs', 'total_runs', 'greater_than', 1, %s) returning id", (workspace, user)).fetchone()[0]
+        conn.execute("reset role")
+        conn.execute("delete from public.users where id = %s", (user,))
+        conn.execute("set local role analytics_builder")
+        scrubbed = conn.execute("select analytics_internal.scrub_audit_log(array[%s, %s]::uuid[])",
+                                (rule, user)).fetchone()[0]
+        conn.execute("reset role")
+        # the insert's row, and the update's that the app's delete made (created_by set NULL)
+        details = [text for (text,) in conn.execute(
+            "select details::text from analytics.audit_log where details ->> 'rule_id' = %s order by id",
+            (str(rule),)).fetchall()]
+    assert scrubbed == len(details) == 2
+    assert all(str(user) not in text and '"created_by": "erased"' in text for text in details), details
