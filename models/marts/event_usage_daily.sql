@@ -31,8 +31,10 @@
 {%- set horizon = utc_day_start(utc_today() ~ ' - ' ~ checked_var('raw_event_retention_days')) %}
 
 {#- Never a day before the raw events' retention (a late event or an erasure there): its
-    events are gone, and a recompute would replace its counts with what is left. #}
-with events as (
+    events are gone, and a recompute would replace its counts with what is left. Read twice
+    (the names past the first hundred read their events again): not materialized, or the
+    first read would copy every event of the days into a tuplestore. #}
+with events as not materialized (
     select * from {{ ref('stg_analytics__user_activity') }}
     where {{ in_days('created_at', days) }} and created_at >= {{ horizon }}
 ),
@@ -54,10 +56,10 @@ name_counts as (
     having {{ is_scope_grouping('workspace_id') }}
 ),
 
-{#- Names are whatever a caller sends: a day, scope and type keeps its first
-    max_event_names_per_day() names (no name first, then by users and events) and counts the
-    rest in one row named other_event_names(), so a signed-in user cannot add keys without
-    end. A real name equal to that label is counted among the rest. #}
+{# Names are whatever a caller sends: a day, scope and type keeps its first
+    max_event_names_per_day() names (no name first, then by users, events and the name's
+    bytes) and counts the rest in one row named other_event_names(), so a signed-in user
+    cannot add keys without end. A real name equal to that label is counted among the rest. #}
 name_ranks as (
     select
         name_counts.*,
@@ -71,7 +73,7 @@ name_ranks as (
                 end,
                 name_counts.users desc,
                 name_counts.events desc,
-                name_counts.event_name collate "C"
+                convert_to(name_counts.event_name, 'UTF8')
         ) as name_rank
     from name_counts
 ),
@@ -97,12 +99,12 @@ folded as (
     from folded_names
     inner join events
         on
-            {{ utc_date('events.created_at') }} = folded_names.metric_date
-            and events.event_type = folded_names.event_type
-            and events.event_name = folded_names.event_name
+            folded_names.metric_date = {{ utc_date('events.created_at') }}
+            and folded_names.event_type = events.event_type
+            and folded_names.event_name = events.event_name
             and (
                 folded_names.scope_id = {{ platform_scope_id() }}
-                or events.workspace_id = folded_names.scope_id
+                or folded_names.scope_id = events.workspace_id
             )
     group by folded_names.metric_date, folded_names.scope_id, folded_names.event_type
 ),
