@@ -67,22 +67,40 @@
     ),
 {% endif %}
 
-sessions as (
+{# A session is the user's of its first event, and counts that user's events only: another
+    user who sends events under its id (a member who read it in their workspace's events, once
+    the session is too old for track_event's check of its owner) adds nothing to it. #}
+per_user as (
     select
         session_id,
-        (array_agg(user_id order by created_at, event_id))[1] as user_id,
+        user_id,
+        min(created_at) as first_event_at,
+        (array_agg(event_id order by created_at, event_id))[1] as first_event_id,
         (
             array_agg(workspace_id order by created_at, event_id)
             filter (where workspace_id is not null)
         )[1
         ] as workspace_id,
-        min(created_at) as session_start_at,
-        max(created_at) as session_end_at,
+        max(created_at) as last_event_at,
         count(*)::integer as event_count,
         (count(*) filter (where event_type = 'page_view'))::integer as page_view_count,
         count(*) = 1 and bool_and(event_type = 'page_view') as is_bounce
     from session_events
-    group by session_id
+    group by session_id, user_id
+),
+
+sessions as (
+    select distinct on (per_user.session_id)
+        per_user.session_id,
+        per_user.user_id,
+        per_user.workspace_id,
+        per_user.first_event_at as session_start_at,
+        per_user.last_event_at as session_end_at,
+        per_user.event_count,
+        per_user.page_view_count,
+        per_user.is_bounce
+    from per_user
+    order by per_user.session_id, per_user.first_event_at, per_user.first_event_id
 ),
 
 final as (

@@ -131,6 +131,8 @@ def sessions(raw: Raw) -> list[dict]:
     result = []
     for session_id, events in grouped.items():
         events.sort(key=lambda e: (e["created_at"], e["id"]))
+        # the user of its first event's, with their events only
+        events = [e for e in events if e["user_id"] == events[0]["user_id"]]
         workspace = next((e["workspace_id"] for e in events if e["workspace_id"] is not None), None)
         result.append({
             "session_id": session_id,

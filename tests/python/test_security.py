@@ -125,6 +125,32 @@ def test_no_one_writes_as_another_user_or_into_their_session(built, member):
             )
 
 
+def test_events_under_another_users_older_session_add_nothing_to_it(make_database):
+    """track_event checks a session's owner over the last 3 days only: a member who read an older
+    session's id in their workspace's events may still send events under it. The session counts
+    its first user's events only, so they add nothing to it; every metric still holds."""
+    from test_metrics import check_every_metric
+
+    project_db = make_database(seed=64)
+    project_db.build(data_tests=False)
+    columns = "session_id, user_id, workspace_id, session_start_at, session_end_at, event_count, page_view_count, is_bounce"
+    session_id, workspace_id, other = project_db.rows(
+        "select s.session_id, s.workspace_id, m.user_id from analytics_internal.int_sessions as s "
+        "join public.workspace_members as m on m.workspace_id = s.workspace_id and m.user_id <> s.user_id "
+        "where s.session_end_at < now() - interval '4 days' order by s.session_end_at desc, m.user_id limit 1")[0]
+    before = project_db.rows(f"select {columns} from analytics_internal.int_sessions where session_id = %s",
+                             (session_id,))
+    with project_db.api() as conn, acting_as(conn, "authenticated", other, commit=True):
+        conn.execute("select analytics.track_event('page_view', %s, session_id => %s, "
+                     "occurred_at => now() - interval '71 hours')", (workspace_id, session_id))
+    assert project_db.value("select count(distinct user_id) from analytics.user_activity where session_id = %s",
+                            (session_id,)) == 2
+    project_db.build(data_tests=False)
+    assert project_db.rows(f"select {columns} from analytics_internal.int_sessions where session_id = %s",
+                           (session_id,)) == before
+    check_every_metric(project_db)
+
+
 @pytest.mark.parametrize("role", ["anon", None])
 def test_anonymous_callers_cannot_track(built, role):
     with built.api() as conn, acting_as(conn, role or "authenticated"):
