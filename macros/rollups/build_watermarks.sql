@@ -62,9 +62,9 @@ coalesce(
 
 {% macro record_build_cut() %}
 {#- on-run-start, before any model reads: the moment before which every event and run change
-    has committed (read_start_sql), fixed once for the whole build; committed durably, since
-    models built after a crash would otherwise fall back to read starts of their own. -#}
-{{ commit_durably() }};
+    has committed (read_start_sql), fixed once for the whole build. A cut that a crash loses
+    stops the models (assert_build_cut_recorded); once a model has committed, durably
+    (commit_durably), the WAL before it, the cut's with it, has reached the disk too. -#}
 delete from {{ internal_schema() }}.build_cuts
 where started_at < now() - interval '7 days';
 insert into {{ internal_schema() }}.build_cuts (invocation_id, cut)

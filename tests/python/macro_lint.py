@@ -225,7 +225,7 @@ CALLS: dict[str, list[str]] = {
     "use_build_role": ["{{ use_build_role() }}"],
     "assert_ready_to_build": ["{{ assert_ready_to_build() }}"],
     "build_session_settings": ["{{ build_session_settings() }}"],
-    "commit_durably": [],  # with build_session_settings and record_build_cut
+    "commit_durably": [],  # with build_session_settings
     "register_runs": ["{{ register_runs() }}"],
     "erase_deleted_keys": ["{{ erase_deleted_keys() }}"],
     "forget_taken_in_deletions": ["{{ forget_taken_in_deletions() }}"],
